@@ -1,0 +1,6 @@
+"""`python -m seqkit` runs the same CLI as the `seqkit` console script."""
+
+from seqkit.cli import main
+
+if __name__ == "__main__":
+    main(prog_name="seqkit")

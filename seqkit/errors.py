@@ -1,0 +1,45 @@
+"""Errors users see as one clean line on stderr instead of a traceback.
+
+They subclass click.ClickException so click's standalone mode (and its test runner) turns them into a
+message and an exit code the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+class SeqkitError(click.ClickException):
+    """A runtime or data problem the user can fix: printed as `seqkit: error: ...`, exit 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:  # noqa: D102 - click's hook
+        click.echo(f"seqkit: error: {self.format_message()}", err=True)
+
+
+class DataError(SeqkitError):
+    """Malformed input, located by file and line when known."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        self.path, self.line = path, line
+        where = ""
+        if path is not None:
+            where = f"{_display(path)}:{line}: " if line is not None else f"{_display(path)}: "
+        super().__init__(where + message)
+
+
+class TrainingDiverged(SeqkitError):
+    """The loss became non-finite; the caller kept the last good state."""
+
+    exit_code = 3
+
+
+class Interrupted(SeqkitError):
+    """Ctrl-C: whatever could be saved was saved."""
+
+    exit_code = 130
+
+
+def _display(path: str) -> str:
+    return "<stdin>" if path == "-" else str(path)
