@@ -1,0 +1,29 @@
+"""`seqkit plugins`: what is installed, as lines or JSON."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from seqkit.options import json_option
+
+
+@click.command("plugins", short_help="List installed plugins and their commands.")
+@json_option
+def plugins_command(as_json: bool) -> None:
+    """List plugins found through the `seqkit.plugins` entry points: name, version, distribution,
+    commands and language-model formats (tab-separated), or JSON with --json.
+
+    $SEQKIT_LOAD_PLUGINS limits which plugins load (comma-separated names; empty loads none).
+    """
+    from seqkit.plugins import load_registry
+
+    plugins = load_registry().plugins
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in plugins], indent=2))
+        return
+    for p in plugins:
+        status = f"failed: {p.error}" if p.error else ",".join(p.commands) or "-"
+        models = ",".join(p.language_models) or "-"
+        click.echo("\t".join([p.name, p.version or "-", p.distribution or "-", status, models]))

@@ -1,0 +1,68 @@
+"""Click options shared by many commands, so they are spelled and validated the same everywhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from seqkit.errors import SeqkitError
+
+ENV_VECTORS = "SEQKIT_VECTORS"
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_VECTOR_FILES = ("default.bin", "default.bin.xz", "default.vec.xz", "default.vec")
+
+
+def default_vectors_path() -> str | None:
+    """The bundled default vectors, if this installation ships them."""
+    for name in DEFAULT_VECTOR_FILES:
+        candidate = DATA_DIR / name
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def resolve_vectors(value: str | None) -> str:
+    """-v/--vectors, else $SEQKIT_VECTORS, else the bundled default; a clear error when none exists."""
+    if value:
+        return value
+    env = os.environ.get(ENV_VECTORS)
+    if env:
+        return env
+    bundled = default_vectors_path()
+    if bundled is None:
+        raise SeqkitError("no vectors given: pass -v/--vectors FILE or set $SEQKIT_VECTORS "
+                          "(this installation has no bundled default vectors)")
+    return bundled
+
+
+def _vectors_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if ctx.resilient_parsing:  # shell completion: do not touch the filesystem
+        return value
+    return resolve_vectors(value)
+
+
+vectors_option = click.option(
+    "-v", "--vectors", "vectors", metavar="PATH", default=None, callback=_vectors_callback,
+    help=f"Vector file (word2vec text/binary, GloVe, fastText .vec; .gz/.bz2/.xz; '-' = stdin). "
+         f"Default: ${ENV_VECTORS}, else the bundled vectors.")
+
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress or messages on stderr (errors only).")
+
+threads_option = click.option(
+    "-t", "--threads", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="all cores",
+    help="Worker threads.")
+
+seed_option = click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
+                           help="Random seed (with one thread, runs are bit-for-bit reproducible).")
+
+errors_option = click.option(
+    "--errors", type=click.Choice(["strict", "replace", "ignore"]), default="strict", show_default=True,
+    help="Invalid UTF-8 in the input: stop with file/line/offset (strict), replace with U+FFFD, or drop it.")
+
+max_sentence_len_option = click.option(
+    "--max-sentence-len", type=click.IntRange(min=1), default=10000, show_default=True,
+    help="Split longer lines into pieces of at most this many tokens (splits are counted).")
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")

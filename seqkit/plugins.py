@@ -1,0 +1,155 @@
+"""The plugin contract and discovery through the `seqkit.plugins` entry-point group.
+
+First-party model families register exactly like third-party packages. Plugins are loaded one at a
+time: one that fails to import (or to register) is reported on stderr and skipped, so a broken plugin
+never takes `seqkit --help` or the other commands down with it.
+
+A plugin is any object (usually a module) with `name`, `version` and either a `register(registry)`
+callback or `commands` / `language_models` sequences.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable
+
+import click
+
+GROUP = "seqkit.plugins"
+ENV_LOAD = "SEQKIT_LOAD_PLUGINS"
+CORE = "seqkit"
+
+
+@dataclass
+class PluginInfo:
+    """One entry point's outcome, for `seqkit plugins`."""
+
+    name: str
+    version: str = ""
+    distribution: str = ""
+    commands: list[str] = field(default_factory=list)
+    language_models: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "distribution": self.distribution,
+                "commands": self.commands, "language_models": self.language_models, "error": self.error}
+
+
+class Registry:
+    """What plugins register into; handed to each plugin's `register` callback."""
+
+    def __init__(self, reserved: Iterable[str] = ()):
+        self.commands: dict[str, click.Command] = {}
+        self.command_owner: dict[str, str] = {name: f"{CORE} (core)" for name in reserved}
+        self.language_models: list[Any] = []
+        self.plugins: list[PluginInfo] = []
+        self._current: PluginInfo | None = None
+
+    def add_command(self, command: click.Command) -> None:
+        """Add a click command to the root group; a name taken by another plugin is an error."""
+        if not isinstance(command, click.Command) or not command.name:
+            raise TypeError("add_command expects a named click.Command")
+        owner = self._current.name if self._current else "?"
+        taken = self.command_owner.get(command.name)
+        if taken is not None:
+            raise PluginConflict(f"command '{command.name}' of plugin '{owner}' clashes with the one "
+                                 f"from {_describe_owner(taken)}")
+        self.command_owner[command.name] = owner
+        self.commands[command.name] = command
+        if self._current:
+            self._current.commands.append(command.name)
+
+    def add_language_model(self, fmt: Any) -> None:
+        """Register a language-model file format (`name`, `sniff(path)`, `load(path)`)."""
+        for attr in ("name", "sniff", "load"):
+            if not hasattr(fmt, attr):
+                raise TypeError(f"a language-model format needs `{attr}`")
+        self.language_models.append(fmt)
+        if self._current:
+            self._current.language_models.append(fmt.name)
+
+
+class PluginConflict(Exception):
+    """Two plugins want the same command name."""
+
+
+def _describe_owner(owner: str) -> str:
+    return owner if owner.endswith("(core)") else f"plugin '{owner}'"
+
+
+def selected_names() -> set[str] | None:
+    """Plugins allowed by $SEQKIT_LOAD_PLUGINS (None = all; empty string = none)."""
+    value = os.environ.get(ENV_LOAD)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
+             reserved: Iterable[str] = ()) -> Registry:
+    """Load every selected plugin into a fresh Registry, reporting failures on stderr."""
+    registry = Registry(reserved)
+    if entry_points is None:
+        entry_points = metadata.entry_points(group=GROUP)
+    allowed = selected_names()
+    seen: set[str] = set()
+    for entry in sorted(entry_points, key=lambda e: e.name):
+        if entry.name in seen or (allowed is not None and entry.name not in allowed):
+            continue
+        seen.add(entry.name)
+        _load_one(registry, entry)
+    return registry
+
+
+def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
+    dist = getattr(entry, "dist", None)
+    info = PluginInfo(name=entry.name, distribution=dist.name if dist else "",
+                      version=dist.version if dist else "")
+    registry.plugins.append(info)
+    before_commands = dict(registry.commands)
+    before_owner = dict(registry.command_owner)
+    before_models = list(registry.language_models)
+    registry._current = info
+    try:
+        plugin = entry.load()
+        info.name = str(getattr(plugin, "name", entry.name))
+        info.version = str(getattr(plugin, "version", info.version))
+        if hasattr(plugin, "register"):
+            plugin.register(registry)
+        else:
+            for command in getattr(plugin, "commands", ()):
+                registry.add_command(command)
+            for fmt in getattr(plugin, "language_models", ()):
+                registry.add_language_model(fmt)
+    except Exception as exc:  # a broken plugin must not break the CLI
+        registry.commands, registry.command_owner = before_commands, before_owner
+        registry.language_models = before_models
+        info.commands, info.language_models = [], []
+        info.error = str(exc) if isinstance(exc, PluginConflict) else f"{type(exc).__name__}: {exc}"
+        verb = "was not loaded" if isinstance(exc, PluginConflict) else "failed to load"
+        print(f"seqkit: plugin '{entry.name}' {verb}: {info.error}", file=sys.stderr)
+    finally:
+        registry._current = None
+
+
+_registry: Registry | None = None
+
+
+def load_registry() -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _registry
+    if _registry is None:
+        from seqkit.cli import CORE_COMMANDS
+
+        _registry = discover(reserved=CORE_COMMANDS)
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget loaded plugins (tests inject their own)."""
+    global _registry
+    _registry = None

@@ -1,0 +1,292 @@
+"""Vocabulary: counting, pruning, save/load, and the tables word2vec-style training needs.
+
+The counting pass keeps memory bounded the way word2vec.c does: when the number of distinct words
+passes twice `--max-vocab`, the rarest are dropped and the loss is reported rather
+than hidden. Words are kept in word2vec.c's order: count descending, ties in order of first appearance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+
+from seqkit.errors import DataError, SeqkitError
+from seqkit.textio import atomic_output, open_input
+
+# A vocabulary file line longer than this is certainly not `word count` (refuse before allocating).
+_MAX_VOCAB_LINE = 1 << 20
+
+
+@dataclass
+class BuildStats:
+    """What counting saw and what it dropped."""
+
+    tokens: int = 0
+    types: int = 0
+    kept_types: int = 0
+    kept_tokens: int = 0
+    pruned_types: int = 0      # dropped during counting to respect --max-vocab
+    pruned_tokens: int = 0
+    prune_threshold: int = 0   # the largest count dropped while counting
+    truncated_types: int = 0   # dropped after counting because more than --max-vocab remained
+
+    def describe(self, min_count: int) -> str:
+        text = (f"{self.kept_types:,} of {self.types:,} word types occur >= {min_count} times "
+                f"({self.kept_tokens:,} of {self.tokens:,} tokens)")
+        if self.pruned_types:
+            text += (f"; --max-vocab pruned {self.pruned_types:,} types ({self.pruned_tokens:,} tokens) "
+                     f"with counts <= {self.prune_threshold} while counting")
+        if self.truncated_types:
+            text += f"; --max-vocab kept only the {self.kept_types:,} most frequent"
+        return text
+
+
+class EncodedCorpus(NamedTuple):
+    """A corpus as word ids: sentence s is `ids[offsets[s]:offsets[s + 1]]`."""
+
+    ids: np.ndarray      # int32[n_tokens]
+    offsets: np.ndarray  # int64[n_sentences + 1]
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.offsets) - 1
+
+
+class HuffmanTree(NamedTuple):
+    """Hierarchical-softmax paths: word w's bits are `codes[offsets[w]:offsets[w+1]]`, root first.
+
+    `points` holds, for each bit, the inner node (0..V-2) whose output vector decides it.
+    """
+
+    codes: np.ndarray    # uint8
+    points: np.ndarray   # int32
+    offsets: np.ndarray  # int64[V + 1]
+
+
+class Vocabulary:
+    """Words with counts, most frequent first."""
+
+    def __init__(self, words: Sequence[str], counts: Sequence[int] | np.ndarray):
+        self.words = list(words)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        if len(self.words) != len(self.counts):
+            raise ValueError("words and counts differ in length")
+        self.index = {word: i for i, word in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise ValueError("duplicate words in vocabulary")
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index
+
+    def id(self, word: str) -> int:
+        """The word's id, or -1 when it is not in the vocabulary."""
+        return self.index.get(word, -1)
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+    @classmethod
+    def build(cls, sentences: Iterable[list[bytes]], *, min_count: int = 5, max_vocab: int | None = None,
+              reporter=None) -> tuple["Vocabulary", BuildStats]:
+        """Count tokens; keep words seen >= `min_count` times (at most `max_vocab` of them)."""
+        counts: Counter = Counter()
+        stats = BuildStats()
+        update = counts.update
+        for tokens in sentences:
+            update(tokens)
+            stats.tokens += len(tokens)
+            if max_vocab is not None and len(counts) > 2 * max_vocab:
+                _prune(counts, max_vocab, stats)
+        stats.types = len(counts) + stats.pruned_types
+        kept = [(word, count) for word, count in counts.items() if count >= min_count]
+        kept.sort(key=lambda item: -item[1])  # stable: ties keep first-seen order
+        if max_vocab is not None and len(kept) > max_vocab:
+            stats.truncated_types = len(kept) - max_vocab
+            kept = kept[:max_vocab]
+        if not kept:
+            if stats.tokens == 0:
+                raise SeqkitError("the corpus is empty: no tokens found")
+            raise SeqkitError(f"0 of {stats.types:,} word types occur >= {min_count} times; "
+                              "lower --min-count")
+        words = [word.decode("utf-8") for word, _ in kept]
+        freq = np.fromiter((count for _, count in kept), dtype=np.int64, count=len(kept))
+        stats.kept_types, stats.kept_tokens = len(words), int(freq.sum())
+        if reporter is not None and stats.pruned_types:
+            reporter.warn(f"--max-vocab {max_vocab:,}: pruned {stats.pruned_types:,} rare word types "
+                          f"({stats.pruned_tokens:,} tokens, counts <= {stats.prune_threshold}) while counting; "
+                          "counts of words seen again later are underestimated")
+        return cls(words, freq), stats
+
+    def encode(self, sentences: Iterable[list[bytes]]) -> EncodedCorpus:
+        """Map tokens to ids, dropping unknown ones (as word2vec.c does); empty sentences vanish."""
+        lookup = {word.encode("utf-8"): i for i, word in enumerate(self.words)}.get
+        pieces: list[np.ndarray] = []
+        lengths: list[int] = []
+        buffer: list[int] = []
+        for tokens in sentences:
+            before = len(buffer)
+            buffer.extend(lookup(token, -1) for token in tokens)
+            if -1 in buffer[before:]:
+                buffer[before:] = [i for i in buffer[before:] if i >= 0]
+            if len(buffer) > before:
+                lengths.append(len(buffer) - before)
+            if len(buffer) >= 1 << 20:
+                pieces.append(np.array(buffer, dtype=np.int32))
+                buffer = []
+        pieces.append(np.array(buffer, dtype=np.int32))
+        ids = np.concatenate(pieces)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return EncodedCorpus(ids, offsets)
+
+    def save(self, path: str) -> None:
+        """word2vec.c's `-save-vocab` format: `word count` per line, most frequent first."""
+        with atomic_output(path) as out:
+            out.writelines(f"{word} {count}\n" for word, count in zip(self.words, self.counts.tolist()))
+
+    @classmethod
+    def load(cls, path: str, *, errors: str = "strict") -> "Vocabulary":
+        """Read `word count` lines (word2vec.c, seqkit); the word is everything before the last space."""
+        words: list[str] = []
+        counts: list[int] = []
+        seen: set[str] = set()
+        with open_input(path, binary=True) as handle:
+            for line_no, raw in enumerate(handle, 1):
+                if len(raw) > _MAX_VOCAB_LINE:
+                    raise DataError("line too long for a `word count` vocabulary line", path, line_no)
+                try:
+                    line = raw.decode("utf-8", errors)
+                except UnicodeDecodeError as exc:
+                    raise DataError(f"invalid UTF-8 at byte {exc.start}", path, line_no) from None
+                line = line.rstrip("\r\n")
+                if line_no == 1 and line.startswith("\ufeff"):
+                    line = line[1:]
+                if not line.strip():
+                    continue
+                word, sep, count = line.rpartition(" ")
+                if not sep or not word or not count.isdigit():
+                    raise DataError(f"expected `word count`, found {line[:60]!r}", path, line_no)
+                if word in seen:
+                    raise DataError(f"word {word!r} appears twice", path, line_no)
+                seen.add(word)
+                words.append(word)
+                counts.append(int(count))
+        if not words:
+            raise DataError("vocabulary file is empty", path)
+        vocab = cls(words, counts)
+        if np.any(np.diff(vocab.counts) > 0):
+            order = np.argsort(-vocab.counts, kind="stable")
+            vocab = cls([words[i] for i in order], vocab.counts[order])
+        return vocab
+
+
+def _prune(counts: Counter, keep: int, stats: BuildStats) -> None:
+    """Keep the `keep` most frequent words (memory stays under 2 x keep types); tally what was dropped."""
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    doomed = ranked[keep:]
+    stats.pruned_types += len(doomed)
+    stats.pruned_tokens += sum(count for _, count in doomed)
+    stats.prune_threshold = max(stats.prune_threshold, doomed[0][1] if doomed else 0)
+    for word, _ in doomed:
+        del counts[word]
+
+
+def huffman_tree(counts: Sequence[int] | np.ndarray) -> HuffmanTree:
+    """Huffman codes from counts, built by word2vec.c's two-pointer merge over sorted counts."""
+    counts = np.asarray(counts, dtype=np.int64)
+    n = len(counts)
+    if n == 0:
+        raise ValueError("cannot build a Huffman tree over an empty vocabulary")
+    order = np.argsort(-counts, kind="stable")  # descending, as the merge expects
+    weight = np.concatenate([counts[order], np.full(max(n - 1, 0), np.iinfo(np.int64).max // 4)])
+    parent = np.zeros(2 * n - 1, dtype=np.int64)
+    branch = np.zeros(2 * n - 1, dtype=np.uint8)
+    leaf, inner = n - 1, n  # leaf walks from the rarest word up; inner walks new nodes in creation order
+    w = weight.tolist()
+    for a in range(n - 1):
+        picks = []
+        for _ in range(2):
+            if leaf >= 0 and w[leaf] < w[inner]:
+                picks.append(leaf)
+                leaf -= 1
+            else:
+                picks.append(inner)
+                inner += 1
+        w[n + a] = w[picks[0]] + w[picks[1]]
+        parent[picks[0]] = parent[picks[1]] = n + a
+        branch[picks[1]] = 1
+    depth = np.zeros(2 * n - 1, dtype=np.int64)
+    parent_list, depth_list = parent.tolist(), depth.tolist()
+    for node in range(2 * n - 3, -1, -1):  # parents are created after their children
+        depth_list[node] = depth_list[parent_list[node]] + 1
+    sorted_depth = np.array(depth_list[:n], dtype=np.int64)
+    lengths = np.empty(n, dtype=np.int64)
+    lengths[order] = sorted_depth
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    codes = np.zeros(offsets[-1], dtype=np.uint8)
+    points = np.zeros(offsets[-1], dtype=np.int32)
+    node = np.arange(n, dtype=np.int64)          # current node on each sorted word's path (leaf first)
+    remaining = sorted_depth.copy()              # bits still to write for each word
+    starts = offsets[order]
+    while True:
+        active = np.nonzero(remaining > 0)[0]
+        if active.size == 0:
+            break
+        pos = starts[active] + remaining[active] - 1
+        codes[pos] = branch[node[active]]
+        points[pos] = parent[node[active]] - n
+        node[active] = parent[node[active]]
+        remaining[active] -= 1
+    return HuffmanTree(codes, points, offsets)
+
+
+def alias_table(counts: Sequence[int] | np.ndarray, power: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """Vose's alias method for counts**power: draw i uniformly, keep it if u < prob[i], else alias[i]."""
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    n = len(weights)
+    if n == 0 or not np.isfinite(weights).all() or weights.sum() <= 0:
+        raise ValueError("alias table needs positive finite counts")
+    scaled = weights * (n / weights.sum())
+    prob = np.ones(n, dtype=np.float64)
+    alias = np.arange(n, dtype=np.int32)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    scaled_list = scaled.tolist()
+    while small and large:
+        s, g = small.pop(), large.pop()
+        prob[s] = scaled_list[s]
+        alias[s] = g
+        scaled_list[g] = scaled_list[g] + scaled_list[s] - 1.0
+        (small if scaled_list[g] < 1.0 else large).append(g)
+    return prob.astype(np.float32), alias
+
+
+def keep_probabilities(counts: Sequence[int] | np.ndarray, sample: float) -> np.ndarray:
+    """word2vec.c's subsampling: keep a word with (sqrt(f/(s*T)) + 1) * (s*T)/f, clipped to 1.
+
+    Subsampling randomly discards frequent words while keeping the ranking the same.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample <= 0:
+        return np.ones(len(counts), dtype=np.float32)
+    threshold = sample * counts.sum()
+    with np.errstate(divide="ignore"):
+        keep = (np.sqrt(counts / threshold) + 1.0) * threshold / counts
+    return np.minimum(keep, 1.0).astype(np.float32)
+
+
+def memory_estimate(n_words: int, dim: int, matrices: int = 2) -> str:
+    """Human-readable size of `matrices` float32 tables of n_words x dim (printed before allocating)."""
+    size = n_words * dim * 4 * matrices
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    power = min(int(math.log(max(size, 1), 1024)), len(units) - 1)
+    return f"{size / 1024 ** power:.1f} {units[power]}"
