@@ -1,0 +1,63 @@
+"""Shared fixtures: run the CLI in-process (click's runner) or as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from seqkit.plugins import reset_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugin_registry():
+    """Each test discovers plugins anew, so injected test plugins never leak between tests."""
+    reset_registry()
+    yield
+    reset_registry()
+
+
+@pytest.fixture
+def cli_run():
+    """Invoke `seqkit ARGS...` through click's runner; returns the click Result (stdout/stderr apart)."""
+    from seqkit.cli import cli
+
+    def run(*args: str, input: str | bytes | None = None, env: dict | None = None):
+        return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def seqkit_proc():
+    """Run `python -m seqkit ARGS...` in a real subprocess."""
+
+    def run(*args: str, input: bytes | str | None = None, env: dict | None = None, timeout: float = 300,
+            cwd: str | None = None) -> subprocess.CompletedProcess:
+        full_env = dict(os.environ)
+        full_env.pop("SEQKIT_LOAD_PLUGINS", None)
+        full_env.pop("SEQKIT_VECTORS", None)
+        if env:
+            full_env.update(env)
+        if isinstance(input, str):
+            input = input.encode()
+        return subprocess.run([sys.executable, "-m", "seqkit", *map(str, args)], input=input,
+                              capture_output=True, env=full_env, timeout=timeout, cwd=cwd)
+
+    return run
+
+
+def require_data(*parts: str) -> Path:
+    """A file from ../shared/data, or skip the test when the shared data is not beside the project."""
+    path = DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path}")
+    return path

@@ -1,0 +1,97 @@
+"""Inputs by path or '-', transparent compression, atomic all-or-nothing outputs, and the reporter."""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import os
+
+import pytest
+
+from seqkit.errors import SeqkitError
+from seqkit.progress import Reporter
+from seqkit.textio import atomic_output, check_output_path, open_input
+
+
+def test_atomic_output_replaces_only_on_success(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+    with pytest.raises(RuntimeError):
+        with atomic_output(str(target)) as out:
+            out.write("half")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old\n" and sorted(os.listdir(tmp_path)) == ["out.txt"]
+    with atomic_output(str(target)) as out:
+        out.write("new\n")
+    assert target.read_text() == "new\n"
+    assert os.stat(target).st_mode & 0o777 == 0o640  # the user's permissions are kept
+
+
+def test_atomic_output_ctrl_c_leaves_nothing(tmp_path):
+    target = tmp_path / "fresh.txt"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_output(str(target)) as out:
+            out.write("partial")
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix,opener", [(".gz", gzip.open), (".xz", lzma.open)])
+def test_compressed_output_and_input_round_trip(tmp_path, suffix, opener):
+    target = tmp_path / f"x.txt{suffix}"
+    with atomic_output(str(target)) as out:
+        out.write("héllo\n")
+    with opener(target, "rt", encoding="utf-8") as handle:
+        assert handle.read() == "héllo\n"
+    with open_input(str(target)) as handle:
+        assert handle.read() == "héllo\n"
+
+
+def test_compression_detected_by_magic_bytes_whatever_the_name(tmp_path):
+    path = tmp_path / "looks-plain.txt"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"zipped\n")
+    with open_input(str(path), binary=True) as handle:
+        assert handle.read() == b"zipped\n"
+
+
+def test_check_output_path_fails_early(tmp_path):
+    with pytest.raises(SeqkitError, match="does not exist"):
+        check_output_path(str(tmp_path / "no" / "such" / "dir" / "x.txt"))
+    with pytest.raises(SeqkitError, match="is a directory"):
+        check_output_path(str(tmp_path))
+    check_output_path("-")
+    check_output_path(str(tmp_path / "ok.txt"))
+
+
+def test_open_input_errors(tmp_path):
+    with pytest.raises(SeqkitError, match="no such file"):
+        with open_input(str(tmp_path / "missing")):
+            pass
+    with pytest.raises(SeqkitError, match="is a directory"):
+        with open_input(str(tmp_path)):
+            pass
+
+
+def test_reporter_quiet_prints_nothing(capsys):
+    reporter = Reporter(quiet=True)
+    with reporter.task("work", total=10) as task:
+        task.update(5, loss=0.5)
+    reporter.info("info")
+    reporter.warn("warn")
+    reporter.summary("done")
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_reporter_not_a_terminal_prints_plain_lines_on_stderr(capsys):
+    reporter = Reporter()
+    with reporter.task("work", total=10) as task:
+        task.update(10)
+    reporter.warn("careful")
+    reporter.summary("done")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "seqkit: warning: careful\ndone\n"
+    assert task.completed == 10

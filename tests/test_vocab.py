@@ -1,0 +1,194 @@
+"""Vocabulary counting, pruning, file format, Huffman tree, alias sampler and subsampling."""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+import pytest
+
+from seqkit.errors import DataError, SeqkitError
+from seqkit.vocab import Vocabulary, alias_table, huffman_tree, keep_probabilities
+
+
+def toks(text: str) -> list[list[bytes]]:
+    return [line.encode().split() for line in text.splitlines()]
+
+
+def test_counts_sorted_descending_ties_in_first_seen_order():
+    vocab, stats = Vocabulary.build(toks("b a c\nc a d\nd a"), min_count=1)
+    assert vocab.words == ["a", "c", "d", "b"]
+    assert vocab.counts.tolist() == [3, 2, 2, 1]
+    assert (stats.tokens, stats.types, stats.kept_types) == (8, 4, 4)
+    assert vocab.id("c") == 1 and vocab.id("zzz") == -1 and "d" in vocab and vocab.total == 8
+
+
+def test_min_count_filters_and_reports():
+    vocab, stats = Vocabulary.build(toks("a a a b b c"), min_count=2)
+    assert vocab.words == ["a", "b"]
+    assert "2 of 3 word types occur >= 2 times" in stats.describe(2)
+
+
+def test_nothing_left_after_min_count_names_what_was_seen():
+    with pytest.raises(SeqkitError, match=r"0 of 3 word types occur >= 5 times; lower --min-count"):
+        Vocabulary.build(toks("a b c a"), min_count=5)
+
+
+def test_empty_corpus_is_an_error():
+    with pytest.raises(SeqkitError, match="empty"):
+        Vocabulary.build([], min_count=1)
+
+
+def test_max_vocab_prunes_while_counting_and_says_so():
+    class Collect:
+        def __init__(self):
+            self.warnings = []
+
+        def warn(self, message):
+            self.warnings.append(message)
+
+    # 3 frequent words, then many singletons: the singletons are pruned as the table passes 2*max_vocab.
+    text = "x y z " * 10 + " ".join(f"rare{i}" for i in range(50))
+    reporter = Collect()
+    vocab, stats = Vocabulary.build(toks(text.replace(" ", "\n")), min_count=1, max_vocab=3, reporter=reporter)
+    assert vocab.words == ["x", "y", "z"]
+    assert stats.pruned_types > 0 and stats.pruned_tokens == stats.pruned_types
+    assert stats.pruned_types + stats.truncated_types == 50
+    assert reporter.warnings and "pruned" in reporter.warnings[0]
+
+
+def test_encode_drops_unknown_words_and_empty_sentences():
+    vocab = Vocabulary(["a", "b"], [5, 3])
+    encoded = vocab.encode(toks("a zz b\nzz\nb b"))
+    assert encoded.ids.dtype == np.int32 and encoded.offsets.dtype == np.int64
+    assert encoded.ids.tolist() == [0, 1, 1, 1]
+    assert encoded.offsets.tolist() == [0, 2, 4] and encoded.n_sentences == 2
+
+
+def test_save_load_round_trip_with_unusual_words(tmp_path):
+    words = ["the", "naïve", "a\u00a0b", "日本", "x\u3000y", "</s>"]
+    vocab = Vocabulary(words, [60, 50, 40, 30, 20, 10])
+    path = tmp_path / "vocab.txt"
+    vocab.save(str(path))
+    assert path.read_text(encoding="utf-8").splitlines()[0] == "the 60"
+    again = Vocabulary.load(str(path))
+    assert again.words == words and again.counts.tolist() == [60, 50, 40, 30, 20, 10]
+
+
+def test_load_reads_word2vec_c_vocab_and_sorts(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_bytes(b"</s> 5\r\nb 7\na 9\n\n")
+    vocab = Vocabulary.load(str(path))
+    assert vocab.words == ["a", "b", "</s>"]
+
+
+@pytest.mark.parametrize("content,line", [(b"a 1\nb\n", 2), (b"a 1\nb x\n", 2), (b"a 2\na 1\n", 2),
+                                          (b"ok 3\n\xff 2\n", 2)])
+def test_load_rejects_malformed_lines_naming_them(tmp_path, content, line):
+    path = tmp_path / "vocab.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        Vocabulary.load(str(path))
+    assert f"vocab.txt:{line}:" in info.value.format_message()
+
+
+def test_load_empty_file(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match="empty"):
+        Vocabulary.load(str(path))
+
+
+# --- Huffman tree -------------------------------------------------------------------------------
+
+def heapq_code_lengths(counts):
+    """Reference: classic Huffman via a heap; returns each symbol's code length."""
+    heap = [(c, i, [i]) for i, c in enumerate(counts)]
+    heapq.heapify(heap)
+    lengths = [0] * len(counts)
+    uid = len(counts)
+    while len(heap) > 1:
+        c1, _, s1 = heapq.heappop(heap)
+        c2, _, s2 = heapq.heappop(heap)
+        for s in s1 + s2:
+            lengths[s] += 1
+        heapq.heappush(heap, (c1 + c2, uid, s1 + s2))
+        uid += 1
+    return lengths
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_huffman_matches_heapq_cost_kraft_and_prefix_free(seed):
+    rng = np.random.default_rng(seed)
+    counts = np.sort(rng.zipf(1.3, size=300).astype(np.int64))[::-1]
+    tree = huffman_tree(counts)
+    lengths = np.diff(tree.offsets)
+    ref = heapq_code_lengths(counts.tolist())
+    # Huffman codes are not unique, but every optimal code has the same weighted length.
+    assert int((lengths * counts).sum()) == int((np.array(ref) * counts).sum())
+    assert math.isclose(sum(2.0 ** -l for l in lengths.tolist()), 1.0)
+    codes = {bytes(tree.codes[tree.offsets[w]:tree.offsets[w + 1]]) for w in range(len(counts))}
+    assert len(codes) == len(counts)
+    as_str = sorted("".join(map(str, c)) for c in codes)
+    assert not any(b.startswith(a) for a, b in zip(as_str, as_str[1:]))
+
+
+def test_huffman_points_walk_a_consistent_tree():
+    counts = np.array([50, 30, 10, 5, 3, 2])
+    tree = huffman_tree(counts)
+    n = len(counts)
+    child = {}
+    for w in range(n):
+        code = tree.codes[tree.offsets[w]:tree.offsets[w + 1]]
+        point = tree.points[tree.offsets[w]:tree.offsets[w + 1]]
+        assert point[0] == n - 2  # root first, as word2vec.c
+        assert ((0 <= point) & (point < n - 1)).all()
+        for depth, (node, bit) in enumerate(zip(point, code)):
+            nxt = point[depth + 1] if depth + 1 < len(point) else ("leaf", w)
+            assert child.setdefault((int(node), int(bit)), nxt) == nxt  # same edge, same child
+    assert np.diff(tree.offsets)[0] <= np.diff(tree.offsets)[-1]  # frequent words get short codes
+
+
+def test_huffman_unsorted_counts_and_single_word():
+    tree = huffman_tree([1, 100, 10])
+    assert np.diff(tree.offsets).tolist()[1] == 1
+    single = huffman_tree([7])
+    assert single.offsets.tolist() == [0, 0]
+
+
+# --- negative sampling and subsampling ---------------------------------------------------------
+
+def test_alias_table_reproduces_unigram_power_exactly():
+    counts = np.array([100, 40, 7, 1, 1, 300])
+    prob, alias = alias_table(counts, 0.75)
+    assert prob.dtype == np.float32 and alias.dtype == np.int32
+    n = len(counts)
+    mass = np.zeros(n)
+    for i in range(n):  # draw i uniformly (1/n), keep with prob[i], else alias[i]
+        mass[i] += prob[i] / n
+        mass[alias[i]] += (1 - prob[i]) / n
+    expected = counts ** 0.75 / (counts ** 0.75).sum()
+    np.testing.assert_allclose(mass, expected, rtol=1e-6)
+
+
+def test_alias_table_sampling_frequencies():
+    counts = np.array([1000, 100, 10, 1])
+    prob, alias = alias_table(counts)
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, 4, 200_000)
+    draws = np.where(rng.random(200_000) < prob[i], i, alias[i])
+    freq = np.bincount(draws, minlength=4) / 200_000
+    np.testing.assert_allclose(freq, counts ** 0.75 / (counts ** 0.75).sum(), atol=0.005)
+
+
+def test_keep_probabilities_follow_word2vec_c():
+    counts = np.array([1_000_000, 10_000, 100, 1])
+    total = counts.sum()
+    sample = 1e-3
+    keep = keep_probabilities(counts, sample)
+    for c, k in zip(counts, keep):
+        ran = (math.sqrt(c / (sample * total)) + 1) * (sample * total) / c  # word2vec.c line for line
+        assert k == pytest.approx(min(ran, 1.0), rel=1e-6)
+    assert keep[0] < 0.1 and keep[-1] == 1.0
+    assert (keep_probabilities(counts, 0) == 1).all()
