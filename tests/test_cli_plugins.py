@@ -225,3 +225,10 @@ def test_broken_pipe_exits_quietly(tmp_path):
     assert proc.stderr.replace(b"vocab: ", b"").count(b"\n") <= 1  # at most the summary line
     assert b"Traceback" not in proc.stderr and b"Broken pipe" not in proc.stderr
     assert proc.returncode == 0
+
+
+def test_shell_completion_is_served_without_kernels(seqkit_proc):
+    env = {"_SEQKIT_COMPLETE": "bash_complete", "COMP_WORDS": "seqkit voc", "COMP_CWORD": "1"}
+    proc = seqkit_proc(env=env)
+    assert proc.returncode == 0
+    assert "plain,vocab" in proc.stdout.decode().splitlines()
