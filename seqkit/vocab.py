@@ -127,22 +127,17 @@ class Vocabulary:
 
     def encode(self, sentences: Iterable[list[bytes]]) -> EncodedCorpus:
         """Map tokens to ids, dropping unknown ones (as word2vec.c does); empty sentences vanish."""
-        lookup = {word.encode("utf-8"): i for i, word in enumerate(self.words)}.get
+        lookup = _IdLookup((word.encode("utf-8"), i) for i, word in enumerate(self.words)).__getitem__
         pieces: list[np.ndarray] = []
         lengths: list[int] = []
-        buffer: list[int] = []
         for tokens in sentences:
-            before = len(buffer)
-            buffer.extend(lookup(token, -1) for token in tokens)
-            if -1 in buffer[before:]:
-                buffer[before:] = [i for i in buffer[before:] if i >= 0]
-            if len(buffer) > before:
-                lengths.append(len(buffer) - before)
-            if len(buffer) >= 1 << 20:
-                pieces.append(np.array(buffer, dtype=np.int32))
-                buffer = []
-        pieces.append(np.array(buffer, dtype=np.int32))
-        ids = np.concatenate(pieces)
+            ids = np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens))
+            if ids.size and ids.min() < 0:
+                ids = ids[ids >= 0]
+            if ids.size:
+                pieces.append(ids)
+                lengths.append(ids.size)
+        ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return EncodedCorpus(ids, offsets)
@@ -186,6 +181,13 @@ class Vocabulary:
             order = np.argsort(-vocab.counts, kind="stable")
             vocab = cls([words[i] for i in order], vocab.counts[order])
         return vocab
+
+
+class _IdLookup(dict):
+    """bytes -> id, with -1 for unknown words, usable through C-level `map` without a Python lambda."""
+
+    def __missing__(self, key: bytes) -> int:
+        return -1
 
 
 def _prune(counts: Counter, keep: int, stats: BuildStats) -> None:
