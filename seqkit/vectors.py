@@ -1,0 +1,341 @@
+"""An embedding table: the vector file formats, unit normalisation, neighbours and analogies.
+
+Formats (auto-detected): word2vec text (`N D` header; word2vec.c, fastText `.vec` with trailing spaces,
+gensim), headerless GloVe text, and word2vec binary (with or without the newline after each vector).
+Lines are split on single ASCII spaces only, because real vocabularies contain words with non-breaking
+or other Unicode spaces. Sizes are checked against the header before anything large is allocated, and
+every problem is reported with the file and line (or record) it was found at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Sequence
+
+import numpy as np
+
+from seqkit.errors import DataError
+from seqkit.textio import atomic_output, open_input
+
+FORMATS = ("auto", "text", "binary", "glove")
+# Refuse headers claiming more than this many floats (16 GiB) before allocating anything.
+MAX_FLOATS = 1 << 32
+_HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
+
+
+class Embeddings:
+    """Words and their float32 vectors; row order is the file's (most frequent first by convention)."""
+
+    def __init__(self, words: Sequence[str], matrix: np.ndarray, *, duplicates: int = 0):
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape[0] != len(words):
+            raise ValueError(f"matrix shape {matrix.shape} does not match {len(words)} words")
+        self.words = list(words)
+        self.matrix = matrix
+        self.index: dict[str, int] = {}
+        for i, word in enumerate(self.words):
+            self.index.setdefault(word, i)  # a duplicate word keeps its first (most frequent) row
+        self.duplicates = duplicates or len(self.words) - len(self.index)
+        self._unit: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[1]
+
+    @property
+    def norms(self) -> np.ndarray:
+        return np.linalg.norm(self.matrix, axis=1)
+
+    @property
+    def unit(self) -> np.ndarray:
+        """Rows scaled to unit length (zero rows stay zero), computed once on first use."""
+        if self._unit is None:
+            norms = self.norms
+            norms[norms == 0] = 1.0
+            self._unit = self.matrix / norms[:, None]
+        return self._unit
+
+    def vector(self, word: str) -> np.ndarray:
+        return self.matrix[self.index[word]]
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def nearest(self, word_or_vector: str | np.ndarray, k: int = 10, *, restrict: int | None = None,
+                exclude: Sequence[int] = ()) -> list[tuple[str, float]]:
+        """The k words with the highest cosine similarity to a word (itself excluded) or a vector."""
+        if isinstance(word_or_vector, str):
+            target = self.unit[self.index[word_or_vector]]
+            exclude = [*exclude, self.index[word_or_vector]]
+        else:
+            target = _unit_vector(np.asarray(word_or_vector, dtype=np.float32))
+        scores = self.unit[:restrict] @ target
+        return self._top(scores, k, exclude)
+
+    def analogy(self, positive: Sequence[str], negative: Sequence[str] = (), k: int = 10, *,
+                method: str = "add", restrict: int | None = None) -> list[tuple[str, float]]:
+        """3CosAdd (gensim's most_similar) or 3CosMul (Levy & Goldberg 2014) over unit vectors."""
+        pos = [self.index[w] for w in positive]
+        neg = [self.index[w] for w in negative]
+        unit = self.unit[:restrict]
+        if method == "add":
+            query = (self.unit[pos].sum(axis=0) - self.unit[neg].sum(axis=0)) / max(len(pos) + len(neg), 1)
+            scores = unit @ _unit_vector(query)
+        elif method == "mul":
+            scores = cosmul_scores(unit, self.unit[pos], self.unit[neg])
+        else:
+            raise ValueError(f"method must be 'add' or 'mul', not {method!r}")
+        return self._top(scores, k, pos + neg)
+
+    def _top(self, scores: np.ndarray, k: int, exclude: Sequence[int]) -> list[tuple[str, float]]:
+        scores = scores.astype(np.float64, copy=True)
+        excluded = [i for i in exclude if i < scores.size]
+        scores[excluded] = -np.inf
+        k = min(k, scores.size - len(set(excluded)))
+        if k <= 0:
+            return []
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.words[i], float(scores[i])) for i in best]
+
+    # --- files -----------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str, fmt: str = "auto", *, errors: str = "strict", limit: int | None = None,
+             reporter=None) -> "Embeddings":
+        """Read a vector file in any supported format (compressed or `-` too)."""
+        if fmt not in FORMATS:
+            raise ValueError(f"fmt must be one of {FORMATS}")
+        with open_input(path, binary=True) as handle:
+            data = handle.read()
+        loaded = _parse(data, str(path), fmt, errors, limit)
+        if loaded.duplicates and reporter is not None:
+            reporter.warn(f"{path}: {loaded.duplicates:,} duplicate words; the first vector of each is used")
+        return loaded
+
+    def save(self, path: str, *, binary: bool = False, fmt: str | None = None) -> None:
+        """Write word2vec text (default), word2vec binary (`binary=True`) or GloVe text (`fmt='glove'`)."""
+        fmt = fmt or ("binary" if binary else "text")
+        n, dim = self.matrix.shape
+        with atomic_output(path, binary=True) as out:
+            if fmt != "glove":
+                out.write(f"{n} {dim}\n".encode())
+            if fmt == "binary":
+                little = self.matrix.astype("<f4", copy=False)
+                for word, row in zip(self.words, little):
+                    out.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
+                return
+            line = " ".join(["%.6g"] * dim) + "\n"
+            rows = self.matrix.tolist()
+            chunk: list[str] = []
+            for word, row in zip(self.words, rows):
+                chunk.append(word + " " + line % tuple(row))
+                if len(chunk) >= 4096:
+                    out.write("".join(chunk).encode("utf-8"))
+                    chunk = []
+            out.write("".join(chunk).encode("utf-8"))
+
+
+def cosmul_scores(unit: np.ndarray, pos: np.ndarray, neg: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+    """3CosMul: prod of (cos+1)/2 over positives divided by the same over negatives plus eps."""
+    num = np.ones(unit.shape[0], dtype=np.float64)
+    den = np.ones(unit.shape[0], dtype=np.float64)
+    for p in pos:
+        num *= (unit @ p + 1.0) / 2.0
+    for q in neg:
+        den *= (unit @ q + 1.0) / 2.0
+    return num / (den + eps) if len(neg) else num
+
+
+def _unit_vector(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+def _parse(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> Embeddings:
+    if not data.strip():
+        raise DataError("empty vector file", path)
+    if data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
+        raise DataError("looks compressed but its name has no .gz/.bz2/.xz suffix; rename it", path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    first_end = data.find(b"\n")
+    first = data[: first_end if first_end >= 0 else len(data)]
+    header = _HEADER.match(first)
+    if fmt == "glove" or (fmt == "auto" and header is None):
+        if fmt != "glove" and re.match(rb"^\s*\d+\s*$", first):
+            raise DataError(f"header {first.decode('latin-1').strip()!r} should be `COUNT DIM`", path, 1)
+        return _parse_glove(data, path, errors, limit)
+    if header is None:
+        raise DataError(f"expected a `COUNT DIM` header, found {first[:60].decode('utf-8', 'replace')!r}", path, 1)
+    n, dim = int(header.group(1)), int(header.group(2))
+    if dim == 0:
+        raise DataError("header says dimension 0", path, 1)
+    if n * dim > MAX_FLOATS:
+        raise DataError(f"header claims {n:,} x {dim:,} values, more than seqkit will allocate", path, 1)
+    body_start = first_end + 1 if first_end >= 0 else len(data)
+    if fmt == "auto":
+        fmt = "binary" if _looks_binary(data, body_start, dim) else "text"
+    rows = n if limit is None else min(n, limit)
+    if fmt == "binary":
+        return _parse_binary(data, body_start, n, dim, rows, path, errors)
+    return _parse_text(data, body_start, n, dim, rows, path, errors, first_line=2)
+
+
+def _looks_binary(data: bytes, start: int, dim: int) -> bool:
+    """Binary if the bytes after the first word are not a plausible line of numbers."""
+    space = data.find(b" ", start)
+    if space < 0:
+        return False
+    sample = data[space + 1: space + 1 + min(4 * dim, 4096)]
+    return bool(re.search(rb"[^0-9eE+\-. \r\nnaifNAIF]", sample))
+
+
+def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,
+                first_line: int) -> Embeddings:
+    """Fast path through the Numba kernel; `n` is the header's count (None: headerless GloVe)."""
+    from seqkit._textparse import BAD_COUNT, OK, parse_vector_lines
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    matrix = np.empty((rows, dim), dtype=np.float32)
+    starts = np.empty(rows, dtype=np.int64)
+    ends = np.empty(rows, dtype=np.int64)
+    status, done, found, pos = parse_vector_lines(buf, start, rows, dim, matrix, starts, ends)
+    if status != OK:
+        line = first_line + data.count(b"\n", start, pos)
+        if status == BAD_COUNT:
+            raise DataError(f"expected {dim} values after the word, found {found}", path, line)
+        return _parse_text_slow(data, start, n, dim, rows, path, errors, first_line)
+    if n is None:
+        if done == 0:
+            raise DataError("no vectors found", path)
+        matrix, starts, ends = matrix[:done], starts[:done], ends[:done]
+    elif done < rows:
+        line = first_line + data.count(b"\n", start)
+        raise DataError(f"header promises {n:,} vectors but the file ends after {done:,}", path, line)
+    elif rows == n:
+        rest = data[int(pos):]
+        if rest.strip():
+            line = first_line + data.count(b"\n", start, pos)
+            raise DataError(f"more vectors than the header's {n:,}", path, line)
+    words = _decode_words([data[s:e] for s, e in zip(starts.tolist(), ends.tolist())], path, errors,
+                          lambda i: first_line + data.count(b"\n", start, int(starts[i])))
+    return Embeddings(words, matrix)
+
+
+def _parse_text_slow(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,
+                     first_line: int) -> Embeddings:
+    """Exact, line-by-line parsing with precise diagnostics (nan, long digits, malformed numbers)."""
+    lines = data[start:].split(b"\n")
+    words: list[bytes] = []
+    matrix = np.empty((rows, dim), dtype=np.float32)
+    line_no = first_line - 1
+    for raw in lines:
+        line_no += 1
+        line = raw.rstrip(b"\r").rstrip(b" ")
+        if not line:
+            continue
+        if len(words) == rows:
+            if n is not None and rows == n:
+                raise DataError(f"more vectors than the header's {n:,}", path, line_no)
+            break
+        word, _, rest = line.partition(b" ")
+        fields = rest.split(b" ") if rest else []
+        if len(fields) != dim:
+            raise DataError(f"expected {dim} values after the word, found {len(fields)}", path, line_no)
+        try:
+            matrix[len(words)] = [float(x) for x in fields]
+        except ValueError:
+            bad = next(x for x in fields if not _is_float(x))
+            raise DataError(f"not a number: {bad[:40].decode('utf-8', 'replace')!r}", path, line_no) from None
+        words.append(word)
+    if n is None:
+        matrix = matrix[:len(words)]
+    elif len(words) < rows:
+        raise DataError(f"header promises {n:,} vectors but the file ends after {len(words):,}", path, line_no)
+    return Embeddings(_decode_words(words, path, errors, lambda i: None), matrix)
+
+
+def _is_float(text: bytes) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _parse_glove(data: bytes, path: str, errors: str, limit: int | None) -> Embeddings:
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").rstrip(b" ")
+    dim = first.count(b" ")
+    if dim == 0:
+        raise DataError("not a vector file: the first line has no values", path, 1)
+    upper = data.count(b"\n") + 1  # no header: at most this many lines hold vectors
+    rows = upper if limit is None else min(upper, limit)
+    return _parse_text(data, 0, None, dim, rows, path, errors, first_line=1)
+
+
+def _parse_binary(data: bytes, start: int, n: int, dim: int, rows: int, path: str, errors: str) -> Embeddings:
+    width = 4 * dim
+    if len(data) - start < n * (width + 2) - n:  # every record needs at least a 1-byte word and a space
+        raise DataError(f"truncated: {len(data) - start:,} bytes cannot hold the header's {n:,} vectors "
+                        f"of dimension {dim}", path)
+    words: list[bytes] = []
+    offsets = np.empty(rows, dtype=np.int64)
+    pos = start
+    find = data.find
+    for i in range(rows):
+        while pos < len(data) and data[pos] in (10, 13):  # word2vec.c writes '\n' after a vector
+            pos += 1
+        space = find(b" ", pos, pos + 65536)
+        if space < 0:
+            raise DataError(f"record {i + 1:,}: no word or truncated file", path)
+        if space + 1 + width > len(data):
+            raise DataError(f"truncated: record {i + 1:,} ({data[pos:space][:40]!r}) lacks its vector", path)
+        words.append(data[pos:space])
+        offsets[i] = space + 1
+        pos = space + 1 + width
+    matrix = np.empty((rows, dim), dtype=np.float32)
+    flat = np.frombuffer(data, dtype=np.uint8)
+    for lo in range(0, rows, 8192):  # gather vectors at their irregular offsets, a block at a time
+        hi = min(rows, lo + 8192)
+        index = offsets[lo:hi, None] + np.arange(width)
+        matrix[lo:hi] = flat[index].view("<f4").reshape(hi - lo, dim)
+    if rows == n and data[pos:].strip(b"\r\n"):
+        raise DataError(f"{len(data) - pos:,} bytes after the header's {n:,} vectors (wrong header "
+                        "or a text file with binary-looking words?)", path)
+    return Embeddings(_decode_words(words, path, errors, lambda i: None, record=True), matrix)
+
+
+def _decode_words(raw: list[bytes], path: str, errors: str, line_of, record: bool = False) -> list[str]:
+    try:
+        return [w.decode("utf-8") for w in raw]
+    except UnicodeDecodeError:
+        pass
+    words = []
+    for i, w in enumerate(raw):
+        try:
+            words.append(w.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            if errors == "strict":
+                where = f"record {i + 1:,}: " if record or line_of(i) is None else ""
+                raise DataError(f"{where}invalid UTF-8 in word {w[:40]!r} at byte {exc.start}; "
+                                "use --errors replace or ignore", path, None if where else line_of(i)) from None
+            words.append(w.decode("utf-8", errors))
+    return words
+
+
+def sniff_format(path: str) -> str:
+    """'binary' for a .bin suffix, else 'text' (used for outputs)."""
+    name = os.path.basename(path)
+    for suffix in (".gz", ".bz2", ".xz"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return "binary" if name.endswith(".bin") else "text"
