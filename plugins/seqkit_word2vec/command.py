@@ -1,0 +1,67 @@
+"""What `seqkit word2vec` does, step by step (imported only when the command runs)."""
+
+from __future__ import annotations
+
+from seqkit.corpus import CorpusStats, iter_sentences, materialize_stdin
+from seqkit.progress import Reporter
+from seqkit.textio import check_output_path
+from seqkit.vectors import Embeddings
+from seqkit.vocab import Vocabulary, memory_estimate
+from seqkit_word2vec.train import Config, train
+
+
+def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, window: int, negative: int,
+        sample: float, min_count: int, max_vocab: int | None, epochs: int, lr: float | None, min_lr: float,
+        cbow_mean: bool, binary: bool, save_vocab: str | None, read_vocab: str | None, threads: int,
+        seed: int, errors: str, max_sentence_len: int, quiet: bool) -> None:
+    reporter = Reporter(quiet)
+    for path in filter(None, [output, save_vocab]):
+        check_output_path(path)  # a bad path fails now, not after an hour of training
+    paths = materialize_stdin(corpus, reporter)
+    skip_gram = model == "sg"
+    config = Config(skip_gram=skip_gram, hs=loss in ("hs", "ns+hs"), negative=negative if "ns" in loss else 0,
+                    dim=dim, window=window, sample=sample, epochs=epochs,
+                    lr=lr if lr is not None else (0.025 if skip_gram else 0.05), min_lr=min_lr,
+                    cbow_mean=cbow_mean, threads=threads, seed=seed)
+    if config.min_lr > config.lr:
+        config.min_lr = config.lr
+
+    stats = CorpusStats()
+
+    def sentences():
+        return iter_sentences(paths, errors=errors, max_sentence_len=max_sentence_len, stats=stats)
+
+    if read_vocab:
+        full = Vocabulary.load(read_vocab, errors=errors)
+        kept = full.counts >= min_count
+        if not kept.any():
+            from seqkit.errors import SeqkitError
+
+            raise SeqkitError(f"0 of {len(full):,} words in {read_vocab} occur >= {min_count} times; "
+                              "lower --min-count")
+        vocab = Vocabulary([w for w, k in zip(full.words, kept) if k], full.counts[kept])
+        if max_vocab is not None and len(vocab) > max_vocab:
+            vocab = Vocabulary(vocab.words[:max_vocab], vocab.counts[:max_vocab])
+        vocab_note = f"{len(vocab):,} words from {read_vocab}"
+    else:
+        with reporter.task("counting words", total=None):
+            vocab, build = Vocabulary.build(sentences(), min_count=min_count, max_vocab=max_vocab,
+                                            reporter=reporter)
+        vocab_note = build.describe(min_count)
+    if save_vocab:
+        vocab.save(save_vocab)
+    matrices = 1 + (config.negative > 0) + config.hs
+    reporter.info(f"vocabulary: {vocab_note}; model needs about {memory_estimate(len(vocab), dim, matrices)}")
+    stats = CorpusStats()
+    with reporter.task("encoding corpus", total=None):
+        encoded = vocab.encode(sentences())
+    if encoded.ids.size == 0:
+        from seqkit.errors import SeqkitError
+
+        raise SeqkitError("no in-vocabulary words to train on")
+    vectors, result = train(vocab, encoded, config, reporter)
+    Embeddings(vocab.words, vectors).save(output, binary=binary)
+    mode = f"{model}-{loss}"
+    reporter.summary(f"word2vec {mode}: {len(vocab):,} words x {dim} from {stats.describe()}; {epochs} epochs "
+                     f"in {result.seconds:.1f} s ({result.words_per_second:,.0f} words/s, {threads} threads), "
+                     f"final loss {result.loss:.4f} -> {output}")

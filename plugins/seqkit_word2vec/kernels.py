@@ -1,0 +1,207 @@
+"""Numba kernels for word2vec: skip-gram and CBOW with negative sampling and/or hierarchical softmax.
+
+One call trains on one chunk of sentences of the encoded corpus, updating the shared weight matrices
+in place without the GIL (Hogwild, as word2vec.c, gensim and fastText do). Everything random in a
+chunk comes from its own LCG state, so with one thread a run is bit-for-bit reproducible, and the
+learning rate at a sentence depends only on the sentence's position in the global schedule.
+
+The updates follow word2vec.c line for line: sigmoid from a table over [-6, 6], saturated gradients
+outside it for negative sampling, hierarchical-softmax nodes skipped when saturated, syn0 initialised
+uniformly in [-0.5, 0.5) / dim and output weights at zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+MAX_EXP = 6.0
+TABLE_SIZE = 1000
+LCG_MUL = np.uint64(25214903917)
+LCG_ADD = np.uint64(11)
+FASTMATH = True  # reassociation lets the dot/axpy loops vectorise; no NaN/inf tricks are relied on
+
+
+def sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
+    """sigmoid and log-sigmoid at TABLE_SIZE + 1 points spanning [-MAX_EXP, MAX_EXP] (word2vec.c's)."""
+    x = (np.arange(TABLE_SIZE + 1) / TABLE_SIZE * 2 - 1) * MAX_EXP
+    sig = 1.0 / (1.0 + np.exp(-x))
+    return sig.astype(np.float32), np.log(sig).astype(np.float64)
+
+
+@njit(inline="always")
+def _next(state):
+    return state * LCG_MUL + LCG_ADD
+
+
+@njit(nogil=True, fastmath=FASTMATH, inline="always")
+def _output_update(inp, row, target, label, weights, neu1e, lr, sig, logsig):  # pragma: no cover - jitted
+    """One binary-logistic unit (a negative-sampling target or a Huffman node) of word2vec.c.
+
+    The input vector is `inp[row]` (indexed, never sliced: a slice would touch the array's shared
+    reference count from every thread). Returns the loss -log p(label); `neu1e` accumulates the
+    gradient for the input side.
+    """
+    dim = inp.shape[1]
+    f = np.float32(0.0)
+    for d in range(dim):
+        f += inp[row, d] * weights[target, d]
+    sign = 1.0 if label == 1 else -1.0
+    z = sign * f
+    if z > MAX_EXP:
+        return 0.0  # already right: gradient 0 (word2vec.c)
+    if z >= -MAX_EXP:
+        index = int((z + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))
+        g = np.float32(sign * (1.0 - sig[index]) * lr)
+        loss = -logsig[index]
+    else:  # badly wrong (or NaN): full-size step, loss ~ -z (NaN stays NaN for the divergence guard)
+        g = np.float32(sign * lr)
+        loss = -z
+    for d in range(dim):
+        neu1e[d] += g * weights[target, d]
+    for d in range(dim):
+        weights[target, d] += g * inp[row, d]
+    return loss
+
+
+@njit(nogil=True, fastmath=FASTMATH, inline="always")
+def _hs_update(inp, row, word, syn1, neu1e, lr, codes, points, code_offsets, sig, logsig):  # pragma: no cover
+    """Hierarchical softmax along the word's Huffman path; saturated nodes are skipped (word2vec.c)."""
+    dim = inp.shape[1]
+    loss = 0.0
+    for j in range(code_offsets[word], code_offsets[word + 1]):
+        node = points[j]
+        f = np.float32(0.0)
+        for d in range(dim):
+            f += inp[row, d] * syn1[node, d]
+        # code bit 0 is the positive class of the node's logistic unit
+        sign = 1.0 if codes[j] == 0 else -1.0
+        z = sign * f
+        if z > MAX_EXP:
+            continue
+        if z < -MAX_EXP or z != z:
+            loss += -z
+            continue
+        index = int((f + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))
+        g = np.float32((1.0 - codes[j] - sig[index]) * lr)
+        loss -= logsig[int((z + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))]
+        for d in range(dim):
+            neu1e[d] += g * syn1[node, d]
+        for d in range(dim):
+            syn1[node, d] += g * inp[row, d]
+    return loss
+
+
+@njit(nogil=True, fastmath=FASTMATH, inline="always")
+def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias, state, sig, logsig):  # pragma: no cover
+    """The true word (label 1) and `negative` noise words from unigram^0.75 (label 0)."""
+    loss = _output_update(inp, row, word, 1, syn1neg, neu1e, lr, sig, logsig)
+    terms = 1
+    vocab = prob.shape[0]
+    for _ in range(negative):
+        state = _next(state)
+        # high 32 bits pick the slot (multiply-shift, no division); bits 11..31 decide slot vs alias
+        i = np.int64(((state >> np.uint64(32)) * np.uint64(vocab)) >> np.uint64(32))
+        u = np.float32((state >> np.uint64(11)) & np.uint64(0x1FFFFF)) * np.float32(1.0 / 2097152.0)
+        target = i if u < prob[i] else np.int64(alias[i])
+        if target == word:
+            continue
+        loss += _output_update(inp, row, target, 0, syn1neg, neu1e, lr, sig, logsig)
+        terms += 1
+    return loss, terms, state
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, alias, codes, points,
+                code_offsets, skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end,
+                words_before, total_words, seed, sig, logsig):  # pragma: no cover - jitted
+    """Train on sentences [s_begin, s_end) of the encoded corpus.
+
+    Returns (loss_sum, loss_terms, raw_words, trained_words); the loss is the mean binary-logistic
+    loss per output unit when divided by loss_terms.
+    """
+    dim = syn0.shape[1]
+    state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
+    neu1 = np.zeros((1, dim), dtype=np.float32)
+    neu1e = np.zeros(dim, dtype=np.float32)
+    longest = 0
+    for s in range(s_begin, s_end):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    sentence = np.empty(longest, dtype=np.int32)
+    loss_sum = 0.0
+    loss_terms = 0
+    raw = 0
+    trained = 0
+    span = lr_start - lr_end
+    for s in range(s_begin, s_end):
+        progress = (words_before + raw) / total_words
+        lr = max(lr_start - span * progress, lr_end)
+        # subsampling randomly discards frequent words while keeping the ranking same
+        n = 0
+        for k in range(offsets[s], offsets[s + 1]):
+            w = ids[k]
+            state = _next(state)
+            if keep[w] < 1.0:
+                u = np.float64(state >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                if keep[w] < u:
+                    continue
+            sentence[n] = w
+            n += 1
+        raw += offsets[s + 1] - offsets[s]
+        trained += n
+        for pos in range(n):
+            word = sentence[pos]
+            state = _next(state)
+            b = np.int64(((state >> np.uint64(32)) * np.uint64(window)) >> np.uint64(32))
+            lo = max(pos - window + b, 0)
+            hi = min(pos + window - b + 1, n)
+            if skip_gram:
+                for c in range(lo, hi):
+                    if c == pos:
+                        continue
+                    context = sentence[c]
+                    for d in range(dim):
+                        neu1e[d] = 0.0
+                    if use_hs:
+                        loss_sum += _hs_update(syn0, context, word, syn1, neu1e, lr, codes, points,
+                                               code_offsets, sig, logsig)
+                        loss_terms += code_offsets[word + 1] - code_offsets[word]
+                    if negative > 0:
+                        loss, terms, state = _negative_sampling(syn0, context, word, syn1neg, neu1e, lr,
+                                                                negative, prob, alias, state, sig, logsig)
+                        loss_sum += loss
+                        loss_terms += terms
+                    for d in range(dim):
+                        syn0[context, d] += neu1e[d]
+            else:
+                for d in range(dim):
+                    neu1[0, d] = 0.0
+                count = 0
+                for c in range(lo, hi):
+                    if c != pos:
+                        context = sentence[c]
+                        for d in range(dim):
+                            neu1[0, d] += syn0[context, d]
+                        count += 1
+                if count == 0:
+                    continue
+                if cbow_mean:
+                    inv = np.float32(1.0 / count)
+                    for d in range(dim):
+                        neu1[0, d] *= inv
+                for d in range(dim):
+                    neu1e[d] = 0.0
+                if use_hs:
+                    loss_sum += _hs_update(neu1, 0, word, syn1, neu1e, lr, codes, points, code_offsets, sig, logsig)
+                    loss_terms += code_offsets[word + 1] - code_offsets[word]
+                if negative > 0:
+                    loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr, negative, prob,
+                                                            alias, state, sig, logsig)
+                    loss_sum += loss
+                    loss_terms += terms
+                for c in range(lo, hi):
+                    if c != pos:
+                        context = sentence[c]
+                        for d in range(dim):
+                            syn0[context, d] += neu1e[d]
+    return loss_sum, loss_terms, raw, trained

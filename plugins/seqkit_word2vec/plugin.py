@@ -1,0 +1,70 @@
+"""The `seqkit word2vec` command (light imports only: the kernels load when the command runs)."""
+
+from __future__ import annotations
+
+import click
+
+from seqkit.options import errors_option, max_sentence_len_option, quiet_option, seed_option, threads_option
+
+name = "word2vec"
+version = "0.1.0"
+
+
+@click.command(short_help="Train word vectors: skip-gram or CBOW, negative sampling or hierarchical softmax.")
+@click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Vector file to write ('-' = stdout).")
+@click.option("--model", type=click.Choice(["sg", "cbow"]), default="sg", show_default=True,
+              help="Skip-gram or continuous bag of words.")
+@click.option("--loss", type=click.Choice(["ns", "hs", "ns+hs"]), default="ns", show_default=True,
+              help="Negative sampling, hierarchical softmax (Huffman tree), or both (as word2vec.c allows).")
+@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Vector dimension.")
+@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Maximum context window (each position draws a shrunk window in 1..N).")
+@click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Noise words per positive example (unigram^0.75 distribution).")
+@click.option("--sample", type=click.FloatRange(min=0), default=1e-3, show_default=True,
+              help="Subsampling threshold for frequent words (0 = off), word2vec's formula.")
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Ignore words seen fewer times.")
+@click.option("--max-vocab", type=click.IntRange(min=1), default=None,
+              help="Keep at most this many words; prunes rare words while counting (reported).")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True, help="Passes over the corpus.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Starting learning rate.  [default: 0.025 for sg, 0.05 for cbow]")
+@click.option("--min-lr", type=click.FloatRange(min=0), default=0.0001, show_default=True,
+              help="Learning rate at the end; decays linearly by global progress.")
+@click.option("--cbow-mean/--cbow-sum", default=True, show_default=True,
+              help="CBOW hidden layer: mean or sum of the context vectors.")
+@click.option("--binary", is_flag=True, help="Write word2vec binary instead of text.")
+@click.option("--save-vocab", metavar="PATH", default=None, help="Also write the vocabulary (`word count`).")
+@click.option("--read-vocab", metavar="PATH", default=None,
+              help="Use this vocabulary (`word count` lines) instead of counting the corpus.")
+@threads_option
+@seed_option
+@errors_option
+@max_sentence_len_option
+@quiet_option
+def word2vec(corpus, output, model, loss, dim, window, negative, sample, min_count, max_vocab, epochs, lr,
+             min_lr, cbow_mean, binary, save_vocab, read_vocab, threads, seed, errors, max_sentence_len,
+             quiet) -> None:
+    """Train word vectors on CORPUS (files, .gz/.bz2/.xz, or '-' for stdin) and write them to -o.
+
+    Each line is a sentence of whitespace-separated tokens; context windows never cross lines, and
+    lines longer than --max-sentence-len are cut into pieces. Output is word2vec text
+    (`COUNT DIM` header, then `word v1 ... vDIM`, most frequent first) or, with --binary, word2vec
+    binary; both load in gensim and word2vec.c.
+
+    With --threads 1 and a --seed, the output is identical run to run.
+    """
+    from seqkit_word2vec.command import run
+
+    if loss in ("ns", "ns+hs") and negative == 0:
+        raise click.UsageError("--loss ns needs --negative >= 1 (or use --loss hs)")
+    run(corpus=list(corpus), output=output, model=model, loss=loss, dim=dim, window=window,
+        negative=negative, sample=sample, min_count=min_count, max_vocab=max_vocab, epochs=epochs, lr=lr,
+        min_lr=min_lr, cbow_mean=cbow_mean, binary=binary, save_vocab=save_vocab, read_vocab=read_vocab,
+        threads=threads, seed=seed, errors=errors, max_sentence_len=max_sentence_len, quiet=quiet)
+
+
+def register(registry) -> None:
+    registry.add_command(word2vec)

@@ -1,0 +1,145 @@
+"""The word2vec training driver: vocabulary, encoding, tables, threads, schedule, divergence guard.
+
+Plain Python around the Numba kernel: the corpus is encoded once to int32 ids, each epoch is cut into
+chunks of about 10k words that worker threads train on concurrently (the kernel releases the GIL),
+and the main thread only collects per-chunk loss and progress.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqkit.errors import Interrupted, TrainingDiverged
+from seqkit.vocab import EncodedCorpus, Vocabulary, alias_table, huffman_tree, keep_probabilities
+
+CHUNK_WORDS = 10_000
+
+
+@dataclass
+class Config:
+    skip_gram: bool = True
+    hs: bool = False
+    negative: int = 5
+    dim: int = 100
+    window: int = 5
+    sample: float = 1e-3
+    epochs: int = 5
+    lr: float = 0.025
+    min_lr: float = 0.0001
+    cbow_mean: bool = True
+    threads: int = 1
+    seed: int = 1
+
+
+@dataclass
+class TrainStats:
+    seconds: float = 0.0
+    raw_words: int = 0
+    trained_words: int = 0
+    loss: float = float("nan")
+
+    @property
+    def words_per_second(self) -> float:
+        return self.raw_words / self.seconds if self.seconds > 0 else float("nan")
+
+
+def make_chunks(offsets: np.ndarray, chunk_words: int = CHUNK_WORDS) -> list[tuple[int, int, int]]:
+    """(first sentence, end sentence, words before) for runs of sentences of about chunk_words words."""
+    chunks = []
+    start = 0
+    n = len(offsets) - 1
+    while start < n:
+        end = int(np.searchsorted(offsets, offsets[start] + chunk_words, side="left"))
+        end = min(max(end, start + 1), n)
+        chunks.append((start, end, int(offsets[start])))
+        start = end
+    return chunks
+
+
+def chunk_seed(seed: int, epoch: int, chunk: int) -> int:
+    """A well-mixed 63-bit seed for one chunk of one epoch (splitmix64-style)."""
+    x = (seed * 0x9E3779B97F4A7C15 + epoch * 0xBF58476D1CE4E5B9 + chunk * 0x94D049BB133111EB) & (2**64 - 1)
+    x ^= x >> 31
+    x = (x * 0xD6E8FEB86659FD93) & (2**64 - 1)
+    return x >> 1
+
+
+def initial_weights(vocab_size: int, config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """syn0 uniform in [-0.5, 0.5)/dim (word2vec.c); output layers at zero; absent layers 1x1 dummies."""
+    rng = np.random.default_rng(config.seed)
+    syn0 = ((rng.random((vocab_size, config.dim), dtype=np.float32) - 0.5) / config.dim).astype(np.float32)
+    syn1neg = np.zeros((vocab_size if config.negative else 1, config.dim), dtype=np.float32)
+    syn1 = np.zeros((max(vocab_size - 1, 1) if config.hs else 1, config.dim), dtype=np.float32)
+    return syn0, syn1neg, syn1
+
+
+def train(vocab: Vocabulary, corpus: EncodedCorpus, config: Config, reporter) -> tuple[np.ndarray, TrainStats]:
+    """Train and return syn0 (the word vectors)."""
+    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk
+
+    syn0, syn1neg, syn1 = initial_weights(len(vocab), config)
+    keep = keep_probabilities(vocab.counts, config.sample)
+    prob, alias = alias_table(vocab.counts, 0.75)
+    if config.hs:
+        tree = huffman_tree(vocab.counts)
+        codes, points, code_offsets = tree.codes, tree.points, tree.offsets
+    else:
+        codes, points = np.zeros(1, np.uint8), np.zeros(1, np.int32)
+        code_offsets = np.zeros(len(vocab) + 1, np.int64)
+    sig, logsig = sigmoid_tables()
+    chunks = make_chunks(corpus.offsets)
+    corpus_words = int(corpus.offsets[-1])
+    total = float(corpus_words * config.epochs)
+    stats = TrainStats()
+    loss_sum, loss_terms = 0.0, 0
+
+    def run(epoch: int, index: int):
+        first, end, before = chunks[index]
+        return train_chunk(corpus.ids, corpus.offsets, first, end, syn0, syn1neg, syn1, keep, prob, alias,
+                           codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
+                           config.cbow_mean, config.window, config.lr, config.min_lr,
+                           epoch * corpus_words + before, total, chunk_seed(config.seed, epoch, index),
+                           sig, logsig)
+
+    started = time.perf_counter()
+    with reporter.task("word2vec", total=total, unit="words") as task, \
+            ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="w2v") as pool:
+        try:
+            for epoch in range(config.epochs):
+                epoch_loss, epoch_terms = 0.0, 0
+                window = 4 * config.threads  # chunks in flight: enough to keep every thread busy
+                pending = []
+                next_chunk = 0
+                while next_chunk < len(chunks) or pending:
+                    while next_chunk < len(chunks) and len(pending) < window:
+                        pending.append(pool.submit(run, epoch, next_chunk))
+                        next_chunk += 1
+                    loss, terms, raw, trained = pending.pop(0).result()
+                    if not math.isfinite(loss):
+                        for future in pending:
+                            future.cancel()
+                        raise TrainingDiverged(
+                            f"the loss became {loss} in epoch {epoch + 1}; lower --lr (now {config.lr:g})")
+                    epoch_loss += loss
+                    epoch_terms += terms
+                    stats.raw_words += raw
+                    stats.trained_words += trained
+                    done = stats.raw_words / total
+                    task.update(raw, epoch=f"{epoch + 1}/{config.epochs}",
+                                lr=max(config.lr - (config.lr - config.min_lr) * done, config.min_lr),
+                                loss=epoch_loss / max(epoch_terms, 1),
+                                **{"words/s": f"{stats.raw_words / max(time.perf_counter() - started, 1e-9):,.0f}"})
+                loss_sum, loss_terms = epoch_loss, epoch_terms
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)  # running chunks finish; nothing half-written
+            raise Interrupted("interrupted; no vectors were written") from None
+    stats.seconds = time.perf_counter() - started
+    stats.loss = loss_sum / max(loss_terms, 1)
+    if not np.isfinite(syn0).all():
+        raise TrainingDiverged(f"the vectors became non-finite; lower --lr (now {config.lr:g})")
+    return syn0, stats
