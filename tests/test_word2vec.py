@@ -1,0 +1,363 @@
+"""word2vec: kernels against a slow reference, reproducibility, meaning, options and bad input."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from conftest import require_data
+
+M64 = (1 << 64) - 1
+MAX_EXP, TABLE = 6.0, 1000
+
+
+# --- a slow, obviously-correct reference of one chunk ----------------------------------------
+
+class Lcg:
+    def __init__(self, seed):
+        self.state = (seed * 2862933555777941757 + 3037000493) & M64
+
+    def next(self):
+        self.state = (self.state * 25214903917 + 11) & M64
+        return self.state
+
+
+def table_index(z):
+    return int((z + MAX_EXP) * (TABLE / MAX_EXP / 2.0))
+
+
+def reference_chunk(ids, offsets, syn0, syn1neg, syn1, keep, prob, alias, codes, points, code_offsets,
+                    skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end, words_before, total,
+                    seed, sig, logsig):
+    """word2vec.c's updates written plainly with NumPy rows (float32), same random stream."""
+    rng = Lcg(seed)
+    loss_sum, raw = 0.0, 0
+    vocab = prob.shape[0]
+
+    def unit(inp, target, label, weights, neu1e, lr):
+        f = np.float32(np.dot(inp, weights[target]))
+        sign = 1.0 if label else -1.0
+        z = sign * f
+        if z > MAX_EXP:
+            return 0.0
+        if z >= -MAX_EXP:
+            i = table_index(z)
+            g = np.float32(sign * (1.0 - sig[i]) * lr)
+            loss = -logsig[i]
+        else:
+            g, loss = np.float32(sign * lr), -z
+        neu1e += g * weights[target]
+        weights[target] += g * inp
+        return loss
+
+    def outputs(inp, word, neu1e, lr):
+        loss = 0.0
+        inp = inp.copy()
+        if use_hs:
+            for j in range(code_offsets[word], code_offsets[word + 1]):
+                node = points[j]
+                f = np.float32(np.dot(inp, syn1[node]))
+                sign = 1.0 if codes[j] == 0 else -1.0
+                z = sign * f
+                if z > MAX_EXP:
+                    continue
+                if z < -MAX_EXP:
+                    loss += -z
+                    continue
+                g = np.float32((1.0 - codes[j] - sig[table_index(f)]) * lr)
+                loss -= logsig[table_index(z)]
+                neu1e += g * syn1[node]
+                syn1[node] += g * inp
+        if negative:
+            loss += unit(inp, word, 1, syn1neg, neu1e, lr)
+            for _ in range(negative):
+                r = rng.next()
+                i = ((r >> 32) * vocab) >> 32
+                u = np.float32((r >> 11) & 0x1FFFFF) * np.float32(1.0 / 2097152.0)
+                target = i if u < prob[i] else int(alias[i])
+                if target != word:
+                    loss += unit(inp, target, 0, syn1neg, neu1e, lr)
+        return loss
+
+    for s in range(len(offsets) - 1):
+        lr = max(lr_start - (lr_start - lr_end) * (words_before + raw) / total, lr_end)
+        sentence = []
+        for k in range(offsets[s], offsets[s + 1]):
+            w = ids[k]
+            r = rng.next()
+            if keep[w] < 1.0 and keep[w] < ((r >> 11) / 9007199254740992.0):
+                continue
+            sentence.append(w)
+        raw += offsets[s + 1] - offsets[s]
+        n = len(sentence)
+        for pos, word in enumerate(sentence):
+            r = rng.next()
+            b = ((r >> 32) * window) >> 32
+            contexts = [c for c in range(max(pos - window + b, 0), min(pos + window - b + 1, n)) if c != pos]
+            if skip_gram:
+                for c in contexts:
+                    neu1e = np.zeros(syn0.shape[1], np.float32)
+                    loss_sum += outputs(syn0[sentence[c]], word, neu1e, lr)
+                    syn0[sentence[c]] += neu1e
+            elif contexts:
+                neu1 = syn0[[sentence[c] for c in contexts]].sum(axis=0, dtype=np.float32)
+                if cbow_mean:
+                    neu1 *= np.float32(1.0 / len(contexts))
+                neu1e = np.zeros(syn0.shape[1], np.float32)
+                loss_sum += outputs(neu1, word, neu1e, lr)
+                for c in contexts:
+                    syn0[sentence[c]] += neu1e
+    return loss_sum
+
+
+@pytest.mark.parametrize("skip_gram", [True, False])
+@pytest.mark.parametrize("loss", ["ns", "hs", "ns+hs"])
+def test_kernel_equals_numpy_reference(skip_gram, loss):
+    from seqkit.vocab import alias_table, huffman_tree, keep_probabilities
+    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk
+
+    rng = np.random.default_rng(7)
+    vocab, dim = 12, 8
+    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
+    ids = rng.integers(0, vocab, 60).astype(np.int32)
+    offsets = np.array([0, 25, 26, 60], dtype=np.int64)
+    syn0 = ((rng.random((vocab, dim), dtype=np.float32) - 0.5)).astype(np.float32)
+    syn1neg = (rng.random((vocab, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    syn1 = (rng.random((vocab - 1, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    keep = keep_probabilities(counts, 0.05)
+    prob, alias = alias_table(counts)
+    tree = huffman_tree(counts)
+    sig, logsig = sigmoid_tables()
+    use_hs, negative = "hs" in loss, (3 if "ns" in loss else 0)
+    args = (keep, prob, alias, tree.codes, tree.points, tree.offsets, skip_gram, use_hs, negative, True, 3,
+            0.5, 0.01, 100, 1000.0, 12345, sig, logsig)
+    mats = [m.copy() for m in (syn0, syn1neg, syn1)]
+    got_loss, terms, raw, trained = train_chunk(ids, offsets, 0, 3, *mats, *args)
+    ref = [m.copy() for m in (syn0, syn1neg, syn1)]
+    want_loss = reference_chunk(ids, offsets, *ref, *args)
+    for got, want in zip(mats, ref):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert got_loss == pytest.approx(want_loss, rel=1e-3)  # table-index rounding may differ by one slot
+    assert raw == 60 and 0 < trained <= 60 and terms > 0
+    assert not np.allclose(mats[0], syn0)  # training moved the vectors
+
+
+def test_negative_draws_follow_unigram_power():
+    """The kernel's noise words come from counts^0.75 (checked through syn1neg rows it touched)."""
+    from seqkit.vocab import alias_table
+    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk
+
+    counts = np.array([1000, 300, 100, 30, 10, 3], dtype=np.int64)
+    prob, alias = alias_table(counts)
+    sig, logsig = sigmoid_tables()
+    ids = np.zeros(20000, dtype=np.int32)  # always word 0: every other row touched is a negative
+    ids[1::2] = 1
+    offsets = np.array([0, ids.size], dtype=np.int64)
+    hits = np.zeros(6)
+    for seed in range(3):
+        syn0 = np.ones((6, 4), np.float32) * 0.01
+        syn1neg = np.zeros((6, 4), np.float32)
+        before = syn1neg.copy()
+        train_chunk(ids, offsets, 0, 1, syn0, syn1neg, np.zeros((1, 4), np.float32), np.ones(6, np.float32),
+                    prob, alias, np.zeros(1, np.uint8), np.zeros(1, np.int32), np.zeros(7, np.int64), True,
+                    False, 5, True, 1, 1e-6, 1e-6, 0, 1e9, seed, sig, logsig)
+        hits += np.abs(syn1neg - before).sum(axis=1) > 0
+    assert hits[2:].min() > 0  # even rare words get drawn
+
+
+def test_huffman_paths_used_by_hs_are_valid():
+    from seqkit.vocab import huffman_tree
+
+    counts = np.array([40, 30, 20, 5, 5])
+    tree = huffman_tree(counts)
+    assert tree.points.max() == len(counts) - 2
+    assert sum(2.0 ** -(tree.offsets[w + 1] - tree.offsets[w]) for w in range(5)) == pytest.approx(1.0)
+
+
+def test_chunks_cover_the_corpus_once():
+    from seqkit_word2vec.train import make_chunks
+
+    offsets = np.array([0, 3, 10, 25000, 25001, 40000], dtype=np.int64)
+    chunks = make_chunks(offsets, chunk_words=10_000)
+    covered = [s for first, end, _ in chunks for s in range(first, end)]
+    assert covered == list(range(5))
+    assert [before for _, _, before in chunks] == [offsets[first] for first, _, _ in chunks]
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    lines = [" ".join(rng.choice(words, 20)) for _ in range(200)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_trains_and_writes_loadable_vectors(small_corpus, tmp_path, cli_run):
+    out = tmp_path / "v.txt"
+    result = cli_run("word2vec", small_corpus, "-o", out, "--dim", "16", "--min-count", "1", "--threads", "2",
+                     "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "word2vec sg-ns: 30 words x 16" in result.stderr
+    from seqkit.vectors import Embeddings
+
+    emb = Embeddings.load(str(out))
+    assert emb.matrix.shape == (30, 16) and np.isfinite(emb.matrix).all()
+
+
+@pytest.mark.parametrize("model,loss", [("sg", "hs"), ("cbow", "ns"), ("cbow", "hs"), ("sg", "ns+hs")])
+def test_every_mode_runs(small_corpus, tmp_path, cli_run, model, loss):
+    out = tmp_path / "v.bin"
+    result = cli_run("word2vec", small_corpus, "-o", out, "--dim", "8", "--min-count", "1", "--model", model,
+                     "--loss", loss, "--binary", "--epochs", "1", "-q")
+    assert result.exit_code == 0 and result.stderr == ""
+    from seqkit.vectors import Embeddings
+
+    assert Embeddings.load(str(out)).matrix.shape == (30, 8)
+
+
+def test_stdout_output_holds_only_vectors(small_corpus, cli_run):
+    result = cli_run("word2vec", small_corpus, "-o", "-", "--dim", "4", "--min-count", "1", "--epochs", "1", "-q")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "30 4" and len(lines) == 31 and result.stderr == ""
+    assert all(len(line.split(" ")) == 5 for line in lines[1:])
+
+
+def test_same_seed_one_thread_is_byte_identical_across_processes(small_corpus, tmp_path, seqkit_proc):
+    outs = []
+    for run in range(2):
+        out = tmp_path / f"v{run}.txt"
+        proc = seqkit_proc("word2vec", small_corpus, "-o", out, "--threads", "1", "--seed", "42", "--dim", "10",
+                           "--min-count", "1", "--epochs", "2", "-q")
+        assert proc.returncode == 0 and proc.stderr == b""
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    other = tmp_path / "v-other.txt"
+    seqkit_proc("word2vec", small_corpus, "-o", other, "--threads", "1", "--seed", "43", "--dim", "10",
+                "--min-count", "1", "--epochs", "2", "-q")
+    assert other.read_bytes() != outs[0]
+
+
+def test_save_and_read_vocab(small_corpus, tmp_path, cli_run):
+    vocab = tmp_path / "vocab.txt"
+    out = tmp_path / "v.txt"
+    assert cli_run("word2vec", small_corpus, "-o", out, "--save-vocab", vocab, "--min-count", "1", "--dim", "4",
+                   "--epochs", "1", "-q").exit_code == 0
+    lines = vocab.read_text().splitlines()
+    assert len(lines) == 30 and all(len(line.split(" ")) == 2 for line in lines)
+    vocab.write_text("\n".join(lines[:5]) + "\n")
+    assert cli_run("word2vec", small_corpus, "-o", out, "--read-vocab", vocab, "--min-count", "1", "--dim", "4",
+                   "--epochs", "1", "-q").exit_code == 0
+    assert out.read_text().splitlines()[0] == "5 4"
+
+
+def test_stdin_corpus_is_spooled(small_corpus, seqkit_proc):
+    proc = seqkit_proc("word2vec", "-", "-o", "-", "--min-count", "1", "--dim", "4", "--epochs", "1",
+                       input=small_corpus.read_bytes())
+    assert proc.returncode == 0 and proc.stdout.startswith(b"30 4\n")
+    assert b"spooled stdin" in proc.stderr
+
+
+# --- degenerate and bad input (CONTRACT 5.6) ------------------------------------------------------
+
+def test_empty_corpus_is_a_clean_error(tmp_path, cli_run):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    out = tmp_path / "v.txt"
+    result = cli_run("word2vec", empty, "-o", out)
+    assert result.exit_code == 1 and "empty" in result.stderr and not out.exists()
+
+
+def test_all_words_rare_names_the_counts(tmp_path, cli_run):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\n")
+    result = cli_run("word2vec", corpus, "-o", tmp_path / "v.txt")
+    assert result.exit_code == 1
+    assert "0 of 4 word types occur >= 5 times; lower --min-count" in result.stderr
+
+
+def test_one_word_vocabulary(tmp_path, cli_run):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("solo " * 50 + "\n")
+    for loss in ("ns", "hs"):
+        out = tmp_path / f"v-{loss}.txt"
+        result = cli_run("word2vec", corpus, "-o", out, "--dim", "4", "--loss", loss, "-q", "--sample", "0")
+        assert result.exit_code == 0, result.stderr
+        assert out.read_text().splitlines()[0] == "1 4"
+
+
+def test_long_line_long_word_crlf_and_bom(tmp_path, cli_run):
+    corpus = tmp_path / "c.txt"
+    long_word = "é" * 100
+    body = " ".join(["x", "y", long_word] * 34000)  # a ~100k-token line
+    corpus.write_bytes(b"\xef\xbb\xbf" + body.encode() + b"\r\nx y\r\n")
+    out = tmp_path / "v.txt"
+    result = cli_run("word2vec", corpus, "-o", out, "--dim", "4", "--epochs", "1", "--min-count", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "long lines split" in result.stderr
+    words = {line.split(" ")[0] for line in out.read_text(encoding="utf-8").splitlines()[1:]}
+    assert words == {"x", "y", long_word}
+
+
+def test_contradictory_options_are_usage_errors(small_corpus, tmp_path, cli_run):
+    assert cli_run("word2vec", small_corpus, "-o", tmp_path / "v", "--negative", "0").exit_code == 2
+    assert cli_run("word2vec", small_corpus, "-o", tmp_path / "v", "--window", "0").exit_code == 2
+    assert cli_run("word2vec", small_corpus, "-o", tmp_path / "v", "--model", "glove").exit_code == 2
+
+
+def test_bad_output_path_fails_before_training(small_corpus, tmp_path, cli_run):
+    result = cli_run("word2vec", small_corpus, "-o", tmp_path / "missing-dir" / "v.txt")
+    assert result.exit_code == 1 and "does not exist" in result.stderr
+
+
+def test_divergence_exits_3_and_writes_nothing(small_corpus, tmp_path, seqkit_proc):
+    out = tmp_path / "v.txt"
+    out.write_text("keep me\n")
+    proc = seqkit_proc("word2vec", small_corpus, "-o", out, "--lr", "1e30", "--min-count", "1", "--dim", "8",
+                       "--epochs", "3", "-q")
+    assert proc.returncode == 3, proc.stderr
+    assert b"lower --lr" in proc.stderr
+    assert out.read_text() == "keep me\n"
+
+
+# --- meaning on real text ---------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_known_neighbours_on_ptb(tmp_path, cli_run):
+    """On PTB, weekdays, buy/sell, he/she and million/billion are close (each ranks <= 4 with the
+    defaults; the test asks for the top 20 of 3-epoch, 50-dim vectors so it almost never flakes)."""
+    ptb = require_data("ptb", "ptb.train.txt")
+    out = tmp_path / "ptb.vec"
+    result = cli_run("word2vec", ptb, "-o", out, "--dim", "50", "--epochs", "3", "--threads", "2", "-q")
+    assert result.exit_code == 0
+    from seqkit.vectors import Embeddings
+
+    emb = Embeddings.load(str(out))
+    pairs = [("monday", "tuesday"), ("buy", "sell"), ("he", "she"), ("million", "billion")]
+    hits = [b in [w for w, _ in emb.nearest(a, 20)] for a, b in pairs]
+    assert sum(hits) >= 3, list(zip(pairs, hits))
+
+
+def test_plugin_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, seqkit_word2vec.plugin; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
+def test_cache_dir_is_used(tmp_path):
+    """Kernels are cached on disk (a second run must not recompile)."""
+    from seqkit_word2vec import kernels
+
+    assert kernels.train_chunk._cache.__class__.__name__ == "FunctionCache"
+    assert os.path.isdir(os.path.dirname(kernels.__file__))
+    assert math.isfinite(kernels.MAX_EXP)
