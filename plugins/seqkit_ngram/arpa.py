@@ -1,0 +1,163 @@
+"""ARPA files: a writer KenLM and SRILM accept, and a reader with KenLM-grade diagnostics."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from seqkit.errors import DataError
+from seqkit.textio import atomic_output, open_input
+from seqkit_ngram.estimate import Model
+
+_COUNT_LINE = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)\s*$")
+_SECTION = re.compile(r"^\\(\d+)-grams:\s*$")
+MAX_NGRAMS = 1 << 33  # a header claiming more is refused before anything is allocated
+
+
+def write_arpa(model: Model, path: str) -> None:
+    """Write `model` in ARPA format (compressed by suffix; atomically)."""
+    vocab = np.array(model.vocab, dtype=object)
+    with atomic_output(path) as out:
+        out.write("\\data\\\n")
+        for n, words in enumerate(model.words, 1):
+            out.write(f"ngram {n}={len(words)}\n")
+        top = len(model.words)
+        for n, (words, logprob, backoff) in enumerate(zip(model.words, model.logprob, model.backoff), 1):
+            out.write(f"\n\\{n}-grams:\n")
+            text = vocab[words[:, 0]]
+            for j in range(1, n):
+                text = text + " " + vocab[words[:, j]]
+            probs = _format(logprob)
+            if n < top:
+                lines = [f"{p}\t{t}\t{b}\n" if b != "0" else f"{p}\t{t}\n"
+                         for p, t, b in zip(probs, text.tolist(), _format(backoff))]
+            else:
+                lines = [f"{p}\t{t}\n" for p, t in zip(probs, text.tolist())]
+            for start in range(0, len(lines), 65536):
+                out.write("".join(lines[start:start + 65536]))
+        out.write("\n\\end\\\n")
+
+
+def _format(values: np.ndarray) -> list[str]:
+    """Compact decimal text for log10 values: 7 significant digits, as KenLM prints them."""
+    return [f"{v:.7g}" for v in values.tolist()]
+
+
+class ArpaData:
+    """The parsed content of an ARPA file."""
+
+    def __init__(self, vocab: list[str], words: list[np.ndarray], logprob: list[np.ndarray],
+                 backoff: list[np.ndarray]):
+        self.vocab, self.words, self.logprob, self.backoff = vocab, words, logprob, backoff
+
+    @property
+    def order(self) -> int:
+        return len(self.words)
+
+
+def read_arpa(path: str) -> ArpaData:
+    """Parse an ARPA file, refusing what KenLM refuses and naming the line."""
+    with open_input(path, binary=True) as handle:  # gzip/bzip2/xz are recognised by their magic bytes
+        data = handle.read()
+    if data.startswith(b"mmap lm ") or b"\x00" in data[:4096]:
+        raise DataError("looks like a binary (KenLM build_binary?) file, not ARPA text", path, 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"invalid UTF-8 at byte {exc.start}", path, data.count(b"\n", 0, exc.start) + 1) from None
+    lines = text.split("\n")
+    i = 0
+    n_lines = len(lines)
+
+    def where(index: int) -> int:
+        return index + 1
+
+    while i < n_lines and (not lines[i].strip() or lines[i].startswith("#")):
+        i += 1
+    if i >= n_lines or lines[i].strip() != "\\data\\":
+        found = lines[i].strip()[:60] if i < n_lines else "end of file"
+        raise DataError(f"first non-empty line was {found!r}, not \\data\\", path, where(i))
+    i += 1
+    declared: list[int] = []
+    while i < n_lines and lines[i].strip():
+        match = _COUNT_LINE.match(lines[i].strip())
+        if not match:
+            raise DataError(f"expected `ngram N=count`, found {lines[i].strip()[:60]!r}", path, where(i))
+        n, count = int(match.group(1)), int(match.group(2))
+        if n != len(declared) + 1:
+            raise DataError(f"ngram orders must be consecutive from 1; found {n} after {len(declared)}", path, where(i))
+        if count > MAX_NGRAMS:
+            raise DataError(f"claims {count:,} {n}-grams, more than seqkit will allocate", path, where(i))
+        declared.append(count)
+        i += 1
+    if not declared:
+        raise DataError("no `ngram N=count` lines after \\data\\", path, where(i))
+    top = len(declared)
+    vocab_index: dict[str, int] = {}
+    vocab: list[str] = []
+    words_by_order, logprob_by_order, backoff_by_order = [], [], []
+    for n in range(1, top + 1):
+        while i < n_lines and not lines[i].strip():
+            i += 1
+        if i >= n_lines:
+            raise DataError(f"file ends before the \\{n}-grams: section", path, where(i))
+        match = _SECTION.match(lines[i].strip())
+        if not match or int(match.group(1)) != n:
+            raise DataError(f"expected \\{n}-grams:, found {lines[i].strip()[:60]!r}", path, where(i))
+        i += 1
+        count = declared[n - 1]
+        words = np.empty((count, n), dtype=np.int32)
+        logprob = np.empty(count, dtype=np.float64)
+        backoff = np.zeros(count, dtype=np.float64)
+        for row in range(count):
+            if i >= n_lines or not lines[i].strip() or lines[i].startswith("\\"):
+                raise DataError(f"the header says {count:,} {n}-grams but the section has {row:,}", path, where(i))
+            fields = lines[i].split("\t")
+            if len(fields) == 1:  # some writers use spaces
+                parts = lines[i].split()
+                fields = [parts[0], " ".join(parts[1:1 + n])] + parts[1 + n:]
+            if len(fields) < 2 or len(fields) > 3 or (len(fields) == 3 and n == top):
+                raise DataError(f"malformed {n}-gram line {lines[i][:60]!r}", path, where(i))
+            try:
+                p = float(fields[0])
+                b = float(fields[2]) if len(fields) == 3 and fields[2].strip() else 0.0
+            except ValueError:
+                raise DataError(f"not a number in {lines[i][:60]!r}", path, where(i)) from None
+            if math.isnan(p) or p > 0:
+                raise DataError(f"probability {fields[0]} is {'NaN' if math.isnan(p) else 'positive'}", path, where(i))
+            if math.isnan(b):
+                raise DataError("back-off is NaN", path, where(i))
+            tokens = fields[1].split()
+            if len(tokens) != n:
+                raise DataError(f"expected {n} words, found {len(tokens)}", path, where(i))
+            for j, token in enumerate(tokens):
+                index = vocab_index.get(token)
+                if index is None:
+                    if n > 1:
+                        raise DataError(f"word {token!r} is missing from the unigrams", path, where(i))
+                    index = vocab_index[token] = len(vocab)
+                    vocab.append(token)
+                words[row, j] = index
+            logprob[row] = p
+            backoff[row] = b
+            i += 1
+        if i < n_lines and lines[i].strip() and not lines[i].startswith("\\"):
+            raise DataError(f"more {n}-grams than the header's {count:,}", path, where(i))
+        words_by_order.append(words)
+        logprob_by_order.append(logprob)
+        backoff_by_order.append(backoff)
+    while i < n_lines and not lines[i].strip():
+        i += 1
+    if i >= n_lines or lines[i].strip() != "\\end\\":
+        found = lines[i].strip()[:60] if i < n_lines else "end of file"
+        raise DataError(f"expected \\end\\ after the {top}-grams, found {found!r}", path, where(i))
+    i += 1
+    while i < n_lines:
+        if lines[i].strip():
+            raise DataError("text after \\end\\", path, where(i))
+        i += 1
+    if "<s>" not in vocab_index or "</s>" not in vocab_index:
+        raise DataError("the unigrams lack <s> or </s>", path)
+    return ArpaData(vocab, words_by_order, logprob_by_order, backoff_by_order)
