@@ -18,31 +18,34 @@ MAX_NGRAMS = 1 << 33  # a header claiming more is refused before anything is all
 
 def write_arpa(model: Model, path: str) -> None:
     """Write `model` in ARPA format (compressed by suffix; atomically)."""
-    vocab = np.array(model.vocab, dtype=object)
-    with atomic_output(path) as out:
-        out.write("\\data\\\n")
+    from seqkit_ngram.kernels import format_ngram_lines
+
+    encoded = [w.encode("utf-8") for w in model.vocab]
+    lengths = np.fromiter((len(w) for w in encoded), dtype=np.int64, count=len(encoded))
+    vocab_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=vocab_offsets[1:])
+    vocab_bytes = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    top = len(model.words)
+    with atomic_output(path, binary=True) as out:
+        out.write(b"\\data\\\n")
         for n, words in enumerate(model.words, 1):
-            out.write(f"ngram {n}={len(words)}\n")
-        top = len(model.words)
+            out.write(f"ngram {n}={len(words)}\n".encode())
         for n, (words, logprob, backoff) in enumerate(zip(model.words, model.logprob, model.backoff), 1):
-            out.write(f"\n\\{n}-grams:\n")
-            text = vocab[words[:, 0]]
-            for j in range(1, n):
-                text = text + " " + vocab[words[:, j]]
-            probs = _format(logprob)
-            if n < top:
-                lines = [f"{p}\t{t}\t{b}\n" if b != "0" else f"{p}\t{t}\n"
-                         for p, t, b in zip(probs, text.tolist(), _format(backoff))]
-            else:
-                lines = [f"{p}\t{t}\n" for p, t in zip(probs, text.tolist())]
-            for start in range(0, len(lines), 65536):
-                out.write("".join(lines[start:start + 65536]))
-        out.write("\n\\end\\\n")
+            out.write(f"\n\\{n}-grams:\n".encode())
+            for lo in range(0, len(words), 1 << 20):  # bounded buffers for very large models
+                rows = words[lo:lo + (1 << 20)]
+                size = int(lengths[rows].sum()) + rows.shape[0] * (n + 30)
+                buffer = np.empty(size, dtype=np.uint8)
+                used = format_ngram_lines(rows, _micro(logprob[lo:lo + len(rows)]),
+                                          _micro(backoff[lo:lo + len(rows)]), n < top, vocab_bytes,
+                                          vocab_offsets, buffer)
+                out.write(buffer[:used].tobytes())
+        out.write(b"\n\\end\\\n")
 
 
-def _format(values: np.ndarray) -> list[str]:
-    """Compact decimal text for log10 values: 7 significant digits, as KenLM prints them."""
-    return [f"{v:.7g}" for v in values.tolist()]
+def _micro(values: np.ndarray) -> np.ndarray:
+    """log10 values in millionths (what the formatter prints with six decimals)."""
+    return np.round(np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
 
 
 class ArpaData:

@@ -43,26 +43,34 @@ class Counts:
     sentences: int
 
 
+class _GrowingIndex(dict):
+    """bytes -> id; an unseen word gets the next id (and is appended to the vocabulary)."""
+
+    def __init__(self, index: dict[bytes, int], vocab: list[str]):
+        super().__init__(index)
+        self.vocab = vocab
+
+    def __missing__(self, token: bytes) -> int:
+        i = self[token] = len(self.vocab)
+        self.vocab.append(token.decode("utf-8"))
+        return i
+
+
 def encode_text(sentences, vocab_index: dict[bytes, int], vocab: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids (growing the vocabulary) and sentence lengths in tokens (words + </s>)."""
-    ids: list[np.ndarray] = []
+    """Token ids (growing the vocabulary) with </s> (id 2) after each sentence, and sentence lengths."""
+    index = _GrowingIndex(vocab_index, vocab)
+    lookup = index.__getitem__
+    pieces: list[np.ndarray] = []
     lengths: list[int] = []
-    lookup = vocab_index.get
+    eos = np.array([2], dtype=np.int32)
     for tokens in sentences:
-        row = np.empty(len(tokens) + 1, dtype=np.int32)
-        for j, token in enumerate(tokens):
-            i = lookup(token)
-            if i is None:
-                i = len(vocab)
-                vocab_index[token] = i
-                vocab.append(token.decode("utf-8"))
-            row[j] = i
-        row[-1] = 2  # </s>
-        ids.append(row)
-        lengths.append(len(row))
-    if not ids:
+        pieces.append(np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens)))
+        pieces.append(eos)
+        lengths.append(len(tokens) + 1)
+    vocab_index.update(index)
+    if not lengths:
         return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    return np.concatenate(ids), np.asarray(lengths, dtype=np.int64)
+    return np.concatenate(pieces), np.asarray(lengths, dtype=np.int64)
 
 
 def count_ngrams(ids: np.ndarray, lengths: np.ndarray, order: int, vocab: list[str]) -> Counts:
@@ -90,8 +98,8 @@ def count_ngrams(ids: np.ndarray, lengths: np.ndarray, order: int, vocab: list[s
         keys = np.full(total, -1, dtype=np.int64)
         keys[1:] = prev_rows[:-1] * V + stream[1:]
         # only positions inside a sentence's padded span matter; the rest never get counted
-        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        prev_rows = inverse.astype(np.int64)
+        uniq, first, inverse = _unique_with_positions(keys)
+        prev_rows = inverse
         position_rows.append(prev_rows)
         uniques.append((uniq, first))
 
@@ -133,6 +141,20 @@ def count_ngrams(ids: np.ndarray, lengths: np.ndarray, order: int, vocab: list[s
         if (cur.prefix < 0).any() or (cur.suffix < 0).any():  # pragma: no cover - invariant of the counts
             raise AssertionError(f"order {n}: an n-gram's prefix or suffix is missing at order {n - 1}")
     return Counts(vocab=vocab, orders=orders, tokens=len(ids), sentences=n_sent)
+
+
+def _unique_with_positions(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(keys, return_index, return_inverse) with an unstable sort: any occurrence will do as
+    the representative position, and introsort is about twice as fast as the stable sort unique uses."""
+    perm = np.argsort(keys)
+    ordered = keys[perm]
+    boundary = np.empty(len(ordered), dtype=bool)
+    boundary[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=boundary[1:])
+    group = np.cumsum(boundary) - 1
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[perm] = group
+    return ordered[boundary], perm[boundary], inverse
 
 
 def _make_order(n, present, adjusted, raw, stream, uniques, position_rows, V) -> Order:
