@@ -62,7 +62,7 @@ class SeqkitGroup(click.Group):
             raise click.exceptions.Exit(0) from None
 
 
-@click.group(cls=SeqkitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group("seqkit", cls=SeqkitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="seqkit")
 def cli() -> None:
     """Word embeddings, n-gram and recurrent language models from the command line.

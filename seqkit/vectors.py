@@ -195,8 +195,10 @@ def _looks_binary(data: bytes, start: int, dim: int) -> bool:
     space = data.find(b" ", start)
     if space < 0:
         return False
-    sample = data[space + 1: space + 1 + min(4 * dim, 4096)]
-    return bool(re.search(rb"[^0-9eE+\-. \r\nnaifNAIF]", sample))
+    first_vector = data[space + 1: space + 1 + 4 * dim]  # what a binary record would hold
+    newline = first_vector.find(b"\n")
+    head = first_vector if newline < 0 else first_vector[:newline]
+    return newline == 0 or bool(re.search(rb"[^0-9eE+\-. \rnaifNAIF]", head))
 
 
 def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,

@@ -1,0 +1,245 @@
+"""Vector files: every format round-trips, corruption is reported with file and line."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from seqkit import vectors as vectors_module
+from seqkit.errors import DataError
+from seqkit.vectors import Embeddings
+
+WORDS = ["the", "naïve", "a\u00a0b", "日本", "x\u3000y", "</s>"]
+
+
+@pytest.fixture
+def emb():
+    rng = np.random.default_rng(0)
+    return Embeddings(WORDS, rng.standard_normal((len(WORDS), 5)).astype(np.float32))
+
+
+def write_text(path, rows, header=True, trailing_space=False, dim=None):
+    dim = dim or len(rows[0][1])
+    lines = [f"{len(rows)} {dim}"] if header else []
+    for word, values in rows:
+        lines.append(word + " " + " ".join(values) + (" " if trailing_space else ""))
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def test_text_round_trip_keeps_unicode_words(tmp_path, emb):
+    path = tmp_path / "v.txt"
+    emb.save(str(path))
+    back = Embeddings.load(str(path))
+    assert back.words == WORDS
+    np.testing.assert_allclose(back.matrix, emb.matrix, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("newline", [True, False])
+def test_binary_round_trip_with_and_without_newlines(tmp_path, emb, newline):
+    path = tmp_path / "v.bin"
+    body = b"".join(w.encode() + b" " + emb.matrix[i].astype("<f4").tobytes() + (b"\n" if newline else b"")
+                    for i, w in enumerate(WORDS))
+    path.write_bytes(f"{len(WORDS)} 5\n".encode() + body)
+    back = Embeddings.load(str(path))
+    assert back.words == WORDS
+    assert np.array_equal(back.matrix, emb.matrix)  # binary is exact
+
+
+def test_binary_written_by_seqkit_is_word2vec_c_layout(tmp_path, emb):
+    path = tmp_path / "v.bin"
+    emb.save(str(path), binary=True)
+    data = path.read_bytes()
+    assert data.startswith(b"6 5\nthe ")
+    first = struct.unpack("<5f", data[len(b"6 5\nthe "):len(b"6 5\nthe ") + 20])
+    np.testing.assert_array_equal(first, emb.matrix[0])
+    assert data[len(b"6 5\nthe ") + 20:len(b"6 5\nthe ") + 21] == b"\n"
+
+
+def test_glove_headerless_and_fasttext_trailing_spaces_and_crlf(tmp_path):
+    rows = [("a", ["1", "2", "3"]), ("b", ["-1e-3", "0.5", "4"])]
+    glove = tmp_path / "g.txt"
+    write_text(glove, rows, header=False)
+    e = Embeddings.load(str(glove))
+    assert e.words == ["a", "b"] and e.matrix.shape == (2, 3)
+    ft = tmp_path / "f.vec"
+    write_text(ft, rows, trailing_space=True)
+    ft.write_bytes(ft.read_bytes().replace(b"\n", b"\r\n"))
+    e = Embeddings.load(str(ft))
+    np.testing.assert_array_equal(e.matrix[1], np.array([-1e-3, 0.5, 4], dtype=np.float32))
+
+
+def test_fast_parser_equals_python_float_exactly(tmp_path):
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal((200, 7)) * 10.0 ** rng.integers(-8, 4, (200, 7))
+    texts = [[repr(float(np.float32(v))) if i % 3 else f"{v:.9e}" for v in row] for i, row in enumerate(values)]
+    path = tmp_path / "v.txt"
+    write_text(path, [(f"w{i}", row) for i, row in enumerate(texts)])
+    got = Embeddings.load(str(path)).matrix
+    want = np.array([[float(x) for x in row] for row in texts]).astype(np.float32)
+    assert np.array_equal(got, want)
+
+
+def test_nan_and_long_digits_take_the_exact_slow_path(tmp_path):
+    path = tmp_path / "v.txt"
+    write_text(path, [("a", ["nan", "1.0000000000000000000001"]), ("b", ["inf", "-2"])])
+    e = Embeddings.load(str(path))
+    assert np.isnan(e.matrix[0, 0]) and e.matrix[0, 1] == 1.0 and np.isinf(e.matrix[1, 0])
+
+
+def test_compressed_and_stdin(tmp_path, emb, monkeypatch):
+    path = tmp_path / "v.txt.gz"
+    emb.save(str(path))
+    with gzip.open(path, "rb") as handle:
+        assert handle.read().startswith(b"6 5\n")
+    assert Embeddings.load(str(path)).words == WORDS
+
+
+def test_binary_read_at_awkward_offsets(tmp_path):
+    # words of every length 1..40 so vectors start at every byte alignment
+    words = ["w" * k for k in range(1, 41)]
+    matrix = np.arange(40 * 3, dtype=np.float32).reshape(40, 3) / 7
+    emb = Embeddings(words, matrix)
+    path = tmp_path / "v.bin"
+    emb.save(str(path), binary=True)
+    back = Embeddings.load(str(path))
+    assert back.words == words and np.array_equal(back.matrix, matrix)
+    assert np.array_equal(Embeddings.load(str(path), limit=7).matrix, matrix[:7])
+
+
+def test_gensim_interoperability(tmp_path, emb):
+    gensim = pytest.importorskip("gensim")
+    from gensim.models import KeyedVectors
+
+    ours = tmp_path / "ours.txt"
+    emb.save(str(ours))
+    kv = KeyedVectors.load_word2vec_format(str(ours))
+    assert list(kv.index_to_key) == WORDS
+    ours_bin = tmp_path / "ours.bin"
+    emb.save(str(ours_bin), binary=True)
+    kv_bin = KeyedVectors.load_word2vec_format(str(ours_bin), binary=True)
+    np.testing.assert_array_equal(kv_bin.vectors, emb.matrix)
+    theirs = tmp_path / "theirs.bin"
+    kv_bin.save_word2vec_format(str(theirs), binary=True)
+    back = Embeddings.load(str(theirs))
+    assert back.words == WORDS and np.array_equal(back.matrix, emb.matrix)
+    theirs_txt = tmp_path / "theirs.txt"
+    kv_bin.save_word2vec_format(str(theirs_txt))
+    np.testing.assert_allclose(Embeddings.load(str(theirs_txt)).matrix, emb.matrix, rtol=1e-6)
+    assert gensim.__version__
+
+
+# --- corruption suite (CONTRACT 5.5) -----------------------------------------------------------
+
+def load_error(path) -> str:
+    with pytest.raises(DataError) as info:
+        Embeddings.load(str(path))
+    return info.value.format_message()
+
+
+def test_header_count_too_large(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("3 2\na 1 2\nb 3 4\n")
+    assert "header promises 3 vectors but the file ends after 2" in load_error(path)
+
+
+def test_header_count_too_small(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("1 2\na 1 2\nb 3 4\n")
+    message = load_error(path)
+    assert "v.txt:3:" in message and "more vectors than the header's 1" in message
+
+
+def test_non_numeric_header(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("12\na 1 2\n")
+    assert "v.txt:1:" in load_error(path)
+
+
+def test_short_and_long_vector_lines_name_line_and_dims(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("3 3\na 1 2 3\nb 1 2\nc 1 2 3\n")
+    message = load_error(path)
+    assert "v.txt:3:" in message and "expected 3 values after the word, found 2" in message
+    path.write_text("2 3\na 1 2 3\nb 1 2 3 4\n")
+    message = load_error(path)
+    assert "v.txt:3:" in message and "found 4" in message
+
+
+def test_not_a_number_names_the_line(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("2 2\na 1 2\nb 1 zz\n")
+    message = load_error(path)
+    assert "v.txt:3:" in message and "'zz'" in message
+
+
+def test_truncated_binary(tmp_path, emb):
+    path = tmp_path / "v.bin"
+    emb.save(str(path), binary=True)
+    data = path.read_bytes()
+    path.write_bytes(data[:-30])
+    assert "truncated" in load_error(path)
+
+
+def test_invalid_utf8_word_under_each_policy(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"2 2\nok 1 2\nb\xffd 3 4\n")
+    message = load_error(path)
+    assert "v.txt:3:" in message and "invalid UTF-8" in message
+    assert Embeddings.load(str(path), errors="replace").words == ["ok", "b\ufffdd"]
+    assert Embeddings.load(str(path), errors="ignore").words == ["ok", "bd"]
+
+
+def test_duplicate_words_warn_once_and_keep_the_first(tmp_path):
+    class Collect:
+        def __init__(self):
+            self.messages = []
+
+        def warn(self, message):
+            self.messages.append(message)
+
+    path = tmp_path / "v.txt"
+    path.write_text("3 1\na 1\nb 2\na 3\n")
+    reporter = Collect()
+    e = Embeddings.load(str(path), reporter=reporter)
+    assert len(reporter.messages) == 1 and "1 duplicate words" in reporter.messages[0]
+    assert e.vector("a")[0] == 1.0 and len(e) == 3
+
+
+@pytest.mark.parametrize("content,expect", [(b"", "empty"), (b"\n\n", "empty"), (b"2 3\n", "ends after 0")])
+def test_empty_and_header_only_files(tmp_path, content, expect):
+    path = tmp_path / "v.txt"
+    path.write_bytes(content)
+    assert expect in load_error(path)
+
+
+def test_absurd_header_rejected_before_allocation(tmp_path, monkeypatch):
+    path = tmp_path / "v.txt"
+    path.write_text("99999999999 99999\na 1\n")
+    assert "more than seqkit will allocate" in load_error(path)
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+def test_nearest_and_analogy_on_planted_geometry():
+    words = ["king", "queen", "man", "woman", "apple"]
+    m = np.array([[1, 1, 0], [1, -1, 0], [0, 1, 0.1], [0, -1, 0.1], [0, 0, 1]], dtype=np.float32)
+    e = Embeddings(words, m)
+    assert e.analogy(["king", "woman"], ["man"], 1)[0][0] == "queen"
+    assert e.analogy(["king", "woman"], ["man"], 1, method="mul")[0][0] == "queen"
+    assert "king" not in [w for w, _ in e.nearest("king", 4)]
+    assert e.nearest(np.array([0, 0, 1.0]), 1)[0][0] == "apple"
+    assert len(e.nearest("king", 2, restrict=3)) == 2
+
+
+def test_zero_rows_stay_zero_in_the_unit_view():
+    e = Embeddings(["a", "b"], np.array([[0, 0], [3, 4]], dtype=np.float32))
+    np.testing.assert_allclose(e.unit, [[0, 0], [0.6, 0.8]])
+
+
+def test_unknown_format_name_is_rejected():
+    with pytest.raises(ValueError):
+        Embeddings.load("x", fmt="word2vec-ish")
+    assert vectors_module.sniff_format("a.bin.gz") == "binary" and vectors_module.sniff_format("a.vec") == "text"
