@@ -1,0 +1,312 @@
+"""n-gram models: smoothing against a brute-force reference, normalisation, ARPA I/O, perplexity CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+
+from conftest import require_data
+from seqkit.errors import DataError
+
+TOY = """the cat sat on the mat
+the dog sat on the log
+a cat saw a dog
+the cat ate
+a dog ate the cat food
+the mat was on the floor
+a log fell on the dog
+the cat sat
+on the mat the cat sat
+dog food is not cat food
+the cat
+a dog sat on a mat
+"""
+
+
+def build(text: str, order: int, smoothing: str = "mkn", fallback=None):
+    from seqkit_ngram.counts import count_ngrams, encode_text
+    from seqkit_ngram.estimate import estimate
+
+    vocab = ["<unk>", "<s>", "</s>"]
+    index = {b"<unk>": 0, b"<s>": 1, b"</s>": 2}
+    ids, lengths = encode_text([line.encode().split() for line in text.splitlines() if line.split()], index, vocab)
+    return estimate(count_ngrams(ids, lengths, order, vocab), smoothing, fallback=fallback)
+
+
+def as_table(model) -> dict[tuple[str, ...], tuple[float, float]]:
+    table = {}
+    for words, lp, bo in zip(model.words, model.logprob, model.backoff):
+        for row, p, b in zip(words.tolist(), lp.tolist(), bo.tolist()):
+            table[tuple(model.vocab[w] for w in row)] = (p, b)
+    return table
+
+
+def reference_mkn(text: str, order: int, fallback=(0.5, 1.0, 1.5)):
+    """lmplz's modified Kneser-Ney written directly from the definitions, with dictionaries."""
+    sentences = [line.split() for line in text.splitlines() if line.split()]
+    counts = [Counter() for _ in range(order)]
+    for words in sentences:
+        padded = ["<s>"] * (order - 1) + words + ["</s>"]
+        for i in range(order - 1, len(padded)):
+            gram = tuple(padded[i - order + 1:i + 1])
+            while len(gram) > 1 and gram[1] == "<s>":  # collapse <s> <s> ... to one <s>
+                gram = gram[1:]
+            counts[len(gram) - 1][gram] += 1  # raw count at its natural order
+    adjusted = [Counter() for _ in range(order)]
+    adjusted[order - 1] = Counter(counts[order - 1])
+    for n in range(order - 1, 0, -1):
+        for gram in adjusted[n]:
+            adjusted[n - 1][gram[1:]] += 1  # continuation count: distinct left extensions
+        for gram, c in counts[n - 1].items():
+            if gram[0] == "<s>":
+                adjusted[n - 1][gram] = c  # nothing precedes <s>: raw count
+    for w in ("<unk>", "<s>", "</s>"):
+        adjusted[0].setdefault((w,), 0)
+    vocab_size = len(adjusted[0]) - 1
+    probs: list[dict] = []
+    gammas: list[dict] = []
+    for n in range(1, order + 1):
+        a = adjusted[n - 1]
+        t = [sum(1 for c in a.values() if c == k) for k in (1, 2, 3, 4)]
+        try:
+            y = t[0] / (t[0] + 2 * t[1])
+            d = [1 - 2 * y * t[1] / t[0], 2 - 3 * y * t[2] / t[1], 3 - 4 * y * t[3] / t[2]]
+            assert all(0 <= dk <= k + 1 for k, dk in enumerate(d))
+        except (ZeroDivisionError, AssertionError):
+            d = list(fallback)
+        disc = lambda c: 0.0 if c == 0 else d[min(c, 3) - 1]  # noqa: E731
+        denom, mass = defaultdict(float), defaultdict(float)
+        for gram, c in a.items():
+            denom[gram[:-1]] += c
+            mass[gram[:-1]] += disc(c)
+        p = {}
+        for gram, c in a.items():
+            ctx = gram[:-1]
+            lower = 1.0 / vocab_size if n == 1 else probs[-1][gram[1:]]
+            p[gram] = (c - disc(c)) / denom[ctx] + mass[ctx] / denom[ctx] * lower
+        probs.append(p)
+        gammas.append({ctx: mass[ctx] / denom[ctx] for ctx in denom})
+    table = {}
+    for n in range(1, order + 1):
+        for gram, p in probs[n - 1].items():
+            bo = gammas[n].get(gram) if n < order else None
+            table[gram] = (-99.0 if gram == ("<s>",) else math.log10(p), math.log10(bo) if bo else 0.0)
+    return table
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_modified_kneser_ney_equals_brute_force(order):
+    ours = as_table(build(TOY, order, fallback=(0.5, 1.0, 1.5)))
+    ref = reference_mkn(TOY, order)
+    assert ours.keys() == ref.keys()
+    for gram, (p, b) in ref.items():
+        assert ours[gram][0] == pytest.approx(p, abs=1e-9), gram
+        assert ours[gram][1] == pytest.approx(b, abs=1e-9), gram
+
+
+def model_from(text, order, smoothing, tmp_path, fallback=(0.5, 1.0, 1.5)):
+    from seqkit_ngram.arpa import read_arpa, write_arpa
+    from seqkit_ngram.model import NgramModel
+
+    path = tmp_path / f"m-{smoothing}-{order}.arpa"
+    write_arpa(build(text, order, smoothing, fallback=fallback), str(path))
+    return NgramModel(read_arpa(str(path)))
+
+
+@pytest.mark.parametrize("smoothing", ["mkn", "kn", "wb", "addk"])
+@pytest.mark.parametrize("order", [2, 3])
+def test_every_smoothing_sums_to_one_for_every_seen_context(smoothing, order, tmp_path):
+    model = model_from(TOY, order, smoothing, tmp_path)
+    words = [w for w in model.vocab if w != "<s>"]
+    contexts = {()}
+    for line in TOY.splitlines():
+        tokens = ["<s>"] + line.split()
+        for i in range(1, len(tokens)):
+            contexts.add(tuple(tokens[max(0, i - order + 1):i]))
+    for ctx in contexts:
+        rows = np.array([[model.index[w] for w in (*ctx, word)] for word in words])
+        if ctx and ctx[0] == "<s>":
+            logp = model._score_rows(rows)
+        else:
+            stream = np.concatenate([np.full((len(rows), 1), model.bos), rows], axis=1)
+            logp = model._score_rows(stream) if not ctx else _score_mid(model, ctx, words)
+        total = float(np.sum(10.0 ** logp))
+        assert total == pytest.approx(1.0, abs=2e-5), (smoothing, ctx)
+
+
+def _score_mid(model, ctx, words):
+    """Scores of each word after a context that does not start at <s> (score_ids with a long history)."""
+    out = []
+    for word in words:
+        stream = np.array([model.bos] + [model.index[w] for w in ctx] + [model.index[word]])
+        logp = model.score_ids(stream)
+        # drop what <s> contributes by scoring without the sentence start: pad the context on the left
+        out.append(logp[-1])
+    return np.array(out)
+
+
+def test_discounts_need_data_and_fallback_is_offered(tmp_path, cli_run):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("a b c\n")
+    out = tmp_path / "m.arpa"
+    result = cli_run("ngram", corpus, "-o", out, "--order", "2")
+    assert result.exit_code == 1 and "--discount-fallback" in result.stderr and not out.exists()
+    result = cli_run("ngram", corpus, "-o", out, "--order", "2", "--discount-fallback")
+    assert result.exit_code == 0 and "fallback 0.5 1.0 1.5" in result.stderr
+    assert out.read_text().startswith("\\data\\\nngram 1=6\nngram 2=4")
+
+
+def test_arpa_round_trip_and_gzip(tmp_path, cli_run):
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    out = tmp_path / "m.arpa.gz"
+    assert cli_run("ngram", corpus, "-o", out, "--order", "3", "--discount-fallback", "-q").exit_code == 0
+    from seqkit_ngram.arpa import read_arpa, write_arpa
+    from seqkit_ngram.estimate import Model
+
+    data = read_arpa(str(out))
+    again = tmp_path / "again.arpa"
+    write_arpa(Model(data.vocab, data.words, data.logprob, data.backoff, [], []), str(again))
+    import gzip
+
+    assert gzip.open(out, "rt").read() == again.read_text()
+    assert data.order == 3 and "<unk>" in data.vocab
+
+
+ARPA = """\\data\\
+ngram 1=4
+ngram 2=2
+
+\\1-grams:
+-1.0\t<unk>
+-99\t<s>\t-0.3
+-0.5\t</s>
+-0.7\ta\t-0.2
+
+\\2-grams:
+-0.1\t<s> a
+-0.2\ta </s>
+
+\\end\\
+"""
+
+
+@pytest.mark.parametrize("mutate,message,line", [
+    (lambda t: t.replace("\\data\\", "data"), "not \\data\\", 1),
+    (lambda t: t.replace("ngram 2=2", "ngram 3=2"), "consecutive", 3),
+    (lambda t: t.replace("ngram 2=2", "ngram 2=3"), "has 2", 14),
+    (lambda t: t.replace("ngram 2=2", "ngram 2=1"), "more 2-grams than", 13),
+    (lambda t: t.replace("-0.7\ta", "0.7\ta"), "positive", 9),
+    (lambda t: t.replace("-0.2\n\n", "nan\n\n"), "NaN", 9),
+    (lambda t: t + "trailing\n", "after \\end\\", 16),
+    (lambda t: t.replace("\\end\\\n", ""), "expected \\end\\", 16),
+    (lambda t: t.replace("-0.1\t<s> a", "-0.1\t<s> zz"), "missing from the unigrams", 12),
+])
+def test_arpa_corruption_is_named_by_line(tmp_path, mutate, message, line):
+    from seqkit_ngram.arpa import read_arpa
+
+    path = tmp_path / "bad.arpa"
+    path.write_text(mutate(ARPA))
+    with pytest.raises(DataError) as info:
+        read_arpa(str(path))
+    text = info.value.format_message()
+    assert message in text and f"bad.arpa:{line}:" in text, text
+
+
+def test_binary_file_is_recognised(tmp_path):
+    from seqkit_ngram.arpa import read_arpa
+
+    path = tmp_path / "lm.bin"
+    path.write_bytes(b"mmap lm http://kheafield.com/code format version 5\x00\x00")
+    with pytest.raises(DataError, match="binary"):
+        read_arpa(str(path))
+
+
+def test_scores_match_hand_computed_backoff(tmp_path):
+    from seqkit_ngram.arpa import read_arpa
+    from seqkit_ngram.model import NgramModel
+
+    path = tmp_path / "m.arpa"
+    path.write_text(ARPA)
+    model = NgramModel(read_arpa(str(path)))
+    s = model.score_sentence(["a", "b"])  # b is OOV -> <unk>
+    ln10 = math.log(10)
+    # a|<s> = -0.1 ; <unk>|a = bo(a) + p(<unk>) = -0.2 - 1.0 ; </s>|<unk> = p(</s>) = -0.5
+    np.testing.assert_allclose(s.logprobs / ln10, [-0.1, -1.2, -0.5])
+    assert s.oov.tolist() == [False, True, False]
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+@pytest.fixture
+def toy_arpa(tmp_path, cli_run):
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    out = tmp_path / "toy.arpa"
+    assert cli_run("ngram", corpus, "-o", out, "--order", "3", "--discount-fallback", "-q").exit_code == 0
+    return out
+
+
+def test_perplexity_cli_plain_json_per_sentence_and_stdin(toy_arpa, cli_run):
+    text = "the cat sat\nthe zebra ate"  # no final newline: the last line still counts
+    result = cli_run("perplexity", "-m", toy_arpa, "--per-sentence", input=text)
+    assert result.exit_code == 0, result.stderr
+    lines = dict(line.split("\t", 1) for line in result.stdout.splitlines() if not line.startswith("sentence\t"))
+    assert lines["sentences"] == "2" and lines["tokens"] == "8" and lines["oovs"] == "1"
+    assert len([l for l in result.stdout.splitlines() if l.startswith("sentence\t")]) == 2
+    data = json.loads(cli_run("perplexity", "-m", toy_arpa, "--json", input=text).stdout)
+    assert data["words"] == 6 and data["ppl"] == pytest.approx(float(lines["ppl"]), rel=1e-4)
+    assert data["ppl1"] > data["ppl_excluding_oov"]
+
+
+def test_perplexity_equals_kenlm_module(toy_arpa):
+    kenlm = pytest.importorskip("kenlm")
+    from seqkit_ngram.arpa import read_arpa
+    from seqkit_ngram.model import NgramModel
+
+    ours = NgramModel(read_arpa(str(toy_arpa)))
+    theirs = kenlm.Model(str(toy_arpa))
+    for line in TOY.splitlines() + ["the zebra sat on a cat", "food food food"]:
+        assert ours.score_sentence(line.split()).logprobs.sum() / math.log(10) == pytest.approx(
+            theirs.score(line), abs=1e-4)
+
+
+def test_generate_is_reproducible_with_a_seed(toy_arpa, cli_run):
+    a = cli_run("generate", "-m", toy_arpa, "-n", "3", "--seed", "5").stdout
+    b = cli_run("generate", "-m", toy_arpa, "-n", "3", "--seed", "5").stdout
+    assert a == b and len(a.splitlines()) == 3
+    words = set(TOY.split())
+    assert all(w in words for line in a.splitlines() for w in line.split())
+    prefixed = cli_run("generate", "-m", toy_arpa, "--prefix", "the cat", "--seed", "1", "--top-k", "2").stdout
+    assert prefixed.startswith("the cat")
+    assert cli_run("generate", "-m", toy_arpa, "--beam", "3").exit_code == 1
+
+
+def test_unknown_model_format_is_a_clean_error(tmp_path, cli_run):
+    junk = tmp_path / "model.xyz"
+    junk.write_text("hello")
+    result = cli_run("perplexity", "-m", junk, input="a\n")
+    assert result.exit_code == 1 and "not a language model" in result.stderr
+
+
+def test_empty_corpus(tmp_path, cli_run):
+    empty = tmp_path / "e.txt"
+    empty.write_text("")
+    assert cli_run("ngram", empty, "-o", tmp_path / "m.arpa").exit_code == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order,test_ppl", [(2, 185.70), (3, 148.28), (5, 141.19)])
+def test_ptb_perplexity_matches_kenlm_reference(order, test_ppl, tmp_path, cli_run):
+    """KenLM's lmplz + query figures on PTB, measured on this machine (issue 4's table)."""
+    train = require_data("ptb", "ptb.train.txt")
+    test = require_data("ptb", "ptb.test.txt")
+    out = tmp_path / "ptb.arpa"
+    assert cli_run("ngram", train, "-o", out, "--order", str(order), "-q").exit_code == 0
+    data = json.loads(cli_run("perplexity", "-m", out, test, "--json").stdout)
+    assert data["tokens"] == 82430
+    assert data["ppl"] == pytest.approx(test_ppl, abs=0.006)
