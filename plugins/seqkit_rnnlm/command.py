@@ -1,0 +1,67 @@
+"""What `seqkit rnnlm` does (imported only when the command runs)."""
+
+from __future__ import annotations
+
+import os
+
+from seqkit.corpus import iter_sentences
+from seqkit.errors import SeqkitError
+from seqkit.progress import Reporter
+from seqkit.textio import check_output_path
+
+
+def read_ids(paths: list[str], index: dict[str, int] | None, errors: str):
+    """Token ids with `</s>` after every line; grows the vocabulary when `index` is None-free."""
+    import numpy as np
+
+    words = []
+    for tokens in iter_sentences(paths, errors=errors, max_sentence_len=1 << 62):
+        words.extend(t.decode("utf-8") for t in tokens)
+        words.append("</s>")
+    if index is None:
+        vocab = sorted(set(words) | {"</s>", "<unk>"})
+        index = {w: i for i, w in enumerate(vocab)}
+    unk = index["<unk>"]
+    return np.array([index.get(w, unk) for w in words], dtype=np.int64), index
+
+
+def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bptt, batch, epochs, optimizer, lr,
+        lr_decay, decay_start, clip, init_scale, forget_bias, patience, resume, threads, seed, errors, quiet) -> None:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))  # effective if NumPy is not loaded yet
+    import numba
+
+    from seqkit_rnnlm import modelfile
+    from seqkit_rnnlm.network import Config
+    from seqkit_rnnlm.train import Schedule, train
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    reporter = Reporter(quiet)
+    check_output_path(output)
+    if resume:
+        if not os.path.exists(output):
+            raise SeqkitError(f"--resume: {output} does not exist")
+        _, vocab, config, training, _ = modelfile.load(output)
+        index = {w: i for i, w in enumerate(vocab)}
+        train_ids, _ = read_ids(corpus, index, errors)
+        schedule = Schedule(**training["schedule"])
+    else:
+        train_ids, index = read_ids(corpus, None, errors)
+        vocab = sorted(index, key=index.get)
+        config = Config(cell=cell, layers=layers, embed=embed, hidden=hidden, tied=tied, dropout=dropout,
+                        init_scale=init_scale, forget_bias=forget_bias)
+        schedule = Schedule(optimizer=optimizer, lr=lr or (1.0 if optimizer == "sgd" else 0.001), decay=lr_decay,
+                            decay_start=decay_start, clip=clip, epochs=epochs, batch=batch, bptt=bptt, seed=seed,
+                            patience=patience)
+    if len(train_ids) < 2 * schedule.batch + 1:
+        raise SeqkitError(f"the corpus has {len(train_ids)} tokens, too few for --batch {schedule.batch}")
+    valid_ids = read_ids([valid], index, errors)[0] if valid else None
+    n_params = sum(p for p in [len(vocab) * config.embed])
+    reporter.info(f"rnnlm: {len(vocab):,} words, {len(train_ids):,} training tokens, {config.layers}-layer "
+                  f"{config.cell} {config.hidden} (~{n_params * 4 / 2**20:.0f} MiB of embeddings)")
+    progress = train(train_ids=train_ids, valid_ids=valid_ids, vocab=vocab, config=config, schedule=schedule,
+                     output=output, reporter=reporter, resume=resume)
+    epochs_done = [h for h in progress.history if "epoch" in h]
+    last = epochs_done[-1] if epochs_done else {}
+    reporter.summary(f"rnnlm: {progress.epoch} epochs, train ppl {last.get('train_ppl', float('nan')):.2f}, valid ppl "
+                     f"{last.get('valid_ppl', float('nan')):.2f} (best {progress.best_valid:.2f}), "
+                     f"{last.get('tokens_per_s', 0):,.0f} tokens/s -> {output}")

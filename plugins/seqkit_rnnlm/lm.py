@@ -1,0 +1,101 @@
+"""A trained recurrent model as a seqkit LanguageModel: scoring, sampling and beam search."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from seqkit.lm import SentenceScore
+from seqkit_rnnlm import modelfile
+from seqkit_rnnlm.network import Segment, zero_state
+
+EOS, UNK = "</s>", "<unk>"
+
+
+class RnnLanguageModel:
+    def __init__(self, path: str):
+        self.params, self.vocab, self.config, self.training, _ = modelfile.load(path)
+        self.index = {w: i for i, w in enumerate(self.vocab)}
+        self.vocab_size = len(self.vocab)
+        self.eos = self.index[EOS]
+        self.unk = self.index.get(UNK, self.eos)
+
+    def _ids(self, words: Sequence[str]) -> tuple[list[int], list[bool]]:
+        ids = [self.index.get(w, self.unk) for w in words]
+        oov = [w not in self.index or w == UNK for w in words]
+        return ids, oov
+
+    def score_sentence(self, words: Sequence[str]) -> SentenceScore:
+        return next(iter(self.score_stream([words])))
+
+    def score_stream(self, sentences: Iterable[Sequence[str]]) -> Iterator[SentenceScore]:
+        """Sentences scored as one running text (the hidden state carries over, as in PTB evaluation);
+        the stream starts from `</s>`, the token that precedes every sentence in training."""
+        state = zero_state(self.config, 1)
+        previous = self.eos
+        for words in sentences:
+            ids, oov = self._ids(words)
+            targets = np.array(ids + [self.eos], dtype=np.int64)
+            inputs = np.array([previous] + ids, dtype=np.int64)
+            seg = Segment(self.config, self.params, inputs[:, None], state)
+            logprobs = seg.target_logprobs(targets[:, None])
+            state = seg.state
+            previous = self.eos
+            yield SentenceScore(logprobs, np.array(oov + [False]))
+
+    def _next_distribution(self, token: int, state):
+        seg = Segment(self.config, self.params, np.array([[token]]), state)
+        logits = seg.logits[0].astype(np.float64)
+        logp = logits - logits.max()
+        logp -= np.log(np.exp(logp).sum())
+        return logp, seg.state
+
+    def _prime(self, prefix: Sequence[str]):
+        state = zero_state(self.config, 1)
+        token = self.eos
+        for word in prefix:
+            _, state = self._next_distribution(token, state)
+            token = self.index.get(word, self.unk)
+        return token, state
+
+    def sample(self, rng: np.random.Generator, *, max_tokens: int, temperature: float, prefix: Sequence[str],
+               top_k: int | None = None) -> list[str]:
+        token, state = self._prime(prefix)
+        out: list[str] = []
+        for _ in range(max_tokens):
+            logp, state = self._next_distribution(token, state)
+            logits = logp / max(temperature, 1e-6)
+            if top_k and top_k < len(logits):
+                cut = np.partition(logits, -top_k)[-top_k]
+                logits = np.where(logits >= cut, logits, -np.inf)
+            p = np.exp(logits - logits.max())
+            token = int(rng.choice(len(p), p=p / p.sum()))
+            if token == self.eos:
+                break
+            out.append(self.vocab[token])
+        return out
+
+    def beam_search(self, prefix: Sequence[str], *, beam: int, max_tokens: int) -> list[str]:
+        """The best continuation by total log-probability divided by length (length normalisation)."""
+        token, state = self._prime(prefix)
+        beams = [(0.0, [], token, state)]
+        finished: list[tuple[float, list[int]]] = []
+        for _ in range(max_tokens):
+            candidates = []
+            for score, words, last, st in beams:
+                logp, new_state = self._next_distribution(last, st)
+                for nxt in np.argsort(-logp)[:beam]:
+                    candidates.append((score + float(logp[nxt]), words + [int(nxt)], int(nxt), new_state))
+            candidates.sort(key=lambda c: -c[0] / len(c[1]))
+            beams = []
+            for cand in candidates:
+                if cand[2] == self.eos:
+                    finished.append((cand[0] / len(cand[1]), cand[1][:-1]))
+                elif len(beams) < beam:
+                    beams.append(cand)
+            if not beams or len(finished) >= beam:
+                break
+        finished.extend((s / len(w), w) for s, w, _, _ in beams)
+        best = max(finished, key=lambda f: f[0])[1] if finished else []
+        return [self.vocab[i] for i in best]

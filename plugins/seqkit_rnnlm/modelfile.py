@@ -1,0 +1,90 @@
+"""The rnnlm model file: `.npz` arrays plus a JSON metadata entry; loading it can never run code.
+
+The file holds the parameters, the vocabulary and the configuration, and, for `--resume`, the optimizer
+state and training progress. Loading validates the format, version, names and shapes against the
+metadata before trusting anything.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+
+from seqkit.errors import DataError
+from seqkit.textio import atomic_output
+from seqkit_rnnlm.network import GATES, Config
+
+FORMAT = "seqkit-rnnlm"
+VERSION = 1
+MAX_ELEMENTS = 1 << 31  # refuse shapes claiming more than this many numbers before allocating
+
+
+def save(path: str, params: dict[str, np.ndarray], vocab: list[str], config: Config, training: dict,
+         optimizer: dict[str, np.ndarray] | None = None) -> None:
+    """Write everything atomically (a crash mid-write leaves the previous file intact)."""
+    meta = {"format": FORMAT, "version": VERSION, "config": config.as_dict(), "vocab": vocab,
+            "training": training, "params": {k: list(v.shape) for k, v in params.items()}}
+    arrays = {f"param/{k}": v for k, v in params.items()}
+    for k, v in (optimizer or {}).items():
+        arrays[f"opt/{k}"] = v
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    with atomic_output(path, binary=True) as out:
+        np.savez(out, **arrays)
+
+
+def sniff(path: str) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "meta.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def load(path: str, *, with_optimizer: bool = False):
+    """(params, vocab, config, training, optimizer) from a model file, validated."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"not a seqkit rnnlm model ({exc})", path) from None
+    with archive:
+        if "meta" not in archive.files:
+            raise DataError("no metadata entry: not a seqkit rnnlm model", path)
+        meta_bytes = archive["meta"]
+        try:
+            meta = json.loads(meta_bytes.tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"corrupt metadata: {exc}", path) from None
+        if meta.get("format") != FORMAT:
+            raise DataError(f"format is {meta.get('format')!r}, expected {FORMAT!r}", path)
+        if meta.get("version") != VERSION:
+            raise DataError(f"model file version {meta.get('version')} is not supported (this seqkit reads {VERSION})",
+                            path)
+        try:
+            config = Config(**meta["config"])
+        except TypeError as exc:
+            raise DataError(f"bad configuration: {exc}", path) from None
+        if config.cell not in GATES or config.layers < 1:
+            raise DataError(f"bad configuration: {meta['config']}", path)
+        vocab = meta["vocab"]
+        expected = meta["params"]
+        for name, shape in expected.items():
+            if int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS:
+                raise DataError(f"parameter {name} claims shape {shape}, more than seqkit will allocate", path)
+        params = {}
+        for name, shape in expected.items():
+            key = f"param/{name}"
+            if key not in archive.files:
+                raise DataError(f"parameter {name} is missing", path)
+            array = archive[key]
+            if list(array.shape) != shape or array.dtype != np.float32:
+                raise DataError(f"parameter {name} has shape {list(array.shape)} {array.dtype}, expected {shape} float32",
+                                path)
+            params[name] = array
+        if params["embed"].shape[0] != len(vocab):
+            raise DataError("embedding rows do not match the vocabulary", path)
+        optimizer = {}
+        if with_optimizer:
+            optimizer = {k[4:]: archive[k] for k in archive.files if k.startswith("opt/")}
+    return params, vocab, config, meta.get("training", {}), optimizer

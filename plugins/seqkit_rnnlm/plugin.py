@@ -1,0 +1,83 @@
+"""`seqkit rnnlm` and the rnnlm model format (light imports only)."""
+
+from __future__ import annotations
+
+import click
+
+from seqkit.options import errors_option, quiet_option, seed_option, threads_option
+
+name = "rnnlm"
+version = "0.1.0"
+
+
+@click.command(short_help="Train an RNN/GRU/LSTM language model (hand-written BPTT on Numba/BLAS).")
+@click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
+@click.option("-o", "--output", required=True, metavar="LM.npz",
+              help="Model file; rewritten (atomically) after every epoch, so it is also the checkpoint.")
+@click.option("--valid", metavar="FILE", default=None, help="Validation text (perplexity each epoch, lr halving, early stop).")
+@click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm", show_default=True)
+@click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--embed", type=click.IntRange(min=1), default=200, show_default=True, help="Embedding size.")
+@click.option("--hidden", type=click.IntRange(min=1), default=200, show_default=True, help="Hidden units per layer.")
+@click.option("--tied", is_flag=True, help="Tie input and output embeddings (needs --embed = --hidden).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Dropout on non-recurrent connections (between layers and before the softmax).")
+@click.option("--bptt", type=click.IntRange(min=1), default=35, show_default=True, help="Truncated BPTT length.")
+@click.option("--batch", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=13, show_default=True)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate.  [default: 1.0 for sgd, 0.001 for adam]")
+@click.option("--lr-decay", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="SGD: multiply the lr by this after each epoch from --decay-start on.")
+@click.option("--decay-start", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--clip", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Clip gradients to this global L2 norm (0 = off).")
+@click.option("--init-scale", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+              help="Uniform initialisation in [-s, s].")
+@click.option("--forget-bias", type=float, default=0.0, show_default=True, help="Added to the LSTM forget-gate bias.")
+@click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Stop after this many epochs without validation improvement.")
+@click.option("--resume", is_flag=True, help="Continue the training saved in -o (same settings).")
+@threads_option
+@seed_option
+@errors_option
+@quiet_option
+def rnnlm(corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bptt, batch, epochs, optimizer, lr,
+          lr_decay, decay_start, clip, init_scale, forget_bias, patience, resume, threads, seed, errors, quiet) -> None:
+    """Train a recurrent language model on CORPUS (one sentence per line; `</s>` ends each line) and
+    write LM.npz (NumPy arrays + JSON metadata, never pickle).
+
+    Defaults are the "small" configuration of Zaremba et al. (2014). The vocabulary is every word of the
+    training text (use a corpus with <unk> for rare words, as PTB does); unknown words at scoring time
+    map to <unk>. Score with `seqkit perplexity -m LM.npz`, sample with `seqkit generate -m LM.npz`.
+    Ctrl-C saves a checkpoint (exit 130); a non-finite loss stops with exit 3 and keeps the last good
+    epoch's file.
+    """
+    if tied and embed != hidden:
+        raise click.UsageError("--tied needs --embed equal to --hidden")
+    from seqkit_rnnlm.command import run
+
+    run(corpus=list(corpus), output=output, valid=valid, cell=cell, layers=layers, embed=embed, hidden=hidden,
+        tied=tied, dropout=dropout, bptt=bptt, batch=batch, epochs=epochs, optimizer=optimizer, lr=lr,
+        lr_decay=lr_decay, decay_start=decay_start, clip=clip, init_scale=init_scale, forget_bias=forget_bias,
+        patience=patience, resume=resume, threads=threads, seed=seed, errors=errors, quiet=quiet)
+
+
+class RnnFormat:
+    name = "rnnlm-npz"
+
+    def sniff(self, path: str) -> bool:
+        from seqkit_rnnlm.modelfile import sniff
+
+        return str(path).endswith(".npz") and sniff(path)
+
+    def load(self, path: str):
+        from seqkit_rnnlm.lm import RnnLanguageModel
+
+        return RnnLanguageModel(path)
+
+
+def register(registry) -> None:
+    registry.add_command(rnnlm)
+    registry.add_language_model(RnnFormat())
