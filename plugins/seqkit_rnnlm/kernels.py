@@ -13,12 +13,12 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(nogil=True, cache=True, fastmath=True)
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
 def _sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@njit(nogil=True, cache=True, fastmath=True)
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
 def lstm_forward(pre, c_prev, c, h, tanh_c):  # pragma: no cover - jitted
     """pre [B, 4H] (i, f, g, o pre-activations) -> activated in place; writes c, h, tanh(c)."""
     batch, four = pre.shape
@@ -37,7 +37,7 @@ def lstm_forward(pre, c_prev, c, h, tanh_c):  # pragma: no cover - jitted
             h[b, k] = o * t
 
 
-@njit(nogil=True, cache=True, fastmath=True)
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
 def lstm_backward(gates, c_prev, tanh_c, dh, dc, dpre, dc_prev):  # pragma: no cover - jitted
     """Given dL/dh and dL/dc (carried) at a step: dL/dpre [B, 4H] and dL/dc_prev."""
     batch, four = gates.shape
@@ -55,7 +55,7 @@ def lstm_backward(gates, c_prev, tanh_c, dh, dc, dpre, dc_prev):  # pragma: no c
             dc_prev[b, k] = dcell * f
 
 
-@njit(nogil=True, cache=True, fastmath=True)
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
 def gru_forward(xpre, hpre, h_prev, h, gates):  # pragma: no cover - jitted
     """PyTorch's GRU: r, z = sigmoid(x + h parts); n = tanh(x_n + r * h_n); h = (1 - z) n + z h_prev.
 
@@ -74,7 +74,7 @@ def gru_forward(xpre, hpre, h_prev, h, gates):  # pragma: no cover - jitted
             h[b, k] = (1.0 - z) * n + z * h_prev[b, k]
 
 
-@njit(nogil=True, cache=True, fastmath=True)
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
 def gru_backward(gates, h_prev, dh, dxpre, dhpre, dh_prev_direct):  # pragma: no cover - jitted
     """dL/d(x pre-activations), dL/d(h pre-activations) and the direct dL/dh_prev (through z)."""
     batch, four = gates.shape
@@ -95,7 +95,7 @@ def gru_backward(gates, h_prev, dh, dxpre, dhpre, dh_prev_direct):  # pragma: no
             dh_prev_direct[b, k] = d * z
 
 
-@njit(nogil=True, cache=True, fastmath=True, parallel=True)
+@njit(nogil=True, cache=True, fastmath=True, parallel=True, error_model="numpy")
 def softmax_xent(logits, targets, scale):  # pragma: no cover - jitted
     """Per-row log-softmax loss of the target; logits are replaced by scale * (softmax - onehot).
 
@@ -122,7 +122,7 @@ def softmax_xent(logits, targets, scale):  # pragma: no cover - jitted
     return losses
 
 
-@njit(nogil=True, cache=True, fastmath=True, parallel=True)
+@njit(nogil=True, cache=True, fastmath=True, parallel=True, error_model="numpy")
 def log_softmax_at(logits, targets):  # pragma: no cover - jitted
     """log p(target) per row (no gradient), for scoring."""
     rows, vocab = logits.shape

@@ -93,56 +93,57 @@ def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[st
 
     started = time.perf_counter()
     tokens_done = 0
-    try:
-        while progress.epoch < schedule.epochs:
-            epoch = progress.epoch + 1
-            state = zero_state(config, schedule.batch)
-            loss_sum, count = 0.0, 0
-            epoch_start = time.perf_counter()
-            with reporter.task(f"epoch {epoch}/{schedule.epochs}", total=data.size, unit="tokens") as task:
-                for start in segments:
-                    targets = data[start + 1:start + 1 + schedule.bptt]
-                    inputs = data[start:start + len(targets)]
-                    seg = Segment(config, params, inputs, state, rng=rng, train=True)
-                    loss, grads = seg.loss_and_backward(targets)
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(
-                            f"the loss became {loss} in epoch {epoch}; the last good model is in {output} "
-                            f"(if any); lower --lr (now {progress.lr:g}) or --clip")
-                    state = seg.state
-                    _clip(grads, schedule.clip)
-                    _step(params, grads, optimizer, schedule, progress)
-                    loss_sum += loss * targets.size
-                    count += targets.size
-                    tokens_done += targets.size
-                    task.update(targets.size, ppl=math.exp(loss_sum / count), lr=progress.lr,
-                                **{"tok/s": f"{count / max(time.perf_counter() - epoch_start, 1e-9):,.0f}"})
-            seconds = time.perf_counter() - epoch_start
-            train_ppl = math.exp(loss_sum / max(count, 1))
-            valid_ppl = evaluate(params, config, valid, schedule.bptt) if valid is not None else float("nan")
-            progress.epoch = epoch
-            progress.history.append({"epoch": epoch, "train_ppl": train_ppl, "valid_ppl": valid_ppl,
-                                     "lr": progress.lr, "seconds": seconds, "tokens_per_s": count / seconds})
-            reporter.info(f"epoch {epoch}: train ppl {train_ppl:.2f}, valid ppl {valid_ppl:.2f}, lr {progress.lr:g}, "
-                          f"{count / seconds:,.0f} tokens/s")
-            improved = valid_ppl < progress.best_valid
-            if improved:
-                progress.best_valid, progress.bad_epochs = valid_ppl, 0
-            else:
-                progress.bad_epochs += 1
-            if schedule.optimizer == "sgd":
-                if epoch >= schedule.decay_start:
-                    progress.lr *= schedule.decay
-                elif schedule.plateau and not improved and valid is not None:
-                    progress.lr *= 0.5
-            checkpoint()
-            if valid is not None and progress.bad_epochs >= schedule.patience:
-                reporter.info(f"stopping early: no validation improvement for {schedule.patience} epochs")
-                break
-    except KeyboardInterrupt:
-        checkpoint()  # parameters as they are now; --resume restarts the interrupted epoch from them
-        raise Interrupted(f"interrupted in epoch {progress.epoch + 1}; checkpoint saved to {output} "
-                          "(continue with --resume)") from None
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by the loss check
+        try:
+            while progress.epoch < schedule.epochs:
+                epoch = progress.epoch + 1
+                state = zero_state(config, schedule.batch)
+                loss_sum, count = 0.0, 0
+                epoch_start = time.perf_counter()
+                with reporter.task(f"epoch {epoch}/{schedule.epochs}", total=data.size, unit="tokens") as task:
+                    for start in segments:
+                        targets = data[start + 1:start + 1 + schedule.bptt]
+                        inputs = data[start:start + len(targets)]
+                        seg = Segment(config, params, inputs, state, rng=rng, train=True)
+                        loss, grads = seg.loss_and_backward(targets)
+                        if not math.isfinite(loss):
+                            raise TrainingDiverged(
+                                f"the loss became {loss} in epoch {epoch}; the last good model is in {output} "
+                                f"(if any); lower --lr (now {progress.lr:g}) or --clip")
+                        state = seg.state
+                        _clip(grads, schedule.clip)
+                        _step(params, grads, optimizer, schedule, progress)
+                        loss_sum += loss * targets.size
+                        count += targets.size
+                        tokens_done += targets.size
+                        task.update(targets.size, ppl=math.exp(loss_sum / count), lr=progress.lr,
+                                    **{"tok/s": f"{count / max(time.perf_counter() - epoch_start, 1e-9):,.0f}"})
+                seconds = time.perf_counter() - epoch_start
+                train_ppl = math.exp(loss_sum / max(count, 1))
+                valid_ppl = evaluate(params, config, valid, schedule.bptt) if valid is not None else float("nan")
+                progress.epoch = epoch
+                progress.history.append({"epoch": epoch, "train_ppl": train_ppl, "valid_ppl": valid_ppl,
+                                         "lr": progress.lr, "seconds": seconds, "tokens_per_s": count / seconds})
+                reporter.info(f"epoch {epoch}: train ppl {train_ppl:.2f}, valid ppl {valid_ppl:.2f}, lr {progress.lr:g}, "
+                              f"{count / seconds:,.0f} tokens/s")
+                improved = valid_ppl < progress.best_valid
+                if improved:
+                    progress.best_valid, progress.bad_epochs = valid_ppl, 0
+                else:
+                    progress.bad_epochs += 1
+                if schedule.optimizer == "sgd":
+                    if epoch >= schedule.decay_start:
+                        progress.lr *= schedule.decay
+                    elif schedule.plateau and not improved and valid is not None:
+                        progress.lr *= 0.5
+                checkpoint()
+                if valid is not None and progress.bad_epochs >= schedule.patience:
+                    reporter.info(f"stopping early: no validation improvement for {schedule.patience} epochs")
+                    break
+        except KeyboardInterrupt:
+            checkpoint()  # parameters as they are now; --resume restarts the interrupted epoch from them
+            raise Interrupted(f"interrupted in epoch {progress.epoch + 1}; checkpoint saved to {output} "
+                              "(continue with --resume)") from None
     progress.history.append({"total_seconds": time.perf_counter() - started, "tokens": tokens_done})
     return progress
 

@@ -1,0 +1,211 @@
+"""rnnlm: gradient checks for every cell, reference forward, training, resume, model file, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+
+from seqkit.errors import DataError
+
+TEXT = "the cat sat on the mat\nthe dog sat on the log\na cat saw a dog\nthe dog ate\n" * 4
+
+
+def numeric_gradient_check(cell, tied=False, dropout=0.0, layers=2):
+    from seqkit_rnnlm.network import Config, Segment, init_params
+
+    cfg = Config(cell=cell, layers=layers, embed=5, hidden=5, tied=tied, dropout=dropout, init_scale=0.5,
+                 forget_bias=0.3)
+    rng = np.random.default_rng(0)
+    V = 7
+    params = init_params(cfg, V, rng, np.float64)
+    X, Y = rng.integers(0, V, (4, 3)), rng.integers(0, V, (4, 3))
+    state = [(rng.standard_normal((3, 5)) * 0.1, rng.standard_normal((3, 5)) * 0.1) for _ in range(layers)]
+
+    def loss(p):  # the same dropout masks every call (same seed)
+        return Segment(cfg, p, X, state, rng=np.random.default_rng(9), train=True).loss_and_backward(Y)
+
+    _, grads = loss(params)
+    worst = 0.0
+    for name in params:
+        for _ in range(6):
+            idx = tuple(int(rng.integers(0, d)) for d in params[name].shape)
+            old = params[name][idx]
+            params[name][idx] = old + 1e-6
+            plus, _ = loss(params)
+            params[name][idx] = old - 1e-6
+            minus, _ = loss(params)
+            params[name][idx] = old
+            num = (plus - minus) / 2e-6
+            worst = max(worst, abs(num - grads[name][idx]) / (abs(num) + abs(grads[name][idx]) + 1e-8))
+    return worst
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("tied,dropout,layers", [(False, 0.0, 1), (True, 0.0, 2), (False, 0.4, 2)])
+def test_gradients_match_finite_differences(cell, tied, dropout, layers):
+    assert numeric_gradient_check(cell, tied, dropout, layers) < 1e-4
+
+
+def reference_lstm_forward(params, X, layers):
+    """A slow, plain NumPy LSTM (one example at a time) to check the fused kernels' forward pass."""
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    T, B = X.shape
+    H = params["Wh0"].shape[0]
+    logits = np.zeros((T, B, params["bout"].shape[0]))
+    for b in range(B):
+        hs = [np.zeros(H) for _ in range(layers)]
+        cs = [np.zeros(H) for _ in range(layers)]
+        for t in range(T):
+            x = params["embed"][X[t, b]]
+            for layer in range(layers):
+                z = x @ params[f"Wx{layer}"] + hs[layer] @ params[f"Wh{layer}"] + params[f"b{layer}"]
+                i, f, g, o = sig(z[:H]), sig(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), sig(z[3 * H:])
+                cs[layer] = f * cs[layer] + i * g
+                hs[layer] = o * np.tanh(cs[layer])
+                x = hs[layer]
+            logits[t, b] = x @ params["Wout"] + params["bout"]
+    return logits.reshape(T * B, -1)
+
+
+def test_forward_equals_slow_reference():
+    from seqkit_rnnlm.network import Config, Segment, init_params, zero_state
+
+    cfg = Config(cell="lstm", layers=2, embed=6, hidden=4, init_scale=0.4)
+    rng = np.random.default_rng(1)
+    params = init_params(cfg, 9, rng, np.float64)
+    X = rng.integers(0, 9, (5, 3))
+    seg = Segment(cfg, params, X, zero_state(cfg, 3, np.float64))
+    np.testing.assert_allclose(seg.logits, reference_lstm_forward(params, X, 2), rtol=1e-6, atol=1e-9)
+
+
+def test_softmax_kernel_equals_numpy():
+    from seqkit_rnnlm.kernels import log_softmax_at, softmax_xent
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((6, 11)).astype(np.float32) * 3
+    targets = rng.integers(0, 11, 6)
+    ref_logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(log_softmax_at(logits.copy(), targets), ref_logp[np.arange(6), targets], rtol=1e-5)
+    grad = logits.copy()
+    losses = softmax_xent(grad, targets, 0.5)
+    expected = np.exp(ref_logp)
+    expected[np.arange(6), targets] -= 1
+    np.testing.assert_allclose(grad, 0.5 * expected, atol=1e-6)
+    np.testing.assert_allclose(losses, -ref_logp[np.arange(6), targets], rtol=1e-5)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_text(TEXT)
+    return path
+
+
+SMALL = ["--hidden", "12", "--embed", "12", "--batch", "2", "--bptt", "6", "--threads", "1", "-q"]
+
+
+def test_perplexity_on_its_training_text_falls(corpus, tmp_path, cli_run):
+    model = tmp_path / "lm.npz"
+    figures = []
+    for epochs in (1, 10):
+        assert cli_run("rnnlm", corpus, "-o", model, "--epochs", str(epochs), "--optimizer", "adam", "--lr", "0.02",
+                       *SMALL).exit_code == 0
+        data = json.loads(cli_run("perplexity", "-m", model, corpus, "--json").stdout)
+        figures.append(data["ppl"])
+    assert figures[1] < figures[0] * 0.8, figures
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_other_cells_and_adam_train(corpus, tmp_path, cli_run, cell):
+    model = tmp_path / "lm.npz"
+    result = cli_run("rnnlm", corpus, "-o", model, "--cell", cell, "--optimizer", "adam", "--lr", "0.01",
+                     "--epochs", "2", "--tied", "--dropout", "0.2", "--valid", corpus, *SMALL)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert cli_run("perplexity", "-m", model, corpus).exit_code == 0
+
+
+def test_resume_equals_uninterrupted(corpus, tmp_path, cli_run):
+    straight, resumed = tmp_path / "a.npz", tmp_path / "b.npz"
+    common = ["--valid", corpus, "--dropout", "0.1", "--decay-start", "2", "--seed", "3", *SMALL]
+    assert cli_run("rnnlm", corpus, "-o", straight, "--epochs", "3", *common).exit_code == 0
+    assert cli_run("rnnlm", corpus, "-o", resumed, "--epochs", "3", *common).exit_code == 0
+    # rerun as: 1 epoch, then resume to 3 (the epoch target is stored in the file)
+    partial = tmp_path / "c.npz"
+    assert cli_run("rnnlm", corpus, "-o", partial, "--epochs", "3", *common).exit_code == 0
+    from seqkit_rnnlm import modelfile
+
+    params, vocab, config, training, opt = modelfile.load(str(partial), with_optimizer=True)
+    training["progress"]["epoch"] = 1
+    # rebuild an epoch-1 checkpoint by training one epoch with the same settings
+    one = tmp_path / "one.npz"
+    assert cli_run("rnnlm", corpus, "-o", one, "--epochs", "1", *common).exit_code == 0
+    p1, v1, c1, t1, o1 = modelfile.load(str(one), with_optimizer=True)
+    t1["schedule"]["epochs"] = 3
+    modelfile.save(str(one), dict(p1), v1, c1, t1, o1)
+    assert cli_run("rnnlm", corpus, "-o", one, "--resume", *SMALL).exit_code == 0
+    a = modelfile.load(str(straight))[0]
+    b = modelfile.load(str(one))[0]
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_divergence_exits_3_and_keeps_last_good_file(corpus, tmp_path, seqkit_proc):
+    model = tmp_path / "lm.npz"
+    model.write_bytes(b"previous good model")
+    proc = seqkit_proc("rnnlm", corpus, "-o", model, "--lr", "1e30", "--clip", "0", "--epochs", "2", *SMALL)
+    assert proc.returncode == 3, proc.stderr
+    assert b"lower --lr" in proc.stderr
+    assert model.read_bytes() == b"previous good model"
+
+
+def test_model_file_is_validated_and_never_pickled(corpus, tmp_path, cli_run):
+    model = tmp_path / "lm.npz"
+    assert cli_run("rnnlm", corpus, "-o", model, "--epochs", "1", *SMALL).exit_code == 0
+    with zipfile.ZipFile(model) as archive:
+        meta = json.loads(np.load(archive.open("meta.npy"), allow_pickle=False).tobytes())
+    assert meta["format"] == "seqkit-rnnlm" and meta["config"]["cell"] == "lstm"
+    from seqkit_rnnlm import modelfile
+    from seqkit_rnnlm.network import Config
+
+    params, vocab, config, training, _ = modelfile.load(str(model))
+    bad = dict(params)
+    bad["Wh0"] = bad["Wh0"][:, :3]
+    np.savez(tmp_path / "bad.npz", meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+             **{f"param/{k}": v for k, v in bad.items()})
+    with pytest.raises(DataError, match="Wh0 has shape"):
+        modelfile.load(str(tmp_path / "bad.npz"))
+    huge = dict(meta)
+    huge["params"] = dict(meta["params"], embed=[10**9, 10**6])
+    np.savez(tmp_path / "huge.npz", meta=np.frombuffer(json.dumps(huge).encode(), np.uint8))
+    with pytest.raises(DataError, match="more than seqkit will allocate"):
+        modelfile.load(str(tmp_path / "huge.npz"))
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(DataError, match="no metadata"):
+        modelfile.load(str(tmp_path / "other.npz"))
+    assert isinstance(config, Config)
+
+
+def test_generation_sampling_topk_and_beam(corpus, tmp_path, cli_run):
+    model = tmp_path / "lm.npz"
+    assert cli_run("rnnlm", corpus, "-o", model, "--epochs", "6", "--optimizer", "adam", "--lr", "0.02",
+                   *SMALL).exit_code == 0
+    a = cli_run("generate", "-m", model, "-n", "2", "--seed", "4", "--top-k", "3").stdout
+    assert a == cli_run("generate", "-m", model, "-n", "2", "--seed", "4", "--top-k", "3").stdout
+    assert all(w in TEXT.split() for w in a.split())
+    beam = cli_run("generate", "-m", model, "--beam", "3", "--prefix", "the", "--max-tokens", "8")
+    assert beam.exit_code == 0 and beam.stdout.startswith("the")
+
+
+def test_scores_carry_state_and_mark_oov(corpus, tmp_path, cli_run):
+    model = tmp_path / "lm.npz"
+    assert cli_run("rnnlm", corpus, "-o", model, "--epochs", "1", *SMALL).exit_code == 0
+    from seqkit.lm import load_language_model
+
+    lm = load_language_model(str(model))
+    first, second = list(lm.score_stream([["the", "cat"], ["the", "zebra"]]))
+    assert second.oov.tolist() == [False, True, False]
+    assert np.all(first.logprobs < 0) and math.isfinite(second.logprobs.sum())
