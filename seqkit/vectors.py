@@ -132,14 +132,10 @@ class Embeddings:
                     out.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
                 return
             line = " ".join(["%.6g"] * dim) + "\n"
-            rows = self.matrix.tolist()
-            chunk: list[str] = []
-            for word, row in zip(self.words, rows):
-                chunk.append(word + " " + line % tuple(row))
-                if len(chunk) >= 4096:
-                    out.write("".join(chunk).encode("utf-8"))
-                    chunk = []
-            out.write("".join(chunk).encode("utf-8"))
+            for lo in range(0, n, 4096):  # a block of rows at a time: no Python float per matrix entry
+                rows = self.matrix[lo:lo + 4096].tolist()
+                text = "".join(word + " " + line % tuple(row) for word, row in zip(self.words[lo:lo + 4096], rows))
+                out.write(text.encode("utf-8"))
 
 
 def cosmul_scores(unit: np.ndarray, pos: np.ndarray, neg: np.ndarray, eps: float = 1e-3) -> np.ndarray:
