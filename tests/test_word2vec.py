@@ -361,3 +361,25 @@ def test_cache_dir_is_used(tmp_path):
     assert kernels.train_chunk._cache.__class__.__name__ == "FunctionCache"
     assert os.path.isdir(os.path.dirname(kernels.__file__))
     assert math.isfinite(kernels.MAX_EXP)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_without_output(tmp_path):
+    """SIGINT during training: exit 130, a clear message, and no vectors file (not even a temp file)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from seqkit.options import DATA_DIR
+
+    out = tmp_path / "v.txt"
+    proc = subprocess.Popen([sys.executable, "-m", "seqkit", "word2vec", str(DATA_DIR / "sample.txt.xz"), "-o",
+                             str(out), "--epochs", "50", "--threads", "1"], stderr=subprocess.PIPE,
+                            env={**os.environ, "SEQKIT_LOAD_PLUGINS": "word2vec"})
+    time.sleep(12)  # past counting and encoding, into training
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert b"interrupted" in err and b"Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
