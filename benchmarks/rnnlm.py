@@ -1,0 +1,149 @@
+"""seqkit rnnlm vs the same model in PyTorch on Penn Treebank, in one run.
+
+The "small" configuration of Zaremba et al. (2014): 2-layer LSTM, 200 units, embedding 200, batch 20,
+bptt 35, no dropout, uniform init +-0.1, SGD lr 1.0 halved each epoch after epoch 4, clip 5, 2 threads.
+Reports training tokens/s, seconds per epoch, peak RSS, and validation/test perplexity after --epochs
+epochs (13 for the full configuration; fewer for a throughput comparison).
+
+    python benchmarks/rnnlm.py [--epochs 13] [--tools seqkit,torch] [--cell lstm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from _common import PEER_PYTHON, SHARED, markdown, seqkit_cmd, timed
+
+PTB = SHARED / "ptb"
+
+TORCH = r"""
+import json, math, sys, time
+import torch, torch.nn as nn
+train_path, valid_path, test_path, epochs, cell = sys.argv[1:6]
+epochs = int(epochs)
+torch.set_num_threads(2)
+torch.manual_seed(1)
+def read(path):
+    return [w for line in open(path) for w in line.split() + ["</s>"]]
+train_words = read(train_path)
+vocab = sorted(set(train_words) | {"</s>", "<unk>"})
+index = {w: i for i, w in enumerate(vocab)}
+def ids(words):
+    return torch.tensor([index.get(w, index["<unk>"]) for w in words], dtype=torch.long)
+def batchify(data, b):
+    n = data.size(0) // b
+    return data[: n * b].view(b, n).t().contiguous()
+train, valid, test = (batchify(ids(read(p)), 20) for p in (train_path, valid_path, test_path))
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(len(vocab), 200)
+        self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(200, 200, 2)
+        self.out = nn.Linear(200, len(vocab))
+        for p in self.parameters():
+            nn.init.uniform_(p, -0.1, 0.1)
+    def forward(self, x, h):
+        y, h = self.rnn(self.embed(x), h)
+        return self.out(y), h
+model = Model()
+loss_fn = nn.CrossEntropyLoss()
+def detach(h):
+    return tuple(x.detach() for x in h) if isinstance(h, tuple) else h.detach()
+def evaluate(data):
+    model.eval()
+    h = None
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, data.size(0) - 1, 35):
+            x, y = data[i:i + 35], data[i + 1:i + 36]
+            x = x[: y.size(0)]
+            out, h = model(x, h)
+            total += loss_fn(out.view(-1, len(vocab)), y.reshape(-1)).item() * y.numel()
+            count += y.numel()
+    return math.exp(total / count)
+lr = 1.0
+history = []
+for epoch in range(1, epochs + 1):
+    model.train()
+    h = None
+    start = time.perf_counter()
+    tokens = 0
+    for i in range(0, train.size(0) - 1, 35):
+        x, y = train[i:i + 35], train[i + 1:i + 36]
+        x = x[: y.size(0)]
+        if h is not None:
+            h = detach(h)
+        out, h = model(x, h)
+        loss = loss_fn(out.view(-1, len(vocab)), y.reshape(-1))
+        model.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad
+        tokens += y.numel()
+    seconds = time.perf_counter() - start
+    history.append({"epoch": epoch, "seconds": seconds, "tokens_per_s": tokens / seconds, "valid_ppl": evaluate(valid)})
+    if epoch >= 4:
+        lr *= 0.5
+print(json.dumps({"history": history, "test_ppl": evaluate(test)}))
+"""
+
+SEQKIT_TEST = r"""
+import json, sys
+from seqkit.lm import PerplexityCounter, load_language_model
+model = load_language_model(sys.argv[1])
+counter = PerplexityCounter()
+for s in model.score_stream(line.split() for line in open(sys.argv[2])):
+    counter.add(s)
+print(json.dumps({"test_ppl": counter.result().ppl}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=13)
+    parser.add_argument("--tools", default="seqkit,torch")
+    parser.add_argument("--cell", default="lstm", choices=["lstm", "gru"])
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for tool in args.tools.split(","):
+            if tool == "seqkit":
+                model = f"{tmp}/lm.npz"
+                run = timed(seqkit_cmd("rnnlm", str(PTB / "ptb.train.txt"), "-o", model, "--valid",
+                                       str(PTB / "ptb.valid.txt"), "--cell", args.cell, "--epochs", str(args.epochs),
+                                       "--threads", "2", "-q"))
+                import numpy as np
+
+                meta = json.loads(np.load(model, allow_pickle=False)["meta"].tobytes())
+                history = [h for h in meta["training"]["progress"]["history"] if "epoch" in h]
+                test = json.loads(timed([sys_python(), "-c", SEQKIT_TEST, model, str(PTB / "ptb.test.txt")]).stdout)
+            else:
+                run = timed([PEER_PYTHON, "-c", TORCH, str(PTB / "ptb.train.txt"), str(PTB / "ptb.valid.txt"),
+                             str(PTB / "ptb.test.txt"), str(args.epochs), args.cell])
+                out = json.loads(run.stdout)
+                history, test = out["history"], out
+            tokens_per_s = sum(h["tokens_per_s"] for h in history) / len(history)
+            seconds = sum(h["seconds"] for h in history) / len(history)
+            rows.append([tool, len(history), tokens_per_s, seconds, run.peak_mib, history[-1]["valid_ppl"],
+                         test["test_ppl"]])
+            print(f"{tool}: {rows[-1]}", flush=True)
+    if len(rows) == 2:
+        rows[0].append(f"{rows[0][2] / rows[1][2]:.2f}x")
+    print(f"\nPTB, 2-layer {args.cell} 200, batch 20, bptt 35, SGD lr 1 (halved after epoch 4), clip 5, 2 threads")
+    print(markdown(["tool", "epochs", "train tokens/s", "s/epoch", "peak MiB", "valid ppl", "test ppl",
+                    "seqkit / torch"], rows))
+
+
+def sys_python() -> str:
+    import sys
+
+    return sys.executable
+
+
+if __name__ == "__main__":
+    main()
