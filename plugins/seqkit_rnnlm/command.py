@@ -11,7 +11,8 @@ from seqkit.textio import check_output_path
 
 
 def read_ids(paths: list[str], index: dict[str, int] | None, errors: str):
-    """Token ids with `</s>` after every line; grows the vocabulary when `index` is None-free."""
+    """Token ids with `</s>` after every line. With `index=None` the vocabulary is built from the text
+    (plus `<unk>`); otherwise words outside `index` become `<unk>`."""
     import numpy as np
 
     words = []
@@ -55,9 +56,14 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     if len(train_ids) < 2 * schedule.batch + 1:
         raise SeqkitError(f"the corpus has {len(train_ids)} tokens, too few for --batch {schedule.batch}")
     valid_ids = read_ids([valid], index, errors)[0] if valid else None
-    n_params = sum(p for p in [len(vocab) * config.embed])
+    from seqkit_rnnlm.network import GATES
+
+    gates, H = GATES[config.cell], config.hidden
+    n_params = len(vocab) * config.embed + len(vocab) * (1 + (0 if config.tied else H)) + sum(
+        ((config.embed if layer == 0 else H) + H + 2) * gates * H for layer in range(config.layers))
     reporter.info(f"rnnlm: {len(vocab):,} words, {len(train_ids):,} training tokens, {config.layers}-layer "
-                  f"{config.cell} {config.hidden} (~{n_params * 4 / 2**20:.0f} MiB of embeddings)")
+                  f"{config.cell} {H}: {n_params:,} parameters (~{n_params * 4 * 4 / 2**20:.0f} MiB with "
+                  "gradients and optimizer state)")
     progress = train(train_ids=train_ids, valid_ids=valid_ids, vocab=vocab, config=config, schedule=schedule,
                      output=output, reporter=reporter, resume=resume)
     epochs_done = [h for h in progress.history if "epoch" in h]
