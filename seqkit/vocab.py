@@ -125,19 +125,28 @@ class Vocabulary:
                           "counts of words seen again later are underestimated")
         return cls(words, freq), stats
 
-    def encode(self, sentences: Iterable[list[bytes]]) -> EncodedCorpus:
-        """Map tokens to ids, dropping unknown ones (as word2vec.c does); empty sentences vanish."""
+    def encode(self, sentences: Iterable[list[bytes]], expected_tokens: int = 0) -> EncodedCorpus:
+        """Map tokens to ids, dropping unknown ones (as word2vec.c does); empty sentences vanish.
+
+        With `expected_tokens` (e.g. the vocabulary's total count) the id array is allocated once at
+        that size instead of being assembled from pieces, which halves the peak memory of this step.
+        """
         lookup = _IdLookup((word.encode("utf-8"), i) for i, word in enumerate(self.words)).__getitem__
-        pieces: list[np.ndarray] = []
+        ids = np.empty(max(expected_tokens, 1 << 16), dtype=np.int32)
+        used = 0
         lengths: list[int] = []
         for tokens in sentences:
-            ids = np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens))
-            if ids.size and ids.min() < 0:
-                ids = ids[ids >= 0]
-            if ids.size:
-                pieces.append(ids)
-                lengths.append(ids.size)
-        ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+            chunk = np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens))
+            if chunk.size and chunk.min() < 0:
+                chunk = chunk[chunk >= 0]
+            if not chunk.size:
+                continue
+            if used + chunk.size > ids.size:  # the estimate was low (or absent): grow geometrically
+                ids = np.resize(ids, max(2 * ids.size, used + chunk.size))
+            ids[used:used + chunk.size] = chunk
+            used += chunk.size
+            lengths.append(chunk.size)
+        ids = ids[:used] if used == ids.size else ids[:used].copy()
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return EncodedCorpus(ids, offsets)

@@ -54,7 +54,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     reporter.info(f"vocabulary: {vocab_note}; model needs about {memory_estimate(len(vocab), dim, matrices)}")
     stats = CorpusStats()
     with reporter.task("encoding corpus", total=None):
-        encoded = vocab.encode(sentences())
+        encoded = vocab.encode(sentences(), expected_tokens=vocab.total)
     if encoded.ids.size == 0:
         from seqkit.errors import SeqkitError
 
