@@ -124,6 +124,7 @@ def evaluate_analogies(vectors: Embeddings, path: str, *, restrict: int = 30000,
     norms = np.linalg.norm(matrix, axis=1)
     norms[norms == 0] = 1.0
     unit = (matrix / norms[:, None]).astype(np.float32)
+    upper = [w.upper() for w in vectors.words[:restrict]]
     for name, items in questions:
         section = Section(name)
         result.sections.append(section)
@@ -133,8 +134,11 @@ def evaluate_analogies(vectors: Embeddings, path: str, *, restrict: int = 30000,
             batch = known[lo:lo + BATCH]
             ids = np.array([[ok_vocab[w] for w in q] for q in batch], dtype=np.int64)
             scores = _batch_scores(matrix, norms, unit, ids, method)
+            best = np.argmax(scores, axis=1).tolist()
             for row, (a, b, c, expected) in enumerate(batch):
-                answer = _first_acceptable(scores[row], vectors.words, (a, b, c))
+                answer = upper[best[row]]
+                if answer in (a, b, c):  # a case variant of a question word: look further down
+                    answer = _first_acceptable(scores[row], vectors.words, (a, b, c))
                 if answer == expected:
                     section.correct += 1
                 else:

@@ -200,18 +200,29 @@ def _looks_binary(data: bytes, start: int, dim: int) -> bool:
 def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,
                 first_line: int) -> Embeddings:
     """Fast path through the Numba kernel; `n` is the header's count (None: headerless GloVe)."""
-    from seqkit._textparse import BAD_COUNT, OK, parse_vector_lines
+    from seqkit._textparse import OK, parse_vector_lines
 
     buf = np.frombuffer(data, dtype=np.uint8)
     matrix = np.empty((rows, dim), dtype=np.float32)
     starts = np.empty(rows, dtype=np.int64)
     ends = np.empty(rows, dtype=np.int64)
-    status, done, found, pos = parse_vector_lines(buf, start, rows, dim, matrix, starts, ends)
+    needs_exact = np.zeros(rows, dtype=np.uint8)
+    status, done, found, pos = parse_vector_lines(buf, start, rows, dim, matrix, starts, ends, needs_exact)
     if status != OK:
         line = first_line + data.count(b"\n", start, pos)
-        if status == BAD_COUNT:
-            raise DataError(f"expected {dim} values after the word, found {found}", path, line)
-        return _parse_text_slow(data, start, n, dim, rows, path, errors, first_line)
+        raise DataError(f"expected {dim} values after the word, found {found}", path, line)
+    for row in np.nonzero(needs_exact[:done])[0].tolist():  # nan, inf, very long or tiny numbers
+        line_end = data.find(b"\n", int(ends[row]))
+        text = data[int(ends[row]) + 1: line_end if line_end >= 0 else len(data)].rstrip(b"\r").rstrip(b" ")
+        fields = text.split(b" ")
+        line = first_line + data.count(b"\n", start, int(starts[row]))
+        if len(fields) != dim:
+            raise DataError(f"expected {dim} values after the word, found {len(fields)}", path, line)
+        try:
+            matrix[row] = [float(x) for x in fields]
+        except ValueError:
+            bad = next(x for x in fields if not _is_float(x))
+            raise DataError(f"not a number: {bad[:40].decode('utf-8', 'replace')!r}", path, line) from None
     if n is None:
         if done == 0:
             raise DataError("no vectors found", path)
@@ -227,39 +238,6 @@ def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, pat
     words = _decode_words([data[s:e] for s, e in zip(starts.tolist(), ends.tolist())], path, errors,
                           lambda i: first_line + data.count(b"\n", start, int(starts[i])))
     return Embeddings(words, matrix)
-
-
-def _parse_text_slow(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,
-                     first_line: int) -> Embeddings:
-    """Exact, line-by-line parsing with precise diagnostics (nan, long digits, malformed numbers)."""
-    lines = data[start:].split(b"\n")
-    words: list[bytes] = []
-    matrix = np.empty((rows, dim), dtype=np.float32)
-    line_no = first_line - 1
-    for raw in lines:
-        line_no += 1
-        line = raw.rstrip(b"\r").rstrip(b" ")
-        if not line:
-            continue
-        if len(words) == rows:
-            if n is not None and rows == n:
-                raise DataError(f"more vectors than the header's {n:,}", path, line_no)
-            break
-        word, _, rest = line.partition(b" ")
-        fields = rest.split(b" ") if rest else []
-        if len(fields) != dim:
-            raise DataError(f"expected {dim} values after the word, found {len(fields)}", path, line_no)
-        try:
-            matrix[len(words)] = [float(x) for x in fields]
-        except ValueError:
-            bad = next(x for x in fields if not _is_float(x))
-            raise DataError(f"not a number: {bad[:40].decode('utf-8', 'replace')!r}", path, line_no) from None
-        words.append(word)
-    if n is None:
-        matrix = matrix[:len(words)]
-    elif len(words) < rows:
-        raise DataError(f"header promises {n:,} vectors but the file ends after {len(words):,}", path, line_no)
-    return Embeddings(_decode_words(words, path, errors, lambda i: None), matrix)
 
 
 def _is_float(text: bytes) -> bool:
