@@ -6,7 +6,10 @@ with -minn 0 -maxn 0 (no subwords). All vectors are evaluated by one evaluator (
 gensim's evaluate_word_analogies / evaluate_word_pairs): Google analogies restricted to the 30,000 most
 frequent words, WordSim-353 Spearman. words/s = corpus words x epochs / wall seconds of the whole run.
 
-    python benchmarks/word2vec.py [--modes sg-ns,cbow-ns,sg-hs,cbow-hs] [--epochs 5] [--scaling]
+The extra mode `sg-ns-batch` is seqkit's `--batch-negatives` (negatives shared across a window, Ji et
+al. 2016): seqkit only, its ratio is against the peers' sg-ns rows of the same run.
+
+    python benchmarks/word2vec.py [--modes sg-ns,cbow-ns,sg-hs,cbow-hs,sg-ns-batch] [--epochs 5] [--scaling]
 """
 
 from __future__ import annotations
@@ -55,11 +58,12 @@ def evaluate(vectors: str) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modes", default="sg-ns,cbow-ns,sg-hs,cbow-hs")
+    parser.add_argument("--modes", default="sg-ns,cbow-ns,sg-hs,cbow-hs,sg-ns-batch")
     parser.add_argument("--tools", default="seqkit,gensim,fasttext")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--scaling", action="store_true", help="also run seqkit sg-ns with 1 thread")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also run seqkit sg-ns with 1 thread (and with 2, if --modes has no sg-ns)")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
@@ -76,15 +80,18 @@ def main() -> None:
             warm = timed(seqkit_cmd("word2vec", str(tiny), "-o", str(Path(tmp) / "t.vec"), "-q", "--epochs", "1"),
                          env={"NUMBA_CACHE_DIR": str(Path(tmp) / "numba-cold")})
             compile_run = (cold.seconds, warm.seconds)
+        peer_speed: dict[str, float] = {}
         for mode in args.modes.split(","):
-            model, loss = mode.split("-")
+            model, loss, *variant = mode.split("-")
+            batch = variant == ["batch"]
             lr = "0.025" if model == "sg" else "0.05"
             results = {}
-            for tool in tools:
+            for tool in (["seqkit"] if batch else tools):
                 out = str(Path(tmp) / f"{tool}-{mode}.vec")
                 if tool == "seqkit":
                     cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--model", model, "--loss", loss,
-                                     "--epochs", str(args.epochs), "--threads", "2", "--seed", str(args.seed), "-q")
+                                     "--epochs", str(args.epochs), "--threads", "2", "--seed", str(args.seed),
+                                     "-q", *(["--batch-negatives"] if batch else []))
                 elif tool == "gensim":
                     cmd = [PEER_PYTHON, "-c", GENSIM, str(corpus), out, str(int(model == "sg")),
                            str(int(loss == "hs")), lr, str(args.epochs), str(args.seed)]
@@ -98,20 +105,32 @@ def main() -> None:
                       f"{run.peak_mib:.0f} MiB, analogy {acc:.2f}%, spearman {rho:.3f}", flush=True)
                 os.remove(out)
             peers = [words * args.epochs / results[t][0].seconds for t in results if t != "seqkit"]
+            if peers:
+                peer_speed[mode] = max(peers)
+            elif f"{model}-{loss}" in peer_speed:
+                peers = [peer_speed[f"{model}-{loss}"]]
             for tool, (run, acc, rho) in results.items():
                 speed = words * args.epochs / run.seconds
                 ratio = speed / max(peers) if tool == "seqkit" and peers else ""
-                rows.append([mode, tool, run.seconds, speed, run.peak_mib, acc, rho, ratio])
+                name = tool + (" --batch-negatives" if batch else "")
+                rows.append([mode, name, run.seconds, speed, run.peak_mib, acc, rho, ratio])
         if args.scaling and "seqkit" in tools:
-            out = str(Path(tmp) / "one-thread.vec")
-            one = timed(seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(args.epochs), "--threads", "1",
-                                   "--seed", str(args.seed), "-q"))
-            two = next(r for r in rows if r[0] == "sg-ns" and r[1] == "seqkit") if any(
-                r[0] == "sg-ns" and r[1] == "seqkit" for r in rows) else None
+            out = str(Path(tmp) / "scaling.vec")
+            two = next((r for r in rows if r[0] == "sg-ns" and r[1] == "seqkit"), None)
+            if two is None:
+                run = timed(seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(args.epochs),
+                                       "--threads", "2", "--seed", str(args.seed), "-q"))
+                acc, rho = evaluate(out)
+                speed = words * args.epochs / run.seconds
+                two = ["sg-ns", "seqkit", run.seconds, speed, run.peak_mib, acc, rho, ""]
+                rows.append(two)
+            one = timed(seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(args.epochs),
+                                   "--threads", "1", "--seed", str(args.seed), "-q"))
             acc, rho = evaluate(out)
             speed = words * args.epochs / one.seconds
+            print(f"sg-ns seqkit 1 thread: {one.seconds:.1f} s, {speed:,.0f} words/s", flush=True)
             rows.append(["sg-ns", "seqkit 1 thread", one.seconds, speed, one.peak_mib, acc, rho,
-                         f"2 threads = {two[3] / speed:.2f}x" if two else ""])
+                         f"2 threads = {two[3] / speed:.2f}x"])
     print(f"\ncorpus: {corpus} ({words:,} words), {args.epochs} epochs, 2 threads, seed {args.seed}")
     if compile_run:
         print(f"seqkit first run with an empty Numba cache: {compile_run[0]:.1f} s; same run cached: "

@@ -46,6 +46,17 @@ def test_similar_outputs_tab_separated_and_unknown_words_fail(vecs, cli_run):
     assert missing.exit_code == 1 and "not in the vectors" in missing.stderr and missing.stdout == ""
 
 
+def test_similar_reads_queries_from_stdin_keeping_nbsp_words(tmp_path, cli_run):
+    words = ["new\u00a0york", "new", "york", "boston"]
+    m = np.array([[1, 0, 0], [0, 1, 0], [0, 0.5, 1], [0.9, 0.1, 0]], dtype=np.float32)
+    path = tmp_path / "nbsp.txt"
+    Embeddings(words, m).save(str(path))
+    result = cli_run("similar", "-v", path, "-k", "1", input="new\u00a0york\nyork\tnew\n\n")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split("\t")[:2] for line in result.stdout.splitlines()] == [
+        ["new\u00a0york", "boston"], ["york", "new"], ["new", "york"]]
+
+
 def test_vectors_env_and_bundled_default(vecs, cli_run, monkeypatch):
     monkeypatch.setenv("SEQKIT_VECTORS", str(vecs))
     assert cli_run("similar", "apple", "-k", "1").exit_code == 0

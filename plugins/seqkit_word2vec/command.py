@@ -12,8 +12,8 @@ from seqkit_word2vec.train import Config, train
 
 def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, window: int, negative: int,
         sample: float, min_count: int, max_vocab: int | None, epochs: int, lr: float | None, min_lr: float,
-        cbow_mean: bool, binary: bool, save_vocab: str | None, read_vocab: str | None, threads: int,
-        seed: int, errors: str, max_sentence_len: int, quiet: bool) -> None:
+        cbow_mean: bool, batch_negatives: bool, binary: bool, save_vocab: str | None, read_vocab: str | None,
+        threads: int, seed: int, errors: str, max_sentence_len: int, quiet: bool) -> None:
     reporter = Reporter(quiet)
     for path in filter(None, [output, save_vocab]):
         check_output_path(path)  # a bad path fails now, not after an hour of training
@@ -22,7 +22,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     config = Config(skip_gram=skip_gram, hs=loss in ("hs", "ns+hs"), negative=negative if "ns" in loss else 0,
                     dim=dim, window=window, sample=sample, epochs=epochs,
                     lr=lr if lr is not None else (0.025 if skip_gram else 0.05), min_lr=min_lr,
-                    cbow_mean=cbow_mean, threads=threads, seed=seed)
+                    cbow_mean=cbow_mean, batch_negatives=batch_negatives, threads=threads, seed=seed)
     if config.min_lr > config.lr:
         config.min_lr = config.lr
 
@@ -61,7 +61,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         raise SeqkitError("no in-vocabulary words to train on")
     vectors, result = train(vocab, encoded, config, reporter)
     Embeddings(vocab.words, vectors).save(output, binary=binary)
-    mode = f"{model}-{loss}"
+    mode = f"{model}-{loss}" + (" (batch negatives)" if batch_negatives else "")
     reporter.summary(f"word2vec {mode}: {len(vocab):,} words x {dim} from {stats.describe()}; {epochs} epochs "
                      f"in {result.seconds:.1f} s ({result.words_per_second:,.0f} words/s, {threads} threads), "
                      f"final loss {result.loss:.4f} -> {output}")

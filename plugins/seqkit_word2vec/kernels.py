@@ -205,3 +205,121 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                         for d in range(dim):
                             syn0[context, d] += neu1e[d]
     return loss_sum, loss_terms, raw, trained
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob, alias, negative, window,
+                         lr_start, lr_end, words_before, total_words, seed, sig, logsig):  # pragma: no cover
+    """Skip-gram negative sampling with negatives shared across a window (Ji et al., 2016).
+
+    For each centre word, one set of noise words serves every context word of its window, and the
+    window is trained as a minibatch: all scores come from the weights before the update, then the
+    context rows and the output rows each get their summed gradient. Each output row is read once per
+    window instead of once per context word, which is what makes it faster; the quality is close to the
+    per-pair updates but not identical (a separate mode, `--batch-negatives`). Same random stream
+    discipline and learning-rate schedule as `train_chunk`.
+    """
+    dim = syn0.shape[1]
+    state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
+    width = 2 * window
+    targets = np.empty(negative + 1, dtype=np.int64)
+    contexts = np.empty(width, dtype=np.int64)
+    grads = np.zeros((width, negative + 1), dtype=np.float32)
+    d_ctx = np.zeros((width, dim), dtype=np.float32)
+    d_out = np.zeros((negative + 1, dim), dtype=np.float32)
+    longest = 0
+    for s in range(s_begin, s_end):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    sentence = np.empty(longest, dtype=np.int32)
+    vocab = prob.shape[0]
+    loss_sum = 0.0
+    loss_terms = 0
+    raw = 0
+    trained = 0
+    span = lr_start - lr_end
+    for s in range(s_begin, s_end):
+        progress = (words_before + raw) / total_words
+        lr = max(lr_start - span * progress, lr_end)
+        n = 0
+        for k in range(offsets[s], offsets[s + 1]):
+            w = ids[k]
+            state = _next(state)
+            if keep[w] < 1.0:
+                u = np.float64(state >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                if keep[w] < u:
+                    continue
+            sentence[n] = w
+            n += 1
+        raw += offsets[s + 1] - offsets[s]
+        trained += n
+        for pos in range(n):
+            word = sentence[pos]
+            state = _next(state)
+            b = np.int64(((state >> np.uint64(32)) * np.uint64(window)) >> np.uint64(32))
+            lo = max(pos - window + b, 0)
+            hi = min(pos + window - b + 1, n)
+            m = 0
+            for c in range(lo, hi):
+                if c != pos:
+                    contexts[m] = sentence[c]
+                    m += 1
+            if m == 0:
+                continue
+            # the true word first, then the noise words (a draw equal to the word is skipped)
+            targets[0] = word
+            t = 1
+            for _ in range(negative):
+                state = _next(state)
+                i = np.int64(((state >> np.uint64(32)) * np.uint64(vocab)) >> np.uint64(32))
+                u = np.float32((state >> np.uint64(11)) & np.uint64(0x1FFFFF)) * np.float32(1.0 / 2097152.0)
+                target = i if u < prob[i] else np.int64(alias[i])
+                if target != word:
+                    targets[t] = target
+                    t += 1
+            # scores of every (context, target) pair from the current weights
+            for i in range(m):
+                row = contexts[i]
+                for j in range(t):
+                    f = np.float32(0.0)
+                    out = targets[j]
+                    for d in range(dim):
+                        f += syn0[row, d] * syn1neg[out, d]
+                    sign = 1.0 if j == 0 else -1.0
+                    z = sign * f
+                    if z > MAX_EXP:
+                        g = np.float32(0.0)
+                    elif z >= -MAX_EXP:
+                        index = int((z + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))
+                        g = np.float32(sign * (1.0 - sig[index]) * lr)
+                        loss_sum -= logsig[index]
+                    else:
+                        g = np.float32(sign * lr)
+                        loss_sum -= z
+                    grads[i, j] = g
+            loss_terms += m * t
+            # gradients as two small matrix products, both from the pre-update weights
+            for i in range(m):
+                for d in range(dim):
+                    d_ctx[i, d] = 0.0
+                for j in range(t):
+                    g = grads[i, j]
+                    out = targets[j]
+                    for d in range(dim):
+                        d_ctx[i, d] += g * syn1neg[out, d]
+            for j in range(t):
+                for d in range(dim):
+                    d_out[j, d] = 0.0
+                for i in range(m):
+                    g = grads[i, j]
+                    row = contexts[i]
+                    for d in range(dim):
+                        d_out[j, d] += g * syn0[row, d]
+            for i in range(m):
+                row = contexts[i]
+                for d in range(dim):
+                    syn0[row, d] += d_ctx[i, d]
+            for j in range(t):
+                out = targets[j]
+                for d in range(dim):
+                    syn1neg[out, d] += d_out[j, d]
+    return loss_sum, loss_terms, raw, trained

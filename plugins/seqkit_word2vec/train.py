@@ -32,6 +32,7 @@ class Config:
     lr: float = 0.025
     min_lr: float = 0.0001
     cbow_mean: bool = True
+    batch_negatives: bool = False  # sg + ns only: negatives shared across a window (Ji et al.)
     threads: int = 1
     seed: int = 1
 
@@ -80,7 +81,7 @@ def initial_weights(vocab_size: int, config: Config) -> tuple[np.ndarray, np.nda
 
 def train(vocab: Vocabulary, corpus: EncodedCorpus, config: Config, reporter) -> tuple[np.ndarray, TrainStats]:
     """Train and return syn0 (the word vectors)."""
-    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk
+    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk, train_chunk_sg_batch
 
     syn0, syn1neg, syn1 = initial_weights(len(vocab), config)
     keep = keep_probabilities(vocab.counts, config.sample)
@@ -100,11 +101,15 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus, config: Config, reporter) ->
 
     def run(epoch: int, index: int):
         first, end, before = chunks[index]
+        seed = chunk_seed(config.seed, epoch, index)
+        if config.batch_negatives:
+            return train_chunk_sg_batch(corpus.ids, corpus.offsets, first, end, syn0, syn1neg, keep, prob, alias,
+                                        config.negative, config.window, config.lr, config.min_lr,
+                                        epoch * corpus_words + before, total, seed, sig, logsig)
         return train_chunk(corpus.ids, corpus.offsets, first, end, syn0, syn1neg, syn1, keep, prob, alias,
                            codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                            config.cbow_mean, config.window, config.lr, config.min_lr,
-                           epoch * corpus_words + before, total, chunk_seed(config.seed, epoch, index),
-                           sig, logsig)
+                           epoch * corpus_words + before, total, seed, sig, logsig)
 
     started = time.perf_counter()
     with reporter.task("word2vec", total=total, unit="words") as task, \

@@ -23,12 +23,15 @@ def _load(vectors: str, errors: str = "strict", quiet: bool = False):
 
 
 def _stdin_words() -> Iterator[list[str]]:
-    """Queries from stdin, one per line, until end of input (a terminal gets a usage error)."""
+    """Queries from stdin, one per line, until end of input (a terminal gets a usage error).
+
+    Words are separated by ASCII spaces or tabs only: a word may contain a no-break space.
+    """
     from seqkit.textio import open_input
 
     with open_input("-") as handle:
         for line in handle:
-            words = line.split()
+            words = [w for w in line.rstrip("\r\n").replace("\t", " ").split(" ") if w]
             if words:
                 yield words
 
@@ -48,20 +51,21 @@ def _print_scores(results: list[tuple[str, float]], prefix: str = "") -> None:
 def similar(words: tuple[str, ...], vectors: str, k: int, restrict: int | None, errors: str, quiet: bool) -> None:
     """Print the K nearest neighbours of each WORD as `neighbour<TAB>cosine` lines.
 
-    With several words (or queries read from stdin, one word per line, when no WORD is given),
-    each line is prefixed by `query<TAB>`. An unknown word is reported on stderr and the exit code is 1.
+    With several words (or queries read from stdin when no WORD is given: one per line, or several
+    separated by spaces or tabs), each line is prefixed by `query<TAB>`. An unknown word is reported
+    on stderr and the exit code is 1.
     """
     emb = _load(vectors, errors, quiet)
     queries = [[w] for w in words] if words else _stdin_words()
     several = len(words) != 1
     missing = 0
     for query in queries:
-        word = query[0]
-        if word not in emb:
-            click.echo(f"seqkit: warning: '{word}' is not in the vectors", err=True)
-            missing += 1
-            continue
-        _print_scores(emb.nearest(word, k, restrict=restrict), f"{word}\t" if several else "")
+        for word in query:
+            if word not in emb:
+                click.echo(f"seqkit: warning: '{word}' is not in the vectors", err=True)
+                missing += 1
+                continue
+            _print_scores(emb.nearest(word, k, restrict=restrict), f"{word}\t" if several else "")
     if missing:
         sys.exit(1)
 
