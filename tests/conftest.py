@@ -13,7 +13,10 @@ from click.testing import CliRunner
 from seqkit.plugins import reset_registry
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+# ../shared/data beside the project; $SEQKIT_TEST_DATA or /work/shared/data when the clone lives elsewhere
+DATA = next((p for p in (Path(os.environ.get("SEQKIT_TEST_DATA", "")), ROOT.parent / "shared" / "data",
+                         Path("/work/shared/data")) if str(p) not in ("", ".") and p.is_dir()),
+            ROOT.parent / "shared" / "data")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
