@@ -4,12 +4,15 @@
 case_insensitive=True)`: words are compared upper-cased, the search runs over the N most frequent rows,
 a question with a word outside them is skipped (and counted against coverage), the three question
 words are excluded, and the answer is the first of the top candidates whose upper-cased form is not a
-question word. The difference is speed: questions are answered in batches by one matrix product each
-instead of one `most_similar` call per question.
+question word. The difference is speed: instead of one `most_similar` call per question, the cosines of
+the few distinct question words with the whole vocabulary come from one matrix product, and a Numba
+kernel adds three of those rows per question while keeping the top candidates. Candidates closer than
+float32 rounding could separate are re-ranked exactly as gensim ranks them.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -19,7 +22,8 @@ from seqkit.textio import open_input
 from seqkit.vectors import Embeddings
 
 TOP_CANDIDATES = 5  # gensim asks most_similar for topn=5 and takes the first acceptable one
-BATCH = 1024
+COSINE_TABLE_BYTES = 128 << 20  # cap on a block's (question words x vocabulary) float32 cosine table
+TIE_MARGIN = 1e-5  # scores closer than this are re-ranked by the exact slow path (rounding is ~1e-7)
 
 
 @dataclass
@@ -119,66 +123,117 @@ def evaluate_analogies(vectors: Embeddings, path: str, *, restrict: int = 30000,
     questions = questions if questions is not None else read_analogies(path)
     ok_vocab = restricted_vocab(vectors, restrict)
     result = AnalogyResult(method=method, restrict=restrict)
-    # Rows divided by their norms as gensim does (vectors @ mean / norms), in float32.
+    known: list[tuple[str, str, str, str]] = []
+    owner: list[Section] = []
+    for name, items in questions:
+        section = Section(name)
+        result.sections.append(section)
+        answerable = [q for q in items if all(w in ok_vocab for w in q)]
+        section.skipped = len(items) - len(answerable)
+        known += answerable
+        owner += [section] * len(answerable)
+    if not known:
+        return result
     matrix = vectors.matrix[:restrict]
     norms = np.linalg.norm(matrix, axis=1)
     norms[norms == 0] = 1.0
     unit = (matrix / norms[:, None]).astype(np.float32)
+    rows = np.array([[ok_vocab[w] for w in q[:3]] for q in known], dtype=np.int64)
+    best_rows, best_scores = _top_candidates(unit, rows, method)
     upper = [w.upper() for w in vectors.words[:restrict]]
-    for name, items in questions:
-        section = Section(name)
-        result.sections.append(section)
-        known = [q for q in items if all(w in ok_vocab for w in q)]
-        section.skipped = len(items) - len(known)
-        for lo in range(0, len(known), BATCH):
-            batch = known[lo:lo + BATCH]
-            ids = np.array([[ok_vocab[w] for w in q] for q in batch], dtype=np.int64)
-            scores = _batch_scores(matrix, norms, unit, ids, method)
-            best = np.argmax(scores, axis=1).tolist()
-            for row, (a, b, c, expected) in enumerate(batch):
-                answer = upper[best[row]]
-                if answer in (a, b, c):  # a case variant of a question word: look further down
-                    answer = _first_acceptable(scores[row], vectors.words, (a, b, c))
-                if answer == expected:
-                    section.correct += 1
-                else:
-                    section.incorrect += 1
+    positions = np.array([_first_acceptable(best_rows[q], upper, q_words[:3]) for q, q_words in enumerate(known)],
+                         dtype=np.int64)
+    near_tie = _near_ties(best_scores, positions)
+    for q, (a, b, c, expected) in enumerate(known):
+        if near_tie[q]:  # float rounding could reorder these candidates: decide exactly as gensim does
+            answer = _exact_answer(matrix, norms, unit, rows[q], method, upper, (a, b, c))
+        else:
+            row = best_rows[q, positions[q]]
+            answer = upper[row] if row >= 0 else None
+        if answer == expected:
+            owner[q].correct += 1
+        else:
+            owner[q].incorrect += 1
     return result
 
 
-def _batch_scores(matrix: np.ndarray, norms: np.ndarray, unit: np.ndarray, ids: np.ndarray,
-                  method: str) -> np.ndarray:
-    """Scores of every restricted row for each question (a, b, c) -> b - a + c; inputs masked out."""
-    a, b, c = unit[ids[:, 0]], unit[ids[:, 1]], unit[ids[:, 2]]
-    if method == "add":
-        query = (b + c - a) / 3.0
-        qnorm = np.linalg.norm(query, axis=1, keepdims=True)
-        qnorm[qnorm == 0] = 1.0
-        scores = (query / qnorm).astype(np.float32) @ matrix.T
-        scores /= norms[None, :]
-    else:
-        def shifted(q: np.ndarray) -> np.ndarray:
-            return (q @ unit.T + 1.0) / 2.0
-        scores = shifted(b) * shifted(c) / (shifted(a) + 1e-3)
-    scores[np.arange(len(ids))[:, None], ids[:, :3]] = -np.inf  # question words are never answers
-    return scores
+def _top_candidates(unit: np.ndarray, rows: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """The TOP_CANDIDATES best rows (and scores) of every question, question words excluded.
+
+    Questions are taken in blocks whose distinct words' cosine table (words x vocabulary) stays within
+    COSINE_TABLE_BYTES; each block costs one matrix product and one fused kernel pass per question,
+    split across threads (the kernel releases the GIL).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from seqkit._analogy_kernels import top_candidates
+
+    n = len(rows)
+    best_rows = np.empty((n, TOP_CANDIDATES), dtype=np.int64)
+    best_scores = np.empty((n, TOP_CANDIDATES), dtype=np.float32)
+    max_words = max(64, COSINE_TABLE_BYTES // (4 * max(unit.shape[0], 1)))
+    threads = max(1, min(os.cpu_count() or 1, 8))
+    with ThreadPoolExecutor(threads) as pool:
+        for first, end in _blocks_of_few_words(rows, max_words):
+            words, local = np.unique(rows[first:end], return_inverse=True)
+            local = np.ascontiguousarray(local.reshape(-1, 3), dtype=np.int64)
+            cosines = unit[words] @ unit.T
+            out_rows, out_scores = best_rows[first:end], best_scores[first:end]
+            bounds = np.linspace(0, end - first, threads + 1).astype(np.int64)
+            jobs = [pool.submit(top_candidates, cosines, local, rows[first:end], method == "mul",
+                                int(lo), int(hi), out_rows, out_scores) for lo, hi in zip(bounds, bounds[1:])]
+            for job in jobs:
+                job.result()
+    return best_rows, best_scores
 
 
-def _first_acceptable(scores: np.ndarray, words: list[str], ignore: tuple[str, str, str]) -> str | None:
+def _blocks_of_few_words(rows: np.ndarray, max_words: int) -> list[tuple[int, int]]:
+    """Consecutive runs of questions that together use at most max_words distinct words."""
+    blocks, first, seen = [], 0, set()
+    for q, words in enumerate(rows.tolist()):
+        new = [w for w in words if w not in seen]
+        if new and len(seen) + len(set(new)) > max_words and q > first:
+            blocks.append((first, q))
+            first, seen = q, set(words)
+        else:
+            seen.update(new)
+    blocks.append((first, len(rows)))
+    return blocks
+
+
+def _first_acceptable(candidates: np.ndarray, upper: list[str], ignore: tuple[str, str, str]) -> int:
     """gensim's rule: among the best TOP_CANDIDATES, the first whose upper case is not a question word
     (another case variant of one can still rank high); if all are, the last one examined."""
-    answer = None
-    masked: list[tuple[int, float]] = []
-    for _ in range(min(TOP_CANDIDATES, scores.size)):
-        best = int(np.argmax(scores))
-        answer = words[best].upper()
-        if answer not in ignore:
-            break
-        masked.append((best, float(scores[best])))
-        scores[best] = -np.inf
-    for index, value in masked:
-        scores[index] = value
-    return answer
+    for position, row in enumerate(candidates.tolist()):
+        if row < 0 or upper[row] not in ignore:
+            return position
+    return len(candidates) - 1
+
+
+def _near_ties(scores: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Questions where two candidates, up to the chosen one and the next, are closer than float32
+    rounding could separate (cosines summed in another order than gensim's might then swap them)."""
+    gaps = scores[:, :-1] - scores[:, 1:]
+    considered = np.arange(gaps.shape[1])[None, :] <= positions[:, None]
+    return ((gaps < TIE_MARGIN) & considered).any(axis=1)
+
+
+def _exact_answer(matrix: np.ndarray, norms: np.ndarray, unit: np.ndarray, question: np.ndarray, method: str,
+                  upper: list[str], ignore: tuple[str, str, str]) -> str | None:
+    """One question scored the way gensim's most_similar does it, step for step (the slow path)."""
+    a, b, c = (unit[i] for i in question)
+    if method == "add":
+        mean = (b + c - a) / np.float32(3.0)
+        length = np.linalg.norm(mean)
+        mean = (mean / (length if length else 1.0)).astype(np.float32)
+        scores = (matrix @ mean) / norms
+    else:
+        def shifted(x: np.ndarray) -> np.ndarray:
+            return (unit @ x + 1.0) / 2.0
+        scores = shifted(b) * shifted(c) / (shifted(a) + 1e-3)
+    scores[question] = -np.inf
+    order = np.argsort(-scores, kind="stable")[:TOP_CANDIDATES]
+    return upper[order[_first_acceptable(order, upper, ignore)]] if len(order) else None
 
 
 @dataclass

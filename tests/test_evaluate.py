@@ -91,6 +91,62 @@ def test_batched_evaluation_equals_slow_reference(planted, questions_file):
     assert result.semantic.answered + result.syntactic.answered == result.total.answered
 
 
+def test_blocks_of_few_words_give_the_same_answers(planted, questions_file, monkeypatch):
+    """A cosine-table budget of a few dozen words forces many blocks; the answers must not change."""
+    import seqkit.evaluate as evaluate
+
+    vectors = Embeddings.load(str(planted))
+    whole = evaluate_analogies(vectors, str(questions_file), restrict=1000)
+    monkeypatch.setattr(evaluate, "COSINE_TABLE_BYTES", 70 * 4 * 1000)
+    assert len(evaluate._blocks_of_few_words(np.arange(300).reshape(100, 3), 70)) == 5
+    split = evaluate_analogies(vectors, str(questions_file), restrict=1000)
+    assert [s.as_dict() for s in split.sections] == [s.as_dict() for s in whole.sections]
+
+
+def test_exact_ties_are_ranked_as_a_stable_sort_ranks_them(planted, questions_file, tmp_path):
+    """Rows duplicated under other names tie exactly; the earlier row must win, as in gensim's order."""
+    vectors = Embeddings.load(str(planted))
+    words, matrix = list(vectors.words[:600]), vectors.matrix[:600].copy()
+    clones = [f"clone{i}" for i in range(0, 600, 3)]
+    words[1::3] = clones  # every third word is replaced by a twin of the word before it
+    matrix[1::3] = matrix[0::3][:len(clones)]
+    twins = tmp_path / "twins.txt"
+    Embeddings(words, matrix).save(str(twins))
+    loaded = Embeddings.load(str(twins))
+    result = evaluate_analogies(loaded, str(questions_file), restrict=600)
+    ref = slow_reference(loaded, questions_file, 600)
+    assert {s.name: [s.correct, s.incorrect] for s in result.sections} == ref
+    assert result.total.answered > 100
+
+
+def slow_cosmul(vectors: Embeddings, path, restrict: int) -> int:
+    """3CosMul (Levy & Goldberg 2014, epsilon 1e-3) one question at a time; the number correct."""
+    ok = {w.upper(): i for i, w in reversed(list(enumerate(vectors.words[:restrict])))}
+    unit = vectors.unit[:restrict].astype(np.float64)
+    correct = 0
+    for line in open(path, encoding="utf-8"):
+        words = [w.upper() for w in line.split()]
+        if line.startswith(":") or not all(w in ok for w in words):
+            continue
+        a, b, c, d = words
+        shifted = {w: (unit @ unit[ok[w]] + 1) / 2 for w in (a, b, c)}
+        scores = shifted[b] * shifted[c] / (shifted[a] + 1e-3)
+        scores[[ok[a], ok[b], ok[c]]] = -np.inf
+        predicted = None
+        for i in np.argsort(-scores, kind="stable")[:5]:
+            predicted = vectors.words[i].upper()
+            if predicted not in (a, b, c):
+                break
+        correct += predicted == d
+    return correct
+
+
+def test_cosmul_equals_slow_reference(planted, questions_file):
+    vectors = Embeddings.load(str(planted))
+    mul = evaluate_analogies(vectors, str(questions_file), restrict=1000, method="mul")
+    assert mul.total.correct == slow_cosmul(vectors, questions_file, 1000)
+
+
 def test_equals_gensim_evaluate_word_analogies(planted, questions_file):
     pytest.importorskip("gensim")
     from gensim.models import KeyedVectors
