@@ -24,6 +24,9 @@ MAX_FLOATS = 1 << 32
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
 
+_SAVE_ROWS = 512  # rows formatted per write when saving text
+
+
 class Embeddings:
     """Words and their float32 vectors; row order is the file's (most frequent first by convention)."""
 
@@ -132,9 +135,10 @@ class Embeddings:
                     out.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
                 return
             line = " ".join(["%.6g"] * dim) + "\n"
-            for lo in range(0, n, 4096):  # a block of rows at a time: no Python float per matrix entry
-                rows = self.matrix[lo:lo + 4096].tolist()
-                text = "".join(word + " " + line % tuple(row) for word, row in zip(self.words[lo:lo + 4096], rows))
+            for lo in range(0, n, _SAVE_ROWS):  # a block of rows at a time: a few MB of Python floats at most
+                rows = self.matrix[lo:lo + _SAVE_ROWS].tolist()
+                text = "".join(word + " " + line % tuple(row)
+                               for word, row in zip(self.words[lo:lo + _SAVE_ROWS], rows))
                 out.write(text.encode("utf-8"))
 
 

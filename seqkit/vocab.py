@@ -46,7 +46,7 @@ class BuildStats:
 
 
 class EncodedCorpus(NamedTuple):
-    """A corpus as word ids: sentence s is `ids[offsets[s]:offsets[s + 1]]`."""
+    """A corpus as word ids in memory: sentence s is `ids[offsets[s]:offsets[s + 1]]`."""
 
     ids: np.ndarray      # int32[n_tokens]
     offsets: np.ndarray  # int64[n_sentences + 1]
@@ -54,6 +54,55 @@ class EncodedCorpus(NamedTuple):
     @property
     def n_sentences(self) -> int:
         return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def slice(self, first: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sentences [first, end) as (ids, offsets starting at 0)."""
+        return self.ids[self.offsets[first]:self.offsets[end]], self.offsets[first:end + 1] - self.offsets[first]
+
+
+class DiskCorpus:
+    """A corpus as word ids in an anonymous temporary file, read a run of sentences at a time.
+
+    Training memory then stays the same whatever the corpus size: only the sentence offsets (8 bytes
+    per sentence) are in memory, and reads come from the page cache, which the kernel can reclaim and
+    which is not part of the process's resident memory. The file has no name, so it disappears with
+    the process however that ends.
+    """
+
+    def __init__(self, handle, offsets: np.ndarray):
+        self._handle = handle
+        self.offsets = offsets
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def slice(self, first: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sentences [first, end) as (ids, offsets starting at 0); safe to call from several threads."""
+        import os
+
+        start, stop = int(self.offsets[first]), int(self.offsets[end])
+        data = os.pread(self._handle.fileno(), 4 * (stop - start), 4 * start)
+        if len(data) != 4 * (stop - start):
+            raise SeqkitError("the temporary encoded corpus file was truncated")
+        return np.frombuffer(data, dtype=np.int32), self.offsets[first:end + 1] - self.offsets[first]
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "DiskCorpus":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class HuffmanTree(NamedTuple):
@@ -131,25 +180,48 @@ class Vocabulary:
         With `expected_tokens` (e.g. the vocabulary's total count) the id array is allocated once at
         that size instead of being assembled from pieces, which halves the peak memory of this step.
         """
-        lookup = _IdLookup((word.encode("utf-8"), i) for i, word in enumerate(self.words)).__getitem__
         ids = np.empty(max(expected_tokens, 1 << 16), dtype=np.int32)
         used = 0
         lengths: list[int] = []
-        for tokens in sentences:
-            chunk = np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens))
-            if chunk.size and chunk.min() < 0:
-                chunk = chunk[chunk >= 0]
-            if not chunk.size:
-                continue
+        for chunk in self._id_chunks(sentences):
             if used + chunk.size > ids.size:  # the estimate was low (or absent): grow geometrically
                 ids = np.resize(ids, max(2 * ids.size, used + chunk.size))
             ids[used:used + chunk.size] = chunk
             used += chunk.size
             lengths.append(chunk.size)
         ids = ids[:used] if used == ids.size else ids[:used].copy()
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return EncodedCorpus(ids, offsets)
+        return EncodedCorpus(ids, _offsets(lengths))
+
+    def encode_to_disk(self, sentences: Iterable[list[bytes]], directory: str | None = None) -> DiskCorpus:
+        """Like `encode`, but the ids go to an anonymous temporary file (in $TMPDIR or `directory`)."""
+        import tempfile
+
+        handle = tempfile.TemporaryFile(dir=directory)
+        lengths: list[int] = []
+        try:
+            for chunk in self._id_chunks(sentences):
+                handle.write(chunk.tobytes())
+                lengths.append(chunk.size)
+            handle.flush()
+        except OSError as exc:
+            handle.close()
+            raise SeqkitError(f"cannot write the encoded corpus to a temporary file in "
+                              f"{directory or tempfile.gettempdir()}: {exc.strerror or exc}; "
+                              "set TMPDIR to a disk with room (4 bytes per token)") from None
+        except BaseException:
+            handle.close()
+            raise
+        return DiskCorpus(handle, _offsets(lengths))
+
+    def _id_chunks(self, sentences: Iterable[list[bytes]]) -> Iterable[np.ndarray]:
+        """Each sentence as int32 ids with unknown words dropped; sentences left empty are skipped."""
+        lookup = _IdLookup((word.encode("utf-8"), i) for i, word in enumerate(self.words)).__getitem__
+        for tokens in sentences:
+            chunk = np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens))
+            if chunk.size and chunk.min() < 0:
+                chunk = chunk[chunk >= 0]
+            if chunk.size:
+                yield chunk
 
     def save(self, path: str) -> None:
         """word2vec.c's `-save-vocab` format: `word count` per line, most frequent first."""
@@ -190,6 +262,12 @@ class Vocabulary:
             order = np.argsort(-vocab.counts, kind="stable")
             vocab = cls([words[i] for i in order], vocab.counts[order])
         return vocab
+
+
+def _offsets(lengths: list[int]) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
 
 
 class _IdLookup(dict):

@@ -66,6 +66,37 @@ def test_encode_drops_unknown_words_and_empty_sentences():
     assert encoded.offsets.tolist() == [0, 2, 4] and encoded.n_sentences == 2
 
 
+def test_disk_corpus_reads_back_what_memory_holds(tmp_path):
+    rng = np.random.default_rng(0)
+    text = "\n".join(" ".join(f"w{i}" for i in rng.integers(0, 40, rng.integers(0, 30))) for _ in range(200))
+    vocab = Vocabulary([f"w{i}" for i in range(0, 40, 2)], np.arange(20, 0, -1))  # odd words are unknown
+    in_memory = vocab.encode(toks(text))
+    with vocab.encode_to_disk(toks(text), directory=str(tmp_path)) as on_disk:
+        assert list(tmp_path.iterdir()) == []  # the file has no name: nothing is left behind
+        assert on_disk.offsets.tolist() == in_memory.offsets.tolist()
+        assert on_disk.n_tokens == in_memory.n_tokens == in_memory.ids.size
+        for first, end in [(0, in_memory.n_sentences), (3, 4), (10, 57), (5, 5)]:
+            ids, offsets = on_disk.slice(first, end)
+            want_ids, want_offsets = in_memory.slice(first, end)
+            assert ids.dtype == np.int32 and ids.tolist() == want_ids.tolist()
+            assert offsets[0] == 0 and offsets.tolist() == want_offsets.tolist()
+
+
+def test_disk_corpus_write_failure_is_a_clean_error(monkeypatch):
+    import tempfile
+
+    class Full:
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda dir=None: Full())
+    with pytest.raises(SeqkitError, match="No space left on device.*TMPDIR"):
+        Vocabulary(["a"], [3]).encode_to_disk(toks("a a"))
+
+
 def test_save_load_round_trip_with_unusual_words(tmp_path):
     words = ["the", "naïve", "a\u00a0b", "日本", "x\u3000y", "</s>"]
     vocab = Vocabulary(words, [60, 50, 40, 30, 20, 10])

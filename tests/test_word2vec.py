@@ -187,6 +187,24 @@ def test_chunks_cover_the_corpus_once():
     assert [before for _, _, before in chunks] == [offsets[first] for first, _, _ in chunks]
 
 
+@pytest.mark.parametrize("batch_negatives", [False, True])
+def test_training_from_disk_equals_training_from_memory(tmp_path, batch_negatives):
+    """The command trains from the temporary-file corpus; chunks read back must train identically."""
+    from seqkit.progress import Reporter
+    from seqkit.vocab import Vocabulary
+    from seqkit_word2vec.train import Config, train
+
+    rng = np.random.default_rng(5)
+    lines = [[f"w{int(i)}".encode() for i in rng.zipf(1.3, rng.integers(1, 400)) % 300] for _ in range(120)]
+    vocab, _ = Vocabulary.build(iter(lines), min_count=2)
+    config = Config(epochs=2, threads=1, seed=4, dim=16, batch_negatives=batch_negatives)
+    from_memory, _ = train(vocab, vocab.encode(iter(lines)), config, Reporter(True))
+    with vocab.encode_to_disk(iter(lines), directory=str(tmp_path)) as corpus:
+        from_disk, _ = train(vocab, corpus, config, Reporter(True))
+    assert from_memory.tobytes() == from_disk.tobytes()
+    assert np.abs(from_memory).sum() > 0
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 @pytest.fixture

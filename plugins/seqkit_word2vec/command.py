@@ -54,12 +54,13 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     reporter.info(f"vocabulary: {vocab_note}; model needs about {memory_estimate(len(vocab), dim, matrices)}")
     stats = CorpusStats()
     with reporter.task("encoding corpus", total=None):
-        encoded = vocab.encode(sentences(), expected_tokens=vocab.total)
-    if encoded.ids.size == 0:
-        from seqkit.errors import SeqkitError
+        encoded = vocab.encode_to_disk(sentences())  # memory then does not grow with the corpus
+    with encoded:
+        if encoded.n_tokens == 0:
+            from seqkit.errors import SeqkitError
 
-        raise SeqkitError("no in-vocabulary words to train on")
-    vectors, result = train(vocab, encoded, config, reporter)
+            raise SeqkitError("no in-vocabulary words to train on")
+        vectors, result = train(vocab, encoded, config, reporter)
     Embeddings(vocab.words, vectors).save(output, binary=binary)
     mode = f"{model}-{loss}" + (" (batch negatives)" if batch_negatives else "")
     reporter.summary(f"word2vec {mode}: {len(vocab):,} words x {dim} from {stats.describe()}; {epochs} epochs "

@@ -58,6 +58,9 @@ def word2vec(corpus, output, model, loss, dim, window, negative, sample, min_cou
     (`COUNT DIM` header, then `word v1 ... vDIM`, most frequent first) or, with --binary, word2vec
     binary; both load in gensim and word2vec.c.
 
+    The encoded corpus (4 bytes per token) is kept in an unnamed temporary file in $TMPDIR, so
+    memory does not grow with the corpus.
+
     With --threads 1 and a --seed, the output is identical run to run.
     """
     from seqkit_word2vec.command import run

@@ -1,8 +1,9 @@
 """The word2vec training driver: vocabulary, encoding, tables, threads, schedule, divergence guard.
 
-Plain Python around the Numba kernel: the corpus is encoded once to int32 ids, each epoch is cut into
-chunks of about 10k words that worker threads train on concurrently (the kernel releases the GIL),
-and the main thread only collects per-chunk loss and progress.
+Plain Python around the Numba kernel: the corpus is encoded once to int32 ids (in memory or in a
+temporary file), each epoch is cut into chunks of about 10k words that worker threads read and train on
+concurrently (the kernel releases the GIL), and the main thread only collects per-chunk loss and
+progress.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqkit.errors import Interrupted, TrainingDiverged
-from seqkit.vocab import EncodedCorpus, Vocabulary, alias_table, huffman_tree, keep_probabilities
+from seqkit.vocab import DiskCorpus, EncodedCorpus, Vocabulary, alias_table, huffman_tree, keep_probabilities
 
 CHUNK_WORDS = 10_000
 
@@ -79,7 +80,7 @@ def initial_weights(vocab_size: int, config: Config) -> tuple[np.ndarray, np.nda
     return syn0, syn1neg, syn1
 
 
-def train(vocab: Vocabulary, corpus: EncodedCorpus, config: Config, reporter) -> tuple[np.ndarray, TrainStats]:
+def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config, reporter) -> tuple[np.ndarray, TrainStats]:
     """Train and return syn0 (the word vectors)."""
     from seqkit_word2vec.kernels import sigmoid_tables, train_chunk, train_chunk_sg_batch
 
@@ -102,11 +103,13 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus, config: Config, reporter) ->
     def run(epoch: int, index: int):
         first, end, before = chunks[index]
         seed = chunk_seed(config.seed, epoch, index)
+        ids, offsets = corpus.slice(first, end)
+        sentences = end - first
         if config.batch_negatives:
-            return train_chunk_sg_batch(corpus.ids, corpus.offsets, first, end, syn0, syn1neg, keep, prob, alias,
+            return train_chunk_sg_batch(ids, offsets, 0, sentences, syn0, syn1neg, keep, prob, alias,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig)
-        return train_chunk(corpus.ids, corpus.offsets, first, end, syn0, syn1neg, syn1, keep, prob, alias,
+        return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
                            codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                            config.cbow_mean, config.window, config.lr, config.min_lr,
                            epoch * corpus_words + before, total, seed, sig, logsig)
