@@ -27,14 +27,14 @@ a dog sat on a mat
 """
 
 
-def build(text: str, order: int, smoothing: str = "mkn", fallback=None):
+def build(text: str, order: int, smoothing: str = "mkn", fallback=None, prune=None):
     from seqkit_ngram.counts import count_ngrams, encode_text
     from seqkit_ngram.estimate import estimate
 
     vocab = ["<unk>", "<s>", "</s>"]
     index = {b"<unk>": 0, b"<s>": 1, b"</s>": 2}
     ids, lengths = encode_text([line.encode().split() for line in text.splitlines() if line.split()], index, vocab)
-    return estimate(count_ngrams(ids, lengths, order, vocab), smoothing, fallback=fallback)
+    return estimate(count_ngrams(ids, lengths, order, vocab), smoothing, fallback=fallback, prune=prune)
 
 
 def as_table(model) -> dict[tuple[str, ...], tuple[float, float]]:
@@ -45,8 +45,36 @@ def as_table(model) -> dict[tuple[str, ...], tuple[float, float]]:
     return table
 
 
-def reference_mkn(text: str, order: int, fallback=(0.5, 1.0, 1.5)):
-    """lmplz's modified Kneser-Ney written directly from the definitions, with dictionaries."""
+def raw_counts(text: str, order: int) -> list[Counter]:
+    """Occurrences of every n-gram (n <= order) as lmplz counts them: n-grams ending at a token, cut at <s>."""
+    raw = [Counter() for _ in range(order)]
+    for line in text.splitlines():
+        tokens = line.split() + ["</s>"]
+        if len(tokens) == 1:
+            continue
+        for j in range(len(tokens)):
+            for n in range(1, min(order, j + 2) + 1):
+                gram = tuple(tokens[j - n + 1:j + 1]) if n <= j + 1 else ("<s>", *tokens[:j + 1])
+                raw[n - 1][gram] += 1
+    return raw
+
+
+def pruned_set(text: str, order: int, prune) -> set:
+    """lmplz --prune from the definition: drop n-grams (n >= 2) seen at most T_n times, but keep every
+    prefix and suffix of a kept n-gram."""
+    raw = raw_counts(text, order)
+    keep = [set(raw[0])] + [{g for g, c in raw[n].items() if c > prune[n]} for n in range(1, order)]
+    for n in range(order - 1, 0, -1):
+        for gram in keep[n]:
+            keep[n - 1].update([gram[:-1], gram[1:]])
+    return {g for n in range(1, order) for g in raw[n] if g not in keep[n]}
+
+
+def reference_mkn(text: str, order: int, fallback=(0.5, 1.0, 1.5), prune=None):
+    """lmplz's modified Kneser-Ney written directly from the definitions, with dictionaries. With
+    `prune`, discounts still come from all n-grams and a pruned n-gram's whole count goes to its
+    context's interpolation weight (lmplz's initial_probabilities)."""
+    dropped = pruned_set(text, order, prune) if prune else set()
     sentences = [line.split() for line in text.splitlines() if line.split()]
     counts = [Counter() for _ in range(order)]
     for words in sentences:
@@ -82,7 +110,7 @@ def reference_mkn(text: str, order: int, fallback=(0.5, 1.0, 1.5)):
         denom, mass = defaultdict(float), defaultdict(float)
         for gram, c in a.items():
             denom[gram[:-1]] += c
-            mass[gram[:-1]] += disc(c)
+            mass[gram[:-1]] += c if gram in dropped else disc(c)
         p = {}
         for gram, c in a.items():
             ctx = gram[:-1]
@@ -93,6 +121,8 @@ def reference_mkn(text: str, order: int, fallback=(0.5, 1.0, 1.5)):
     table = {}
     for n in range(1, order + 1):
         for gram, p in probs[n - 1].items():
+            if gram in dropped:
+                continue
             bo = gammas[n].get(gram) if n < order else None
             table[gram] = (-99.0 if gram == ("<s>",) else math.log10(p), math.log10(bo) if bo else 0.0)
     return table
@@ -108,19 +138,42 @@ def test_modified_kneser_ney_equals_brute_force(order):
         assert ours[gram][1] == pytest.approx(b, abs=1e-9), gram
 
 
-def model_from(text, order, smoothing, tmp_path, fallback=(0.5, 1.0, 1.5)):
+def model_from(text, order, smoothing, tmp_path, fallback=(0.5, 1.0, 1.5), prune=None):
     from seqkit_ngram.arpa import read_arpa, write_arpa
     from seqkit_ngram.model import NgramModel
 
     path = tmp_path / f"m-{smoothing}-{order}.arpa"
-    write_arpa(build(text, order, smoothing, fallback=fallback), str(path))
+    write_arpa(build(text, order, smoothing, fallback=fallback, prune=prune), str(path))
     return NgramModel(read_arpa(str(path)))
 
 
+@pytest.mark.parametrize("order,prune", [(2, [0, 1]), (3, [0, 0, 1]), (3, [0, 1, 1]), (4, [0, 1, 2, 2])])
+def test_pruned_modified_kneser_ney_equals_brute_force(order, prune):
+    ours = as_table(build(TOY, order, fallback=(0.5, 1.0, 1.5), prune=prune))
+    ref = reference_mkn(TOY, order, prune=prune)
+    assert ours.keys() == ref.keys()
+    for gram, (p, b) in ref.items():
+        assert ours[gram][0] == pytest.approx(p, abs=1e-9), gram
+        assert ours[gram][1] == pytest.approx(b, abs=1e-9), gram
+
+
+def test_pruned_ngrams_are_absent_and_their_contexts_kept():
+    prune = [0, 1, 1]
+    dropped = pruned_set(TOY, 3, prune)
+    raw = raw_counts(TOY, 3)
+    kept = set(as_table(build(TOY, 3, fallback=(0.5, 1.0, 1.5), prune=prune)))
+    full = set(as_table(build(TOY, 3, fallback=(0.5, 1.0, 1.5))))
+    assert dropped and kept == full - dropped
+    assert all(raw[len(g) - 1][g] <= 1 for g in dropped)
+    rescued = {g for g in kept if len(g) > 1 and raw[len(g) - 1][g] <= 1}  # singletons kept as contexts
+    assert all(any(h[:-1] == g or h[1:] == g for h in kept if len(h) == len(g) + 1) for g in rescued)
+    assert all(g[:-1] in kept and g[1:] in kept for g in kept if len(g) > 1)
+
+
 @pytest.mark.parametrize("smoothing", ["mkn", "kn", "wb", "addk"])
-@pytest.mark.parametrize("order", [2, 3])
-def test_every_smoothing_sums_to_one_for_every_seen_context(smoothing, order, tmp_path):
-    model = model_from(TOY, order, smoothing, tmp_path)
+@pytest.mark.parametrize("order,prune", [(2, None), (3, None), (2, [0, 1]), (3, [0, 1, 1])])
+def test_every_smoothing_sums_to_one_for_every_seen_context(smoothing, order, prune, tmp_path):
+    model = model_from(TOY, order, smoothing, tmp_path, prune=prune)
     words = [w for w in model.vocab if w != "<s>"]
     contexts = {()}
     for line in TOY.splitlines():
@@ -241,6 +294,152 @@ def test_scores_match_hand_computed_backoff(tmp_path):
 
 
 # --- the commands ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,message", [
+    ("1", "unigrams cannot be pruned"), ("0 2 1", "non-decreasing"), ("0,x", "not a count threshold"),
+    ("0 0 0 0", "order 3"), ("", "not a count threshold"), ("0 -1", "not a count threshold"),
+])
+def test_bad_prune_values_are_usage_errors(tmp_path, cli_run, value, message):
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    out = tmp_path / "m.arpa"
+    result = cli_run("ngram", corpus, "-o", out, "--order", "3", "--prune", value)
+    assert result.exit_code == 2 and message in result.stderr and "--prune" in result.stderr, result.stderr
+    assert not out.exists()
+
+
+def test_prune_on_the_command_line_drops_rare_ngrams(tmp_path, cli_run):
+    from seqkit_ngram.arpa import read_arpa
+
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    full, pruned = tmp_path / "full.arpa", tmp_path / "pruned.arpa"
+    assert cli_run("ngram", corpus, "-o", full, "--order", "3", "--discount-fallback", "-q").exit_code == 0
+    result = cli_run("ngram", corpus, "-o", pruned, "--order", "3", "--discount-fallback", "--prune", "0,1")
+    assert result.exit_code == 0 and "pruned 0 1 1" in result.stderr
+    a, b = read_arpa(str(full)), read_arpa(str(pruned))
+    assert len(b.words[0]) == len(a.words[0]) and len(b.words[1]) < len(a.words[1]) and len(b.words[2]) < len(a.words[2])
+
+
+def sample_lines(count: int) -> str:
+    import lzma
+
+    from seqkit.options import DATA_DIR
+
+    with lzma.open(DATA_DIR / "sample.txt.xz", "rt", encoding="utf-8") as handle:
+        return "".join(line for _, line in zip(range(count), handle))
+
+
+@pytest.mark.parametrize("order,extra", [(3, []), (4, ["--prune", "0 1"]), (1, [])])
+def test_counting_in_spilled_chunks_gives_the_same_arpa(tmp_path, cli_run, order, extra):
+    corpus = tmp_path / "sample.txt"
+    corpus.write_text(sample_lines(1500))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    whole, chunked = tmp_path / "whole.arpa", tmp_path / "chunked.arpa"
+    assert cli_run("ngram", corpus, "-o", whole, "--order", str(order), "-q", *extra).exit_code == 0
+    result = cli_run("ngram", corpus, "-o", chunked, "--order", str(order), "--memory", "200K", "-T", temp, *extra)
+    assert result.exit_code == 0, result.stderr
+    assert "merged" in result.stderr and "sorted runs from disk" in result.stderr
+    assert chunked.read_bytes() == whole.read_bytes()
+    assert list(temp.iterdir()) == []  # the spilled runs are gone
+
+
+def test_spilled_runs_are_removed_when_counting_fails(tmp_path, cli_run):
+    corpus = tmp_path / "sample.txt"
+    corpus.write_bytes(sample_lines(1500).encode() + b"bad \xff byte\n")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    result = cli_run("ngram", corpus, "-o", tmp_path / "m.arpa", "--memory", "100K", "-T", temp)
+    assert result.exit_code == 1 and "invalid UTF-8" in result.stderr and "sample.txt:1501:" in result.stderr
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["lots", "12Q", "0", "-5M"])
+def test_bad_memory_sizes_are_usage_errors(tmp_path, cli_run, value):
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    result = cli_run("ngram", corpus, "-o", tmp_path / "m.arpa", "--memory", value)
+    assert result.exit_code == 2 and "--memory" in result.stderr
+
+
+def test_memory_sizes_parse_like_lmplz():
+    from seqkit_ngram.plugin import MemorySize
+
+    size = MemorySize()
+    assert size.convert("2G", None, None) == 2 << 30 and size.convert("512", None, None) == 512 << 10
+    assert size.convert("10b", None, None) == 10 and size.convert("1.5M", None, None) == 3 << 19
+    assert 0 < size.convert("1%", None, None) < size.convert("50%", None, None)
+
+
+def test_block_reader_equals_line_reader_at_any_block_size(tmp_path):
+    from seqkit.corpus import CorpusStats, iter_sentences
+    from seqkit_ngram.counts import encode_text
+    from seqkit_ngram.encode import GrowingIndex, iter_blocks
+
+    text = "\ufeffone two  three\r\n\n   \nfour\tfive six seven eight nine\nten" + " w" * 40 + "\nlast"
+    path = tmp_path / "c.txt"
+    path.write_bytes(text.encode())
+    ref_stats = CorpusStats()
+    vocab = ["<unk>", "<s>", "</s>"]
+    ids, lengths = encode_text(iter_sentences([str(path)], max_sentence_len=4, stats=ref_stats),
+                               {b"<unk>": 0, b"<s>": 1, b"</s>": 2}, vocab)
+    for block_size in (3, 7, 16, 1 << 20):
+        stats = CorpusStats()
+        vocab2 = ["<unk>", "<s>", "</s>"]
+        index = GrowingIndex({b"<unk>": 0, b"<s>": 1, b"</s>": 2}, vocab2)
+        blocks = list(iter_blocks([str(path)], index.__getitem__, errors="strict", max_sentence_len=4,
+                                  stats=stats, block_size=block_size))
+        assert np.concatenate([b[0] for b in blocks]).tolist() == ids.tolist(), block_size
+        assert np.concatenate([b[1] for b in blocks]).tolist() == lengths.tolist(), block_size
+        assert vocab2 == vocab and stats == ref_stats, block_size
+
+
+def test_min_count_and_max_vocab_map_rare_words_to_unk(tmp_path, cli_run):
+    from seqkit_ngram.arpa import read_arpa
+
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    out = tmp_path / "m.arpa"
+    assert cli_run("ngram", corpus, "-o", out, "--order", "2", "--discount-fallback", "--min-count", "3",
+                   "-q").exit_code == 0
+    counts = Counter(TOY.split())
+    assert set(read_arpa(str(out)).vocab) == {"<unk>", "<s>", "</s>"} | {w for w, c in counts.items() if c >= 3}
+    assert cli_run("ngram", corpus, "-o", out, "--order", "2", "--discount-fallback", "--max-vocab", "2",
+                   "-q").exit_code == 0
+    assert read_arpa(str(out)).vocab == ["<unk>", "<s>", "</s>", "the", "cat"]
+
+
+def test_fast_and_careful_arpa_readers_agree(toy_arpa):
+    from seqkit_ngram.arpa import MAX_NGRAMS, _read_lines
+    from seqkit_ngram.arpafast import read_fast
+
+    data = toy_arpa.read_bytes()
+    fast = read_fast(data, MAX_NGRAMS)
+    slow = _read_lines(data, str(toy_arpa))
+    assert fast is not None and fast[0] == slow.vocab
+    for mine, theirs in zip(fast[1:], (slow.words, slow.logprob, slow.backoff)):
+        assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+    # odd but valid spellings: the same model either way
+    odd = data.replace(b"\t", b"\t ", 1).replace(b"-0.757888\t", b"-7.57888e-1\t", 1)
+    assert b"e-1" in odd
+    fast, slow = read_fast(odd, MAX_NGRAMS), _read_lines(odd, "odd")
+    assert fast[0] == slow.vocab and all(np.array_equal(a, b) for a, b in zip(fast[2], slow.logprob))
+    spaced = data.replace(b"\t", b" ")  # a layout only the careful reader takes
+    assert read_fast(spaced, MAX_NGRAMS) is None
+    assert all(np.array_equal(a, b) for a, b in zip(_read_lines(spaced, "spaced").logprob, slow.logprob))
+
+
+def test_decimal_parser_equals_python_float():
+    from seqkit_ngram.arpafast import parse_decimals
+
+    texts = [b"-1.234567", b"0", b"-99", b"-0.000001", b"12.5", b"+3.25", b"-.5", b"7.", b"-0", b"1e-3",
+             b"-2.5E+2", b"-inf", b"0.1234567890123456789", b"-12.75\r"]
+    buf = np.frombuffer(b" ".join(texts), dtype=np.uint8)
+    ends = np.cumsum([len(t) + 1 for t in texts]) - 1
+    starts = ends - [len(t) for t in texts]
+    values = parse_decimals(buf, starts, ends)
+    assert [float(v) for v in values] == [float(t) for t in texts]
 
 @pytest.fixture
 def toy_arpa(tmp_path, cli_run):

@@ -1,4 +1,8 @@
-"""ARPA files: a writer KenLM and SRILM accept, and a reader with KenLM-grade diagnostics."""
+"""ARPA files: a writer KenLM and SRILM accept, and a reader with KenLM-grade diagnostics.
+
+Reading tries the vectorised reader (`arpafast`) first; a file it does not find perfectly plain goes
+through the line-by-line reader here, which either accepts it too or names the offending line.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +13,71 @@ import numpy as np
 
 from seqkit.errors import DataError
 from seqkit.textio import atomic_output, open_input
+from seqkit_ngram.arpafast import read_fast
+from seqkit_ngram.arpaformat import VocabBytes, fits_numbers, format_lines
 from seqkit_ngram.estimate import Model
 
 _COUNT_LINE = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)\s*$")
 _SECTION = re.compile(r"^\\(\d+)-grams:\s*$")
+_ASCII_SPACE = re.compile("[ \t\n\r\x0b\x0c]+")
 MAX_NGRAMS = 1 << 33  # a header claiming more is refused before anything is allocated
 
 
+BLOCK_ROWS = 1 << 18
+
+
 def write_arpa(model: Model, path: str) -> None:
-    """Write `model` in ARPA format (compressed by suffix; atomically)."""
+    """Write `model` in ARPA format (compressed by suffix; atomically).
+
+    A second thread does the writing (the system call releases the GIL), so the next block is formatted
+    while the previous one goes to disk; at most two blocks wait.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    vocab = VocabBytes(model.vocab)
+    top = len(model.words)
+    with atomic_output(path, binary=True) as out, ThreadPoolExecutor(1) as writer:
+        pending: deque = deque()
+
+        def put(piece: bytes) -> None:
+            pending.append(writer.submit(out.write, piece))
+            while len(pending) > 2:
+                pending.popleft().result()
+
+        header = b"\\data\\\n" + b"".join(f"ngram {n}={len(w)}\n".encode() for n, w in enumerate(model.words, 1))
+        put(header)
+        for n, (words, logprob, backoff) in enumerate(zip(model.words, model.logprob, model.backoff), 1):
+            put(f"\n\\{n}-grams:\n".encode())
+            if vocab.fits and fits_numbers(logprob, backoff):
+                for piece in format_lines(words, logprob, backoff if n < top else None, vocab):
+                    put(piece)
+            else:
+                while pending:
+                    pending.popleft().result()
+                _write_with_kernel(out, model.vocab, words, logprob, backoff, n < top)
+        put(b"\n\\end\\\n")
+        while pending:
+            pending.popleft().result()
+
+
+def _write_with_kernel(out, vocab: list[str], words, logprob, backoff, with_backoff: bool) -> None:
+    """The Numba formatter, for what the padded-matrix formatter cannot take (NUL bytes or very long
+    words in the vocabulary, log values beyond -9999)."""
     from seqkit_ngram.kernels import format_ngram_lines
 
-    encoded = [w.encode("utf-8") for w in model.vocab]
-    lengths = np.fromiter((len(w) for w in encoded), dtype=np.int64, count=len(encoded))
+    encoded = [w.encode("utf-8") for w in vocab]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     vocab_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(lengths, out=vocab_offsets[1:])
     vocab_bytes = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    top = len(model.words)
-    with atomic_output(path, binary=True) as out:
-        out.write(b"\\data\\\n")
-        for n, words in enumerate(model.words, 1):
-            out.write(f"ngram {n}={len(words)}\n".encode())
-        for n, (words, logprob, backoff) in enumerate(zip(model.words, model.logprob, model.backoff), 1):
-            out.write(f"\n\\{n}-grams:\n".encode())
-            for lo in range(0, len(words), 1 << 20):  # bounded buffers for very large models
-                rows = words[lo:lo + (1 << 20)]
-                size = int(lengths[rows].sum()) + rows.shape[0] * (n + 30)
-                buffer = np.empty(size, dtype=np.uint8)
-                used = format_ngram_lines(rows, _micro(logprob[lo:lo + len(rows)]),
-                                          _micro(backoff[lo:lo + len(rows)]), n < top, vocab_bytes,
-                                          vocab_offsets, buffer)
-                out.write(buffer[:used].tobytes())
-        out.write(b"\n\\end\\\n")
+    n = words.shape[1]
+    for lo in range(0, len(words), BLOCK_ROWS):
+        rows = words[lo:lo + BLOCK_ROWS]
+        buffer = np.empty(int(lengths[rows].sum()) + len(rows) * (n + 40), dtype=np.uint8)
+        used = format_ngram_lines(rows, _micro(logprob[lo:lo + BLOCK_ROWS]), _micro(backoff[lo:lo + BLOCK_ROWS]),
+                                  with_backoff, vocab_bytes, vocab_offsets, buffer)
+        out.write(memoryview(buffer)[:used])
 
 
 def _micro(values: np.ndarray) -> np.ndarray:
@@ -66,6 +103,14 @@ def read_arpa(path: str) -> ArpaData:
         data = handle.read()
     if data.startswith(b"mmap lm ") or b"\x00" in data[:4096]:
         raise DataError("looks like a binary (KenLM build_binary?) file, not ARPA text", path, 1)
+    fast = read_fast(data, MAX_NGRAMS)
+    if fast is not None:
+        return ArpaData(*fast)
+    return _read_lines(data, path)
+
+
+def _read_lines(data: bytes, path: str) -> ArpaData:
+    """The careful reader: line by line, naming the first line that is wrong (see `arpafast`)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -132,7 +177,7 @@ def read_arpa(path: str) -> ArpaData:
                 raise DataError(f"probability {fields[0]} is {'NaN' if math.isnan(p) else 'positive'}", path, where(i))
             if math.isnan(b):
                 raise DataError("back-off is NaN", path, where(i))
-            tokens = fields[1].split()
+            tokens = [t for t in _ASCII_SPACE.split(fields[1]) if t]  # as bytes.split(): words may hold U+00A0
             if len(tokens) != n:
                 raise DataError(f"expected {n} words, found {len(tokens)}", path, where(i))
             for j, token in enumerate(tokens):

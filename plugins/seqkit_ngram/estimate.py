@@ -8,6 +8,7 @@ vocabulary (`<unk>` included, `<s>` excluded), back-off weight of a context = it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -58,11 +59,39 @@ def discounts_for(counts: np.ndarray, n: int, smoothing: str, fallback: tuple[fl
         return fallback, True
 
 
+def prune_masks(counts: Counts, thresholds: Sequence[int] | None) -> list[np.ndarray]:
+    """Which n-grams lmplz's `--prune` keeps: those whose raw occurrence count exceeds their order's
+    threshold (lmplz compares actual counts, not adjusted ones; unigrams are never pruned). An n-gram that
+    is the context (prefix) or the suffix of a kept higher-order n-gram is kept too: querying walks
+    through both. With non-decreasing thresholds raw counts already guarantee that; the closure makes it
+    hold whatever the counts."""
+    orders = counts.orders
+    keep = [np.ones(len(o), dtype=bool) for o in orders]
+    if not thresholds:
+        return keep
+    for n in range(2, len(orders) + 1):
+        if thresholds[n - 1]:
+            keep[n - 1] = orders[n - 1].raw > thresholds[n - 1]
+    for n in range(len(orders), 1, -1):
+        kept = keep[n - 1]
+        keep[n - 2][orders[n - 1].prefix[kept]] = True
+        keep[n - 2][orders[n - 1].suffix[kept]] = True
+    return keep
+
+
 def estimate(counts: Counts, smoothing: str = "mkn", *, fallback: tuple[float, float, float] | None = None,
-             k: float = 1.0) -> Model:
-    """Probabilities for every n-gram in `counts` under the chosen smoothing."""
+             k: float = 1.0, prune: Sequence[int] | None = None) -> Model:
+    """Probabilities for every n-gram in `counts` under the chosen smoothing, optionally pruned.
+
+    Pruning follows lmplz: discounts come from all n-grams' count-of-counts, and a pruned n-gram's whole
+    probability (its count, not only its discount) goes to its context's interpolation weight, which is
+    the context's back-off, so every context's distribution still sums to one.
+    """
     if smoothing not in SMOOTHINGS:
         raise ValueError(smoothing)
+    keep = prune_masks(counts, prune)
+    if smoothing == "addk":
+        return _filtered(_additive(counts, k, keep), keep)
     orders = counts.orders
     top = len(orders)
     vocab_size = len(counts.vocab) - 1  # uniform distribution over words incl. <unk>, </s>; excl. <s>
@@ -70,9 +99,8 @@ def estimate(counts: Counts, smoothing: str = "mkn", *, fallback: tuple[float, f
     gammas: list[np.ndarray] = []
     discounts: list[tuple[float, float, float]] = []
     fallback_orders: list[int] = []
-    if smoothing == "addk":
-        return _additive(counts, k)
     for n, order in enumerate(orders, 1):
+        pruned = ~keep[n - 1]
         ctx = np.zeros(len(order), dtype=np.int64) if n == 1 else order.prefix
         n_ctx = 1 if n == 1 else len(orders[n - 2])
         if smoothing == "wb":
@@ -82,7 +110,7 @@ def estimate(counts: Counts, smoothing: str = "mkn", *, fallback: tuple[float, f
             total = denom + types
             safe = np.where(total > 0, total, 1.0)
             uninterp = c / safe[ctx]
-            gamma = types / safe
+            gamma = (types + np.bincount(ctx, weights=np.where(pruned, c, 0.0), minlength=n_ctx)) / safe
             discounts.append((0.0, 0.0, 0.0))
         else:
             c = order.count
@@ -95,7 +123,7 @@ def estimate(counts: Counts, smoothing: str = "mkn", *, fallback: tuple[float, f
             denom = np.bincount(ctx, weights=c.astype(np.float64), minlength=n_ctx)
             safe = np.where(denom > 0, denom, 1.0)
             uninterp = (c - discount) / safe[ctx]
-            mass = np.bincount(ctx, weights=discount, minlength=n_ctx)
+            mass = np.bincount(ctx, weights=np.where(pruned, c, discount), minlength=n_ctx)
             gamma = mass / safe
         if n == 1:
             p = uninterp + gamma[0] / vocab_size
@@ -109,12 +137,21 @@ def estimate(counts: Counts, smoothing: str = "mkn", *, fallback: tuple[float, f
         bo = np.zeros(len(orders[n - 1]))
         if n < top:
             is_context = np.zeros(len(orders[n - 1]), dtype=bool)
-            is_context[orders[n].prefix] = True
+            is_context[orders[n].prefix[keep[n]]] = True
             g = gammas[n]  # gamma of contexts at order n+1, indexed by order-n rows
             bo[is_context] = np.log10(np.maximum(g[is_context], 1e-300))
         backoff.append(bo)
     _fix_bos(counts, logprob)
-    return Model(counts.vocab, [o.words for o in orders], logprob, backoff, discounts, fallback_orders)
+    model = Model(counts.vocab, [o.words for o in orders], logprob, backoff, discounts, fallback_orders)
+    return _filtered(model, keep)
+
+
+def _filtered(model: Model, keep: list[np.ndarray]) -> Model:
+    """The model without its pruned n-grams."""
+    if all(k.all() for k in keep):
+        return model
+    return Model(model.vocab, [w[k] for w, k in zip(model.words, keep)], [p[k] for p, k in zip(model.logprob, keep)],
+                 [b[k] for b, k in zip(model.backoff, keep)], model.discounts, model.fallback_orders)
 
 
 def _fix_bos(counts: Counts, logprob: list[np.ndarray]) -> None:
@@ -123,8 +160,9 @@ def _fix_bos(counts: Counts, logprob: list[np.ndarray]) -> None:
     logprob[0][unigrams == 1] = -99.0
 
 
-def _additive(counts: Counts, k: float) -> Model:
-    """Add-k at every order with Katz-style back-off weights so each context's distribution sums to 1."""
+def _additive(counts: Counts, k: float, keep: list[np.ndarray]) -> Model:
+    """Add-k at every order with Katz-style back-off weights so each context's distribution (over the
+    kept n-grams) sums to 1."""
     orders = counts.orders
     vocab_size = len(counts.vocab) - 1
     probs, backoffs = [], []
@@ -137,12 +175,14 @@ def _additive(counts: Counts, k: float) -> Model:
             ctx = order.prefix
             denom = np.bincount(ctx, weights=c, minlength=len(orders[n - 2]))
             p = (c + k) / (denom[ctx] + k * vocab_size)
-            seen_mass = np.bincount(ctx, weights=p, minlength=len(orders[n - 2]))
-            lower_mass = np.bincount(ctx, weights=probs[n - 2][order.suffix], minlength=len(orders[n - 2]))
+            kept = keep[n - 1]
+            seen_mass = np.bincount(ctx, weights=np.where(kept, p, 0.0), minlength=len(orders[n - 2]))
+            lower_mass = np.bincount(ctx, weights=np.where(kept, probs[n - 2][order.suffix], 0.0),
+                                     minlength=len(orders[n - 2]))
             free = np.clip(1.0 - seen_mass, 1e-12, None)
             rest = np.clip(1.0 - lower_mass, 1e-12, None)
             bo = np.ones(len(orders[n - 2]))
-            has = np.bincount(ctx, minlength=len(orders[n - 2])) > 0
+            has = np.bincount(ctx, weights=kept, minlength=len(orders[n - 2])) > 0
             bo[has] = free[has] / rest[has]
             backoffs.append(np.log10(bo))
         probs.append(p)

@@ -10,6 +10,59 @@ name = "ngram"
 version = "0.1.0"
 
 
+def parse_prune(value: str | None, order: int) -> list[int] | None:
+    """lmplz's --prune rules: integers >= 0, at most one per order, non-decreasing (otherwise a kept
+    n-gram could lose its context), unigrams unpruned; the last value repeats up to the model's order."""
+    if value is None:
+        return None
+    fields = value.replace(",", " ").split()
+    bad = [f for f in fields if not f.isdigit()]
+    if not fields or bad:
+        raise click.BadParameter(f"{(bad or [value])[0]!r} is not a count threshold (integers >= 0, e.g. '0,0,1')",
+                                 param_hint="--prune")
+    thresholds = [int(f) for f in fields]
+    if len(thresholds) > order:
+        raise click.BadParameter(f"{len(thresholds)} thresholds given but the model has order {order}",
+                                 param_hint="--prune")
+    if thresholds[0] != 0:
+        raise click.BadParameter("unigrams cannot be pruned: the first threshold must be 0", param_hint="--prune")
+    if any(b < a for a, b in zip(thresholds, thresholds[1:])):
+        raise click.BadParameter(f"thresholds must be non-decreasing ({value}); otherwise a kept n-gram "
+                                 "could lose its context", param_hint="--prune")
+    return thresholds + [thresholds[-1]] * (order - len(thresholds))
+
+
+class MemorySize(click.ParamType):
+    """A size like lmplz's -S / GNU sort's -S: a number and a unit b, K, M, G, T (powers of 1024) or %
+    of physical memory; no unit means K."""
+
+    name = "size"
+    UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        unit = text[-1:].lower() if text[-1:].isalpha() or text.endswith("%") else "k"
+        number = text[:-1] if unit != "k" or text[-1:].lower() == "k" else text
+        try:
+            amount = float(number)
+        except ValueError:
+            self.fail(f"{value!r} is not a size (e.g. 500M, 4G, 25%)", param, ctx)
+        if unit == "%":
+            import os
+
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            size = int(total * amount / 100)
+        elif unit in self.UNITS:
+            size = int(amount * self.UNITS[unit])
+        else:
+            self.fail(f"{value!r} has an unknown unit (use b, K, M, G, T or %)", param, ctx)
+        if size < 1:
+            self.fail(f"{value!r} is not a positive size", param, ctx)
+        return size
+
+
 @click.command(short_help="Estimate an n-gram language model (modified Kneser-Ney by default) as ARPA.")
 @click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
 @click.option("-o", "--output", required=True, metavar="PATH", help="ARPA file to write (.gz/.bz2/.xz ok; '-' = stdout).")
@@ -27,11 +80,20 @@ version = "0.1.0"
               help="Words seen fewer times become <unk>.")
 @click.option("--max-vocab", type=click.IntRange(min=1), default=None,
               help="Keep only the N most frequent words; the rest become <unk>.")
+@click.option("--prune", metavar="T1,T2,...", default=None,
+              help="Drop n-grams seen at most T times, one threshold per order (as lmplz --prune): "
+                   "non-decreasing, the last repeats for higher orders, unigrams cannot be pruned (T1 = 0). "
+                   "'0,0,1' drops singleton trigrams and above. Their probability goes to the back-off.")
+@click.option("-S", "--memory", type=MemorySize(), default=None, metavar="SIZE",
+              help="Memory for n-gram counts, like lmplz -S: 500M, 4G, 25% (a bare number is KiB). Counts "
+                   "that outgrow it are written to sorted temporary files and merged. [default: 50%]")
+@click.option("-T", "--temp-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Directory for those temporary files (removed afterwards). [default: $TMPDIR or /tmp]")
 @errors_option
 @max_sentence_len_option
 @quiet_option
-def ngram(corpus, output, order, smoothing, add_k, discount_fallback, min_count, max_vocab, errors,
-          max_sentence_len, quiet) -> None:
+def ngram(corpus, output, order, smoothing, add_k, discount_fallback, min_count, max_vocab, prune, memory,
+          temp_dir, errors, max_sentence_len, quiet) -> None:
     """Count the n-grams of CORPUS (one sentence per line; <s> and </s> are added) and write an ARPA
     language model that KenLM and SRILM read.
 
@@ -40,11 +102,12 @@ def ngram(corpus, output, order, smoothing, add_k, discount_fallback, min_count,
     Without <unk> in the text the model still lists <unk> (as lmplz does), with the probability mass
     interpolation gives it. --min-count and --max-vocab turn rare words into <unk>.
     """
+    thresholds = parse_prune(prune, order)
     from seqkit_ngram.command import run
 
     run(corpus=list(corpus), output=output, order=order, smoothing=smoothing, add_k=add_k,
         discount_fallback=discount_fallback, min_count=min_count, max_vocab=max_vocab, errors=errors,
-        max_sentence_len=max_sentence_len, quiet=quiet)
+        max_sentence_len=max_sentence_len, quiet=quiet, prune=thresholds, memory=memory, temp_dir=temp_dir)
 
 
 class ArpaFormat:
