@@ -82,20 +82,124 @@ def test_forward_equals_slow_reference():
     np.testing.assert_allclose(seg.logits, reference_lstm_forward(params, X, 2), rtol=1e-6, atol=1e-9)
 
 
-def test_softmax_kernel_equals_numpy():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_kernel_equals_numpy(dtype):
     from seqkit_rnnlm.kernels import log_softmax_at, softmax_xent
 
     rng = np.random.default_rng(0)
-    logits = rng.standard_normal((6, 11)).astype(np.float32) * 3
+    logits = (rng.standard_normal((6, 11)) * 3).astype(dtype)
+    bias = rng.standard_normal(11).astype(dtype)
     targets = rng.integers(0, 11, 6)
-    ref_logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    np.testing.assert_allclose(log_softmax_at(logits.copy(), targets), ref_logp[np.arange(6), targets], rtol=1e-5)
-    grad = logits.copy()
-    losses = softmax_xent(grad, targets, 0.5)
+    z = logits.astype(np.float64) + bias
+    ref_logp = z - z.max(axis=1, keepdims=True)
+    ref_logp -= np.log(np.exp(ref_logp).sum(axis=1, keepdims=True))
+    out = np.empty(6)
+    log_softmax_at(logits, bias, targets, out)
+    np.testing.assert_allclose(out, ref_logp[np.arange(6), targets], rtol=1e-5)
+    grad, losses, dbias = logits.copy(), np.empty(6), np.zeros(11, dtype)
+    softmax_xent(grad, bias, targets, 0.5, losses, dbias)
     expected = np.exp(ref_logp)
     expected[np.arange(6), targets] -= 1
     np.testing.assert_allclose(grad, 0.5 * expected, atol=1e-6)
+    np.testing.assert_allclose(dbias, 0.5 * expected.sum(axis=0), atol=1e-6)
     np.testing.assert_allclose(losses, -ref_logp[np.arange(6), targets], rtol=1e-5)
+
+
+def test_float32_exponential_is_accurate():
+    """The vectorisable float32 exp (used by softmax and the gates) stays within a few ulp of exp."""
+    from seqkit_rnnlm.kernels import exp_array
+
+    x = np.linspace(-87, 88, 200_001).astype(np.float32)
+    out = np.empty_like(x)
+    exp_array(x, out)
+    np.testing.assert_allclose(out, np.exp(x.astype(np.float64)), rtol=1e-6)
+    assert out.dtype == np.float32
+
+
+def _network_case(cell, tied, dropout, threads, seed=0):
+    from seqkit_rnnlm.network import Config, Network, init_params, zero_state
+    from seqkit_rnnlm.pool import Pool
+
+    cfg = Config(cell=cell, layers=2, embed=8, hidden=8, tied=tied, dropout=dropout, init_scale=0.3)
+    rng = np.random.default_rng(seed)
+    params = init_params(cfg, 30, rng)
+    X, Y = rng.integers(0, 30, (9, 4)), rng.integers(0, 30, (9, 4))
+    state = zero_state(cfg, 4)
+    return Network(cfg, params, 4, 10, Pool(threads)), params, X, Y, state
+
+
+@pytest.mark.parametrize("cell,tied,dropout", [("lstm", False, 0.0), ("lstm", True, 0.3), ("gru", False, 0.3),
+                                               ("rnn", True, 0.0)])
+def test_pipelined_train_step_equals_forward_then_backward(cell, tied, dropout, monkeypatch):
+    """train_step (output blocks streamed to a worker during the forward pass, weight gradient in the
+    background) matches the plain sequence and one thread, and repeats bit for bit (what --resume needs)."""
+    import seqkit_rnnlm.network as network
+
+    monkeypatch.setattr(network, "BLOCK_ROWS", 8)  # 2 steps per block: several blocks, a short last one
+    results = []
+    for threads, pipelined in [(2, True), (2, True), (2, False), (1, True)]:
+        net, params, X, Y, state = _network_case(cell, tied, dropout, threads)
+        if pipelined:
+            loss, grads, new_state = net.train_step(X, Y, state, np.random.default_rng(5))
+        else:
+            new_state = net.forward(X, state, np.random.default_rng(5), train=True)
+            loss, grads = net.loss_and_backward(Y)
+        results.append((loss, grads.to_dense(params), grads.squared_norm(), new_state))
+        net.pool.close()
+    first, again = results[0], results[1]
+    assert first[0] == again[0] and first[2] == again[2]
+    for name in first[1]:
+        np.testing.assert_array_equal(first[1][name], again[1][name])
+    for loss, grads, norm, new_state in results[2:]:
+        assert math.isclose(loss, first[0], rel_tol=1e-6) and math.isclose(norm, first[2], rel_tol=1e-5)
+        for name in grads:
+            np.testing.assert_allclose(grads[name], first[1][name], rtol=1e-5, atol=1e-7)
+        for (h, c), (h0, c0) in zip(new_state, first[3]):
+            np.testing.assert_allclose(h, h0, rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(c, c0, rtol=1e-6, atol=1e-7)
+    dense_squares = sum(float((g.astype(np.float64) ** 2).sum()) for g in first[1].values())
+    assert math.isclose(first[2], dense_squares, rel_tol=1e-5)
+
+
+def test_sparse_sgd_step_equals_dense_update():
+    """The embedding gradient stays sparse (rows of the segment's words); the SGD step must equal the
+    dense update."""
+    from seqkit_rnnlm.pool import Pool
+
+    net, params, X, Y, state = _network_case("lstm", False, 0.0, 1)
+    _, grads, _ = net.train_step(X, Y, state)
+    assert grads.embed_ids is not None and len(grads.embed_ids) == len(np.unique(X))
+    expected = {name: value - np.float32(0.7) * g for (name, value), g in
+                zip(params.items(), grads.to_dense(params).values())}
+    grads.sgd_step(params, 0.7, Pool(2))
+    for name in params:
+        np.testing.assert_allclose(params[name], expected[name], rtol=1e-6, atol=1e-7)
+
+
+def test_producer_error_stops_the_stream_worker():
+    """An error (or Ctrl-C) in the forward pass must not leave the worker waiting for blocks forever."""
+    from seqkit_rnnlm.pool import Pool, Stream
+
+    done = []
+    with Pool(2) as pool:
+        stream = Stream(pool)
+        stream.put(lambda: done.append(1))
+        stream.abort()
+        assert pool.run([lambda: 2, lambda: 3]) == [2, 3]  # the worker is free again
+        single = Stream(Pool(1))
+        single.put(lambda: done.append(2))  # no workers: runs at once
+        single.finish()
+    assert 2 in done
+
+
+def test_training_keeps_blas_single_threaded_and_restores_it():
+    from seqkit_rnnlm.blas import blas_thread_counts, single_threaded_blas
+
+    before = blas_thread_counts()
+    assert before, "no OpenBLAS found in the process"
+    with single_threaded_blas():
+        assert set(blas_thread_counts()) == {1}
+    assert blas_thread_counts() == before
 
 
 @pytest.fixture

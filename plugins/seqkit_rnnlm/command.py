@@ -28,14 +28,14 @@ def read_ids(paths: list[str], index: dict[str, int] | None, errors: str):
 
 def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bptt, batch, epochs, optimizer, lr,
         lr_decay, decay_start, clip, init_scale, forget_bias, patience, resume, threads, seed, errors, quiet) -> None:
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))  # effective if NumPy is not loaded yet
-    import numba
-
+    # The network runs its own `threads` threads, each calling single-threaded BLAS (see blas.py); the
+    # variable spares OpenBLAS starting threads that would only be switched off again.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from seqkit_rnnlm import modelfile
+    from seqkit_rnnlm.blas import single_threaded_blas
     from seqkit_rnnlm.network import Config
     from seqkit_rnnlm.train import Schedule, train
 
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     reporter = Reporter(quiet)
     check_output_path(output)
     if resume:
@@ -64,8 +64,9 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     reporter.info(f"rnnlm: {len(vocab):,} words, {len(train_ids):,} training tokens, {config.layers}-layer "
                   f"{config.cell} {H}: {n_params:,} parameters (~{n_params * 4 * 4 / 2**20:.0f} MiB with "
                   "gradients and optimizer state)")
-    progress = train(train_ids=train_ids, valid_ids=valid_ids, vocab=vocab, config=config, schedule=schedule,
-                     output=output, reporter=reporter, resume=resume)
+    with single_threaded_blas():
+        progress = train(train_ids=train_ids, valid_ids=valid_ids, vocab=vocab, config=config, schedule=schedule,
+                         output=output, reporter=reporter, resume=resume, threads=threads)
     epochs_done = [h for h in progress.history if "epoch" in h]
     last = epochs_done[-1] if epochs_done else {}
     reporter.summary(f"rnnlm: {progress.epoch} epochs, train ppl {last.get('train_ppl', float('nan')):.2f}, valid ppl "

@@ -11,7 +11,8 @@ import numpy as np
 
 from seqkit.errors import Interrupted, TrainingDiverged
 from seqkit_rnnlm import modelfile
-from seqkit_rnnlm.network import Config, Segment, init_params, zero_state
+from seqkit_rnnlm.network import Config, Gradients, Network, init_params, zero_state
+from seqkit_rnnlm.pool import Pool
 
 
 @dataclass
@@ -51,23 +52,28 @@ def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
     return np.ascontiguousarray(ids[: steps * batch].reshape(batch, steps).T)
 
 
-def evaluate(params, config: Config, data: np.ndarray, bptt: int) -> float:
+def evaluate(network: Network, data: np.ndarray, bptt: int) -> float:
     """Perplexity over batched columns, carrying the state across segments."""
-    state = zero_state(config, data.shape[1], params["embed"].dtype)
+    state = zero_state(network.config, data.shape[1], network.dtype)
     total, count = 0.0, 0
     for start in range(0, data.shape[0] - 1, bptt):
         inputs = data[start:start + bptt]
         targets = data[start + 1:start + 1 + bptt]
         inputs = inputs[: len(targets)]
-        seg = Segment(config, params, inputs, state)
-        total -= float(seg.target_logprobs(targets).sum())
+        state = network.forward(inputs, state)
+        total -= float(network.target_logprobs(targets).sum())
         count += targets.size
-        state = seg.state
     return math.exp(total / max(count, 1))
 
 
 def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str], config: Config,
-          schedule: Schedule, output: str, reporter, resume: bool = False) -> Progress:
+          schedule: Schedule, output: str, reporter, resume: bool = False, threads: int = 1) -> Progress:
+    with Pool(threads) as pool:
+        return _train(train_ids, valid_ids, vocab, config, schedule, output, reporter, resume, pool)
+
+
+def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str], config: Config,
+           schedule: Schedule, output: str, reporter, resume: bool, pool: Pool) -> Progress:
     rng = np.random.default_rng(schedule.seed)
     if resume:
         params, _, config, training, optimizer = modelfile.load(output, with_optimizer=True)
@@ -85,6 +91,7 @@ def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[st
     data = batchify(train_ids, schedule.batch)
     valid = batchify(valid_ids, schedule.batch) if valid_ids is not None and len(valid_ids) > 2 * schedule.batch else None
     segments = range(0, data.shape[0] - 1, schedule.bptt)
+    network = Network(config, params, schedule.batch, schedule.bptt, pool)
 
     def checkpoint() -> None:
         progress.rng_state = rng.bit_generator.state
@@ -104,15 +111,12 @@ def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[st
                     for start in segments:
                         targets = data[start + 1:start + 1 + schedule.bptt]
                         inputs = data[start:start + len(targets)]
-                        seg = Segment(config, params, inputs, state, rng=rng, train=True)
-                        loss, grads = seg.loss_and_backward(targets)
+                        loss, grads, state = network.train_step(inputs, targets, state, rng)
                         if not math.isfinite(loss):
                             raise TrainingDiverged(
                                 f"the loss became {loss} in epoch {epoch}; the last good model is in {output} "
                                 f"(if any); lower --lr (now {progress.lr:g}) or --clip")
-                        state = seg.state
-                        _clip(grads, schedule.clip)
-                        _step(params, grads, optimizer, schedule, progress)
+                        _step(params, grads, _clip_factor(grads, schedule.clip), optimizer, schedule, progress, pool)
                         loss_sum += loss * targets.size
                         count += targets.size
                         tokens_done += targets.size
@@ -120,7 +124,7 @@ def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[st
                                     **{"tok/s": f"{count / max(time.perf_counter() - epoch_start, 1e-9):,.0f}"})
                 seconds = time.perf_counter() - epoch_start
                 train_ppl = math.exp(loss_sum / max(count, 1))
-                valid_ppl = evaluate(params, config, valid, schedule.bptt) if valid is not None else float("nan")
+                valid_ppl = evaluate(network, valid, schedule.bptt) if valid is not None else float("nan")
                 progress.epoch = epoch
                 progress.history.append({"epoch": epoch, "train_ppl": train_ppl, "valid_ppl": valid_ppl,
                                          "lr": progress.lr, "seconds": seconds, "tokens_per_s": count / seconds})
@@ -148,28 +152,28 @@ def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[st
     return progress
 
 
-def _clip(grads: dict[str, np.ndarray], limit: float) -> None:
-    """Scale all gradients together so their global L2 norm is at most `limit`."""
+def _clip_factor(grads: Gradients, limit: float) -> float:
+    """The factor that brings the global L2 norm of all gradients down to `limit` (1 if it is within)."""
     if limit <= 0:
-        return
-    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
-    if norm > limit:
-        scale = np.float32(limit / norm)
-        for g in grads.values():
-            g *= scale
+        return 1.0
+    norm = math.sqrt(grads.squared_norm())
+    return limit / norm if norm > limit else 1.0
 
 
-def _step(params, grads, optimizer, schedule: Schedule, progress: Progress) -> None:
-    lr = np.float32(progress.lr)
+def _step(params, grads: Gradients, factor: float, optimizer, schedule: Schedule, progress: Progress,
+          pool: Pool) -> None:
+    """Apply the (clipped: times `factor`) gradients: SGD in place, sparse rows for the embedding; Adam
+    on dense gradients."""
     if schedule.optimizer == "sgd":
-        for name, g in grads.items():
-            params[name] -= lr * g
+        grads.sgd_step(params, progress.lr * factor, pool)
         return
     progress.adam_step += 1
     t = progress.adam_step
     b1, b2, eps = 0.9, 0.999, 1e-8
     correction = math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-    for name, g in grads.items():
+    for name, g in grads.to_dense(params).items():
+        if factor != 1.0:
+            g = g * np.float32(factor)
         m, v = optimizer[f"m/{name}"], optimizer[f"v/{name}"]
         m *= b1
         m += (1 - b1) * g

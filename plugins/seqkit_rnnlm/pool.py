@@ -1,0 +1,129 @@
+"""The threads a network runs on: the calling thread plus `threads - 1` workers.
+
+Training splits its big products and elementwise passes into pieces and runs them here, with OpenBLAS
+single-threaded (see `command.run`): one pool for everything instead of OpenBLAS's, Numba's and ours
+competing for two cores, and a product can overlap other work (the output layer's weight gradient is
+computed while the recurrent layers run their backward pass). NumPy's matmul and the `nogil` kernels
+release the GIL, so the pieces really run in parallel.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Sequence, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+class Pool:
+    def __init__(self, threads: int = 1):
+        self.size = max(1, int(threads))
+        self._executor = ThreadPoolExecutor(self.size - 1, thread_name_prefix="rnnlm") if self.size > 1 else None
+
+    def run(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
+        """Run the tasks, the first on the calling thread and the rest on workers; results in order."""
+        if self._executor is None or len(tasks) < 2:
+            return [task() for task in tasks]
+        futures = [self._executor.submit(task) for task in tasks[1:]]
+        first = tasks[0]()
+        return [first] + [future.result() for future in futures]
+
+    def start(self, task: Callable[[], T]) -> Future:
+        """Begin `task` on a worker (with no workers: run it now) and return its future."""
+        if self._executor is not None:
+            return self._executor.submit(task)
+        future: Future = Future()
+        future.set_result(task())
+        return future
+
+    def ranges(self, count: int, pieces: int | None = None) -> list[tuple[int, int]]:
+        """[start, stop) ranges cutting `count` items into `pieces` (default: one per thread) near-equal parts."""
+        pieces = max(1, min(pieces or self.size, count))
+        cuts = [count * i // pieces for i in range(pieces + 1)]
+        return [(cuts[i], cuts[i + 1]) for i in range(pieces)]
+
+    def matmul(self, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out = a @ b with the rows of `a` split across the threads (one single-threaded GEMM each)."""
+        self.run([lambda lo=lo, hi=hi: np.matmul(a[lo:hi], b, out=out[lo:hi]) for lo, hi in self.ranges(len(a))])
+        return out
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class TaskQueue:
+    """Tasks taken one at a time by whichever thread calls `drain`: work that one thread starts in the
+    background and another joins when its own (sequential) work is done."""
+
+    def __init__(self, tasks: Sequence[Callable[[], None]]):
+        self._tasks = list(reversed(tasks))
+        self._lock = threading.Lock()
+
+    def _next(self) -> Callable[[], None] | None:
+        with self._lock:
+            return self._tasks.pop() if self._tasks else None
+
+    def drain(self) -> None:
+        while (task := self._next()) is not None:
+            task()
+
+
+class Stream:
+    """Tasks produced one by one while the producing thread keeps working (the forward pass hands over
+    each finished block of the output layer): a worker runs them as they come, and `finish` has the
+    producer join in for whatever is left. With no workers each task runs when it is put.
+
+    The worker is taken at the first `put`, so the producer may still use the pool before that; after
+    it, the pool's other methods would wait behind the stream's consumer."""
+
+    def __init__(self, pool: Pool):
+        self._pool = pool
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._future: Future | None = None
+
+    def put(self, task: Callable[[], None]) -> None:
+        if self._pool.size == 1:
+            task()
+            return
+        if self._future is None:
+            self._future = self._pool.start(self._consume)
+        self._queue.put(task)
+
+    def _consume(self) -> None:
+        while (task := self._queue.get()) is not None:
+            task()
+
+    def finish(self) -> None:
+        """Run what is still queued (on this thread and the worker) and wait for the worker."""
+        if self._future is None:
+            return
+        self._queue.put(None)  # one end marker per consumer: the worker and this thread
+        self._queue.put(None)
+        self._consume()
+        self._future.result()
+        self._future = None
+
+    def abort(self) -> None:
+        """Stop the worker after its current task, dropping the rest (when the producer failed)."""
+        if self._future is None:
+            return
+        while not self._queue.empty():
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(None)
+        self._future.exception()  # waits; the producer's own error is the one to report
+        self._future = None
