@@ -241,6 +241,24 @@ def test_every_mode_runs(small_corpus, tmp_path, cli_run, model, loss):
     assert Embeddings.load(str(out)).matrix.shape == (30, 8)
 
 
+def test_ns_exponent_reaches_the_noise_distribution(small_corpus, tmp_path, cli_run):
+    """Same seed, one thread: only the noise distribution differs, so the vectors must differ."""
+    from seqkit.vectors import Embeddings
+
+    runs = {}
+    for exponent in ("0.75", "0"):
+        out = tmp_path / f"v{exponent}.txt"
+        result = cli_run("word2vec", small_corpus, "-o", out, "--dim", "8", "--min-count", "1", "--epochs", "1",
+                         "--threads", "1", "--seed", "3", "--ns-exponent", exponent, "-q")
+        assert result.exit_code == 0, result.stderr
+        runs[exponent] = Embeddings.load(str(out)).matrix
+    default = tmp_path / "default.txt"
+    assert cli_run("word2vec", small_corpus, "-o", default, "--dim", "8", "--min-count", "1", "--epochs", "1",
+                   "--threads", "1", "--seed", "3", "-q").exit_code == 0
+    assert np.array_equal(Embeddings.load(str(default)).matrix, runs["0.75"])
+    assert not np.array_equal(runs["0"], runs["0.75"])
+
+
 def test_stdout_output_holds_only_vectors(small_corpus, cli_run):
     result = cli_run("word2vec", small_corpus, "-o", "-", "--dim", "4", "--min-count", "1", "--epochs", "1", "-q")
     lines = result.stdout.splitlines()
@@ -328,6 +346,7 @@ def test_contradictory_options_are_usage_errors(small_corpus, tmp_path, cli_run)
     assert cli_run("word2vec", small_corpus, "-o", tmp_path / "v", "--negative", "0").exit_code == 2
     assert cli_run("word2vec", small_corpus, "-o", tmp_path / "v", "--window", "0").exit_code == 2
     assert cli_run("word2vec", small_corpus, "-o", tmp_path / "v", "--model", "glove").exit_code == 2
+    assert cli_run("word2vec", small_corpus, "-o", tmp_path / "v", "--ns-exponent", "1.5").exit_code == 2
 
 
 def test_bad_output_path_fails_before_training(small_corpus, tmp_path, cli_run):

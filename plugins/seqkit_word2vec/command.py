@@ -11,6 +11,7 @@ from seqkit_word2vec.train import Config, train
 
 
 def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, window: int, negative: int,
+        ns_exponent: float,
         sample: float, min_count: int, max_vocab: int | None, epochs: int, lr: float | None, min_lr: float,
         cbow_mean: bool, batch_negatives: bool, binary: bool, save_vocab: str | None, read_vocab: str | None,
         threads: int, seed: int, errors: str, max_sentence_len: int, quiet: bool) -> None:
@@ -20,6 +21,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     paths = materialize_stdin(corpus, reporter)
     skip_gram = model == "sg"
     config = Config(skip_gram=skip_gram, hs=loss in ("hs", "ns+hs"), negative=negative if "ns" in loss else 0,
+                    ns_exponent=ns_exponent,
                     dim=dim, window=window, sample=sample, epochs=epochs,
                     lr=lr if lr is not None else (0.025 if skip_gram else 0.05), min_lr=min_lr,
                     cbow_mean=cbow_mean, batch_negatives=batch_negatives, threads=threads, seed=seed)

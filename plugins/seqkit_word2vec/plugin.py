@@ -22,6 +22,8 @@ version = "0.1.0"
               help="Maximum context window (each position draws a shrunk window in 1..N).")
 @click.option("--negative", type=click.IntRange(min=0), default=5, show_default=True,
               help="Noise words per positive example (unigram^0.75 distribution).")
+@click.option("--ns-exponent", type=click.FloatRange(min=0.0, max=1.0), default=0.75, show_default=True,
+              help="Noise distribution is count^this: 1 = unigram, 0 = uniform (gensim's ns_exponent).")
 @click.option("--sample", type=click.FloatRange(min=0), default=1e-3, show_default=True,
               help="Subsampling threshold for frequent words (0 = off), word2vec's formula.")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
@@ -48,8 +50,8 @@ version = "0.1.0"
 @errors_option
 @max_sentence_len_option
 @quiet_option
-def word2vec(corpus, output, model, loss, dim, window, negative, sample, min_count, max_vocab, epochs, lr,
-             min_lr, cbow_mean, batch_negatives, binary, save_vocab, read_vocab, threads, seed, errors,
+def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sample, min_count, max_vocab,
+             epochs, lr, min_lr, cbow_mean, batch_negatives, binary, save_vocab, read_vocab, threads, seed, errors,
              max_sentence_len, quiet) -> None:
     """Train word vectors on CORPUS (files, .gz/.bz2/.xz, or '-' for stdin) and write them to -o.
 
@@ -69,10 +71,11 @@ def word2vec(corpus, output, model, loss, dim, window, negative, sample, min_cou
         raise click.UsageError("--loss ns needs --negative >= 1 (or use --loss hs)")
     if batch_negatives and (model != "sg" or loss != "ns"):
         raise click.UsageError("--batch-negatives needs --model sg --loss ns")
-    run(corpus=list(corpus), output=output, model=model, loss=loss, dim=dim, window=window,
-        negative=negative, sample=sample, min_count=min_count, max_vocab=max_vocab, epochs=epochs, lr=lr,
+    run(corpus=list(corpus), output=output, model=model, loss=loss, dim=dim, window=window, negative=negative,
+        ns_exponent=ns_exponent, sample=sample, min_count=min_count, max_vocab=max_vocab, epochs=epochs, lr=lr,
         min_lr=min_lr, cbow_mean=cbow_mean, batch_negatives=batch_negatives, binary=binary,
-        save_vocab=save_vocab, read_vocab=read_vocab, threads=threads, seed=seed, errors=errors, max_sentence_len=max_sentence_len, quiet=quiet)
+        save_vocab=save_vocab, read_vocab=read_vocab, threads=threads, seed=seed, errors=errors,
+        max_sentence_len=max_sentence_len, quiet=quiet)
 
 
 def register(registry) -> None:

@@ -26,6 +26,7 @@ class Config:
     skip_gram: bool = True
     hs: bool = False
     negative: int = 5
+    ns_exponent: float = 0.75  # noise distribution: unigram counts ** ns_exponent
     dim: int = 100
     window: int = 5
     sample: float = 1e-3
@@ -86,7 +87,7 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
 
     syn0, syn1neg, syn1 = initial_weights(len(vocab), config)
     keep = keep_probabilities(vocab.counts, config.sample)
-    prob, alias = alias_table(vocab.counts, 0.75)
+    prob, alias = alias_table(vocab.counts, config.ns_exponent)
     if config.hs:
         tree = huffman_tree(vocab.counts)
         codes, points, code_offsets = tree.codes, tree.points, tree.offsets
