@@ -213,7 +213,8 @@ def _first_acceptable(candidates: np.ndarray, upper: list[str], ignore: tuple[st
 def _near_ties(scores: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Questions where two candidates, up to the chosen one and the next, are closer than float32
     rounding could separate (cosines summed in another order than gensim's might then swap them)."""
-    gaps = scores[:, :-1] - scores[:, 1:]
+    with np.errstate(invalid="ignore"):  # -inf - -inf (too few candidates) is NaN: never a tie
+        gaps = scores[:, :-1] - scores[:, 1:]
     considered = np.arange(gaps.shape[1])[None, :] <= positions[:, None]
     return ((gaps < TIE_MARGIN) & considered).any(axis=1)
 
