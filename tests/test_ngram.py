@@ -298,6 +298,7 @@ def test_scores_match_hand_computed_backoff(tmp_path):
 @pytest.mark.parametrize("value,message", [
     ("1", "unigrams cannot be pruned"), ("0 2 1", "non-decreasing"), ("0,x", "not a count threshold"),
     ("0 0 0 0", "order 3"), ("", "not a count threshold"), ("0 -1", "not a count threshold"),
+    ("0 \u00b2", "not a count threshold"),
 ])
 def test_bad_prune_values_are_usage_errors(tmp_path, cli_run, value, message):
     corpus = tmp_path / "toy.txt"
@@ -355,7 +356,30 @@ def test_spilled_runs_are_removed_when_counting_fails(tmp_path, cli_run):
     assert list(temp.iterdir()) == []
 
 
-@pytest.mark.parametrize("value", ["lots", "12Q", "0", "-5M"])
+def test_counting_stays_within_its_memory_budget():
+    """Merging held tables costs several times their size; the budget must cover that peak too."""
+    import tracemalloc
+
+    from seqkit_ngram.counts import NgramCounter
+
+    budget = 4 << 20
+    rng = np.random.default_rng(0)
+    with NgramCounter(5, budget) as counter:
+        step = counter.chunk_tokens()
+        tracemalloc.start()
+        try:
+            for _ in range(12):
+                lengths = rng.integers(5, 30, size=max(1, step // 17))
+                ids = rng.integers(3, 5000, size=int(lengths.sum())).astype(np.int32)
+                counter.add(ids, lengths, 5000)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert counter.spills > 0  # the data outgrew the budget, so the limit was exercised
+    assert peak <= 1.2 * budget, f"peak {peak / 2**20:.1f} MiB over a {budget / 2**20:.0f} MiB budget"
+
+
+@pytest.mark.parametrize("value", ["lots", "12Q", "0", "-5M", "nanM", "infG", "1e400"])
 def test_bad_memory_sizes_are_usage_errors(tmp_path, cli_run, value):
     corpus = tmp_path / "toy.txt"
     corpus.write_text(TOY)
@@ -430,6 +454,20 @@ def test_fast_and_careful_arpa_readers_agree(toy_arpa):
     assert all(np.array_equal(a, b) for a, b in zip(_read_lines(spaced, "spaced").logprob, slow.logprob))
 
 
+def test_fast_reader_takes_long_words_that_share_a_prefix(tmp_path, cli_run):
+    """Words over 16 bytes that agree in their first 16 bytes and length must not push the whole file
+    to the slow reader."""
+    from seqkit_ngram.arpa import MAX_NGRAMS
+    from seqkit_ngram.arpafast import read_fast
+
+    corpus = tmp_path / "long.txt"
+    corpus.write_text("the internationalized word\nthe internationalizes words\n" * 3)
+    model = tmp_path / "long.arpa"
+    assert cli_run("ngram", corpus, "-o", model, "--order", "2", "--discount-fallback", "-q").exit_code == 0
+    fast = read_fast(model.read_bytes(), MAX_NGRAMS)
+    assert fast is not None and {"internationalized", "internationalizes"} <= set(fast[0])
+
+
 def test_decimal_parser_equals_python_float():
     from seqkit_ngram.arpafast import parse_decimals
 
@@ -490,6 +528,14 @@ def test_unknown_model_format_is_a_clean_error(tmp_path, cli_run):
     junk.write_text("hello")
     result = cli_run("perplexity", "-m", junk, input="a\n")
     assert result.exit_code == 1 and "not a language model" in result.stderr
+
+
+def test_min_count_that_keeps_no_word_is_an_error(tmp_path, cli_run):
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    result = cli_run("ngram", corpus, "-o", tmp_path / "m.arpa", "--min-count", "1000")
+    assert result.exit_code == 1 and "occur >= 1000 times; lower --min-count" in result.stderr
+    assert not (tmp_path / "m.arpa").exists()
 
 
 def test_empty_corpus(tmp_path, cli_run):

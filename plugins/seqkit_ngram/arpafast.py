@@ -37,9 +37,15 @@ class WordIndex:
         padded = np.frombuffer(b"".join(w[:16].ljust(16, b"\x00") for w in vocab), dtype="<u8").reshape(-1, 2)
         self.lo, self.hi = padded[:, 0].copy(), padded[:, 1].copy()
         self.length = np.fromiter(map(len, vocab), dtype=np.int64, count=len(vocab))
-        hashes = self._hash(self.lo, self.hi, self.length)
-        self.order = np.argsort(hashes)
-        self.sorted = hashes[self.order]
+        # only tokens of up to 16 bytes are found by hash: longer ones sharing their first 16 bytes and
+        # their length (`internationalized`, `internationalizes`) would collide, and use the dict anyway
+        short = np.flatnonzero(self.length <= 16)
+        if len(short) == 0:
+            raise Unusual
+        hashes = self._hash(self.lo[short], self.hi[short], self.length[short])
+        by_hash = np.argsort(hashes)
+        self.order = short[by_hash]
+        self.sorted = hashes[by_hash]
         if (self.sorted[1:] == self.sorted[:-1]).any():  # pragma: no cover - a 64-bit hash collision
             raise Unusual
 

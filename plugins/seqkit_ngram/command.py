@@ -86,6 +86,10 @@ def _closed_vocabulary(paths, vocab: list[str], min_count: int, max_vocab: int |
     candidates = np.arange(3, len(seen))
     ranked = candidates[np.argsort(-totals[3:], kind="stable")]
     ranked = ranked[totals[ranked] >= min_count][: max_vocab]
+    if len(ranked) == 0:
+        if len(candidates) == 0:
+            raise SeqkitError("the corpus is empty: no words to count")
+        raise SeqkitError(f"0 of {len(candidates):,} word types occur >= {min_count} times; lower --min-count")
     closed = ClosedIndex(SPECIALS)
     for old in ranked.tolist():
         closed[seen[old].encode("utf-8")] = len(vocab)

@@ -32,6 +32,7 @@ import numpy as np
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 BOS_ID = 1
 KEY_BITS = 62
+MERGE_OVERHEAD = 5  # peak memory of merging tables / the tables' own size
 
 
 @dataclass
@@ -216,9 +217,15 @@ class NgramCounter:
     def spills(self) -> int:
         return len(self.runs)
 
+    def held_bytes(self) -> int:
+        """How many bytes of tables may wait in memory before they are merged. Merging copies them
+        again with sort keys, the argsort and the summed result (about MERGE_OVERHEAD times their
+        size, measured), so this share of the budget keeps the merge itself within it."""
+        return max(1, self.memory // MERGE_OVERHEAD)
+
     def chunk_tokens(self) -> int:
-        """Tokens per chunk so that counting one chunk stays within the budget (~100 bytes a token)."""
-        return max(256, self.memory // (8 * self.order + 96))
+        """Tokens per chunk so that counting one chunk (~100 bytes a token) stays within the budget."""
+        return max(256, self.held_bytes() // (8 * self.order + 96))
 
     def add(self, ids: np.ndarray, lengths: np.ndarray, radix: int) -> None:
         """Count one chunk of sentences (ids with </s>, lengths including </s>)."""
@@ -227,9 +234,9 @@ class NgramCounter:
         self.tokens += len(ids)
         self.sentences += len(lengths)
         self.pending.append(window_tables(ids, lengths, self.order, radix))
-        if sum(table_bytes(t) for t in self.pending) > self.memory:
+        if sum(table_bytes(t) for t in self.pending) > self.held_bytes():
             merged = self._merge_pending(radix)
-            if table_bytes(merged) > self.memory // 2:
+            if table_bytes(merged) > self.held_bytes() // 2:
                 self._spill(merged)
             else:
                 self.pending = [merged]

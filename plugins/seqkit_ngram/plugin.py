@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import os
+
 import click
 
 from seqkit.options import errors_option, max_sentence_len_option, quiet_option
@@ -16,7 +19,7 @@ def parse_prune(value: str | None, order: int) -> list[int] | None:
     if value is None:
         return None
     fields = value.replace(",", " ").split()
-    bad = [f for f in fields if not f.isdigit()]
+    bad = [f for f in fields if not (f.isascii() and f.isdigit())]
     if not fields or bad:
         raise click.BadParameter(f"{(bad or [value])[0]!r} is not a count threshold (integers >= 0, e.g. '0,0,1')",
                                  param_hint="--prune")
@@ -48,10 +51,10 @@ class MemorySize(click.ParamType):
         try:
             amount = float(number)
         except ValueError:
+            amount = float("nan")
+        if not math.isfinite(amount):
             self.fail(f"{value!r} is not a size (e.g. 500M, 4G, 25%)", param, ctx)
         if unit == "%":
-            import os
-
             total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
             size = int(total * amount / 100)
         elif unit in self.UNITS:
