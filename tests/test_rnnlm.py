@@ -116,14 +116,14 @@ def test_float32_exponential_is_accurate():
     assert out.dtype == np.float32
 
 
-def _network_case(cell, tied, dropout, threads, seed=0):
+def _network_case(cell, tied, dropout, threads, seed=0, vocab=30):
     from seqkit_rnnlm.network import Config, Network, init_params, zero_state
     from seqkit_rnnlm.pool import Pool
 
     cfg = Config(cell=cell, layers=2, embed=8, hidden=8, tied=tied, dropout=dropout, init_scale=0.3)
     rng = np.random.default_rng(seed)
-    params = init_params(cfg, 30, rng)
-    X, Y = rng.integers(0, 30, (9, 4)), rng.integers(0, 30, (9, 4))
+    params = init_params(cfg, vocab, rng)
+    X, Y = rng.integers(0, vocab, (9, 4)), rng.integers(0, vocab, (9, 4))
     state = zero_state(cfg, 4)
     return Network(cfg, params, 4, 10, Pool(threads)), params, X, Y, state
 
@@ -166,14 +166,42 @@ def test_sparse_sgd_step_equals_dense_update():
     dense update."""
     from seqkit_rnnlm.pool import Pool
 
-    net, params, X, Y, state = _network_case("lstm", False, 0.0, 1)
+    net, params, X, Y, state = _network_case("lstm", False, 0.0, 1, vocab=9000)
+    assert params["Wout"].size >= 1 << 16  # large enough for the step to be split across the threads
     _, grads, _ = net.train_step(X, Y, state)
     assert grads.embed_ids is not None and len(grads.embed_ids) == len(np.unique(X))
     expected = {name: value - np.float32(0.7) * g for (name, value), g in
                 zip(params.items(), grads.to_dense(params).values())}
-    grads.sgd_step(params, 0.7, Pool(2))
+    with Pool(2) as pool:
+        grads.sgd_step(params, 0.7, pool)
     for name in params:
         np.testing.assert_allclose(params[name], expected[name], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.timeout(60)
+def test_failing_forward_pass_releases_the_worker(monkeypatch):
+    """An error in the recurrence after the first block has gone to the worker: train_step raises it
+    (no hang) and the pool serves the next step normally."""
+    import seqkit_rnnlm.network as network
+
+    monkeypatch.setattr(network, "BLOCK_ROWS", 8)  # several blocks per segment
+    net, params, X, Y, state = _network_case("lstm", False, 0.0, 2)
+    original = net.layers[-1].steps
+    calls = []
+
+    def failing(t0, t1):
+        calls.append(t0)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(t0, t1)
+
+    net.layers[-1].steps = failing
+    with pytest.raises(KeyboardInterrupt):
+        net.train_step(X, Y, state)
+    net.layers[-1].steps = original
+    loss, _, _ = net.train_step(X, Y, state)
+    assert np.isfinite(loss)
+    net.pool.close()
 
 
 def test_producer_error_stops_the_stream_worker():

@@ -290,13 +290,15 @@ class Network:
         dense: dict[str, np.ndarray] = {"bout": self.dbias[: len(self._blocks(T))].sum(axis=0)}
         background, squares = self._start_output_weight_grad(dense)
         dx = self.dtop[: T * B].reshape(T, B, -1)
-        for index in range(len(self.layers) - 1, -1, -1):
-            if self.masks[index + 1] is not None:
-                dx *= self.masks[index + 1]
-            dx = self.layers[index].backward(self.layer_inputs[index], dx, dense, T)
-        if self.masks[0] is not None:
-            dx *= self.masks[0]
-        background.drain()
+        try:
+            for index in range(len(self.layers) - 1, -1, -1):
+                if self.masks[index + 1] is not None:
+                    dx *= self.masks[index + 1]
+                dx = self.layers[index].backward(self.layer_inputs[index], dx, dense, T)
+            if self.masks[0] is not None:
+                dx *= self.masks[0]
+        finally:  # the worker's blocks finish (with this thread's help) even when the backward pass fails
+            background.drain()
         grads = Gradients(dense)
         if not self.config.tied:
             grads.known_squares["Wout"] = float(sum(squares))

@@ -27,12 +27,14 @@ version = "0.1.0"
 @click.option("--epochs", type=click.IntRange(min=1), default=13, show_default=True)
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Learning rate.  [default: 1.0 for sgd, 0.001 for adam]")
+              help="Learning rate. The objective is Zaremba et al.'s: cross-entropy summed over the --bptt "
+                   "steps of a segment and averaged over the batch (so lr 1 is their lr 1; PyTorch's "
+                   "per-token mean needs about --bptt times the lr).  [default: 1.0 for sgd, 0.001 for adam]")
 @click.option("--lr-decay", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="SGD: multiply the lr by this after each epoch from --decay-start on.")
 @click.option("--decay-start", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--clip", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Clip gradients to this global L2 norm (0 = off).")
+              help="Clip the gradient of that objective to this global L2 norm (0 = off).")
 @click.option("--init-scale", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
               help="Uniform initialisation in [-s, s].")
 @click.option("--forget-bias", type=float, default=0.0, show_default=True, help="Added to the LSTM forget-gate bias.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, Sequence, TypeVar
 
 import numpy as np
@@ -29,8 +29,11 @@ class Pool:
         if self._executor is None or len(tasks) < 2:
             return [task() for task in tasks]
         futures = [self._executor.submit(task) for task in tasks[1:]]
-        first = tasks[0]()
-        return [first] + [future.result() for future in futures]
+        try:
+            first = tasks[0]()
+            return [first] + [future.result() for future in futures]
+        finally:  # on an error or Ctrl-C too: no worker may still be writing when the caller goes on
+            wait(futures)
 
     def start(self, task: Callable[[], T]) -> Future:
         """Begin `task` on a worker (with no workers: run it now) and return its future."""

@@ -116,7 +116,11 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                             raise TrainingDiverged(
                                 f"the loss became {loss} in epoch {epoch}; the last good model is in {output} "
                                 f"(if any); lower --lr (now {progress.lr:g}) or --clip")
-                        _step(params, grads, _clip_factor(grads, schedule.clip), optimizer, schedule, progress, pool)
+                        # the objective is Zaremba et al.'s: summed over the segment's steps, averaged
+                        # over the batch, i.e. `steps` times the per-token mean the network returns
+                        steps = targets.shape[0]
+                        _step(params, grads, steps * _clip_factor(grads, schedule.clip, steps), optimizer,
+                              schedule, progress, pool)
                         loss_sum += loss * targets.size
                         count += targets.size
                         tokens_done += targets.size
@@ -152,18 +156,19 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
     return progress
 
 
-def _clip_factor(grads: Gradients, limit: float) -> float:
-    """The factor that brings the global L2 norm of all gradients down to `limit` (1 if it is within)."""
+def _clip_factor(grads: Gradients, limit: float, scale: float = 1.0) -> float:
+    """The factor that brings the global L2 norm of `scale` times the gradients down to `limit` (1 if it
+    is within)."""
     if limit <= 0:
         return 1.0
-    norm = math.sqrt(grads.squared_norm())
+    norm = scale * math.sqrt(grads.squared_norm())
     return limit / norm if norm > limit else 1.0
 
 
 def _step(params, grads: Gradients, factor: float, optimizer, schedule: Schedule, progress: Progress,
           pool: Pool) -> None:
-    """Apply the (clipped: times `factor`) gradients: SGD in place, sparse rows for the embedding; Adam
-    on dense gradients."""
+    """Apply the gradients times `factor` (the objective's scale and the clipping): SGD in place, sparse
+    rows for the embedding; Adam on dense gradients."""
     if schedule.optimizer == "sgd":
         grads.sgd_step(params, progress.lr * factor, pool)
         return
