@@ -285,6 +285,38 @@ def test_resume_equals_uninterrupted(corpus, tmp_path, cli_run):
         np.testing.assert_array_equal(a[name], b[name])
 
 
+def _scripted_training(tmp_path, monkeypatch, name, valid_figures, epochs):
+    """Train a tiny LSTM through `train()` with the validation perplexities scripted (one per epoch)."""
+    import seqkit_rnnlm.train as train_module
+    from seqkit.progress import Reporter
+    from seqkit_rnnlm.network import Config
+
+    figures = iter(valid_figures)
+    monkeypatch.setattr(train_module, "evaluate", lambda *args: next(figures))
+    ids = np.random.default_rng(0).integers(0, 20, 400)
+    output = str(tmp_path / name)
+    schedule = train_module.Schedule(epochs=epochs, batch=2, bptt=6, decay_start=1, patience=10, seed=4)
+    train_module.train(train_ids=ids, valid_ids=ids[:100], vocab=[f"w{i}" for i in range(20)],
+                       config=Config(embed=6, hidden=6), schedule=schedule, output=output,
+                       reporter=Reporter(quiet=True))
+    return output
+
+
+def test_model_file_keeps_the_best_validation_epoch_and_resumes_from_the_latest(tmp_path, monkeypatch):
+    from seqkit_rnnlm import modelfile
+
+    two = _scripted_training(tmp_path, monkeypatch, "two.npz", [5.0, 4.0], 2)
+    worse = _scripted_training(tmp_path, monkeypatch, "worse.npz", [5.0, 4.0, 6.0, 7.0], 4)
+    better = _scripted_training(tmp_path, monkeypatch, "better.npz", [5.0, 4.0, 3.0, 2.0], 4)
+    assert not modelfile.has_latest(two) and not modelfile.has_latest(better) and modelfile.has_latest(worse)
+    best, latest, final = modelfile.load(two)[0], modelfile.load(worse, with_optimizer=True)[0], \
+        modelfile.load(better)[0]
+    for name, value in modelfile.load(worse)[0].items():  # the model scored is epoch 2's
+        np.testing.assert_array_equal(value, best[name])
+        np.testing.assert_array_equal(latest[name], final[name])  # --resume goes on from epoch 4
+    assert not np.array_equal(best["Wh0"], final["Wh0"])
+
+
 def test_divergence_exits_3_and_keeps_last_good_file(corpus, tmp_path, seqkit_proc):
     model = tmp_path / "lm.npz"
     model.write_bytes(b"previous good model")

@@ -1,7 +1,8 @@
 """The rnnlm model file: `.npz` arrays plus a JSON metadata entry; loading it can never run code.
 
 The file holds the parameters, the vocabulary and the configuration, and, for `--resume`, the optimizer
-state and training progress. Loading validates the format, version, names and shapes against the
+state and training progress. With validation, the parameters are those of the best epoch; when training
+has gone on past it, the latest parameters (what `--resume` continues from) are stored beside them. Loading validates the format, version, names and shapes against the
 metadata before trusting anything.
 """
 
@@ -22,13 +23,19 @@ MAX_ELEMENTS = 1 << 31  # refuse shapes claiming more than this many numbers bef
 
 
 def save(path: str, params: dict[str, np.ndarray], vocab: list[str], config: Config, training: dict,
-         optimizer: dict[str, np.ndarray] | None = None) -> None:
-    """Write everything atomically (a crash mid-write leaves the previous file intact)."""
+         optimizer: dict[str, np.ndarray] | None = None, latest: dict[str, np.ndarray] | None = None) -> None:
+    """Write everything atomically (a crash mid-write leaves the previous file intact). `params` is the
+    model that scoring uses; `latest`, if given, the parameters that --resume continues from."""
     meta = {"format": FORMAT, "version": VERSION, "config": config.as_dict(), "vocab": vocab,
             "training": training, "params": {k: list(v.shape) for k, v in params.items()}}
     arrays = {f"param/{k}": v for k, v in params.items()}
     for k, v in (optimizer or {}).items():
         arrays[f"opt/{k}"] = v
+    if latest is not None:
+        if {k: v.shape for k, v in latest.items()} != {k: v.shape for k, v in params.items()}:
+            raise ValueError("the latest parameters must have the model's names and shapes")
+        for k, v in latest.items():
+            arrays[f"latest/{k}"] = v
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_output(path, binary=True) as out:
         np.savez(out, **arrays)
@@ -42,8 +49,18 @@ def sniff(path: str) -> bool:
         return False
 
 
+def has_latest(path: str) -> bool:
+    """Whether the file keeps resume parameters apart from its (best-validation) model."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.startswith("latest/") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def load(path: str, *, with_optimizer: bool = False):
-    """(params, vocab, config, training, optimizer) from a model file, validated."""
+    """(params, vocab, config, training, optimizer) from a model file, validated. With `with_optimizer`
+    (resuming), the params are the latest ones when the file keeps them apart from its model."""
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -73,10 +90,11 @@ def load(path: str, *, with_optimizer: bool = False):
             if int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS:
                 raise DataError(f"parameter {name} claims shape {shape}, more than seqkit will allocate", path)
         params = {}
+        prefix = "latest" if with_optimizer and any(k.startswith("latest/") for k in archive.files) else "param"
         for name, shape in expected.items():
-            key = f"param/{name}"
+            key = f"{prefix}/{name}"
             if key not in archive.files:
-                raise DataError(f"parameter {name} is missing", path)
+                raise DataError(f"parameter {key} is missing", path)
             array = archive[key]
             if list(array.shape) != shape or array.dtype != np.float32:
                 raise DataError(f"parameter {name} has shape {list(array.shape)} {array.dtype}, expected {shape} float32",

@@ -13,7 +13,8 @@ version = "0.1.0"
 @click.command(short_help="Train an RNN/GRU/LSTM language model (hand-written BPTT on Numba/BLAS).")
 @click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
 @click.option("-o", "--output", required=True, metavar="LM.npz",
-              help="Model file; rewritten (atomically) after every epoch, so it is also the checkpoint.")
+              help="Model file; rewritten (atomically) after every epoch, so it is also the checkpoint. "
+                   "With --valid its model is the best-validation epoch (and --resume goes on from the latest).")
 @click.option("--valid", metavar="FILE", default=None, help="Validation text (perplexity each epoch, lr halving, early stop).")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm", show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True)

@@ -75,9 +75,12 @@ def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[st
 def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str], config: Config,
            schedule: Schedule, output: str, reporter, resume: bool, pool: Pool) -> Progress:
     rng = np.random.default_rng(schedule.seed)
+    best: dict[str, np.ndarray] | None = None  # a copy of the best-validation parameters, once they differ
     if resume:
         params, _, config, training, optimizer = modelfile.load(output, with_optimizer=True)
         params = {k: np.array(v) for k, v in params.items()}
+        if modelfile.has_latest(output):  # the file's model is an earlier, better epoch: keep it
+            best = {k: np.array(v) for k, v in modelfile.load(output)[0].items()}
         progress = Progress(**training["progress"])
         rng.bit_generator.state = progress.rng_state
         reporter.info(f"resuming after epoch {progress.epoch} (lr {progress.lr:g})")
@@ -93,10 +96,15 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
     segments = range(0, data.shape[0] - 1, schedule.bptt)
     network = Network(config, params, schedule.batch, schedule.bptt, pool)
 
-    def checkpoint() -> None:
+    def checkpoint(current_is_best: bool = False) -> None:
+        """The file's model is the best-validation one; the parameters to resume from go beside it when
+        training has moved on from that (a model file is also its own checkpoint)."""
         progress.rng_state = rng.bit_generator.state
-        modelfile.save(output, params, vocab, config,
-                       {"schedule": schedule.as_dict(), "progress": asdict(progress)}, optimizer)
+        training = {"schedule": schedule.as_dict(), "progress": asdict(progress)}
+        if current_is_best or best is None:
+            modelfile.save(output, params, vocab, config, training, optimizer)
+        else:
+            modelfile.save(output, best, vocab, config, training, optimizer, latest=params)
 
     started = time.perf_counter()
     tokens_done = 0
@@ -137,6 +145,8 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                 improved = valid_ppl < progress.best_valid
                 if improved:
                     progress.best_valid, progress.bad_epochs = valid_ppl, 0
+                    if valid is not None:  # the next epochs change params in place: keep this epoch's
+                        best = {k: v.copy() for k, v in params.items()}
                 else:
                     progress.bad_epochs += 1
                 if schedule.optimizer == "sgd":
@@ -144,7 +154,7 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                         progress.lr *= schedule.decay
                     elif schedule.plateau and not improved and valid is not None:
                         progress.lr *= 0.5
-                checkpoint()
+                checkpoint(current_is_best=improved or valid is None)
                 if valid is not None and progress.bad_epochs >= schedule.patience:
                     reporter.info(f"stopping early: no validation improvement for {schedule.patience} epochs")
                     break
