@@ -6,10 +6,13 @@ with -minn 0 -maxn 0 (no subwords). All vectors are evaluated by one evaluator (
 gensim's evaluate_word_analogies / evaluate_word_pairs): Google analogies restricted to the 30,000 most
 frequent words, WordSim-353 Spearman. words/s = corpus words x epochs / wall seconds of the whole run.
 
-The extra mode `sg-ns-batch` is seqkit's `--batch-negatives` (negatives shared across a window, Ji et
-al. 2016): seqkit only, its ratio is against the peers' sg-ns rows of the same run.
+Extra modes are seqkit only, their ratio against the peers' rows of the base mode in the same run:
+`sg-ns-batch` is `--batch-negatives` (negatives shared across a window, Ji et al. 2016); `cbow-ns-sqrt`
+is `--ns-exponent 0.5`, fastText's noise distribution. With several --seeds every figure is the mean
+over them (fastText's Python module takes no seed: its runs differ by thread timing only).
 
-    python benchmarks/word2vec.py [--modes sg-ns,cbow-ns,sg-hs,cbow-hs,sg-ns-batch] [--epochs 5] [--scaling]
+    python benchmarks/word2vec.py [--modes sg-ns,cbow-ns,sg-hs,cbow-hs,sg-ns-batch,cbow-ns-sqrt]
+                                  [--seeds 1,2] [--epochs 5] [--scaling]
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ with open(out, "w", encoding="utf-8") as f:
 """
 
 
+VARIANTS = {  # seqkit-only rows: extra options, compared with the peers' rows of the base mode
+    "batch": ["--batch-negatives"],  # Ji et al. shared negatives (sg-ns only)
+    "sqrt": ["--ns-exponent", "0.5"],  # fastText's noise distribution, counts^0.5
+}
+
+
 def evaluate(vectors: str) -> tuple[float, float]:
     analogy = json.loads(timed(seqkit_cmd("eval", "analogy", str(SHARED / "analogy" / "questions-words.txt"),
                                           "-v", vectors, "--json", "-q")).stdout)
@@ -61,14 +70,17 @@ def main() -> None:
     parser.add_argument("--modes", default="sg-ns,cbow-ns,sg-hs,cbow-hs,sg-ns-batch")
     parser.add_argument("--tools", default="seqkit,gensim,fasttext")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", default="1", help="comma list; quality is averaged over the seeds")
+    parser.add_argument("--once", default="", help="tools run for the first seed only (e.g. fasttext, which "
+                                                   "takes no seed)")
     parser.add_argument("--scaling", action="store_true",
-                        help="also run seqkit sg-ns with 1 thread (and with 2, if --modes has no sg-ns)")
+                        help="also time seqkit's and gensim's sg-ns for one epoch with 1 and with 2 threads")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
     words = len(corpus.read_bytes().split())
     tools = args.tools.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         compile_run = None
@@ -83,60 +95,73 @@ def main() -> None:
         peer_speed: dict[str, float] = {}
         for mode in args.modes.split(","):
             model, loss, *variant = mode.split("-")
-            batch = variant == ["batch"]
+            extra = VARIANTS[variant[0]] if variant else []
             lr = "0.025" if model == "sg" else "0.05"
-            results = {}
-            for tool in (["seqkit"] if batch else tools):
-                out = str(Path(tmp) / f"{tool}-{mode}.vec")
-                if tool == "seqkit":
-                    cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--model", model, "--loss", loss,
-                                     "--epochs", str(args.epochs), "--threads", "2", "--seed", str(args.seed),
-                                     "-q", *(["--batch-negatives"] if batch else []))
-                elif tool == "gensim":
-                    cmd = [PEER_PYTHON, "-c", GENSIM, str(corpus), out, str(int(model == "sg")),
-                           str(int(loss == "hs")), lr, str(args.epochs), str(args.seed)]
-                else:
-                    cmd = [PEER_PYTHON, "-c", FASTTEXT, str(corpus), out, "skipgram" if model == "sg" else "cbow",
-                           loss, lr, str(args.epochs), str(args.seed)]
-                run = timed(cmd)
-                acc, rho = evaluate(out)
-                results[tool] = (run, acc, rho)
-                print(f"{mode} {tool}: {run.seconds:.1f} s, {words * args.epochs / run.seconds:,.0f} words/s, "
-                      f"{run.peak_mib:.0f} MiB, analogy {acc:.2f}%, spearman {rho:.3f}", flush=True)
-                os.remove(out)
-            peers = [words * args.epochs / results[t][0].seconds for t in results if t != "seqkit"]
+            results: dict[str, list] = {}
+            for tool in (["seqkit"] if variant else tools):
+                for seed in seeds[:1] if tool in args.once.split(",") else seeds:
+                    out = str(Path(tmp) / f"{tool}-{mode}.vec")
+                    if tool == "seqkit":
+                        cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--model", model, "--loss", loss,
+                                         "--epochs", str(args.epochs), "--threads", "2", "--seed", str(seed),
+                                         "-q", *extra)
+                    elif tool == "gensim":
+                        cmd = [PEER_PYTHON, "-c", GENSIM, str(corpus), out, str(int(model == "sg")),
+                               str(int(loss == "hs")), lr, str(args.epochs), str(seed)]
+                    else:
+                        cmd = [PEER_PYTHON, "-c", FASTTEXT, str(corpus), out,
+                               "skipgram" if model == "sg" else "cbow", loss, lr, str(args.epochs), str(seed)]
+                    run = timed(cmd)
+                    acc, rho = evaluate(out)
+                    results.setdefault(tool, []).append((run, acc, rho))
+                    print(f"{mode} {tool} seed {seed}: {run.seconds:.1f} s, {words * args.epochs / run.seconds:,.0f} "
+                          f"words/s, {run.peak_mib:.0f} MiB, analogy {acc:.2f}%, spearman {rho:.3f}", flush=True)
+                    os.remove(out)
+            summary = {tool: _mean_run(runs, words * args.epochs) for tool, runs in results.items()}
+            peers = [summary[t][1] for t in summary if t != "seqkit"]
             if peers:
                 peer_speed[mode] = max(peers)
             elif f"{model}-{loss}" in peer_speed:
                 peers = [peer_speed[f"{model}-{loss}"]]
-            for tool, (run, acc, rho) in results.items():
-                speed = words * args.epochs / run.seconds
+            for tool, (seconds, speed, peak, acc, rho) in summary.items():
                 ratio = speed / max(peers) if tool == "seqkit" and peers else ""
-                name = tool + (" --batch-negatives" if batch else "")
-                rows.append([mode, name, run.seconds, speed, run.peak_mib, acc, rho, ratio])
-        if args.scaling and "seqkit" in tools:
+                name = tool + (" " + " ".join(extra) if variant else "")
+                rows.append([mode, name, seconds, speed, peak, acc, rho, ratio])
+        if args.scaling:
             out = str(Path(tmp) / "scaling.vec")
-            two = next((r for r in rows if r[0] == "sg-ns" and r[1] == "seqkit"), None)
-            if two is None:
-                run = timed(seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(args.epochs),
-                                       "--threads", "2", "--seed", str(args.seed), "-q"))
-                acc, rho = evaluate(out)
-                speed = words * args.epochs / run.seconds
-                two = ["sg-ns", "seqkit", run.seconds, speed, run.peak_mib, acc, rho, ""]
-                rows.append(two)
-            one = timed(seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(args.epochs),
-                                   "--threads", "1", "--seed", str(args.seed), "-q"))
-            acc, rho = evaluate(out)
-            speed = words * args.epochs / one.seconds
-            print(f"sg-ns seqkit 1 thread: {one.seconds:.1f} s, {speed:,.0f} words/s", flush=True)
-            rows.append(["sg-ns", "seqkit 1 thread", one.seconds, speed, one.peak_mib, acc, rho,
-                         f"2 threads = {two[3] / speed:.2f}x"])
-    print(f"\ncorpus: {corpus} ({words:,} words), {args.epochs} epochs, 2 threads, seed {args.seed}")
+            scaling = []
+            for tool in [t for t in tools if t in ("seqkit", "gensim")]:
+                speeds = {}
+                for threads in (1, 2):
+                    if tool == "seqkit":
+                        cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", "1", "--threads",
+                                         str(threads), "--seed", str(seeds[0]), "-q")
+                    else:
+                        cmd = [PEER_PYTHON, "-c", GENSIM.replace("workers=2", f"workers={threads}"), str(corpus),
+                               out, "1", "0", "0.025", "1", str(seeds[0])]
+                    run = timed(cmd)
+                    speeds[threads] = words / run.seconds
+                    print(f"sg-ns {tool} 1 epoch, {threads} thread(s): {run.seconds:.1f} s, "
+                          f"{speeds[threads]:,.0f} words/s", flush=True)
+                scaling.append(f"scaling (sg-ns, 1 epoch) {tool}: 1 thread {speeds[1]:,.0f} words/s, 2 threads "
+                               f"{speeds[2]:,.0f} words/s = {speeds[2] / speeds[1]:.2f}x")
+    once = f"; {args.once}: one run" if args.once else ""
+    print(f"\ncorpus: {corpus} ({words:,} words), {args.epochs} epochs, 2 threads, seeds {args.seeds}{once} "
+          f"(figures are means over the runs)")
     if compile_run:
         print(f"seqkit first run with an empty Numba cache: {compile_run[0]:.1f} s; same run cached: "
               f"{compile_run[1]:.1f} s (compile cost ~{compile_run[0] - compile_run[1]:.1f} s, paid once)")
+    if args.scaling:
+        print("\n".join(scaling))
     print(markdown(["mode", "tool", "wall s", "words/s", "peak MiB", "analogy %", "WS353 rho",
                     "seqkit / fastest peer"], rows))
+
+
+def _mean_run(runs: list, work: int) -> tuple[float, float, float, float, float]:
+    """(wall s, words/s, peak MiB, analogy %, Spearman) averaged over seeds (peak: the largest)."""
+    seconds = sum(r[0].seconds for r in runs) / len(runs)
+    return (seconds, work / seconds, max(r[0].peak_mib for r in runs), sum(r[1] for r in runs) / len(runs),
+            sum(r[2] for r in runs) / len(runs))
 
 
 if __name__ == "__main__":
