@@ -23,9 +23,10 @@ test: install  ## the whole test suite (what .ci/run runs)
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: install  ## side-by-side benchmarks against the peers (needs ../shared/data; slow)
+bench: install  ## the quick side-by-side benchmarks (needs ../shared/data); word2vec.py and rnnlm.py take an hour
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/core.py
+	$(BIN)/python benchmarks/ngram.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

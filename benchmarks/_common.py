@@ -14,7 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 SEQKIT_PYTHON = os.environ.get("SEQKIT_PYTHON", sys.executable)
-PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/benchenv/bin/python")
+# The peers (gensim, fastText, kenlm, torch) run under $PEER_PYTHON: by default this interpreter, into
+# which `pip install -e '.[bench]'` (what `make bench` does) puts them.
+PEER_PYTHON = os.environ.get("PEER_PYTHON", sys.executable)
 
 
 @dataclass
