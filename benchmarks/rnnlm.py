@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -119,7 +120,12 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for tool in args.tools.split(","):
+        tools = args.tools.split(",")
+        if "torch" in tools and subprocess.run([PEER_PYTHON, "-c", "import torch"], capture_output=True).returncode:
+            print(f"PyTorch is not installed for {PEER_PYTHON} (pip install torch==2.13.0, or set PEER_PYTHON): "
+                  "seqkit only", flush=True)
+            tools.remove("torch")
+        for tool in tools:
             if tool == "seqkit":
                 model = f"{tmp}/lm.npz"
                 run = timed(seqkit_cmd("rnnlm", str(PTB / "ptb.train.txt"), "-o", model, "--valid",
