@@ -285,7 +285,7 @@ def test_resume_equals_uninterrupted(corpus, tmp_path, cli_run):
         np.testing.assert_array_equal(a[name], b[name])
 
 
-def _scripted_training(tmp_path, monkeypatch, name, valid_figures, epochs):
+def _scripted_training(tmp_path, monkeypatch, name, valid_figures, epochs, resume=False):
     """Train a tiny LSTM through `train()` with the validation perplexities scripted (one per epoch)."""
     import seqkit_rnnlm.train as train_module
     from seqkit.progress import Reporter
@@ -298,8 +298,32 @@ def _scripted_training(tmp_path, monkeypatch, name, valid_figures, epochs):
     schedule = train_module.Schedule(epochs=epochs, batch=2, bptt=6, decay_start=1, patience=10, seed=4)
     train_module.train(train_ids=ids, valid_ids=ids[:100], vocab=[f"w{i}" for i in range(20)],
                        config=Config(embed=6, hidden=6), schedule=schedule, output=output,
-                       reporter=Reporter(quiet=True))
+                       reporter=Reporter(quiet=True), resume=resume)
     return output
+
+
+def test_resuming_past_the_best_epoch_keeps_it_and_continues_from_the_latest(tmp_path, monkeypatch):
+    import json
+
+    from seqkit_rnnlm import modelfile
+
+    straight = _scripted_training(tmp_path, monkeypatch, "straight.npz", [5.0, 4.0, 6.0, 7.0, 8.0], 5)
+    partial = _scripted_training(tmp_path, monkeypatch, "partial.npz", [5.0, 4.0, 6.0], 3)
+    archive = np.load(partial, allow_pickle=False)
+    meta = json.loads(archive["meta"].tobytes())
+    meta["training"]["schedule"]["epochs"] = 5  # what a longer --epochs on the first run would have stored
+    params = {k[6:]: archive[k] for k in archive.files if k.startswith("param/")}
+    latest = {k[7:]: archive[k] for k in archive.files if k.startswith("latest/")}
+    optimizer = {k[4:]: archive[k] for k in archive.files if k.startswith("opt/")}
+    from seqkit_rnnlm.network import Config
+
+    modelfile.save(partial, params, meta["vocab"], Config(**meta["config"]), meta["training"], optimizer,
+                   latest=latest)
+    _scripted_training(tmp_path, monkeypatch, "partial.npz", [7.0, 8.0], 5, resume=True)
+    for which in (False, True):  # the best (epoch 2) model and the latest (epoch 5) parameters
+        a, b = modelfile.load(straight, with_optimizer=which)[0], modelfile.load(partial, with_optimizer=which)[0]
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
 
 
 def test_model_file_keeps_the_best_validation_epoch_and_resumes_from_the_latest(tmp_path, monkeypatch):
