@@ -72,17 +72,8 @@ class _FileReader:
 
     def sentences(self) -> Iterator[list[bytes]]:
         carry = b""
-        first = True
-        while True:
-            block = self.handle.read(BLOCK_SIZE)
-            if not block:
-                break
-            self.stats.bytes += len(block)
-            if first:
-                first = False
-                if block.startswith(BOM):
-                    block = block[len(BOM):]
-                    self.offset = len(BOM)
+        for block, skipped in read_blocks(self.handle, BLOCK_SIZE, self.stats):
+            self.offset += skipped
             data = carry + block if carry else block
             cut = data.rfind(b"\n") + 1
             if cut:
@@ -152,26 +143,44 @@ class _FileReader:
         return carry
 
     def _validated(self, chunk: bytes, offset: int) -> bytes:
-        """`chunk` unchanged if it is UTF-8; otherwise fail or repair it per the policy."""
+        return validated_utf8(chunk, self.errors, self.stats, self.path, self.line_no, offset)
+
+
+def read_blocks(handle: IO[bytes], block_size: int, stats: CorpusStats) -> Iterator[tuple[bytes, int]]:
+    """The stream in blocks of `block_size` bytes (counted in `stats.bytes`), a leading UTF-8 BOM dropped;
+    each block comes with the number of bytes dropped just before it (for the offsets in messages)."""
+    first = True
+    while block := handle.read(block_size):
+        stats.bytes += len(block)
+        skipped = 0
+        if first:
+            first = False
+            if block.startswith(BOM):
+                block, skipped = block[len(BOM):], len(BOM)
+        yield block, skipped
+
+
+def validated_utf8(chunk: bytes, errors: str, stats: CorpusStats, path: str, line_no: int, offset: int) -> bytes:
+    """`chunk` unchanged if it is UTF-8; otherwise fail (naming the file, line and byte offset) or repair
+    it line by line per the `--errors` policy. `line_no` lines and `offset` bytes come before it."""
+    try:
+        chunk.decode("utf-8")
+        return chunk
+    except UnicodeDecodeError as exc:
+        if errors == "strict":
+            line = line_no + chunk.count(b"\n", 0, exc.start) + 1
+            bad = chunk[exc.start:exc.end].hex(" ")
+            raise DataError(f"invalid UTF-8 (byte {bad} at offset {offset + exc.start:,}); "
+                            "use --errors replace or --errors ignore to read it anyway", path, line) from None
+    repaired = []
+    for line in chunk.split(b"\n"):
         try:
-            chunk.decode("utf-8")
-            return chunk
-        except UnicodeDecodeError as exc:
-            if self.errors == "strict":
-                line = self.line_no + chunk.count(b"\n", 0, exc.start) + 1
-                bad = chunk[exc.start:exc.end].hex(" ")
-                raise DataError(f"invalid UTF-8 (byte {bad} at offset {offset + exc.start:,}); "
-                                "use --errors replace or --errors ignore to read it anyway",
-                                self.path, line) from None
-        repaired = []
-        for line in chunk.split(b"\n"):
-            try:
-                line.decode("utf-8")
-                repaired.append(line)
-            except UnicodeDecodeError:
-                self.stats.invalid_lines += 1
-                repaired.append(line.decode("utf-8", self.errors).encode("utf-8"))
-        return b"\n".join(repaired)
+            line.decode("utf-8")
+            repaired.append(line)
+        except UnicodeDecodeError:
+            stats.invalid_lines += 1
+            repaired.append(line.decode("utf-8", errors).encode("utf-8"))
+    return b"\n".join(repaired)
 
 
 def materialize_stdin(paths: Sequence[str], reporter=None) -> list[str]:

@@ -15,8 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from seqkit.corpus import BOM, CorpusStats
-from seqkit.errors import DataError
+from seqkit.corpus import CorpusStats, read_blocks, validated_utf8
 from seqkit.textio import open_input
 
 BLOCK_SIZE = 8 << 20
@@ -66,17 +65,8 @@ class _FileBlocks:
 
     def run(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         carry = b""
-        first = True
-        while True:
-            block = self.handle.read(self.block_size)
-            if not block:
-                break
-            self.stats.bytes += len(block)
-            if first:
-                first = False
-                if block.startswith(BOM):
-                    block = block[len(BOM):]
-                    self.offset = len(BOM)
+        for block, skipped in read_blocks(self.handle, self.block_size, self.stats):
+            self.offset += skipped
             data = carry + block if carry else block
             cut = data.rfind(b"\n") + 1
             if not cut and len(data) > self.block_size:  # a huge line: cut after its last whitespace
@@ -117,25 +107,7 @@ class _FileBlocks:
         return _sentences(ids, per_line, self.max_len, self.stats)
 
     def _validated(self, chunk: bytes) -> bytes:
-        """`chunk` if it is UTF-8; else stop or repair it line by line (seqkit.corpus's policy and words)."""
-        try:
-            chunk.decode("utf-8")
-            return chunk
-        except UnicodeDecodeError as exc:
-            if self.errors == "strict":
-                line = self.line_no + chunk.count(b"\n", 0, exc.start) + 1
-                bad = chunk[exc.start:exc.end].hex(" ")
-                raise DataError(f"invalid UTF-8 (byte {bad} at offset {self.offset + exc.start:,}); "
-                                "use --errors replace or --errors ignore to read it anyway", self.path, line) from None
-        repaired = []
-        for line in chunk.split(b"\n"):
-            try:
-                line.decode("utf-8")
-                repaired.append(line)
-            except UnicodeDecodeError:
-                self.stats.invalid_lines += 1
-                repaired.append(line.decode("utf-8", self.errors).encode("utf-8"))
-        return b"\n".join(repaired)
+        return validated_utf8(chunk, self.errors, self.stats, self.path, self.line_no, self.offset)
 
 
 def _tokens_per_line(chunk: bytes) -> np.ndarray:
