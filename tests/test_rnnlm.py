@@ -302,13 +302,15 @@ def _scripted_training(tmp_path, monkeypatch, name, valid_figures, epochs, resum
     return output
 
 
-def test_resuming_past_the_best_epoch_keeps_it_and_continues_from_the_latest(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cut", [2, 3])  # resumed from the best epoch itself, or from one past it
+def test_resuming_past_the_best_epoch_keeps_it_and_continues_from_the_latest(tmp_path, monkeypatch, cut):
     import json
 
     from seqkit_rnnlm import modelfile
 
-    straight = _scripted_training(tmp_path, monkeypatch, "straight.npz", [5.0, 4.0, 6.0, 7.0, 8.0], 5)
-    partial = _scripted_training(tmp_path, monkeypatch, "partial.npz", [5.0, 4.0, 6.0], 3)
+    figures = [5.0, 4.0, 6.0, 7.0, 8.0]
+    straight = _scripted_training(tmp_path, monkeypatch, "straight.npz", figures, 5)
+    partial = _scripted_training(tmp_path, monkeypatch, "partial.npz", figures[:cut], cut)
     archive = np.load(partial, allow_pickle=False)
     meta = json.loads(archive["meta"].tobytes())
     meta["training"]["schedule"]["epochs"] = 5  # what a longer --epochs on the first run would have stored
@@ -318,8 +320,8 @@ def test_resuming_past_the_best_epoch_keeps_it_and_continues_from_the_latest(tmp
     from seqkit_rnnlm.network import Config
 
     modelfile.save(partial, params, meta["vocab"], Config(**meta["config"]), meta["training"], optimizer,
-                   latest=latest)
-    _scripted_training(tmp_path, monkeypatch, "partial.npz", [7.0, 8.0], 5, resume=True)
+                   latest=latest or None)
+    _scripted_training(tmp_path, monkeypatch, "partial.npz", figures[cut:], 5, resume=True)
     for which in (False, True):  # the best (epoch 2) model and the latest (epoch 5) parameters
         a, b = modelfile.load(straight, with_optimizer=which)[0], modelfile.load(partial, with_optimizer=which)[0]
         for name in a:

@@ -79,9 +79,11 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
     if resume:
         params, _, config, training, optimizer = modelfile.load(output, with_optimizer=True)
         params = {k: np.array(v) for k, v in params.items()}
+        progress = Progress(**training["progress"])
         if modelfile.has_latest(output):  # the file's model is an earlier, better epoch: keep it
             best = {k: np.array(v) for k, v in modelfile.load(output)[0].items()}
-        progress = Progress(**training["progress"])
+        elif math.isfinite(progress.best_valid):  # the best epoch is the one resumed from
+            best = {k: v.copy() for k, v in params.items()}
         rng.bit_generator.state = progress.rng_state
         reporter.info(f"resuming after epoch {progress.epoch} (lr {progress.lr:g})")
     else:
@@ -145,8 +147,7 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                 improved = valid_ppl < progress.best_valid
                 if improved:
                     progress.best_valid, progress.bad_epochs = valid_ppl, 0
-                    if valid is not None:  # the next epochs change params in place: keep this epoch's
-                        best = {k: v.copy() for k, v in params.items()}
+                    best = {k: v.copy() for k, v in params.items()}  # later epochs change params in place
                 else:
                     progress.bad_epochs += 1
                 if schedule.optimizer == "sgd":
