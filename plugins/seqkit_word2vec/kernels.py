@@ -160,14 +160,15 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                     if c == pos:
                         continue
                     context = sentence[c]
-                    for d in range(dim):
+                    for d in range(dim):  # the input row, unchanged until the end of the pair
+                        neu1[0, d] = syn0[context, d]
                         neu1e[d] = 0.0
                     if use_hs:
-                        loss_sum += _hs_update(syn0, context, word, syn1, neu1e, lr, codes, points,
+                        loss_sum += _hs_update(neu1, 0, word, syn1, neu1e, lr, codes, points,
                                                code_offsets, sig, logsig)
                         loss_terms += code_offsets[word + 1] - code_offsets[word]
                     if negative > 0:
-                        loss, terms, state = _negative_sampling(syn0, context, word, syn1neg, neu1e, lr,
+                        loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr,
                                                                 negative, prob, alias, state, sig, logsig)
                         loss_sum += loss
                         loss_terms += terms
