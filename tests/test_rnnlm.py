@@ -399,3 +399,11 @@ def test_scores_carry_state_and_mark_oov(corpus, tmp_path, cli_run):
     first, second = list(lm.score_stream([["the", "cat"], ["the", "zebra"]]))
     assert second.oov.tolist() == [False, True, False]
     assert np.all(first.logprobs < 0) and math.isfinite(second.logprobs.sum())
+
+
+def test_perplexity_of_a_diverged_loss_is_inf_not_an_overflow():
+    from seqkit_rnnlm.train import perplexity
+
+    assert perplexity(1.0) == pytest.approx(math.e)
+    assert perplexity(800.0) == float("inf")  # math.exp would raise OverflowError
+    assert perplexity(float("nan")) == float("inf")  # so the divergence guard catches NaN too

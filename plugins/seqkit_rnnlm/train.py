@@ -52,6 +52,11 @@ def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
     return np.ascontiguousarray(ids[: steps * batch].reshape(batch, steps).T)
 
 
+def perplexity(mean_nll: float) -> float:
+    """exp of a mean negative log-likelihood; inf past float range (a diverged model), never OverflowError."""
+    return math.exp(mean_nll) if mean_nll < 709.0 else float("inf")
+
+
 def evaluate(network: Network, data: np.ndarray, bptt: int) -> float:
     """Perplexity over batched columns, carrying the state across segments."""
     state = zero_state(network.config, data.shape[1], network.dtype)
@@ -63,7 +68,7 @@ def evaluate(network: Network, data: np.ndarray, bptt: int) -> float:
         state = network.forward(inputs, state)
         total -= float(network.target_logprobs(targets).sum())
         count += targets.size
-    return math.exp(total / max(count, 1))
+    return perplexity(total / max(count, 1))
 
 
 def train(*, train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str], config: Config,
@@ -122,7 +127,7 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                         targets = data[start + 1:start + 1 + schedule.bptt]
                         inputs = data[start:start + len(targets)]
                         loss, grads, state = network.train_step(inputs, targets, state, rng)
-                        if not math.isfinite(loss):
+                        if not math.isfinite(perplexity(loss)):  # NaN, inf, or past e^709 per token
                             raise TrainingDiverged(
                                 f"the loss became {loss} in epoch {epoch}; the last good model is in {output} "
                                 f"(if any); lower --lr (now {progress.lr:g}) or --clip")
@@ -134,10 +139,10 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                         loss_sum += loss * targets.size
                         count += targets.size
                         tokens_done += targets.size
-                        task.update(targets.size, ppl=math.exp(loss_sum / count), lr=progress.lr,
+                        task.update(targets.size, ppl=perplexity(loss_sum / count), lr=progress.lr,
                                     **{"tok/s": f"{count / max(time.perf_counter() - epoch_start, 1e-9):,.0f}"})
                 seconds = time.perf_counter() - epoch_start
-                train_ppl = math.exp(loss_sum / max(count, 1))
+                train_ppl = perplexity(loss_sum / max(count, 1))
                 valid_ppl = evaluate(network, valid, schedule.bptt) if valid is not None else float("nan")
                 progress.epoch = epoch
                 progress.history.append({"epoch": epoch, "train_ppl": train_ppl, "valid_ppl": valid_ppl,
