@@ -24,6 +24,7 @@ class Run:
     seconds: float
     peak_mib: float
     stdout: str
+    stderr: str = ""
 
 
 def timed(cmd: list[str], env: dict | None = None) -> Run:
@@ -37,7 +38,7 @@ def timed(cmd: list[str], env: dict | None = None) -> Run:
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
         peak_kib = int(stats.read().strip().splitlines()[-1])
-    return Run(seconds, peak_kib / 1024, proc.stdout)
+    return Run(seconds, peak_kib / 1024, proc.stdout, proc.stderr)
 
 
 def benchmark_corpus(path: Path = Path("/tmp/bench17m.txt")) -> Path:
