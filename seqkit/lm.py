@@ -121,12 +121,12 @@ def sentence_perplexity(score: SentenceScore) -> PerplexityResult:
 
 
 def _ppl(log10_sum: float, count: int) -> float:
-    if count <= 0:
-        return float("nan")
-    try:
-        return 10.0 ** (-log10_sum / count)
-    except OverflowError:
-        return float("inf")
+    return perplexity(-log10_sum * LN10 / count) if count > 0 else float("nan")
+
+
+def perplexity(mean_nll: float) -> float:
+    """exp of a mean negative log-likelihood (nats); inf past float range or for NaN (a diverged model)."""
+    return math.exp(mean_nll) if mean_nll < 709.0 else float("inf")
 
 
 def load_language_model(path: str) -> LanguageModel:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from seqkit.errors import Interrupted, TrainingDiverged
+from seqkit.lm import perplexity
 from seqkit_rnnlm import modelfile
 from seqkit_rnnlm.network import Config, Gradients, Network, init_params, zero_state
 from seqkit_rnnlm.pool import Pool
@@ -50,11 +51,6 @@ def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
     if steps < 2:
         raise ValueError("text too short for this --batch")
     return np.ascontiguousarray(ids[: steps * batch].reshape(batch, steps).T)
-
-
-def perplexity(mean_nll: float) -> float:
-    """exp of a mean negative log-likelihood; inf past float range (a diverged model), never OverflowError."""
-    return math.exp(mean_nll) if mean_nll < 709.0 else float("inf")
 
 
 def evaluate(network: Network, data: np.ndarray, bptt: int) -> float:
