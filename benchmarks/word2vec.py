@@ -5,6 +5,10 @@ negatives (hs), sample 1e-3, min-count 5, 5 epochs, lr 0.025 (sg) / 0.05 (cbow),
 with -minn 0 -maxn 0 (no subwords). All vectors are evaluated by one evaluator (seqkit's, which equals
 gensim's evaluate_word_analogies / evaluate_word_pairs): Google analogies restricted to the 30,000 most
 frequent words, WordSim-353 Spearman. words/s = corpus words x epochs / wall seconds of the whole run.
+The 30,000 most frequent words are the corpus's, the same for every tool: each tool sorts equal-count words
+its own way (gensim by an unstable argsort, fastText by std::sort), so before evaluation every file is put
+in one order (count descending, ties by first occurrence in the corpus); otherwise the tools would be
+scored on different question sets (12,786 vs 12,626 questions for seqkit's and gensim's own orders).
 
 Extra modes are seqkit only, their ratio against the peers' rows of the base mode in the same run:
 `sg-ns-batch` is `--batch-negatives` (negatives shared across a window, Ji et al. 2016); `cbow-ns-sqrt`
@@ -12,7 +16,7 @@ is `--ns-exponent 0.5`, fastText's noise distribution. With several --seeds ever
 over them (fastText's Python module takes no seed: its runs differ by thread timing only).
 
     python benchmarks/word2vec.py [--modes sg-ns,cbow-ns,sg-hs,cbow-hs,sg-ns-batch,cbow-ns-sqrt]
-                                  [--seeds 1,2] [--epochs 5] [--scaling]
+                                  [--seeds 1,2] [--epochs 5] [--scaling [--scaling-epochs N]]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import os
 import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from _common import PEER_PYTHON, SHARED, benchmark_corpus, markdown, seqkit_cmd, timed
@@ -41,12 +46,12 @@ GENSIM_TRAIN_PHASE = """
 import sys, time
 from gensim.models import Word2Vec
 from gensim.models.word2vec import Text8Corpus
-corpus, out, threads, seed = sys.argv[1:]
+corpus, out, threads, seed, epochs = sys.argv[1:]
 m = Word2Vec(vector_size=100, window=5, min_count=5, sample=1e-3, workers=int(threads), sg=1, negative=5,
-             alpha=0.025, seed=int(seed))
+             alpha=0.025, seed=int(seed), epochs=int(epochs))
 m.build_vocab(Text8Corpus(corpus))
 started = time.perf_counter()
-m.train(Text8Corpus(corpus), total_examples=m.corpus_count, epochs=1)
+m.train(Text8Corpus(corpus), total_examples=m.corpus_count, epochs=int(epochs))
 print(time.perf_counter() - started)  # the training phase; the whole run is the process's wall time
 m.wv.save_word2vec_format(out)
 """
@@ -72,6 +77,24 @@ VARIANTS = {  # seqkit-only rows: extra options, compared with the peers' rows o
 }
 
 
+def corpus_order(corpus: Path) -> dict[str, int]:
+    """word -> rank in the corpus: count descending, ties by first occurrence (all tools share the set)."""
+    counts = Counter(corpus.read_text(encoding="utf-8").split())
+    ranked = sorted(counts.items(), key=lambda item: -item[1])  # stable: Counter keeps first-seen order
+    return {word: rank for rank, (word, _) in enumerate(ranked)}
+
+
+def in_corpus_order(vectors: str, order: dict[str, int]) -> None:
+    """Rewrite a text vectors file with its rows in the corpus's frequency order (header kept)."""
+    with open(vectors, encoding="utf-8") as f:
+        header, *rows = f.read().splitlines(keepends=True)
+    last = len(order)
+    rows.sort(key=lambda row: order.get(row.split(" ", 1)[0], last))
+    with open(vectors, "w", encoding="utf-8") as f:
+        f.write(header)
+        f.writelines(rows)
+
+
 def evaluate(vectors: str) -> tuple[float, float]:
     analogy = json.loads(timed(seqkit_cmd("eval", "analogy", str(SHARED / "analogy" / "questions-words.txt"),
                                           "-v", vectors, "--json", "-q")).stdout)
@@ -89,10 +112,13 @@ def main() -> None:
     parser.add_argument("--once", default="", help="tools run for the first seed only (e.g. fasttext, which "
                                                    "takes no seed)")
     parser.add_argument("--scaling", action="store_true",
-                        help="also time seqkit's and gensim's sg-ns for one epoch with 1 and with 2 threads")
+                        help="also time seqkit's and gensim's sg-ns with 1 and with 2 threads")
+    parser.add_argument("--scaling-epochs", type=int, default=None,
+                        help="epochs of the scaling runs (default: --epochs, the judged configuration)")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
+    order = corpus_order(corpus)
     words = len(corpus.read_bytes().split())
     tools = args.tools.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -127,6 +153,7 @@ def main() -> None:
                         cmd = [PEER_PYTHON, "-c", FASTTEXT, str(corpus), out,
                                "skipgram" if model == "sg" else "cbow", loss, lr, str(args.epochs), str(seed)]
                     run = timed(cmd)
+                    in_corpus_order(out, order)
                     acc, rho = evaluate(out)
                     results.setdefault(tool, []).append((run, acc, rho))
                     print(f"{mode} {tool} seed {seed}: {run.seconds:.1f} s, {words * args.epochs / run.seconds:,.0f} "
@@ -144,27 +171,29 @@ def main() -> None:
                 rows.append([mode, name, seconds, speed, peak, acc, rho, ratio])
         if args.scaling:
             out = str(Path(tmp) / "scaling.vec")
+            scaling_epochs = args.scaling_epochs or args.epochs
             scaling = []
             for tool in [t for t in tools if t in ("seqkit", "gensim")]:
                 speeds, phase = {}, {}
                 for threads in (1, 2):
                     if tool == "seqkit":
-                        cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", "1", "--threads",
-                                         str(threads), "--seed", str(seeds[0]))
+                        cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(scaling_epochs),
+                                         "--threads", str(threads), "--seed", str(seeds[0]))
                     else:  # one run gives both figures: its wall time and the train() time it prints
-                        cmd = [PEER_PYTHON, "-c", GENSIM_TRAIN_PHASE, str(corpus), out, str(threads), str(seeds[0])]
+                        cmd = [PEER_PYTHON, "-c", GENSIM_TRAIN_PHASE, str(corpus), out, str(threads), str(seeds[0]),
+                               str(scaling_epochs)]
                     run = timed(cmd)
-                    speeds[threads] = words / run.seconds
+                    speeds[threads] = words * scaling_epochs / run.seconds
                     # the training phase alone: the counting, encoding and saving around it are serial
                     if tool == "seqkit":
                         train_s = float(re.search(r"epochs in ([0-9.]+) s", run.stderr).group(1))
                     else:
                         train_s = float(run.stdout.split()[-1])
-                    phase[threads] = words / train_s
-                    print(f"sg-ns {tool} 1 epoch, {threads} thread(s): {run.seconds:.1f} s, "
+                    phase[threads] = words * scaling_epochs / train_s
+                    print(f"sg-ns {tool} {scaling_epochs} epoch(s), {threads} thread(s): {run.seconds:.1f} s, "
                           f"{speeds[threads]:,.0f} words/s; training phase {train_s:.1f} s, "
                           f"{phase[threads]:,.0f} words/s", flush=True)
-                scaling.append(f"scaling (sg-ns, 1 epoch) {tool}: whole run {speeds[2] / speeds[1]:.2f}x "
+                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s)) {tool}: whole run {speeds[2] / speeds[1]:.2f}x "
                                f"({speeds[1]:,.0f} -> {speeds[2]:,.0f} words/s); training phase "
                                f"{phase[2] / phase[1]:.2f}x ({phase[1]:,.0f} -> {phase[2]:,.0f} words/s)")
     once = f"; {args.once}: one run" if args.once else ""
