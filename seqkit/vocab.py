@@ -3,6 +3,7 @@
 The counting pass keeps memory bounded the way word2vec.c does: when the number of distinct words
 passes twice `--max-vocab`, the rarest are dropped and the loss is reported rather
 than hidden. Words are kept in word2vec.c's order: count descending, ties in order of first appearance.
+Without pruning, counting and encoding can share one reading of the corpus (`build_encoded`).
 """
 
 from __future__ import annotations
@@ -194,24 +195,67 @@ class Vocabulary:
 
     def encode_to_disk(self, sentences: Iterable[list[bytes]], directory: str | None = None) -> DiskCorpus:
         """Like `encode`, but the ids go to an anonymous temporary file (in $TMPDIR or `directory`)."""
-        import tempfile
-
-        handle = tempfile.TemporaryFile(dir=directory)
         lengths: list[int] = []
-        try:
+        with _IdFile(directory) as handle:
             for chunk in self._id_chunks(sentences):
                 handle.write(chunk.tobytes())
                 lengths.append(chunk.size)
             handle.flush()
-        except OSError as exc:
-            handle.close()
-            raise SeqkitError(f"cannot write the encoded corpus to a temporary file in "
-                              f"{directory or tempfile.gettempdir()}: {exc.strerror or exc}; "
-                              "set TMPDIR to a disk with room (4 bytes per token)") from None
-        except BaseException:
-            handle.close()
-            raise
         return DiskCorpus(handle, _offsets(lengths))
+
+    @classmethod
+    def build_encoded(cls, sentences: Iterable[list[bytes]], *, min_count: int = 5,
+                      directory: str | None = None) -> tuple["Vocabulary", BuildStats, DiskCorpus]:
+        """`build` then `encode_to_disk` with the corpus read once instead of twice.
+
+        Tokenising is most of the cost of both passes. Here each token gets a provisional id in order of
+        first appearance, written to a temporary file as it is read; once the counts are known the kept
+        words are numbered by frequency (ties by first appearance, as in `build`) and the file is
+        rewritten with those ids and without the dropped words. The result equals the two passes'.
+        """
+        first_seen = _FirstSeenIds()
+        lookup = first_seen.__getitem__
+        lengths: list[int] = []
+        stats = BuildStats()
+        with _IdFile(directory) as provisional:
+            for tokens in sentences:
+                if tokens:
+                    ids = np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens))
+                    provisional.write(ids.tobytes())
+                    lengths.append(len(tokens))
+            provisional.flush()
+            offsets = _offsets(lengths)
+            del lengths
+            stats.tokens, stats.types = int(offsets[-1]), len(first_seen)
+            counts = np.zeros(len(first_seen), dtype=np.int64)
+            for ids, _ in _id_blocks(provisional, offsets):
+                counts += np.bincount(ids, minlength=len(counts))
+            kept = np.flatnonzero(counts >= min_count)
+            order = kept[np.argsort(-counts[kept], kind="stable")]
+            if not order.size:
+                if stats.tokens == 0:
+                    raise SeqkitError("the corpus is empty: no tokens found")
+                raise SeqkitError(f"0 of {stats.types:,} word types occur >= {min_count} times; "
+                                  "lower --min-count")
+            types = list(first_seen)
+            del first_seen, lookup
+            vocab = cls([types[i].decode("utf-8") for i in order.tolist()], counts[order])
+            del types
+            stats.kept_types, stats.kept_tokens = len(vocab), vocab.total
+            final_id = np.full(len(counts), -1, dtype=np.int32)
+            final_id[order] = np.arange(len(order), dtype=np.int32)
+            final_lengths = []
+            with _IdFile(directory) as final:
+                for ids, block_offsets in _id_blocks(provisional, offsets):
+                    mapped = final_id[ids]
+                    known = mapped >= 0
+                    final.write(mapped[known].tobytes())
+                    final_lengths.append(np.add.reduceat(known, block_offsets[:-1], dtype=np.int64))
+                final.flush()
+            provisional.close()
+        lengths_kept = np.concatenate(final_lengths)
+        final_offsets = _offsets(lengths_kept[lengths_kept > 0])  # sentences left empty vanish, as in `encode`
+        return vocab, stats, DiskCorpus(final, final_offsets)
 
     def _id_chunks(self, sentences: Iterable[list[bytes]]) -> Iterable[np.ndarray]:
         """Each sentence as int32 ids with unknown words dropped; sentences left empty are skipped."""
@@ -264,10 +308,53 @@ class Vocabulary:
         return vocab
 
 
-def _offsets(lengths: list[int]) -> np.ndarray:
+class _IdFile:
+    """An anonymous temporary file for int32 ids; a failed write says which disk is full, and any
+    error closes (so deletes) the file."""
+
+    def __init__(self, directory: str | None):
+        import tempfile
+
+        self.directory = directory or tempfile.gettempdir()
+        self.handle = tempfile.TemporaryFile(dir=directory)
+
+    def __enter__(self):
+        return self.handle
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            return
+        self.handle.close()
+        if isinstance(exc, OSError):
+            raise SeqkitError(f"cannot write the encoded corpus to a temporary file in {self.directory}: "
+                              f"{exc.strerror or exc}; set TMPDIR to a disk with room (4 bytes per token)"
+                              ) from None
+
+
+def _id_blocks(handle, offsets: np.ndarray,
+               block_tokens: int = 1 << 22) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    """Runs of whole sentences of an id file, about `block_tokens` ids each: (ids, offsets from 0)."""
+    corpus = DiskCorpus(handle, offsets)
+    start, n = 0, corpus.n_sentences
+    while start < n:
+        end = int(np.searchsorted(offsets, offsets[start] + block_tokens, side="right")) - 1
+        end = min(max(end, start + 1), n)
+        yield corpus.slice(start, end)
+        start = end
+
+
+def _offsets(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     return offsets
+
+
+class _FirstSeenIds(dict):
+    """bytes -> provisional id, a new word getting the next id; C-level lookups for words seen before."""
+
+    def __missing__(self, key: bytes) -> int:
+        self[key] = value = len(self)
+        return value
 
 
 class _IdLookup(dict):

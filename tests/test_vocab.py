@@ -97,6 +97,53 @@ def test_disk_corpus_write_failure_is_a_clean_error(monkeypatch):
         Vocabulary(["a"], [3]).encode_to_disk(toks("a a"))
 
 
+@pytest.mark.parametrize("block_tokens", [1, 7, 1 << 22])
+@pytest.mark.parametrize("min_count", [1, 3, 9])
+def test_one_pass_build_encoded_equals_build_then_encode(tmp_path, monkeypatch, block_tokens, min_count):
+    import seqkit.vocab as vocab_module
+
+    # zipf-like words, many of equal count (tie order matters), blank lines, lines emptied by min-count
+    rng = np.random.default_rng(min_count)
+    lines = [" ".join(f"w{int(i)}" for i in rng.zipf(1.6, rng.integers(0, 25)) if i < 200)
+             for _ in range(300)]
+    text = "\n".join(lines + ["", "rare1 rare2", "w1"])
+    monkeypatch.setattr(vocab_module._id_blocks, "__defaults__", (block_tokens,))
+    want, want_stats = Vocabulary.build(toks(text), min_count=min_count)
+    vocab, stats, corpus = Vocabulary.build_encoded(toks(text), min_count=min_count, directory=str(tmp_path))
+    with corpus, want.encode_to_disk(toks(text), directory=str(tmp_path)) as expected:
+        assert list(tmp_path.iterdir()) == []  # both id files are nameless
+        assert vocab.words == want.words and vocab.counts.tolist() == want.counts.tolist()
+        assert stats == want_stats
+        assert corpus.offsets.tolist() == expected.offsets.tolist()
+        everything = corpus.slice(0, corpus.n_sentences)[0]
+        assert everything.tolist() == expected.slice(0, expected.n_sentences)[0].tolist()
+
+
+def test_one_pass_errors_match_build():
+    with pytest.raises(SeqkitError, match="empty"):
+        Vocabulary.build_encoded([[], []], min_count=1)
+    with pytest.raises(SeqkitError, match=r"0 of 3 word types occur >= 5 times; lower --min-count"):
+        Vocabulary.build_encoded(toks("a b c a"), min_count=5)
+
+
+def test_one_pass_write_failure_is_a_clean_error(monkeypatch):
+    import tempfile
+
+    closed = []
+
+    class Full:
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda dir=None: Full())
+    with pytest.raises(SeqkitError, match="No space left on device.*TMPDIR"):
+        Vocabulary.build_encoded(toks("a a"), min_count=1)
+    assert closed == [True]
+
+
 def test_save_load_round_trip_with_unusual_words(tmp_path):
     words = ["the", "naïve", "a\u00a0b", "日本", "x\u3000y", "</s>"]
     vocab = Vocabulary(words, [60, 50, 40, 30, 20, 10])

@@ -45,18 +45,25 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         if max_vocab is not None and len(vocab) > max_vocab:
             vocab = Vocabulary(vocab.words[:max_vocab], vocab.counts[:max_vocab])
         vocab_note = f"{len(vocab):,} words from {read_vocab}"
-    else:
+        encoded = None
+    elif max_vocab is None:  # one pass counts and encodes
+        with reporter.task("reading corpus", total=None):
+            vocab, build, encoded = Vocabulary.build_encoded(sentences(), min_count=min_count)
+        vocab_note = build.describe(min_count)
+    else:  # pruning while counting (to bound memory) needs the words' final ids before encoding
         with reporter.task("counting words", total=None):
             vocab, build = Vocabulary.build(sentences(), min_count=min_count, max_vocab=max_vocab,
                                             reporter=reporter)
         vocab_note = build.describe(min_count)
+        encoded = None
+    if encoded is None:
+        stats = CorpusStats()
+        with reporter.task("encoding corpus", total=None):
+            encoded = vocab.encode_to_disk(sentences())  # memory then does not grow with the corpus
     if save_vocab:
         vocab.save(save_vocab)
     matrices = 1 + (config.negative > 0) + config.hs
     reporter.info(f"vocabulary: {vocab_note}; model needs about {memory_estimate(len(vocab), dim, matrices)}")
-    stats = CorpusStats()
-    with reporter.task("encoding corpus", total=None):
-        encoded = vocab.encode_to_disk(sentences())  # memory then does not grow with the corpus
     with encoded:
         if encoded.n_tokens == 0:
             from seqkit.errors import SeqkitError
