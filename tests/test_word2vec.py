@@ -281,6 +281,21 @@ def test_same_seed_one_thread_is_byte_identical_across_processes(small_corpus, t
     assert other.read_bytes() != outs[0]
 
 
+def test_one_pass_and_two_pass_reading_give_identical_vectors(tmp_path, cli_run):
+    """No --max-vocab: counted and encoded in one reading; a --max-vocab above the type count: two passes."""
+    corpus = tmp_path / "c.txt"
+    rng = np.random.default_rng(3)
+    corpus.write_text("\n".join(" ".join(f"w{int(i)}" for i in rng.zipf(1.5, 40) if i < 300) for _ in range(200)))
+    outputs = []
+    for extra in ([], ["--max-vocab", "100000"]):
+        out = tmp_path / f"v{len(outputs)}.txt"
+        result = cli_run("word2vec", corpus, "-o", out, "--dim", "8", "--min-count", "2", "--threads", "1",
+                         "--seed", "5", "--epochs", "1", *extra)
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 50
+
+
 def test_save_and_read_vocab(small_corpus, tmp_path, cli_run):
     vocab = tmp_path / "vocab.txt"
     out = tmp_path / "v.txt"
