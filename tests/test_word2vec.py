@@ -285,7 +285,8 @@ def test_one_pass_and_two_pass_reading_give_identical_vectors(tmp_path, cli_run)
     """No --max-vocab: counted and encoded in one reading; a --max-vocab above the type count: two passes."""
     corpus = tmp_path / "c.txt"
     rng = np.random.default_rng(3)
-    corpus.write_text("\n".join(" ".join(f"w{int(i)}" for i in rng.zipf(1.5, 40) if i < 300) for _ in range(200)))
+    lines = [" ".join(f"w{int(i)}" for i in rng.zipf(1.5, 40) if i < 300) for _ in range(200)]
+    corpus.write_text("\n".join(lines))
     outputs = []
     for extra in ([], ["--max-vocab", "100000"]):
         out = tmp_path / f"v{len(outputs)}.txt"
