@@ -77,11 +77,11 @@ VARIANTS = {  # seqkit-only rows: extra options, compared with the peers' rows o
 }
 
 
-def corpus_order(corpus: Path) -> dict[str, int]:
-    """word -> rank in the corpus: count descending, ties by first occurrence (all tools share the set)."""
-    counts = Counter(corpus.read_text(encoding="utf-8").split())
+def corpus_order(corpus: Path) -> tuple[dict[str, int], int]:
+    """(word -> rank in the corpus, count descending with ties by first occurrence; the corpus's tokens)."""
+    counts = Counter(corpus.read_bytes().split())
     ranked = sorted(counts.items(), key=lambda item: -item[1])  # stable: Counter keeps first-seen order
-    return {word: rank for rank, (word, _) in enumerate(ranked)}
+    return {word.decode("utf-8"): rank for rank, (word, _) in enumerate(ranked)}, sum(counts.values())
 
 
 def in_corpus_order(vectors: str, order: dict[str, int]) -> None:
@@ -118,8 +118,7 @@ def main() -> None:
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
-    order = corpus_order(corpus)
-    words = len(corpus.read_bytes().split())
+    order, words = corpus_order(corpus)
     tools = args.tools.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
@@ -134,7 +133,8 @@ def main() -> None:
                          env={"NUMBA_CACHE_DIR": str(Path(tmp) / "numba-cold")})
             compile_run = (cold.seconds, warm.seconds)
             for extra in ([], ["--batch-negatives"]):  # and fill the default cache: no timed run compiles
-                timed(seqkit_cmd("word2vec", str(tiny), "-o", str(Path(tmp) / "t.vec"), "-q", "--epochs", "1", *extra))
+                timed(seqkit_cmd("word2vec", str(tiny), "-o", str(Path(tmp) / "t.vec"), "-q", "--epochs", "1",
+                                 *extra))
         peer_speed: dict[str, float] = {}
         for mode in filter(None, args.modes.split(",")):
             model, loss, *variant = mode.split("-")
@@ -192,11 +192,13 @@ def main() -> None:
                     else:
                         train_s = float(run.stdout.split()[-1])
                     phase[threads] = words * scaling_epochs / train_s
-                    print(f"sg-ns {tool} {scaling_epochs} epoch(s), {threads} thread(s): {run.seconds:.1f} s, "
+                    print(f"sg-ns {tool} {scaling_epochs} epoch(s), {threads} thread(s): "
+                          f"{run.seconds:.1f} s, "
                           f"{speeds[threads]:,.0f} words/s; training phase {train_s:.1f} s, "
                           f"{phase[threads]:,.0f} words/s", flush=True)
-                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s)) {tool}: whole run {speeds[2] / speeds[1]:.2f}x "
-                               f"({speeds[1]:,.0f} -> {speeds[2]:,.0f} words/s); training phase "
+                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s)) {tool}: whole run "
+                               f"{speeds[2] / speeds[1]:.2f}x ({speeds[1]:,.0f} -> {speeds[2]:,.0f} words/s); "
+                               f"training phase "
                                f"{phase[2] / phase[1]:.2f}x ({phase[1]:,.0f} -> {phase[2]:,.0f} words/s)")
     once = f"; {args.once}: one run" if args.once else ""
     print(f"\ncorpus: {corpus} ({words:,} words), {args.epochs} epochs, 2 threads, seeds {args.seeds}{once} "

@@ -331,16 +331,25 @@ class _IdFile:
                               ) from None
 
 
+def sentence_runs(offsets: np.ndarray, run_tokens: int) -> list[tuple[int, int]]:
+    """(first, end) sentence ranges covering the corpus in order, each of about `run_tokens` tokens: a run
+    ends at the first sentence boundary at or past that many, so no sentence is ever split."""
+    runs = []
+    start, n = 0, len(offsets) - 1
+    while start < n:
+        end = int(np.searchsorted(offsets, offsets[start] + run_tokens, side="left"))
+        end = min(max(end, start + 1), n)
+        runs.append((start, end))
+        start = end
+    return runs
+
+
 def _id_blocks(handle, offsets: np.ndarray,
                block_tokens: int = 1 << 22) -> Iterable[tuple[np.ndarray, np.ndarray]]:
     """Runs of whole sentences of an id file, about `block_tokens` ids each: (ids, offsets from 0)."""
     corpus = DiskCorpus(handle, offsets)
-    start, n = 0, corpus.n_sentences
-    while start < n:
-        end = int(np.searchsorted(offsets, offsets[start] + block_tokens, side="right")) - 1
-        end = min(max(end, start + 1), n)
-        yield corpus.slice(start, end)
-        start = end
+    for first, end in sentence_runs(offsets, block_tokens):
+        yield corpus.slice(first, end)
 
 
 def _offsets(lengths: Sequence[int] | np.ndarray) -> np.ndarray:

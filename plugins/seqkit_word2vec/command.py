@@ -33,6 +33,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     def sentences():
         return iter_sentences(paths, errors=errors, max_sentence_len=max_sentence_len, stats=stats)
 
+    encoded = None  # set here by the one-pass reading; the other ways encode below
     if read_vocab:
         full = Vocabulary.load(read_vocab, errors=errors)
         kept = full.counts >= min_count
@@ -45,7 +46,6 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         if max_vocab is not None and len(vocab) > max_vocab:
             vocab = Vocabulary(vocab.words[:max_vocab], vocab.counts[:max_vocab])
         vocab_note = f"{len(vocab):,} words from {read_vocab}"
-        encoded = None
     elif max_vocab is None:  # one pass counts and encodes
         with reporter.task("reading corpus", total=None):
             vocab, build, encoded = Vocabulary.build_encoded(sentences(), min_count=min_count)
@@ -55,7 +55,6 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
             vocab, build = Vocabulary.build(sentences(), min_count=min_count, max_vocab=max_vocab,
                                             reporter=reporter)
         vocab_note = build.describe(min_count)
-        encoded = None
     if encoded is None:
         stats = CorpusStats()
         with reporter.task("encoding corpus", total=None):

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqkit.errors import Interrupted, TrainingDiverged
-from seqkit.vocab import DiskCorpus, EncodedCorpus, Vocabulary, alias_table, huffman_tree, keep_probabilities
+from seqkit.vocab import (DiskCorpus, EncodedCorpus, Vocabulary, alias_table, huffman_tree,
+                          keep_probabilities, sentence_runs)
 
 CHUNK_WORDS = 10_000
 
@@ -53,15 +54,7 @@ class TrainStats:
 
 def make_chunks(offsets: np.ndarray, chunk_words: int = CHUNK_WORDS) -> list[tuple[int, int, int]]:
     """(first sentence, end sentence, words before) for runs of sentences of about chunk_words words."""
-    chunks = []
-    start = 0
-    n = len(offsets) - 1
-    while start < n:
-        end = int(np.searchsorted(offsets, offsets[start] + chunk_words, side="left"))
-        end = min(max(end, start + 1), n)
-        chunks.append((start, end, int(offsets[start])))
-        start = end
-    return chunks
+    return [(first, end, int(offsets[first])) for first, end in sentence_runs(offsets, chunk_words)]
 
 
 def chunk_seed(seed: int, epoch: int, chunk: int) -> int:
