@@ -345,8 +345,11 @@ def sentence_runs(offsets: np.ndarray, run_tokens: int) -> list[tuple[int, int]]
 
 
 def _id_blocks(handle, offsets: np.ndarray,
-               block_tokens: int = 1 << 22) -> Iterable[tuple[np.ndarray, np.ndarray]]:
-    """Runs of whole sentences of an id file, about `block_tokens` ids each: (ids, offsets from 0)."""
+               block_tokens: int = 1 << 20) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    """Runs of whole sentences of an id file, about `block_tokens` ids each: (ids, offsets from 0).
+
+    4 MiB of ids per block: large enough for numpy to run at full speed, small enough that the rewrite
+    of the ids does not add to the peak memory of a run."""
     corpus = DiskCorpus(handle, offsets)
     for first, end in sentence_runs(offsets, block_tokens):
         yield corpus.slice(first, end)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from seqkit.corpus import CorpusStats, iter_sentences, materialize_stdin
+from seqkit.memory import return_free_heap
 from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
 from seqkit.vectors import Embeddings
 from seqkit.vocab import Vocabulary, memory_estimate
-from seqkit_word2vec.train import Config, train
+from seqkit_word2vec.train import Config, load_kernels, train
 
 
 def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, window: int, negative: int,
@@ -18,7 +19,6 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     reporter = Reporter(quiet)
     for path in filter(None, [output, save_vocab]):
         check_output_path(path)  # a bad path fails now, not after an hour of training
-    paths = materialize_stdin(corpus, reporter)
     skip_gram = model == "sg"
     config = Config(skip_gram=skip_gram, hs=loss in ("hs", "ns+hs"), negative=negative if "ns" in loss else 0,
                     ns_exponent=ns_exponent,
@@ -27,7 +27,9 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
                     cbow_mean=cbow_mean, batch_negatives=batch_negatives, threads=threads, seed=seed)
     if config.min_lr > config.lr:
         config.min_lr = config.lr
+    load_kernels(config)  # before the corpus: the compiler's memory is given back before the model's is taken
 
+    paths = materialize_stdin(corpus, reporter)
     stats = CorpusStats()
 
     def sentences():
@@ -59,6 +61,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         stats = CorpusStats()
         with reporter.task("encoding corpus", total=None):
             encoded = vocab.encode_to_disk(sentences())  # memory then does not grow with the corpus
+    return_free_heap()  # what counting the words freed, before the weights are allocated
     if save_vocab:
         vocab.save(save_vocab)
     matrices = 1 + (config.negative > 0) + config.hs
