@@ -330,11 +330,16 @@ def test_save_and_read_vocab(small_corpus, tmp_path, cli_run):
     assert out.read_text().splitlines()[0] == "5 4"
 
 
-def test_stdin_corpus_is_spooled(small_corpus, seqkit_proc):
+@pytest.mark.parametrize("extra,spooled", [([], False), (["--max-vocab", "100"], True)])
+def test_stdin_corpus_streams_and_is_spooled_only_for_two_passes(small_corpus, seqkit_proc, extra, spooled):
+    """One reading (the default) streams stdin; --max-vocab counts then encodes, so it needs a copy."""
     proc = seqkit_proc("word2vec", "-", "-o", "-", "--min-count", "1", "--dim", "4", "--epochs", "1",
-                       input=small_corpus.read_bytes())
+                       "--threads", "1", "--seed", "3", *extra, input=small_corpus.read_bytes())
     assert proc.returncode == 0 and proc.stdout.startswith(b"30 4\n")
-    assert b"spooled stdin" in proc.stderr
+    assert (b"spooled stdin" in proc.stderr) == spooled
+    from_file = seqkit_proc("word2vec", small_corpus, "-o", "-", "--min-count", "1", "--dim", "4", "--epochs", "1",
+                            "--threads", "1", "--seed", "3", *extra)
+    assert from_file.stdout == proc.stdout
 
 
 # --- degenerate and bad input (CONTRACT 5.6) ------------------------------------------------------

@@ -29,7 +29,8 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         config.min_lr = config.lr
     load_kernels(config)  # before the corpus: the compiler's memory is given back before the model's is taken
 
-    paths = materialize_stdin(corpus, reporter)
+    # only --max-vocab reads the corpus twice; otherwise stdin streams through without a copy on disk
+    paths = materialize_stdin(corpus, reporter) if max_vocab is not None and not read_vocab else corpus
     stats = CorpusStats()
 
     def sentences():
