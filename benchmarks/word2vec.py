@@ -115,6 +115,9 @@ def main() -> None:
                         help="also time seqkit's and gensim's sg-ns with 1 and with 2 threads")
     parser.add_argument("--scaling-epochs", type=int, default=None,
                         help="epochs of the scaling runs (default: --epochs, the judged configuration)")
+    parser.add_argument("--scaling-repeats", type=int, default=2,
+                        help="1- and 2-thread runs alternate this many times; the ratio is of the mean speeds "
+                             "(this host's speed drifts by 10-20%% between minutes)")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
@@ -176,8 +179,8 @@ def main() -> None:
             scaling_epochs = args.scaling_epochs or args.epochs
             scaling = []
             for tool in [t for t in tools if t in ("seqkit", "gensim")]:
-                speeds, phase = {}, {}
-                for threads in (1, 2):
+                speeds, phase = {1: [], 2: []}, {1: [], 2: []}
+                for threads in (1, 2) * args.scaling_repeats:
                     if tool == "seqkit":
                         cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(scaling_epochs),
                                          "--threads", str(threads), "--seed", str(seeds[0]))
@@ -185,21 +188,24 @@ def main() -> None:
                         cmd = [PEER_PYTHON, "-c", GENSIM_TRAIN_PHASE, str(corpus), out, str(threads), str(seeds[0]),
                                str(scaling_epochs)]
                     run = timed(cmd)
-                    speeds[threads] = words * scaling_epochs / run.seconds
+                    speeds[threads].append(words * scaling_epochs / run.seconds)
                     # the training phase alone: the counting, encoding and saving around it are serial
                     if tool == "seqkit":
                         train_s = float(re.search(r"epochs in ([0-9.]+) s", run.stderr).group(1))
                     else:
                         train_s = float(run.stdout.split()[-1])
-                    phase[threads] = words * scaling_epochs / train_s
+                    phase[threads].append(words * scaling_epochs / train_s)
                     print(f"sg-ns {tool} {scaling_epochs} epoch(s), {threads} thread(s): "
                           f"{run.seconds:.1f} s, "
-                          f"{speeds[threads]:,.0f} words/s; training phase {train_s:.1f} s, "
-                          f"{phase[threads]:,.0f} words/s", flush=True)
-                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s)) {tool}: whole run "
-                               f"{speeds[2] / speeds[1]:.2f}x ({speeds[1]:,.0f} -> {speeds[2]:,.0f} words/s); "
+                          f"{speeds[threads][-1]:,.0f} words/s; training phase {train_s:.1f} s, "
+                          f"{phase[threads][-1]:,.0f} words/s", flush=True)
+                whole = {t: sum(v) / len(v) for t, v in speeds.items()}
+                train = {t: sum(v) / len(v) for t, v in phase.items()}
+                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s), means of {args.scaling_repeats} runs) "
+                               f"{tool}: whole run "
+                               f"{whole[2] / whole[1]:.2f}x ({whole[1]:,.0f} -> {whole[2]:,.0f} words/s); "
                                f"training phase "
-                               f"{phase[2] / phase[1]:.2f}x ({phase[1]:,.0f} -> {phase[2]:,.0f} words/s)")
+                               f"{train[2] / train[1]:.2f}x ({train[1]:,.0f} -> {train[2]:,.0f} words/s)")
     once = f"; {args.once}: one run" if args.once else ""
     print(f"\ncorpus: {corpus} ({words:,} words), {args.epochs} epochs, 2 threads, seeds {args.seeds}{once} "
           f"(figures are means over the runs)")
