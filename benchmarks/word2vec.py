@@ -116,8 +116,8 @@ def main() -> None:
     parser.add_argument("--scaling-epochs", type=int, default=None,
                         help="epochs of the scaling runs (default: --epochs, the judged configuration)")
     parser.add_argument("--scaling-repeats", type=int, default=2,
-                        help="1- and 2-thread runs alternate this many times; the ratio is of the mean speeds "
-                             "(this host's speed drifts by 10-20%% between minutes)")
+                        help="1- and 2-thread runs alternate this many times; the ratio is of the mean "
+                             "speeds (this host's speed drifts by 10-30%% between runs)")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
@@ -201,8 +201,8 @@ def main() -> None:
                           f"{phase[threads][-1]:,.0f} words/s", flush=True)
                 whole = {t: sum(v) / len(v) for t, v in speeds.items()}
                 train = {t: sum(v) / len(v) for t, v in phase.items()}
-                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s), means of {args.scaling_repeats} runs) "
-                               f"{tool}: whole run "
+                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s), means of {args.scaling_repeats} "
+                               f"runs) {tool}: whole run "
                                f"{whole[2] / whole[1]:.2f}x ({whole[1]:,.0f} -> {whole[2]:,.0f} words/s); "
                                f"training phase "
                                f"{train[2] / train[1]:.2f}x ({train[1]:,.0f} -> {train[2]:,.0f} words/s)")

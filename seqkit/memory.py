@@ -1,7 +1,7 @@
 """Give memory back to the OS at the phase boundaries of a long run, so the phases' peaks do not add up.
 
-The compiler: importing Numba maps llvmlite's LLVM library (about 180 MB on disk) and running its initialisation
-and cache loading touches 100 MB or more of that code, all of which stays resident for the rest of
+The compiler: importing Numba maps llvmlite's LLVM library (about 180 MB on disk), and its
+initialisation and cache loading touch 100 MB or more of that code, which stays resident for the rest of
 the process although a loaded kernel never calls into LLVM again. A training run of hours would keep
 it for hours. Those pages are clean copies of a file, so the kernel can drop them at no risk:
 `madvise(MADV_PAGEOUT)` asks it to, and should LLVM be needed again (a new specialisation to compile)
@@ -46,14 +46,12 @@ def release_compiler_pages() -> int:
     Best effort: any failure leaves memory as it was.
     """
     path = _llvm_library_path()
-    if path is None or not sys.platform.startswith("linux"):
-        return 0
     madvise = _libc_function("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int))
+    if path is None or madvise is None or not sys.platform.startswith("linux"):
+        return 0
     try:
         ranges = _mappings(path)
     except OSError:
-        return 0
-    if madvise is None:
         return 0
     advised = 0
     for start, end in ranges:
@@ -75,7 +73,7 @@ def return_free_heap() -> bool:
 def _libc_function(name: str, argtypes: tuple):
     """A C library function with its argument types, or None where the C library lacks it."""
     try:
-        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+        function = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
     function.argtypes = list(argtypes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -52,7 +53,7 @@ def private_llvmlite(directory: Path) -> Path:
 
 @linux_only
 def test_release_drops_llvm_pages_and_kernels_still_run_and_compile(tmp_path):
-    """In a fresh process: LLVM's resident pages fall by more than half; a loaded kernel and a new one work."""
+    """In a fresh process: LLVM's resident pages fall by more than half; loaded and new kernels work."""
     script = textwrap.dedent("""
         import json
         import numpy as np
@@ -88,13 +89,14 @@ def test_release_drops_llvm_pages_and_kernels_still_run_and_compile(tmp_path):
         def twice(x):
             return 2 * x
 
-        print(json.dumps({"library": _llvm_library_path(), "before": before, "after": after, "advised": advised, "values": [before_value, after_value],
-                          "new": twice(21)}))
+        print(json.dumps({"library": _llvm_library_path(), "before": before, "after": after,
+                          "advised": advised, "values": [before_value, after_value], "new": twice(21)}))
     """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(private_llvmlite(tmp_path)),
                                                          os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env).stdout
-    result = __import__("json").loads(out)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env=env).stdout
+    result = json.loads(out)
     assert result["library"].startswith(str(tmp_path))
     if result["advised"] == 0:
         pytest.skip("this kernel refuses MADV_PAGEOUT (Linux < 5.4)")
@@ -105,7 +107,8 @@ def test_release_drops_llvm_pages_and_kernels_still_run_and_compile(tmp_path):
 
 
 def test_release_without_llvm_loaded_does_nothing():
-    script = "import sys; from seqkit.memory import release_compiler_pages; print(release_compiler_pages(), 'numba' in sys.modules)"
+    script = ("import sys; from seqkit.memory import release_compiler_pages; "
+              "print(release_compiler_pages(), 'numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["0", "False"]
 

@@ -337,8 +337,8 @@ def test_stdin_corpus_streams_and_is_spooled_only_for_two_passes(small_corpus, s
                        "--threads", "1", "--seed", "3", *extra, input=small_corpus.read_bytes())
     assert proc.returncode == 0 and proc.stdout.startswith(b"30 4\n")
     assert (b"spooled stdin" in proc.stderr) == spooled
-    from_file = seqkit_proc("word2vec", small_corpus, "-o", "-", "--min-count", "1", "--dim", "4", "--epochs", "1",
-                            "--threads", "1", "--seed", "3", *extra)
+    from_file = seqkit_proc("word2vec", small_corpus, "-o", "-", "--min-count", "1", "--dim", "4",
+                            "--epochs", "1", "--threads", "1", "--seed", "3", *extra)
     assert from_file.stdout == proc.stdout
 
 
