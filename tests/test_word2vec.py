@@ -187,6 +187,21 @@ def test_chunks_cover_the_corpus_once():
     assert [before for _, _, before in chunks] == [offsets[first] for first, _, _ in chunks]
 
 
+def test_initial_weights_span_plus_minus_one_over_dim_and_follow_the_seed():
+    from seqkit_word2vec.train import Config, initial_weights
+
+    config = Config(dim=50, hs=True, seed=7)
+    syn0, syn1neg, syn1 = initial_weights(2000, config)
+    assert syn0.dtype == np.float32 and syn0.flags.c_contiguous and syn0.shape == (2000, 50)
+    # gensim's and fastText's range: half of it (word2vec.c's) would fail the spread check
+    assert syn0.min() >= -1 / 50 and syn0.max() < 1 / 50
+    assert syn0.min() < -0.99 / 50 and syn0.max() > 0.99 / 50
+    assert abs(float(syn0.mean())) < 0.01 / 50  # centred: the mean of 100k draws has sd 0.0018 / 50
+    assert not syn1neg.any() and syn1neg.shape == (2000, 50) and not syn1.any() and syn1.shape == (1999, 50)
+    assert np.array_equal(initial_weights(2000, config)[0], syn0)
+    assert not np.array_equal(initial_weights(2000, Config(dim=50, seed=8))[0], syn0)
+
+
 @pytest.mark.parametrize("batch_negatives", [False, True])
 def test_training_from_disk_equals_training_from_memory(tmp_path, batch_negatives):
     """The command trains from the temporary-file corpus; chunks read back must train identically."""
