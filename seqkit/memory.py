@@ -46,8 +46,10 @@ def release_compiler_pages() -> int:
     Best effort: any failure leaves memory as it was.
     """
     path = _llvm_library_path()
+    if path is None or not sys.platform.startswith("linux"):  # before ctypes: CDLL(None) is POSIX-only
+        return 0
     madvise = _libc_function("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int))
-    if path is None or madvise is None or not sys.platform.startswith("linux"):
+    if madvise is None:
         return 0
     try:
         ranges = _mappings(path)
