@@ -388,23 +388,32 @@ def _prune(counts: Counter, keep: int, stats: BuildStats) -> None:
 
 
 def huffman_tree(counts: Sequence[int] | np.ndarray) -> HuffmanTree:
-    """Huffman codes from counts, built by word2vec.c's two-pointer merge over sorted counts."""
+    """Huffman codes from counts: word2vec.c's two-queue merge, with ties broken as a heap of (count, id).
+
+    Two sorted queues, the words from the rarest up and the merged nodes in creation order; each step
+    joins the two smallest, the first taking bit 0. Where counts tie, a word goes before a merged node
+    and the lower id (the earlier word in the vocabulary) first: the tree a heap keyed on (count, id)
+    builds, as gensim does, not word2vec.c's (a merged node first, the later word first). Both are
+    optimal codes, but the choice shows in quality: on the benchmark corpus, skip-gram with hierarchical
+    softmax after one epoch, analogy accuracy was 0.85 points higher with this rule (3 seeds, each
+    higher), and the same tree with equal-count words in a random order was no better than word2vec.c's.
+    """
     counts = np.asarray(counts, dtype=np.int64)
     n = len(counts)
     if n == 0:
         raise ValueError("cannot build a Huffman tree over an empty vocabulary")
-    order = np.argsort(-counts, kind="stable")  # descending, as the merge expects
+    order = np.argsort(counts, kind="stable")  # ascending; equal counts keep their ids' order
     weight = np.concatenate([counts[order], np.full(max(n - 1, 0), np.iinfo(np.int64).max // 4)])
     parent = np.zeros(2 * n - 1, dtype=np.int64)
     branch = np.zeros(2 * n - 1, dtype=np.uint8)
-    leaf, inner = n - 1, n  # leaf walks from the rarest word up; inner walks new nodes in creation order
+    leaf, inner = 0, n  # leaf walks from the rarest word up; inner walks new nodes in creation order
     w = weight.tolist()
     for a in range(n - 1):
         picks = []
         for _ in range(2):
-            if leaf >= 0 and w[leaf] < w[inner]:
+            if leaf < n and w[leaf] <= w[inner]:
                 picks.append(leaf)
-                leaf -= 1
+                leaf += 1
             else:
                 picks.append(inner)
                 inner += 1

@@ -212,6 +212,42 @@ def test_huffman_matches_heapq_cost_kraft_and_prefix_free(seed):
     assert not any(b.startswith(a) for a, b in zip(as_str, as_str[1:]))
 
 
+def heapq_tree(counts):
+    """Reference: a heap of (count, id) nodes, merged ids numbered V, V+1, ... in creation order; the first
+    popped takes bit 0. Returns each word's (codes, points) from the root, points as merged id - V."""
+    n = len(counts)
+    heap = [(c, i) for i, c in enumerate(counts)]
+    heapq.heapify(heap)
+    children = {}
+    for new_id in range(n, 2 * n - 1):
+        (c1, a), (c2, b) = heapq.heappop(heap), heapq.heappop(heap)
+        children[new_id] = (a, b)
+        heapq.heappush(heap, (c1 + c2, new_id))
+    paths = {}
+    stack = [(2 * n - 2, [], [])]
+    while stack:
+        node, codes, points = stack.pop()
+        if node < n:
+            paths[node] = (codes, points)
+            continue
+        for bit, child in enumerate(children[node]):
+            stack.append((child, codes + [bit], points + [node - n]))
+    return [paths[w] for w in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_huffman_equals_a_heap_of_count_and_id_with_many_ties(seed):
+    """The exact tree, not only an optimal one: the tie rule changes quality (see huffman_tree)."""
+    rng = np.random.default_rng(seed)
+    counts = np.sort(np.minimum(rng.zipf(1.5, size=400), 50))[::-1]  # hundreds of equal counts
+    rng.shuffle(counts[:40])  # and some unsorted ones
+    tree = huffman_tree(counts)
+    for w, (codes, points) in enumerate(heapq_tree(counts.tolist())):
+        span = slice(tree.offsets[w], tree.offsets[w + 1])
+        assert tree.codes[span].tolist() == codes, w
+        assert tree.points[span].tolist() == points, w
+
+
 def test_huffman_points_walk_a_consistent_tree():
     counts = np.array([50, 30, 10, 5, 3, 2])
     tree = huffman_tree(counts)

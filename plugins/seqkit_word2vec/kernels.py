@@ -8,7 +8,8 @@ learning rate at a sentence depends only on the sentence's position in the globa
 The updates follow word2vec.c line for line (one rounding aside, see `_output_update`): sigmoid
 from a table over [-6, 6], saturated gradients outside it for negative sampling, hierarchical-softmax
 nodes skipped when saturated, output weights at zero. syn0 starts uniform in [-1, 1) / dim, as in gensim
-and fastText (word2vec.c's half-width range learns more slowly; see `train.initial_weights`).
+and fastText (word2vec.c's half-width range learns more slowly; see `train.initial_weights`), and the
+Huffman tree breaks ties as gensim's does (see `seqkit.vocab.huffman_tree`).
 """
 
 from __future__ import annotations
