@@ -180,38 +180,6 @@ def test_load_empty_file(tmp_path):
 
 # --- Huffman tree -------------------------------------------------------------------------------
 
-def heapq_code_lengths(counts):
-    """Reference: classic Huffman via a heap; returns each symbol's code length."""
-    heap = [(c, i, [i]) for i, c in enumerate(counts)]
-    heapq.heapify(heap)
-    lengths = [0] * len(counts)
-    uid = len(counts)
-    while len(heap) > 1:
-        c1, _, s1 = heapq.heappop(heap)
-        c2, _, s2 = heapq.heappop(heap)
-        for s in s1 + s2:
-            lengths[s] += 1
-        heapq.heappush(heap, (c1 + c2, uid, s1 + s2))
-        uid += 1
-    return lengths
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_huffman_matches_heapq_cost_kraft_and_prefix_free(seed):
-    rng = np.random.default_rng(seed)
-    counts = np.sort(rng.zipf(1.3, size=300).astype(np.int64))[::-1]
-    tree = huffman_tree(counts)
-    lengths = np.diff(tree.offsets)
-    ref = heapq_code_lengths(counts.tolist())
-    # Huffman codes are not unique, but every optimal code has the same weighted length.
-    assert int((lengths * counts).sum()) == int((np.array(ref) * counts).sum())
-    assert math.isclose(sum(2.0 ** -l for l in lengths.tolist()), 1.0)
-    codes = {bytes(tree.codes[tree.offsets[w]:tree.offsets[w + 1]]) for w in range(len(counts))}
-    assert len(codes) == len(counts)
-    as_str = sorted("".join(map(str, c)) for c in codes)
-    assert not any(b.startswith(a) for a, b in zip(as_str, as_str[1:]))
-
-
 def heapq_tree(counts):
     """Reference: a heap of (count, id) nodes, merged ids numbered V, V+1, ... in creation order; the first
     popped takes bit 0. Returns each word's (codes, points) from the root, points as merged id - V."""
@@ -233,6 +201,22 @@ def heapq_tree(counts):
         for bit, child in enumerate(children[node]):
             stack.append((child, codes + [bit], points + [node - n]))
     return [paths[w] for w in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_huffman_matches_heapq_cost_kraft_and_prefix_free(seed):
+    rng = np.random.default_rng(seed)
+    counts = np.sort(rng.zipf(1.3, size=300).astype(np.int64))[::-1]
+    tree = huffman_tree(counts)
+    lengths = np.diff(tree.offsets)
+    ref = [len(codes) for codes, _ in heapq_tree(counts.tolist())]
+    # Huffman codes are not unique, but every optimal code has the same weighted length.
+    assert int((lengths * counts).sum()) == int((np.array(ref) * counts).sum())
+    assert math.isclose(sum(2.0 ** -l for l in lengths.tolist()), 1.0)
+    codes = {bytes(tree.codes[tree.offsets[w]:tree.offsets[w + 1]]) for w in range(len(counts))}
+    assert len(codes) == len(counts)
+    as_str = sorted("".join(map(str, c)) for c in codes)
+    assert not any(b.startswith(a) for a, b in zip(as_str, as_str[1:]))
 
 
 @pytest.mark.parametrize("seed", range(4))
