@@ -276,22 +276,24 @@ def test_every_mode_runs(small_corpus, tmp_path, cli_run, model, loss):
     assert Embeddings.load(str(out)).matrix.shape == (30, 8)
 
 
-def test_ns_exponent_reaches_the_noise_distribution(small_corpus, tmp_path, cli_run):
-    """Same seed, one thread: only the noise distribution differs, so the vectors must differ."""
+@pytest.mark.parametrize("model, default_exponent, other", [("sg", "0.75", "0.5"), ("cbow", "0.5", "0.75")])
+def test_ns_exponent_reaches_the_noise_distribution(small_corpus, tmp_path, cli_run, model, default_exponent,
+                                                    other):
+    """Same seed, one thread: only the noise distribution differs, so the vectors must differ; the
+    default is word2vec's counts^0.75 for sg and fastText's counts^0.5 for cbow."""
     from seqkit.vectors import Embeddings
 
-    runs = {}
-    for exponent in ("0.75", "0"):
-        out = tmp_path / f"v{exponent}.txt"
-        result = cli_run("word2vec", small_corpus, "-o", out, "--dim", "8", "--min-count", "1", "--epochs", "1",
-                         "--threads", "1", "--seed", "3", "--ns-exponent", exponent, "-q")
+    def train(*extra):
+        out = tmp_path / f"v{len(list(tmp_path.iterdir()))}.txt"
+        result = cli_run("word2vec", small_corpus, "-o", out, "--model", model, "--dim", "8", "--min-count", "1",
+                         "--epochs", "1", "--threads", "1", "--seed", "3", "-q", *extra)
         assert result.exit_code == 0, result.stderr
-        runs[exponent] = Embeddings.load(str(out)).matrix
-    default = tmp_path / "default.txt"
-    assert cli_run("word2vec", small_corpus, "-o", default, "--dim", "8", "--min-count", "1", "--epochs", "1",
-                   "--threads", "1", "--seed", "3", "-q").exit_code == 0
-    assert np.array_equal(Embeddings.load(str(default)).matrix, runs["0.75"])
-    assert not np.array_equal(runs["0"], runs["0.75"])
+        return Embeddings.load(str(out)).matrix
+
+    default = train()
+    assert np.array_equal(default, train("--ns-exponent", default_exponent))
+    assert not np.array_equal(default, train("--ns-exponent", other))
+    assert not np.array_equal(default, train("--ns-exponent", "0"))
 
 
 def test_stdout_output_holds_only_vectors(small_corpus, cli_run):

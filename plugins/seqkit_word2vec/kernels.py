@@ -101,7 +101,7 @@ def _hs_update(inp, row, word, syn1, neu1e, lr, codes, points, code_offsets, sig
 
 @njit(nogil=True, fastmath=FASTMATH, inline="always")
 def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias, state, sig, logsig):  # pragma: no cover
-    """The true word (label 1) and `negative` noise words from unigram^0.75 (label 0)."""
+    """The true word (label 1) and `negative` noise words drawn from the alias table (label 0)."""
     loss = _output_update(inp, row, word, 1, syn1neg, neu1e, lr, sig, logsig)
     terms = 1
     vocab = prob.shape[0]
