@@ -174,7 +174,7 @@ def main() -> None:
             for tool, (seconds, speed, peak, acc, rho) in summary.items():
                 ratio = speed / max(peers) if tool == "seqkit" and peers else ""
                 name = tool + (" " + " ".join(extra) if variant else "")
-                rows.append([mode, name, seconds, speed, peak, acc, rho, ratio])
+                rows.append([mode, name, seconds, speed, peak, acc, f"{rho:.3f}", ratio])  # 0.02 bars need 3 places
         if args.scaling:
             out = str(Path(tmp) / "scaling.vec")
             scaling_epochs = args.scaling_epochs or args.epochs

@@ -29,7 +29,7 @@ class Config:
     skip_gram: bool = True
     hs: bool = False
     negative: int = 5
-    ns_exponent: float = 0.75  # noise distribution: unigram counts ** ns_exponent
+    ns_exponent: float = 0.75  # noise distribution: counts ** ns_exponent (the command uses 0.5 for cbow)
     dim: int = 100
     window: int = 5
     sample: float = 1e-3
