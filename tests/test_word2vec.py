@@ -283,17 +283,17 @@ def test_ns_exponent_reaches_the_noise_distribution(small_corpus, tmp_path, cli_
     default is word2vec's counts^0.75 for sg and fastText's counts^0.5 for cbow."""
     from seqkit.vectors import Embeddings
 
-    def train(*extra):
-        out = tmp_path / f"v{len(list(tmp_path.iterdir()))}.txt"
+    def train(name, *extra):
+        out = tmp_path / f"{name}.txt"
         result = cli_run("word2vec", small_corpus, "-o", out, "--model", model, "--dim", "8", "--min-count", "1",
                          "--epochs", "1", "--threads", "1", "--seed", "3", "-q", *extra)
         assert result.exit_code == 0, result.stderr
         return Embeddings.load(str(out)).matrix
 
-    default = train()
-    assert np.array_equal(default, train("--ns-exponent", default_exponent))
-    assert not np.array_equal(default, train("--ns-exponent", other))
-    assert not np.array_equal(default, train("--ns-exponent", "0"))
+    default = train("default")
+    assert np.array_equal(default, train("same", "--ns-exponent", default_exponent))
+    assert not np.array_equal(default, train("other", "--ns-exponent", other))
+    assert not np.array_equal(default, train("uniform", "--ns-exponent", "0"))
 
 
 def test_stdout_output_holds_only_vectors(small_corpus, cli_run):
