@@ -25,20 +25,46 @@ class Run:
     peak_mib: float
     stdout: str
     stderr: str = ""
+    cpu_seconds: float = 0.0  # user + system time of the process and its children
+
+    @property
+    def cores_busy(self) -> float:
+        """Mean number of cores the run kept busy (CPU seconds per wall second)."""
+        return self.cpu_seconds / self.seconds if self.seconds > 0 else 0.0
 
 
 def timed(cmd: list[str], env: dict | None = None) -> Run:
-    """Run a command; wall seconds and peak RSS (via GNU time) of that process alone."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
-        full_env = {**os.environ, **(env or {})}
+    """Run a command; wall seconds, CPU seconds and peak RSS (via GNU time) of that process alone."""
+    return timed_together([cmd], env)[0]
+
+
+def timed_together(cmds: list[list[str]], env: dict | None = None) -> list[Run]:
+    """Start the commands at once and wait for all; each one's own wall seconds, CPU seconds and peak RSS.
+
+    Output goes to files, not pipes: a command must never stall on a full pipe while another is awaited.
+    """
+    full_env = {**os.environ, **(env or {})}
+    with tempfile.TemporaryDirectory() as tmp:
+        def path(i: int, kind: str) -> str:
+            return os.path.join(tmp, f"{i}.{kind}")
+
         started = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", stats.name, *cmd], env=full_env,
-                              capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-        peak_kib = int(stats.read().strip().splitlines()[-1])
-    return Run(seconds, peak_kib / 1024, proc.stdout, proc.stderr)
+        procs = []
+        for i, cmd in enumerate(cmds):
+            with open(path(i, "out"), "w") as out, open(path(i, "err"), "w") as err:
+                procs.append(subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S %e", "-o", path(i, "time"), *cmd],
+                                              env=full_env, stdout=out, stderr=err))
+        runs = []
+        for i, (cmd, proc) in enumerate(zip(cmds, procs)):
+            proc.wait()
+            waited = time.perf_counter() - started  # exact when alone; GNU time's %e (10 ms) when together
+            stdout, stderr = (Path(path(i, kind)).read_text(errors="replace") for kind in ("out", "err"))
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-2000:]}")
+            peak_kib, user, system, elapsed = Path(path(i, "time")).read_text().strip().splitlines()[-1].split()
+            seconds = waited if len(cmds) == 1 else float(elapsed)
+            runs.append(Run(seconds, int(peak_kib) / 1024, stdout, stderr, float(user) + float(system)))
+    return runs
 
 
 def benchmark_corpus(path: Path = Path("/tmp/bench17m.txt")) -> Path:

@@ -29,8 +29,9 @@ import re
 import tempfile
 from collections import Counter
 from pathlib import Path
+from statistics import median
 
-from _common import PEER_PYTHON, SHARED, benchmark_corpus, markdown, seqkit_cmd, timed
+from _common import PEER_PYTHON, SHARED, benchmark_corpus, markdown, seqkit_cmd, timed, timed_together
 
 GENSIM = """
 import sys
@@ -117,8 +118,8 @@ def main() -> None:
     parser.add_argument("--scaling-epochs", type=int, default=None,
                         help="epochs of the scaling runs (default: --epochs, the judged configuration)")
     parser.add_argument("--scaling-repeats", type=int, default=2,
-                        help="1- and 2-thread runs alternate this many times; the ratio is of the mean "
-                             "speeds (this host's speed drifts by 10-30%% between runs)")
+                        help="pairs of adjacent 1- and 2-thread runs (each with a host-ceiling run: two "
+                             "1-thread runs at once); this host's speed drifts by 10-30%% between runs")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
@@ -176,37 +177,9 @@ def main() -> None:
                 name = tool + (" " + " ".join(extra) if variant else "")
                 rows.append([mode, name, seconds, speed, peak, acc, f"{rho:.3f}", ratio])  # 0.02 bars need 3 places
         if args.scaling:
-            out = str(Path(tmp) / "scaling.vec")
-            scaling_epochs = args.scaling_epochs or args.epochs
-            scaling = []
-            for tool in [t for t in tools if t in ("seqkit", "gensim")]:
-                speeds, phase = {1: [], 2: []}, {1: [], 2: []}
-                for threads in (1, 2) * args.scaling_repeats:
-                    if tool == "seqkit":
-                        cmd = seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(scaling_epochs),
-                                         "--threads", str(threads), "--seed", str(seeds[0]))
-                    else:  # one run gives both figures: its wall time and the train() time it prints
-                        cmd = [PEER_PYTHON, "-c", GENSIM_TRAIN_PHASE, str(corpus), out, str(threads), str(seeds[0]),
-                               str(scaling_epochs)]
-                    run = timed(cmd)
-                    speeds[threads].append(words * scaling_epochs / run.seconds)
-                    # the training phase alone: the counting, encoding and saving around it are serial
-                    if tool == "seqkit":
-                        train_s = float(re.search(r"epochs in ([0-9.]+) s", run.stderr).group(1))
-                    else:
-                        train_s = float(run.stdout.split()[-1])
-                    phase[threads].append(words * scaling_epochs / train_s)
-                    print(f"sg-ns {tool} {scaling_epochs} epoch(s), {threads} thread(s): "
-                          f"{run.seconds:.1f} s, "
-                          f"{speeds[threads][-1]:,.0f} words/s; training phase {train_s:.1f} s, "
-                          f"{phase[threads][-1]:,.0f} words/s", flush=True)
-                whole = {t: sum(v) / len(v) for t, v in speeds.items()}
-                train = {t: sum(v) / len(v) for t, v in phase.items()}
-                scaling.append(f"scaling (sg-ns, {scaling_epochs} epoch(s), means of {args.scaling_repeats} "
-                               f"runs) {tool}: whole run "
-                               f"{whole[2] / whole[1]:.2f}x ({whole[1]:,.0f} -> {whole[2]:,.0f} words/s); "
-                               f"training phase "
-                               f"{train[2] / train[1]:.2f}x ({train[1]:,.0f} -> {train[2]:,.0f} words/s)")
+            scaling = [line for tool in tools if tool in ("seqkit", "gensim")
+                       for line in scaling_report(tool, corpus, words, args.scaling_epochs or args.epochs,
+                                                  args.scaling_repeats, seeds[0], Path(tmp))]
     once = f"; {args.once}: one run" if args.once else ""
     print(f"\ncorpus: {corpus} ({words:,} words), {args.epochs} epochs, 2 threads, seeds {args.seeds}{once} "
           f"(figures are means over the runs)")
@@ -217,6 +190,60 @@ def main() -> None:
         print("\n".join(scaling))
     print(markdown(["mode", "tool", "wall s", "words/s", "peak MiB", "analogy %", "WS353 rho",
                     "seqkit / fastest peer"], rows))
+
+
+def scaling_command(tool: str, corpus: Path, out: str, threads: int, seed: int, epochs: int) -> list[str]:
+    """One sg-ns training run of the scaling measurement (default settings, `threads` threads)."""
+    if tool == "seqkit":
+        return seqkit_cmd("word2vec", str(corpus), "-o", out, "--epochs", str(epochs), "--threads", str(threads),
+                          "--seed", str(seed))
+    return [PEER_PYTHON, "-c", GENSIM_TRAIN_PHASE, str(corpus), out, str(threads), str(seed), str(epochs)]
+
+
+def training_seconds(tool: str, run) -> float:
+    """The training phase alone: the counting, encoding and saving around it are serial."""
+    if tool == "seqkit":
+        return float(re.search(r"epochs in ([0-9.]+) s", run.stderr).group(1))
+    return float(run.stdout.split()[-1])
+
+
+def scaling_report(tool: str, corpus: Path, words: int, epochs: int, repeats: int, seed: int,
+                   tmp: Path) -> list[str]:
+    """Speed with 2 threads over speed with 1 thread, measured in adjacent pairs, plus the host's ceiling.
+
+    This host's speed drifts by 10-30 % between runs, so each 1-thread run is followed at once by its
+    2-thread run and the ratio is reported per pair and as the median over pairs as well as the ratio
+    of mean speeds. The ceiling is what the machine gives this workload with no shared weights: two
+    independent 1-thread runs of the same tool at once, their summed speed over the 1-thread run's. A
+    Hogwild run cannot beat it; the gap between the two is what sharing the weights costs.
+    """
+    work = words * epochs
+    pairs, ceilings = [], []
+    for _ in range(repeats):
+        alone = {t: timed(scaling_command(tool, corpus, str(tmp / f"s{t}.vec"), t, seed, epochs)) for t in (1, 2)}
+        both = timed_together([scaling_command(tool, corpus, str(tmp / f"c{i}.vec"), 1, seed, epochs)
+                               for i in range(2)])
+        pair = {t: (work / run.seconds, work / training_seconds(tool, run), run.cores_busy)
+                for t, run in alone.items()}
+        ceiling = (sum(work / run.seconds for run in both) / pair[1][0],
+                   sum(work / training_seconds(tool, run) for run in both) / pair[1][1])
+        pairs.append(pair)
+        ceilings.append(ceiling)
+        print(f"sg-ns {tool} {epochs} epoch(s): 1 thread {pair[1][0]:,.0f} words/s (training phase "
+              f"{pair[1][1]:,.0f}, {pair[1][2]:.2f} cores busy); 2 threads {pair[2][0]:,.0f} ({pair[2][1]:,.0f}, "
+              f"{pair[2][2]:.2f} cores busy): whole run {pair[2][0] / pair[1][0]:.2f}x, training phase "
+              f"{pair[2][1] / pair[1][1]:.2f}x; two 1-thread runs at once: {ceiling[0]:.2f}x, "
+              f"{ceiling[1]:.2f}x", flush=True)
+
+    def summary(index: int) -> str:
+        mean = {t: sum(p[t][index] for p in pairs) / len(pairs) for t in (1, 2)}
+        ratios = [p[2][index] / p[1][index] for p in pairs]
+        return (f"{mean[2] / mean[1]:.2f}x of mean speeds ({mean[1]:,.0f} -> {mean[2]:,.0f} words/s), "
+                f"median pair {median(ratios):.2f}x (pairs {', '.join(f'{r:.2f}' for r in ratios)}), "
+                f"host ceiling {median(c[index] for c in ceilings):.2f}x")
+
+    head = f"scaling (sg-ns, {epochs} epoch(s), {repeats} pair(s)) {tool}"
+    return [f"{head}: whole run {summary(0)}", f"{head}: training phase {summary(1)}"]
 
 
 def _mean_run(runs: list, work: int) -> tuple[float, float, float, float, float]:
