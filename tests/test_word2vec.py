@@ -145,6 +145,23 @@ def test_kernel_equals_numpy_reference(skip_gram, loss):
     assert not np.allclose(mats[0], syn0)  # training moved the vectors
 
 
+def test_row_prefetch_compiles_for_every_index_type_and_changes_nothing():
+    """The prefetch intrinsic casts int32 rows (Huffman points) and int64 rows alike, and only hints."""
+    from numba import njit
+    from seqkit_word2vec.kernels import _prefetch_row
+
+    @njit
+    def prefetch_rows(weights, rows):
+        for row in rows:
+            _prefetch_row(weights, row)
+
+    weights = np.arange(12 * 37, dtype=np.float32).reshape(12, 37)  # rows straddle cache lines
+    before = weights.copy()
+    for rows in (np.array([0, 11, 5], np.int32), np.array([3, 7], np.int64), np.array([2], np.uint8)):
+        prefetch_rows(weights, rows)
+    assert np.array_equal(weights, before)
+
+
 def test_negative_draws_follow_unigram_power():
     """The kernel's noise words come from counts^0.75 (checked through syn1neg rows it touched)."""
     from seqkit.vocab import alias_table
