@@ -215,7 +215,7 @@ def scaling_report(tool: str, corpus: Path, words: int, epochs: int, repeats: in
     2-thread run and the ratio is reported per pair and as the median over pairs as well as the ratio
     of mean speeds. The ceiling is what the machine gives this workload with no shared weights: two
     independent 1-thread runs of the same tool at once, their summed speed over the 1-thread run's. A
-    Hogwild run cannot beat it; the gap between the two is what sharing the weights costs.
+    Hogwild run should not beat it (bar noise); the gap between the two is what sharing the weights costs.
     """
     work = words * epochs
     pairs, ceilings = [], []

@@ -486,9 +486,12 @@ def test_ctrl_c_stops_cleanly_without_output(tmp_path):
     from seqkit.options import DATA_DIR
 
     out = tmp_path / "v.txt"
+    # a suite started as a background job inherits SIGINT ignored, and Python keeps it ignored: give the
+    # child the default disposition, as an interactive shell would
     proc = subprocess.Popen([sys.executable, "-m", "seqkit", "word2vec", str(DATA_DIR / "sample.txt.xz"), "-o",
                              str(out), "--epochs", "50", "--threads", "1"], stderr=subprocess.PIPE,
-                            env={**os.environ, "SEQKIT_LOAD_PLUGINS": "word2vec"})
+                            env={**os.environ, "SEQKIT_LOAD_PLUGINS": "word2vec"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(12)  # past counting and encoding, into training
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
