@@ -129,18 +129,16 @@ def _hs_update(inp, row, word, syn1, neu1e, lr, codes, points, code_offsets, sig
     return loss
 
 
-@njit(nogil=True, fastmath=FASTMATH, inline="always")
-def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias, state, sig, logsig,
-                       noise):  # pragma: no cover - jitted
-    """The true word (label 1) and `negative` noise words drawn from the alias table (label 0).
+@njit(nogil=True, inline="always")
+def _draw_noise(word, negative, prob, alias, state, syn1neg, out, first):  # pragma: no cover - jitted
+    """Draw `negative` noise words into out[first:], skipping draws equal to `word`; prefetch their rows.
 
-    The noise words are all drawn first and their rows prefetched, so their memory loads overlap the
-    true word's update instead of stalling one after another: on the benchmark corpus one thread trains
-    about 1.6x as fast. The draws and the updates keep word2vec.c's order, so the results are the same
-    bit for bit. `noise` is scratch space for `negative` ids.
+    Returns (end of the drawn ids in `out`, state). Drawing all of them before any update lets their
+    memory loads overlap the updates instead of stalling one after another; the order of draws and
+    updates is word2vec.c's, so results are the same bit for bit.
     """
     vocab = prob.shape[0]
-    drawn = 0
+    end = first
     for _ in range(negative):
         state = _next(state)
         # high 32 bits pick the slot (multiply-shift, no division); bits 11..31 decide slot vs alias
@@ -148,9 +146,20 @@ def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias
         u = np.float32((state >> np.uint64(11)) & np.uint64(0x1FFFFF)) * np.float32(1.0 / 2097152.0)
         target = i if u < prob[i] else np.int64(alias[i])
         if target != word:
-            noise[drawn] = target
-            drawn += 1
+            out[end] = target
+            end += 1
             _prefetch_row(syn1neg, target)
+    return end, state
+
+
+@njit(nogil=True, fastmath=FASTMATH, inline="always")
+def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias, state, sig, logsig,
+                       noise):  # pragma: no cover - jitted
+    """The true word (label 1) and `negative` noise words drawn from the alias table (label 0).
+
+    `noise` is scratch space for `negative` ids.
+    """
+    drawn, state = _draw_noise(word, negative, prob, alias, state, syn1neg, noise, 0)
     loss = _output_update(inp, row, word, 1, syn1neg, neu1e, lr, sig, logsig)
     for k in range(drawn):
         loss += _output_update(inp, row, noise[k], 0, syn1neg, neu1e, lr, sig, logsig)
@@ -279,7 +288,6 @@ def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob
     for s in range(s_begin, s_end):
         longest = max(longest, offsets[s + 1] - offsets[s])
     sentence = np.empty(longest, dtype=np.int32)
-    vocab = prob.shape[0]
     loss_sum = 0.0
     loss_terms = 0
     raw = 0
@@ -315,16 +323,7 @@ def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob
                 continue
             # the true word first, then the noise words (a draw equal to the word is skipped)
             targets[0] = word
-            t = 1
-            for _ in range(negative):
-                state = _next(state)
-                i = np.int64(((state >> np.uint64(32)) * np.uint64(vocab)) >> np.uint64(32))
-                u = np.float32((state >> np.uint64(11)) & np.uint64(0x1FFFFF)) * np.float32(1.0 / 2097152.0)
-                target = i if u < prob[i] else np.int64(alias[i])
-                if target != word:
-                    targets[t] = target
-                    t += 1
-                    _prefetch_row(syn1neg, target)
+            t, state = _draw_noise(word, negative, prob, alias, state, syn1neg, targets, 1)
             # scores of every (context, target) pair from the current weights
             for i in range(m):
                 row = contexts[i]
