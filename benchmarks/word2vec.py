@@ -211,16 +211,18 @@ def scaling_report(tool: str, corpus: Path, words: int, epochs: int, repeats: in
                    tmp: Path) -> list[str]:
     """Speed with 2 threads over speed with 1 thread, measured in adjacent pairs, plus the host's ceiling.
 
-    This host's speed drifts by 10-30 % between runs, so each 1-thread run is followed at once by its
-    2-thread run and the ratio is reported per pair and as the median over pairs as well as the ratio
-    of mean speeds. The ceiling is what the machine gives this workload with no shared weights: two
+    This host's speed drifts by 10-30 % between runs, and for spells of seconds to minutes two threads
+    that share weights get little more than one thread's speed (two runs with private weights at the
+    same moments do not), so the 1- and 2-thread runs come in adjacent pairs, in alternating order, and
+    the ratio is reported per pair and as the median over pairs as well as the ratio of mean speeds. The ceiling is what the machine gives this workload with no shared weights: two
     independent 1-thread runs of the same tool at once, their summed speed over the 1-thread run's. A
     Hogwild run should not beat it (bar noise); the gap between the two is what sharing the weights costs.
     """
     work = words * epochs
     pairs, ceilings = [], []
-    for _ in range(repeats):
-        alone = {t: timed(scaling_command(tool, corpus, str(tmp / f"s{t}.vec"), t, seed, epochs)) for t in (1, 2)}
+    for repeat in range(repeats):
+        order = (1, 2) if repeat % 2 == 0 else (2, 1)  # alternated, so a steady drift favours neither side
+        alone = {t: timed(scaling_command(tool, corpus, str(tmp / f"s{t}.vec"), t, seed, epochs)) for t in order}
         both = timed_together([scaling_command(tool, corpus, str(tmp / f"c{i}.vec"), 1, seed, epochs)
                                for i in range(2)])
         pair = {t: (work / run.seconds, work / training_seconds(tool, run), run.cores_busy)
