@@ -145,6 +145,94 @@ def test_kernel_equals_numpy_reference(skip_gram, loss):
     assert not np.allclose(mats[0], syn0)  # training moved the vectors
 
 
+def _replica_case(skip_gram: bool):
+    """A small sg-ns or cbow-ns chunk: (ids, offsets, syn0, syn1neg, the arguments after them)."""
+    from seqkit.vocab import alias_table, keep_probabilities
+    from seqkit_word2vec.kernels import sigmoid_tables
+
+    rng = np.random.default_rng(11)
+    vocab, dim = 12, 8
+    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
+    ids = rng.integers(0, vocab, 200).astype(np.int32)
+    offsets = np.array([0, 90, 91, 200], dtype=np.int64)
+    syn0 = (rng.random((vocab, dim), dtype=np.float32) - 0.5).astype(np.float32)
+    syn1neg = (rng.random((vocab, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    prob, alias = alias_table(counts)
+    sig, logsig = sigmoid_tables()
+    args = (np.zeros((1, dim), np.float32), keep_probabilities(counts, 0.05), prob, alias, np.zeros(1, np.uint8),
+            np.zeros(1, np.int32), np.zeros(vocab + 1, np.int64), skip_gram, False, 3, True, 3, 0.5, 0.01, 100,
+            1000.0, 12345, sig, logsig)
+    return ids, offsets, syn0, syn1neg, args
+
+
+@pytest.mark.parametrize("skip_gram", [True, False])
+def test_replicated_rows_train_like_the_shared_ones_on_one_thread(skip_gram):
+    """With one thread, training the hot rows in a replica merged every few positions changes only rounding;
+    a wrong redirection or merge would move the vectors far apart (checked against the NumPy reference)."""
+    from seqkit_word2vec.kernels import train_chunk
+
+    ids, offsets, syn0, syn1neg, args = _replica_case(skip_gram)
+    vocab, hot, replica = len(syn0), 5, len(syn0) + 1
+    plain = [syn0.copy(), syn1neg.copy()]
+    plain_loss = train_chunk(ids, offsets, 0, 3, *plain, *args)[0]
+    extended = [np.vstack([m, np.full((hot + 1, m.shape[1]), 7.0, np.float32)]) for m in (syn0, syn1neg)]
+    replica_loss = train_chunk(ids, offsets, 0, 3, *extended, *args, hot, replica, 4)[0]
+    ref = [syn0.copy(), syn1neg.copy()]
+    reference_chunk(ids, offsets, ref[0], ref[1], args[0], *args[1:])
+    for got, want, start in zip(extended, plain, (syn0, syn1neg)):
+        np.testing.assert_allclose(got[:vocab], want, rtol=1e-5, atol=1e-6)
+        assert np.array_equal(got[replica:replica + hot], got[:hot])  # the last merge left them equal
+        assert not np.allclose(got[:hot], start[:hot])  # the hot rows did train
+    np.testing.assert_allclose(plain[0], ref[0], rtol=1e-5, atol=1e-6)
+    assert replica_loss == pytest.approx(plain_loss, rel=1e-4)
+
+
+def test_replica_merge_keeps_the_other_threads_changes():
+    from seqkit_word2vec.kernels import _merge_replica, _open_replica
+
+    weights = np.zeros((7, 3), np.float32)
+    weights[:2] = [[1, 2, 3], [4, 5, 6]]
+    base = np.empty((2, 3), np.float32)
+    _open_replica(weights, 2, 4, base)
+    assert np.array_equal(weights[4:6], weights[:2]) and np.array_equal(base, weights[:2])
+    weights[0] += 10  # another thread merged its change meanwhile
+    weights[4:6] += 0.5  # this thread's own change, in its replica
+    _merge_replica(weights, 2, 4, base)
+    assert np.array_equal(weights[:2], [[11.5, 12.5, 13.5], [4.5, 5.5, 6.5]])
+    assert np.array_equal(weights[4:6], weights[:2]) and np.array_equal(base, weights[:2])
+    assert not weights[2:4].any() and not weights[6].any()  # nothing else is touched
+
+
+def test_replicas_refuse_hierarchical_softmax():
+    from seqkit_word2vec.kernels import train_chunk
+
+    ids, offsets, syn0, syn1neg, args = _replica_case(True)
+    args = args[:8] + (True,) + args[9:]  # use_hs
+    with pytest.raises(ValueError, match="negative sampling alone"):
+        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 2, len(syn0), 4)
+
+
+@pytest.mark.parametrize("options,replicated", [({}, True), ({"skip_gram": False}, True), ({"hs": True}, False),
+                                                ({"batch_negatives": True}, False), ({"threads": 1}, False)])
+def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, replicated, monkeypatch):
+    """Threads get replicas only where they apply; the vectors returned never include their rows."""
+    from seqkit.progress import Reporter
+    from seqkit.vocab import Vocabulary
+    from seqkit_word2vec import train as training
+
+    shapes = []
+    real = training.initial_weights
+    monkeypatch.setattr(training, "initial_weights",
+                        lambda n, config, extra_rows=0: shapes.append(extra_rows) or real(n, config, extra_rows))
+    lines = [b"the cat sat on the mat".split(), b"the dog sat on the log".split()] * 50
+    vocab, _, corpus = Vocabulary.build_encoded(iter(lines), min_count=1, directory=str(tmp_path))
+    config = training.Config(**{"epochs": 1, "threads": 2, "dim": 12, **options})
+    with corpus:
+        vectors, _ = training.train(vocab, corpus, config, Reporter(True))
+    assert vectors.shape == (len(vocab), 12) and np.isfinite(vectors).all()
+    assert (shapes[0] > 0) == replicated
+
+
 def test_row_prefetch_compiles_for_every_index_type_and_changes_nothing():
     """The prefetch intrinsic casts int32 rows (Huffman points) and int64 rows alike, and only hints."""
     from numba import njit

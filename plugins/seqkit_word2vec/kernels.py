@@ -10,6 +10,12 @@ from a table over [-6, 6], saturated gradients outside it for negative sampling,
 nodes skipped when saturated, output weights at zero. syn0 starts uniform in [-1, 1) / dim, as in gensim
 and fastText (word2vec.c's half-width range learns more slowly; see `train.initial_weights`), and the
 Huffman tree breaks ties as gensim's does (see `seqkit.vocab.huffman_tree`).
+
+With several threads, negative sampling can give each thread its own replica of the most frequent
+words' rows (`hot` rows at row `replica` onwards in syn0 and syn1neg, see `train.HOT_ROWS`): those
+rows are written by every thread many times a millisecond, and when both cores write the same cache
+lines each write waits for the line to travel from the other core. A thread trains on its replica
+and adds what it changed to the shared rows every `sync_every` positions and at the end of the chunk.
 """
 
 from __future__ import annotations
@@ -130,10 +136,11 @@ def _hs_update(inp, row, word, syn1, neu1e, lr, codes, points, code_offsets, sig
 
 
 @njit(nogil=True, inline="always")
-def _draw_noise(word, negative, prob, alias, state, syn1neg, out, first):  # pragma: no cover - jitted
+def _draw_noise(word, negative, prob, alias, state, syn1neg, out, first, hot, replica):  # pragma: no cover
     """Draw `negative` noise words into out[first:], skipping draws equal to `word`; prefetch their rows.
 
-    Returns (end of the drawn ids in `out`, state). Drawing all of them before any update lets their
+    Rows below `hot` are redirected to the thread's replica (`word` is already). Returns (end of the
+    drawn ids in `out`, state). Drawing all of them before any update lets their
     memory loads overlap the updates instead of stalling one after another; the order of draws and
     updates is word2vec.c's, so results are the same bit for bit.
     """
@@ -145,6 +152,8 @@ def _draw_noise(word, negative, prob, alias, state, syn1neg, out, first):  # pra
         i = np.int64(((state >> np.uint64(32)) * np.uint64(vocab)) >> np.uint64(32))
         u = np.float32((state >> np.uint64(11)) & np.uint64(0x1FFFFF)) * np.float32(1.0 / 2097152.0)
         target = i if u < prob[i] else np.int64(alias[i])
+        if target < hot:
+            target += replica
         if target != word:
             out[end] = target
             end += 1
@@ -154,27 +163,56 @@ def _draw_noise(word, negative, prob, alias, state, syn1neg, out, first):  # pra
 
 @njit(nogil=True, fastmath=FASTMATH, inline="always")
 def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias, state, sig, logsig,
-                       noise):  # pragma: no cover - jitted
+                       noise, hot, replica):  # pragma: no cover - jitted
     """The true word (label 1) and `negative` noise words drawn from the alias table (label 0).
 
     `noise` is scratch space for `negative` ids.
     """
-    drawn, state = _draw_noise(word, negative, prob, alias, state, syn1neg, noise, 0)
+    drawn, state = _draw_noise(word, negative, prob, alias, state, syn1neg, noise, 0, hot, replica)
     loss = _output_update(inp, row, word, 1, syn1neg, neu1e, lr, sig, logsig)
     for k in range(drawn):
         loss += _output_update(inp, row, noise[k], 0, syn1neg, neu1e, lr, sig, logsig)
     return loss, drawn + 1, state
 
 
+@njit(nogil=True, fastmath=FASTMATH, inline="always")
+def _open_replica(weights, hot, replica, base):  # pragma: no cover - jitted
+    """Copy the shared rows [0, hot) to the replica and to `base`, the state the replica started from."""
+    for r in range(hot):
+        for d in range(weights.shape[1]):
+            value = weights[r, d]
+            weights[replica + r, d] = value
+            base[r, d] = value
+
+
+@njit(nogil=True, fastmath=FASTMATH, inline="always")
+def _merge_replica(weights, hot, replica, base):  # pragma: no cover - jitted
+    """Add the replica's change since `base` to the shared rows, then restart the replica from them.
+
+    The other threads' changes meanwhile are kept: only this thread's difference is added.
+    """
+    for r in range(hot):
+        for d in range(weights.shape[1]):
+            value = weights[r, d] + (weights[replica + r, d] - base[r, d])
+            weights[r, d] = value
+            weights[replica + r, d] = value
+            base[r, d] = value
+
+
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, alias, codes, points,
                 code_offsets, skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end,
-                words_before, total_words, seed, sig, logsig):  # pragma: no cover - jitted
+                words_before, total_words, seed, sig, logsig, hot=0, replica=0,
+                sync_every=1):  # pragma: no cover - jitted
     """Train on sentences [s_begin, s_end) of the encoded corpus.
 
     Returns (loss_sum, loss_terms, raw_words, trained_words); the loss is the mean binary-logistic
-    loss per output unit when divided by loss_terms.
+    loss per output unit when divided by loss_terms. With `hot` > 0 (negative sampling only), word
+    ids below `hot` use rows `replica + id` of syn0 and syn1neg, merged into rows `id` every
+    `sync_every` positions and at the end.
     """
+    if hot > 0 and use_hs:
+        raise ValueError("replicated rows need negative sampling alone (hs indexes the tree by word id)")
     dim = syn0.shape[1]
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     neu1 = np.zeros((1, dim), dtype=np.float32)
@@ -184,6 +222,11 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
     for s in range(s_begin, s_end):
         longest = max(longest, offsets[s + 1] - offsets[s])
     sentence = np.empty(longest, dtype=np.int32)
+    base0 = np.empty((hot, dim), dtype=np.float32)
+    base1 = np.empty((hot, dim), dtype=np.float32)
+    _open_replica(syn0, hot, replica, base0)
+    _open_replica(syn1neg, hot, replica, base1)
+    since_merge = 0
     loss_sum = 0.0
     loss_terms = 0
     raw = 0
@@ -201,11 +244,17 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                 u = np.float64(state >> np.uint64(11)) * (1.0 / 9007199254740992.0)
                 if keep[w] < u:
                     continue
-            sentence[n] = w
+            sentence[n] = w + replica if w < hot else w
             n += 1
         raw += offsets[s + 1] - offsets[s]
         trained += n
         for pos in range(n):
+            if hot > 0:
+                since_merge += 1
+                if since_merge == sync_every:
+                    since_merge = 0
+                    _merge_replica(syn0, hot, replica, base0)
+                    _merge_replica(syn1neg, hot, replica, base1)
             word = sentence[pos]
             state = _next(state)
             b = np.int64(((state >> np.uint64(32)) * np.uint64(window)) >> np.uint64(32))
@@ -225,7 +274,8 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                         loss_terms += code_offsets[word + 1] - code_offsets[word]
                     if negative > 0:
                         loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr, negative,
-                                                                prob, alias, state, sig, logsig, noise)
+                                                                prob, alias, state, sig, logsig, noise, hot,
+                                                                replica)
                         loss_sum += loss
                         loss_terms += terms
                     for d in range(dim):
@@ -253,7 +303,7 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                     loss_terms += code_offsets[word + 1] - code_offsets[word]
                 if negative > 0:
                     loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr, negative, prob,
-                                                            alias, state, sig, logsig, noise)
+                                                            alias, state, sig, logsig, noise, hot, replica)
                     loss_sum += loss
                     loss_terms += terms
                 for c in range(lo, hi):
@@ -261,6 +311,8 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                         context = sentence[c]
                         for d in range(dim):
                             syn0[context, d] += neu1e[d]
+    _merge_replica(syn0, hot, replica, base0)
+    _merge_replica(syn1neg, hot, replica, base1)
     return loss_sum, loss_terms, raw, trained
 
 
@@ -323,7 +375,7 @@ def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob
                 continue
             # the true word first, then the noise words (a draw equal to the word is skipped)
             targets[0] = word
-            t, state = _draw_noise(word, negative, prob, alias, state, syn1neg, targets, 1)
+            t, state = _draw_noise(word, negative, prob, alias, state, syn1neg, targets, 1, 0, 0)
             # scores of every (context, target) pair from the current weights
             for i in range(m):
                 row = contexts[i]

@@ -9,6 +9,7 @@ progress.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -22,6 +23,14 @@ from seqkit.vocab import (DiskCorpus, EncodedCorpus, Vocabulary, alias_table, hu
                           keep_probabilities, sentence_runs)
 
 CHUNK_WORDS = 10_000
+# With several threads and negative sampling, each thread trains the rows of the HOT_ROWS most frequent
+# words in a replica of its own and adds its changes to the shared rows every SYNC_POSITIONS positions:
+# those rows are written by every thread all the time, and sharing their cache lines between cores
+# costs the most on hosts where the cores are far apart. On the benchmark host, 2 threads in short
+# interleaved runs: mean 682k vs 652k words/s, slowest run 606k vs 421k (64 rows, every 200 positions;
+# 256 rows every 100 positions and 1024 every 200 were slower, the merges cost more than they saved).
+HOT_ROWS = 64
+SYNC_POSITIONS = 200
 
 
 @dataclass
@@ -67,18 +76,21 @@ def chunk_seed(seed: int, epoch: int, chunk: int) -> int:
     return x >> 1
 
 
-def initial_weights(vocab_size: int, config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def initial_weights(vocab_size: int, config: Config, extra_rows: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """syn0 uniform in [-1, 1)/dim (gensim's and fastText's); output layers at zero; absent layers 1x1 dummies.
 
     word2vec.c's [-0.5, 0.5)/dim learns more slowly from the start: on the benchmark corpus after one
     epoch, 0.33 points lower analogy accuracy for sg-ns (6 seeds) and 0.50 for cbow-ns (4 seeds).
+    syn0 and syn1neg get `extra_rows` more rows after the vocabulary's, for the threads' replicas.
     """
     rng = np.random.default_rng(config.seed)
-    syn0 = rng.random((vocab_size, config.dim), dtype=np.float32)
-    syn0 *= 2  # in place: no vocabulary-sized temporaries (the same float32 operations, the same values)
-    syn0 -= 1
-    syn0 /= config.dim
-    syn1neg = np.zeros((vocab_size if config.negative else 1, config.dim), dtype=np.float32)
+    syn0 = np.zeros((vocab_size + extra_rows, config.dim), dtype=np.float32)
+    vectors = syn0[:vocab_size]
+    rng.random(out=vectors, dtype=np.float32)  # the same stream as rng.random((vocab_size, dim))
+    vectors *= 2  # in place: no vocabulary-sized temporaries (the same float32 operations, the same values)
+    vectors -= 1
+    vectors /= config.dim
+    syn1neg = np.zeros((vocab_size + extra_rows if config.negative else 1, config.dim), dtype=np.float32)
     syn1 = np.zeros((max(vocab_size - 1, 1) if config.hs else 1, config.dim), dtype=np.float32)
     return syn0, syn1neg, syn1
 
@@ -101,7 +113,13 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     """Train and return syn0 (the word vectors)."""
     from seqkit_word2vec.kernels import sigmoid_tables, train_chunk, train_chunk_sg_batch
 
-    syn0, syn1neg, syn1 = initial_weights(len(vocab), config)
+    # replicas only where they can help: several threads, negative sampling alone, per-pair updates
+    hot = min(HOT_ROWS, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
+                                        and not config.batch_negatives) else 0
+    stride = hot + 1  # a spare row between replicas: no cache line holds two threads' rows
+    syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
+    worker = threading.local()
+    workers = iter(range(config.threads))
     keep = keep_probabilities(vocab.counts, config.sample)
     prob, alias = alias_table(vocab.counts, config.ns_exponent)
     if config.hs:
@@ -126,10 +144,13 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
             return train_chunk_sg_batch(ids, offsets, 0, sentences, syn0, syn1neg, keep, prob, alias,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig)
+        if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
+            worker.replica = len(vocab) + 1 + stride * next(workers)
         return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
                            codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                            config.cbow_mean, config.window, config.lr, config.min_lr,
-                           epoch * corpus_words + before, total, seed, sig, logsig)
+                           epoch * corpus_words + before, total, seed, sig, logsig, hot, worker.replica,
+                           SYNC_POSITIONS)
 
     started = time.perf_counter()
     with reporter.task("word2vec", total=total, unit="words") as task, \
@@ -167,6 +188,7 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     stats.loss = loss_sum / max(loss_terms, 1)
     # one non-finite value makes the float64 sum non-finite (finite float32s cannot overflow it), and
     # unlike isfinite(syn0) the sum allocates no array the size of the vectors at the run's peak
-    if not np.isfinite(syn0.sum(dtype=np.float64)):
+    vectors = syn0[:len(vocab)]  # without the replicas' rows
+    if not np.isfinite(vectors.sum(dtype=np.float64)):
         raise TrainingDiverged(f"the vectors became non-finite; lower --lr (now {config.lr:g})")
-    return syn0, stats
+    return vectors, stats
