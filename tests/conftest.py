@@ -64,3 +64,19 @@ def require_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not available: {path}")
     return path
+
+
+def small_training_problem(seed: int, n_ids: int, offsets: list[int], vocab: int = 12, dim: int = 8):
+    """A tiny random word2vec problem for kernel-versus-reference tests.
+
+    Returns (counts, ids, offsets, syn0, syn1neg): counts sorted as a vocabulary's, ids drawn from it,
+    syn0 in [-0.5, 0.5) and syn1neg in [0, 0.2) so that every update is visible.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
+    ids = rng.integers(0, vocab, n_ids).astype(np.int32)
+    syn0 = (rng.random((vocab, dim), dtype=np.float32) - 0.5).astype(np.float32)
+    syn1neg = (rng.random((vocab, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    return counts, ids, np.array(offsets, dtype=np.int64), syn0, syn1neg

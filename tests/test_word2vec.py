@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import require_data
+from conftest import require_data, small_training_problem
 
 M64 = (1 << 64) - 1
 MAX_EXP, TABLE = 6.0, 1000
@@ -119,14 +119,9 @@ def test_kernel_equals_numpy_reference(skip_gram, loss):
     from seqkit.vocab import alias_table, huffman_tree, keep_probabilities
     from seqkit_word2vec.kernels import sigmoid_tables, train_chunk
 
-    rng = np.random.default_rng(7)
-    vocab, dim = 12, 8
-    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
-    ids = rng.integers(0, vocab, 60).astype(np.int32)
-    offsets = np.array([0, 25, 26, 60], dtype=np.int64)
-    syn0 = ((rng.random((vocab, dim), dtype=np.float32) - 0.5)).astype(np.float32)
-    syn1neg = (rng.random((vocab, dim), dtype=np.float32) * 0.2).astype(np.float32)
-    syn1 = (rng.random((vocab - 1, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    counts, ids, offsets, syn0, syn1neg = small_training_problem(7, 60, [0, 25, 26, 60])
+    vocab, dim = syn0.shape
+    syn1 = (np.random.default_rng(8).random((vocab - 1, dim), dtype=np.float32) * 0.2).astype(np.float32)
     keep = keep_probabilities(counts, 0.05)
     prob, alias = alias_table(counts)
     tree = huffman_tree(counts)
@@ -150,13 +145,8 @@ def _replica_case(skip_gram: bool):
     from seqkit.vocab import alias_table, keep_probabilities
     from seqkit_word2vec.kernels import sigmoid_tables
 
-    rng = np.random.default_rng(11)
-    vocab, dim = 12, 8
-    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
-    ids = rng.integers(0, vocab, 200).astype(np.int32)
-    offsets = np.array([0, 90, 91, 200], dtype=np.int64)
-    syn0 = (rng.random((vocab, dim), dtype=np.float32) - 0.5).astype(np.float32)
-    syn1neg = (rng.random((vocab, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    counts, ids, offsets, syn0, syn1neg = small_training_problem(11, 200, [0, 90, 91, 200])
+    vocab, dim = syn0.shape
     prob, alias = alias_table(counts)
     sig, logsig = sigmoid_tables()
     args = (np.zeros((1, dim), np.float32), keep_probabilities(counts, 0.05), prob, alias, np.zeros(1, np.uint8),
@@ -178,7 +168,7 @@ def test_replicated_rows_train_like_the_shared_ones_on_one_thread(skip_gram):
     extended = [np.vstack([m, np.full((hot + 1, m.shape[1]), 7.0, np.float32)]) for m in (syn0, syn1neg)]
     replica_loss = train_chunk(ids, offsets, 0, 3, *extended, *args, hot, replica, 4)[0]
     ref = [syn0.copy(), syn1neg.copy()]
-    reference_chunk(ids, offsets, ref[0], ref[1], args[0], *args[1:])
+    reference_chunk(ids, offsets, *ref, *args)
     for got, want, start in zip(extended, plain, (syn0, syn1neg)):
         np.testing.assert_allclose(got[:vocab], want, rtol=1e-5, atol=1e-6)
         assert np.array_equal(got[replica:replica + hot], got[:hot])  # the last merge left them equal

@@ -74,13 +74,9 @@ def test_batch_kernel_equals_numpy_minibatch_reference():
     from seqkit.vocab import alias_table, keep_probabilities
     from seqkit_word2vec.kernels import sigmoid_tables, train_chunk_sg_batch
 
-    rng = np.random.default_rng(3)
-    vocab, dim = 12, 8
-    counts = np.sort(rng.integers(1, 50, vocab))[::-1].astype(np.int64)
-    ids = rng.integers(0, vocab, 60).astype(np.int32)
-    offsets = np.array([0, 25, 26, 60], dtype=np.int64)
-    syn0 = (rng.random((vocab, dim), dtype=np.float32) - 0.5).astype(np.float32)
-    syn1neg = (rng.random((vocab, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    from conftest import small_training_problem
+
+    counts, ids, offsets, syn0, syn1neg = small_training_problem(3, 60, [0, 25, 26, 60])
     keep = keep_probabilities(counts, 0.05)
     prob, alias = alias_table(counts)
     sig, logsig = sigmoid_tables()

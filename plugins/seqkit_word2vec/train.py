@@ -24,11 +24,11 @@ from seqkit.vocab import (DiskCorpus, EncodedCorpus, Vocabulary, alias_table, hu
 
 CHUNK_WORDS = 10_000
 # With several threads and negative sampling, each thread trains the rows of the HOT_ROWS most frequent
-# words in a replica of its own and adds its changes to the shared rows every SYNC_POSITIONS positions:
-# those rows are written by every thread all the time, and sharing their cache lines between cores
-# costs the most on hosts where the cores are far apart. On the benchmark host, 2 threads in short
-# interleaved runs: mean 682k vs 652k words/s, slowest run 606k vs 421k (64 rows, every 200 positions;
-# 256 rows every 100 positions and 1024 every 200 were slower, the merges cost more than they saved).
+# words in a replica of its own and adds its changes to the shared rows every SYNC_POSITIONS positions.
+# Those rows are written by every thread all the time; when two cores keep writing the same cache
+# lines, each write waits for the line to come from the other core, and on some hosts (or at some
+# moments on the same host) that makes two threads barely faster than one. More rows (256, 1024) or
+# more frequent merges cost more in merging than they saved; see the README's scaling section.
 HOT_ROWS = 64
 SYNC_POSITIONS = 200
 
