@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -205,15 +206,24 @@ def test_replicas_refuse_hierarchical_softmax():
 @pytest.mark.parametrize("options,replicated", [({}, True), ({"skip_gram": False}, True), ({"hs": True}, False),
                                                 ({"batch_negatives": True}, False), ({"threads": 1}, False)])
 def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, replicated, monkeypatch):
-    """Threads get replicas only where they apply; the vectors returned never include their rows."""
+    """Threads get replicas only where they apply, each thread its own, apart by at least a cache line;
+    the vectors returned never include their rows."""
     from seqkit.progress import Reporter
     from seqkit.vocab import Vocabulary
+    from seqkit_word2vec import kernels
     from seqkit_word2vec import train as training
 
-    shapes = []
-    real = training.initial_weights
+    shapes, calls = [], []
+    real_weights, real_chunks, real_kernel = training.initial_weights, training.make_chunks, kernels.train_chunk
     monkeypatch.setattr(training, "initial_weights",
-                        lambda n, config, extra_rows=0: shapes.append(extra_rows) or real(n, config, extra_rows))
+                        lambda n, config, extra_rows=0: shapes.append(extra_rows) or real_weights(n, config, extra_rows))
+    monkeypatch.setattr(training, "make_chunks", lambda offsets: real_chunks(offsets, chunk_words=24))
+
+    def recording_kernel(*args):
+        calls.append((threading.get_ident(), args[-3], args[-2]))  # thread, hot rows, replica
+        return real_kernel(*args)
+
+    monkeypatch.setattr(kernels, "train_chunk", recording_kernel)
     lines = [b"the cat sat on the mat".split(), b"the dog sat on the log".split()] * 50
     vocab, _, corpus = Vocabulary.build_encoded(iter(lines), min_count=1, directory=str(tmp_path))
     config = training.Config(**{"epochs": 1, "threads": 2, "dim": 12, **options})
@@ -221,6 +231,13 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
         vectors, _ = training.train(vocab, corpus, config, Reporter(True))
     assert vectors.shape == (len(vocab), 12) and np.isfinite(vectors).all()
     assert (shapes[0] > 0) == replicated
+    if replicated:
+        replica_of = {thread: replica for thread, _, replica in calls}
+        assert all(replica_of[thread] == replica for thread, _, replica in calls)  # one replica per thread
+        starts = sorted(replica_of.values())
+        hot = calls[0][1]
+        assert starts[0] > len(vocab) and all(b - a >= hot + 2 for a, b in zip(starts, starts[1:]))  # 48-byte rows
+        assert starts[-1] + hot <= len(vocab) + shapes[0]
 
 
 def test_row_prefetch_compiles_for_every_index_type_and_changes_nothing():

@@ -189,7 +189,10 @@ def _open_replica(weights, hot, replica, base):  # pragma: no cover - jitted
 def _merge_replica(weights, hot, replica, base):  # pragma: no cover - jitted
     """Add the replica's change since `base` to the shared rows, then restart the replica from them.
 
-    The other threads' changes meanwhile are kept: only this thread's difference is added.
+    The other threads' changes meanwhile are kept: only this thread's difference is added. The add is
+    an unsynchronised read-modify-write, as every Hogwild update is: two threads merging the same
+    element at the same instant can lose one thread's change to it since its last merge (rare: a merge
+    takes microseconds every few milliseconds).
     """
     for r in range(hot):
         for d in range(weights.shape[1]):

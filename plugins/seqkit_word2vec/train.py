@@ -116,7 +116,8 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     # replicas only where they can help: several threads, negative sampling alone, per-pair updates
     hot = min(HOT_ROWS, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
                                         and not config.batch_negatives) else 0
-    stride = hot + 1  # a spare row between replicas: no cache line holds two threads' rows
+    # spare rows between replicas (at least one 64-byte line): no cache line holds two threads' rows
+    stride = hot + max(1, -(-64 // (4 * config.dim)))
     syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
     worker = threading.local()
     workers = iter(range(config.threads))
