@@ -214,9 +214,10 @@ def scaling_report(tool: str, corpus: Path, words: int, epochs: int, repeats: in
     This host's speed drifts by 10-30 % between runs, and for spells of seconds to minutes two threads
     that share weights get little more than one thread's speed (two runs with private weights at the
     same moments do not), so the 1- and 2-thread runs come in adjacent pairs, in alternating order, and
-    the ratio is reported per pair and as the median over pairs as well as the ratio of mean speeds. The ceiling is what the machine gives this workload with no shared weights: two
-    independent 1-thread runs of the same tool at once, their summed speed over the 1-thread run's. A
-    Hogwild run should not beat it (bar noise); the gap between the two is what sharing the weights costs.
+    the ratio is reported per pair and as the median over pairs as well as the ratio of mean speeds.
+    The ceiling is what the machine gives this workload with no shared weights: two independent
+    1-thread runs of the same tool at once, their summed speed over the 1-thread run's. A Hogwild run
+    should not beat it (bar noise); the gap between the two is what sharing the weights costs.
     """
     work = words * epochs
     pairs, ceilings = [], []

@@ -8,7 +8,7 @@ vocabulary and counts from the whole corpus) taken in turns, round after round, 
 round and then the mean, median and slowest run of each setting:
 
 - `1 thread`: the reference speed (replicas are never used with one thread);
-- `2 threads, shared`: every row shared, as before replicas (`train.HOT_ROWS = 0`);
+- `2 threads, shared`: every row shared, as before replicas (`Config(replica_rows=0)`);
 - `2 threads, replicas`: the default (`train.HOT_ROWS` rows per thread).
 
     python benchmarks/word2vec_replicas.py [--rounds 10] [--words 1500000] [--model sg|cbow]
@@ -53,14 +53,13 @@ def main() -> None:
     skip_gram = args.model == "sg"
     config = training.Config(skip_gram=skip_gram, epochs=1, lr=0.025 if skip_gram else 0.05,
                              ns_exponent=0.75 if skip_gram else 0.5)
-    default_hot = training.HOT_ROWS
-    settings = {"1 thread": (1, default_hot), "2 threads, shared": (2, 0),
-                f"2 threads, replicas ({default_hot} rows)": (2, default_hot)}
+    settings = {"1 thread": (1, config.replica_rows), "2 threads, shared": (2, 0),
+                f"2 threads, replicas ({config.replica_rows} rows)": (2, config.replica_rows)}
 
-    def speed(threads: int, hot: int) -> tuple[float, float]:
-        training.HOT_ROWS = hot
+    def speed(threads: int, replica_rows: int) -> tuple[float, float]:
         started = time.perf_counter()
-        _, stats = training.train(vocab, sample, replace(config, threads=threads), Reporter(quiet=True))
+        _, stats = training.train(vocab, sample, replace(config, threads=threads, replica_rows=replica_rows),
+                                  Reporter(quiet=True))
         return stats.raw_words / (time.perf_counter() - started), stats.loss
 
     for threads, hot in settings.values():
@@ -76,7 +75,6 @@ def main() -> None:
             losses[name].append(loss)
         print(f"round {round_ + 1}: " + "; ".join(f"{name} {speeds[name][-1]:,.0f}" for name in settings),
               flush=True)
-    training.HOT_ROWS = default_hot
     one = statistics.mean(speeds["1 thread"])
     for name in settings:
         values = speeds[name]

@@ -204,7 +204,8 @@ def test_replicas_refuse_hierarchical_softmax():
 
 
 @pytest.mark.parametrize("options,replicated", [({}, True), ({"skip_gram": False}, True), ({"hs": True}, False),
-                                                ({"batch_negatives": True}, False), ({"threads": 1}, False)])
+                                                ({"batch_negatives": True}, False), ({"threads": 1}, False),
+                                                ({"replica_rows": 0}, False)])
 def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, replicated, monkeypatch):
     """Threads get replicas only where they apply, each thread its own, apart by at least a cache line;
     the vectors returned never include their rows."""

@@ -24,7 +24,8 @@ from seqkit.vocab import (DiskCorpus, EncodedCorpus, Vocabulary, alias_table, hu
 
 CHUNK_WORDS = 10_000
 # With several threads and negative sampling, each thread trains the rows of the HOT_ROWS most frequent
-# words in a replica of its own and adds its changes to the shared rows every SYNC_POSITIONS positions.
+# words (`Config.replica_rows`) in a replica of its own and adds its changes to the shared rows every
+# SYNC_POSITIONS positions.
 # Those rows are written by every thread all the time; when two cores keep writing the same cache
 # lines, each write waits for the line to come from the other core, and on some hosts (or at some
 # moments on the same host) that makes two threads barely faster than one. More rows (256, 1024) or
@@ -47,6 +48,7 @@ class Config:
     min_lr: float = 0.0001
     cbow_mean: bool = True
     batch_negatives: bool = False  # sg + ns only: negatives shared across a window (Ji et al.)
+    replica_rows: int = HOT_ROWS  # per-thread replicas of the most frequent rows (0: all rows shared)
     threads: int = 1
     seed: int = 1
 
@@ -114,10 +116,12 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     from seqkit_word2vec.kernels import sigmoid_tables, train_chunk, train_chunk_sg_batch
 
     # replicas only where they can help: several threads, negative sampling alone, per-pair updates
-    hot = min(HOT_ROWS, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
-                                        and not config.batch_negatives) else 0
-    # spare rows between replicas (at least one 64-byte line): no cache line holds two threads' rows
-    stride = hot + max(1, -(-64 // (4 * config.dim)))
+    hot = min(config.replica_rows, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
+                                                   and not config.batch_negatives) else 0
+    # thread t's replica starts at len(vocab) + gap + t * stride: `gap` spare rows (at least one 64-byte
+    # line) before each replica, so no cache line holds rows of two threads (or of a thread and the vocabulary)
+    gap = max(1, -(-64 // (4 * config.dim)))
+    stride = hot + gap
     syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
     worker = threading.local()
     workers = iter(range(config.threads))
@@ -146,7 +150,7 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig)
         if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
-            worker.replica = len(vocab) + 1 + stride * next(workers)
+            worker.replica = len(vocab) + gap + stride * next(workers)
         return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
                            codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                            config.cbow_mean, config.window, config.lr, config.min_lr,
