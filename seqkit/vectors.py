@@ -24,7 +24,7 @@ MAX_FLOATS = 1 << 32
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
 
-_SAVE_ROWS = 512  # rows formatted per write when saving text
+_SAVE_ROWS = 4096  # rows formatted per write when saving text
 
 
 class Embeddings:
@@ -134,12 +134,10 @@ class Embeddings:
                 for word, row in zip(self.words, little):
                     out.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
                 return
-            line = " ".join(["%.6g"] * dim) + "\n"
-            for lo in range(0, n, _SAVE_ROWS):  # a block of rows at a time: a few MB of Python floats at most
-                rows = self.matrix[lo:lo + _SAVE_ROWS].tolist()
-                text = "".join(word + " " + line % tuple(row)
-                               for word, row in zip(self.words[lo:lo + _SAVE_ROWS], rows))
-                out.write(text.encode("utf-8"))
+            from seqkit._textformat import vector_lines
+
+            for lo in range(0, n, _SAVE_ROWS):  # a block of rows at a time: a few MB of text at most
+                out.write(vector_lines(self.words[lo:lo + _SAVE_ROWS], self.matrix[lo:lo + _SAVE_ROWS]))
 
 
 def cosmul_scores(unit: np.ndarray, pos: np.ndarray, neg: np.ndarray, eps: float = 1e-3) -> np.ndarray:

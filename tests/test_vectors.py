@@ -37,6 +37,57 @@ def test_text_round_trip_keeps_unicode_words(tmp_path, emb):
     np.testing.assert_allclose(back.matrix, emb.matrix, rtol=1e-5, atol=1e-6)
 
 
+def python_lines(words, matrix) -> bytes:
+    """The slow reference: Python's own '%.6g' of every value."""
+    return "".join(word + " " + " ".join("%.6g" % x for x in row) + "\n"
+                   for word, row in zip(words, matrix.tolist())).encode("utf-8")
+
+
+def awkward_values() -> np.ndarray:
+    """float32 values where six-digit formatting can go wrong: ties, carries, powers of ten and their
+    neighbours, the edges of the kernel's exact range, and the values it leaves to Python."""
+    rng = np.random.default_rng(7)
+    values = [0.0, -0.0, 0.5, 1.0, -1.0, 2.0 ** -10, 2.0 ** -20, 123456.5, 999999.5, 999999.6, 9.999995e-05,
+              9.9999e-05, 1e-4, 1e-5, 1e-7, 0.99999951, 1e6, 3e7, 1e-8, 1e-30, 3.4e38,
+              np.nan, np.inf, -np.inf]
+    values += [float(2.0 ** k) for k in range(-30, 25)]
+    for k in range(-9, 8):  # each power of ten and its float32 neighbours
+        p = np.float32(10.0 ** k)
+        values += [p, np.nextafter(p, np.float32(0)), np.nextafter(p, np.float32(np.inf))]
+    scales = 10.0 ** rng.uniform(-8, 7, 20_000)
+    values += (rng.standard_normal(20_000) * scales).tolist()
+    values += (rng.standard_normal(20_000) * 0.1).tolist()  # what trained vectors look like
+    array = np.array(values, dtype=np.float32)
+    return np.concatenate([array, -array])
+
+
+def test_text_numbers_are_pythons_six_digit_formatting_byte_for_byte():
+    from seqkit._textformat import format_rows, vector_lines
+
+    values = awkward_values()
+    dim = 7
+    matrix = values[: len(values) // dim * dim].reshape(-1, dim)
+    words = [f"w{i}" for i in range(len(matrix))]
+    assert vector_lines(words, matrix) == python_lines(words, matrix)
+    # the kernel itself formats most rows and leaves the rest (nan, inf, tiny, huge) to Python
+    single = values.reshape(-1, 1)
+    encoded = np.frombuffer(b"".join(w.encode() for w in ["x"] * len(single)), np.uint8)
+    out = np.empty(len(single) * 16, np.uint8)
+    row_end, slow = np.empty(len(single), np.int64), np.empty(len(single), np.uint8)
+    format_rows(single, encoded, np.arange(len(single) + 1, dtype=np.int64), out, row_end, slow)
+    size = np.abs(values.astype(np.float64))
+    exact = np.isfinite(size) & ((size >= 1e-7) | (size == 0)) & (size < 999999.5)  # 999999.5 prints as 1e+06
+    assert slow.any() and not slow.all() and np.array_equal(slow == 0, exact)
+
+
+def test_text_save_writes_the_slow_rows_in_place(tmp_path):
+    words = ["a", "b c", "d", "日本", "e"]
+    matrix = np.array([[0.25, -1.5], [np.nan, 1.0], [1e-9, 2.0], [-np.inf, 3e9], [7.0, 0.0]], np.float32)
+    path = tmp_path / "v.txt"
+    Embeddings(words, matrix).save(str(path))
+    assert path.read_bytes() == b"5 2\n" + python_lines(words, matrix)
+
+
 @pytest.mark.parametrize("newline", [True, False])
 def test_binary_round_trip_with_and_without_newlines(tmp_path, emb, newline):
     path = tmp_path / "v.bin"

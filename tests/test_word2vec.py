@@ -194,6 +194,26 @@ def test_replica_merge_keeps_the_other_threads_changes():
     assert not weights[2:4].any() and not weights[6].any()  # nothing else is touched
 
 
+def test_noise_draws_of_hot_words_go_to_the_threads_replica():
+    """With one thread the replicas only change rounding, so the run above cannot tell a redirection that
+    does nothing; the noise draws show it directly: the same stream, hot ids moved to the replica, and the
+    true word (itself redirected) still skipped."""
+    from seqkit.vocab import alias_table
+    from seqkit_word2vec.kernels import _draw_noise
+
+    prob, alias = alias_table(np.array([50, 30, 20, 10, 5, 5, 3, 2], np.int64))
+    weights = np.zeros((64, 4), np.float32)
+    hot, replica, word = 3, 40, 1
+    plain, redirected = np.empty(500, np.int64), np.empty(500, np.int64)
+    end_plain, state_plain = _draw_noise(word, 500, prob, alias, np.uint64(99), weights, plain, 0, 0, 0)
+    end, state = _draw_noise(replica + word, 500, prob, alias, np.uint64(99), weights, redirected, 0,
+                             hot, replica)
+    assert (end, state) == (end_plain, state_plain) and end < 500  # same draws, the true word skipped alike
+    drawn, expected = redirected[:end], plain[:end]
+    assert np.array_equal(drawn, np.where(expected < hot, expected + replica, expected))
+    assert not (drawn < hot).any() and (drawn >= replica).sum() > 100
+
+
 def test_replicas_refuse_hierarchical_softmax():
     from seqkit_word2vec.kernels import train_chunk
 
