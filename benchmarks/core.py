@@ -3,7 +3,9 @@ counting, and start-up time.
 
     python benchmarks/core.py [--vectors 100000]
 
-(a) load a 100k-word, 100-dim word2vec text file (seqkit Embeddings.load vs gensim load_word2vec_format);
+(a) load a 100k-word, 100-dim word2vec text file (seqkit Embeddings.load vs gensim load_word2vec_format),
+    and write it back as text (Embeddings.save, '%.6g' numbers, vs save_word2vec_format, str() of each
+    float32);
 (b) the full Google analogy evaluation, restrict 30,000 (seqkit eval analogy vs gensim
     evaluate_word_analogies), on trained vectors (the bundled default vectors), accuracies side by side;
 (c) counting the vocabulary of the 17M-word benchmark corpus (seqkit Vocabulary.build vs gensim
@@ -39,6 +41,23 @@ from gensim.models import KeyedVectors
 t = time.perf_counter()
 kv = KeyedVectors.load_word2vec_format(sys.argv[1])
 print(time.perf_counter() - t, len(kv))
+"""
+SEQKIT_SAVE = """
+import sys, time
+from seqkit.vectors import Embeddings
+e = Embeddings.load(sys.argv[1])
+e.save(sys.argv[2])  # the first save also loads the formatting kernel
+t = time.perf_counter()
+e.save(sys.argv[2])
+print(time.perf_counter() - t)
+"""
+GENSIM_SAVE = """
+import sys, time
+from gensim.models import KeyedVectors
+kv = KeyedVectors.load_word2vec_format(sys.argv[1])
+t = time.perf_counter()
+kv.save_word2vec_format(sys.argv[2])
+print(time.perf_counter() - t)
 """
 SEQKIT_EVAL = """
 import sys, time
@@ -101,6 +120,10 @@ def main() -> None:
         theirs = python(GENSIM_LOAD, str(path), peer=True)[0]
         rows.append([f"load {args.vectors:,} x 100 text vectors", f"{ours:.2f} s", f"{theirs:.2f} s",
                      f"{theirs / ours:.1f}x", "≥ 3x"])
+        ours_save = python(SEQKIT_SAVE, str(path), str(Path(tmp) / "ours.txt"))[0]
+        theirs_save = python(GENSIM_SAVE, str(path), str(Path(tmp) / "theirs.txt"), peer=True)[0]
+        rows.append([f"write {args.vectors:,} x 100 text vectors", f"{ours_save:.2f} s",
+                     f"{theirs_save:.2f} s", f"{theirs_save / ours_save:.1f}x", "≥ 1x"])
         # (b) analogy evaluation on trained vectors
         from seqkit.options import default_vectors_path
 

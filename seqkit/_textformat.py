@@ -26,8 +26,8 @@ def format_rows(matrix, words, word_offsets, out, row_end, slow):  # pragma: no 
     """Write row i as `word v1 ... vD\\n` into `out` (words[word_offsets[i]:word_offsets[i + 1]] is its word).
 
     row_end[i] is where row i's bytes end; a row the exact path cannot format writes nothing and gets
-    slow[i] = 1. `out` must hold the words plus (MAX_VALUE_BYTES + 1) * D + 2 bytes per row. Returns the
-    number of bytes written.
+    slow[i] = 1. `out` must hold the words plus (MAX_VALUE_BYTES + 1) * D + 1 bytes per row (a space
+    before each value, the newline). Returns the number of bytes written.
     """
     p = 0
     digits = np.empty(DIGITS, dtype=np.uint8)
@@ -67,28 +67,44 @@ def _write_value(x, out, p, digits):  # pragma: no cover - jitted
     a = abs(x)
     if not (1e-7 <= a < 1e6):  # nan and inf fail this too
         return -1
-    exp = 5  # the power of ten: the largest exp with a * 10**(5 - exp) >= 1e5 (exact products, exact tests)
+    exp, last = _decimal_digits(a, digits)
+    if exp > 5:  # rounded up to 1e6: Python prints '1e+06'
+        return -1
+    if x < 0:
+        out[p] = 45
+        p += 1
+    if exp >= -4:  # '%g' prints fixed-point from 1e-4 up to 10 ** DIGITS
+        return _write_fixed(digits, last, exp, out, p)
+    return _write_exponent(digits, last, exp, out, p)
+
+
+@njit(nogil=True, inline="always")
+def _decimal_digits(a, digits):  # pragma: no cover - jitted
+    """a (1e-7 <= a < 1e6) rounded to DIGITS significant digits: fills `digits` (ASCII), returns
+    (decimal exponent of the first digit, index of the last nonzero digit)."""
+    exp = 5  # the largest exp with a * 10**(5 - exp) >= 1e5: exact products, so exact comparisons
     scaled = a
     while scaled < 1e5:
         exp -= 1
         scaled = a * _POW10[5 - exp]
     mantissa = np.int64(np.rint(scaled))  # exact product, so this is the correctly rounded mantissa
-    if mantissa == 1000000:  # 9.999995 -> 10.0000: the exponent '%g' decides on is the rounded one
+    if mantissa == 1000000:  # 9.999995 -> 10.0000: '%g' decides its notation on the rounded exponent
         mantissa = 100000
         exp += 1
-        if exp > 5:  # would print as 1e+06
-            return -1
-    last = 0  # the last nonzero digit: '%g' drops trailing zeros
+    last = -1  # '%g' drops trailing zeros
     for k in range(DIGITS - 1, -1, -1):
         digit = mantissa % 10
         mantissa //= 10
         digits[k] = 48 + digit
-        if digit != 0 and last == 0:
+        if digit != 0 and last < 0:
             last = k
-    if x < 0:
-        out[p] = 45
-        p += 1
-    if exp >= 0:  # 'd.ddddd' with exp + 1 digits before the point
+    return exp, last
+
+
+@njit(nogil=True, inline="always")
+def _write_fixed(digits, last, exp, out, p):  # pragma: no cover - jitted
+    """'ddd.ddd' (exp >= 0) or '0.000ddd' (exp < 0) without trailing zeros."""
+    if exp >= 0:
         for k in range(exp + 1):
             out[p] = digits[k]
             p += 1
@@ -98,41 +114,49 @@ def _write_value(x, out, p, digits):  # pragma: no cover - jitted
             for k in range(exp + 1, last + 1):
                 out[p] = digits[k]
                 p += 1
-    elif exp >= -4:  # '0.000ddd'
+        return p
+    out[p] = 48
+    out[p + 1] = 46
+    p += 2
+    for _ in range(-exp - 1):
         out[p] = 48
-        out[p + 1] = 46
-        p += 2
-        for _ in range(-exp - 1):
-            out[p] = 48
-            p += 1
-        for k in range(last + 1):
+        p += 1
+    for k in range(last + 1):
+        out[p] = digits[k]
+        p += 1
+    return p
+
+
+@njit(nogil=True, inline="always")
+def _write_exponent(digits, last, exp, out, p):  # pragma: no cover - jitted
+    """'d.dddde-05' for exp in -7..-5 (the only exponents the exact path leaves to this form)."""
+    out[p] = digits[0]
+    p += 1
+    if last > 0:
+        out[p] = 46
+        p += 1
+        for k in range(1, last + 1):
             out[p] = digits[k]
             p += 1
-    else:  # 'd.dddde-05' .. 'e-07'
-        out[p] = digits[0]
-        p += 1
-        if last > 0:
-            out[p] = 46
-            p += 1
-            for k in range(1, last + 1):
-                out[p] = digits[k]
-                p += 1
-        out[p] = 101  # 'e'
-        out[p + 1] = 45
-        out[p + 2] = 48
-        out[p + 3] = 48 - exp
-        p += 4
-    return p
+    out[p] = 101  # 'e'
+    out[p + 1] = 45
+    out[p + 2] = 48
+    out[p + 3] = 48 - exp
+    return p + 4
 
 
 def vector_lines(words: list[str], matrix: np.ndarray) -> bytes:
     """`word v1 ... vD` lines of word2vec text for these rows, '%.6g' numbers, as UTF-8 bytes."""
+    if len(words) != len(matrix):
+        raise ValueError(f"{len(words)} words for {len(matrix)} rows")
+    if matrix.shape[1] == 0:
+        return "".join(word + " \n" for word in words).encode("utf-8")
     encoded = [word.encode("utf-8") for word in words]
     word_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(word) for word in encoded], out=word_offsets[1:])
     word_bytes = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     rows = np.ascontiguousarray(matrix, dtype=np.float32)
-    per_row = (MAX_VALUE_BYTES + 1) * rows.shape[1] + 2  # the spaces, the values and the newline
+    per_row = (MAX_VALUE_BYTES + 1) * rows.shape[1] + 1  # a space and a value per column, the newline
     out = np.empty(int(word_offsets[-1]) + rows.shape[0] * per_row, np.uint8)
     row_end = np.empty(rows.shape[0], dtype=np.int64)
     slow = np.empty(rows.shape[0], dtype=np.uint8)

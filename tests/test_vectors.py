@@ -65,16 +65,16 @@ def test_text_numbers_are_pythons_six_digit_formatting_byte_for_byte():
     from seqkit._textformat import format_rows, vector_lines
 
     values = awkward_values()
-    dim = 7
-    matrix = values[: len(values) // dim * dim].reshape(-1, dim)
-    words = [f"w{i}" for i in range(len(matrix))]
-    assert vector_lines(words, matrix) == python_lines(words, matrix)
-    # the kernel itself formats most rows and leaves the rest (nan, inf, tiny, huge) to Python
+    for dim in (1, 7):  # with one value a row, every value the kernel can format goes through it
+        matrix = values[: len(values) // dim * dim].reshape(-1, dim)
+        words = [f"w{i}" for i in range(len(matrix))]
+        assert vector_lines(words, matrix) == python_lines(words, matrix)
+    # the kernel formats most values itself and leaves the rest (nan, inf, tiny, huge) to Python
     single = values.reshape(-1, 1)
-    encoded = np.frombuffer(b"".join(w.encode() for w in ["x"] * len(single)), np.uint8)
     out = np.empty(len(single) * 16, np.uint8)
     row_end, slow = np.empty(len(single), np.int64), np.empty(len(single), np.uint8)
-    format_rows(single, encoded, np.arange(len(single) + 1, dtype=np.int64), out, row_end, slow)
+    format_rows(single, np.full(len(single), ord("x"), np.uint8), np.arange(len(single) + 1, dtype=np.int64),
+                out, row_end, slow)
     size = np.abs(values.astype(np.float64))
     exact = np.isfinite(size) & ((size >= 1e-7) | (size == 0)) & (size < 999999.5)  # 999999.5 prints as 1e+06
     assert slow.any() and not slow.all() and np.array_equal(slow == 0, exact)
