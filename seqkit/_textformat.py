@@ -16,9 +16,11 @@ import math
 import numpy as np
 from numba import njit
 
+from seqkit._textparse import _POW10  # exact powers of ten, 10**0 .. 10**22
+from seqkit.vectors import text_line
+
 DIGITS = 6  # '%.6g'
 MAX_VALUE_BYTES = 12  # '-0.000123456' and '-1.23456e-07' are the longest
-_POW10 = np.array([10.0 ** k for k in range(13)], dtype=np.float64)
 
 
 @njit(nogil=True, cache=True)
@@ -149,8 +151,6 @@ def vector_lines(words: list[str], matrix: np.ndarray) -> bytes:
     """`word v1 ... vD` lines of word2vec text for these rows, '%.6g' numbers, as UTF-8 bytes."""
     if len(words) != len(matrix):
         raise ValueError(f"{len(words)} words for {len(matrix)} rows")
-    if matrix.shape[1] == 0:
-        return "".join(word + " \n" for word in words).encode("utf-8")
     encoded = [word.encode("utf-8") for word in words]
     word_offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(word) for word in encoded], out=word_offsets[1:])
@@ -164,10 +164,9 @@ def vector_lines(words: list[str], matrix: np.ndarray) -> bytes:
     if not slow.any():
         return out[:size].tobytes()
     pieces, done = [], 0
-    line = " ".join(["%.6g"] * rows.shape[1]) + "\n"
     for i in np.flatnonzero(slow).tolist():  # nan, inf, tiny or huge values
         pieces.append(out[done:row_end[i]].tobytes())
-        pieces.append(encoded[i] + b" " + (line % tuple(rows[i].tolist())).encode("ascii"))
+        pieces.append(text_line(words[i], rows[i]).encode("utf-8"))
         done = int(row_end[i])
     pieces.append(out[done:size].tobytes())
     return b"".join(pieces)

@@ -140,6 +140,13 @@ class Embeddings:
                 out.write(vector_lines(self.words[lo:lo + _SAVE_ROWS], self.matrix[lo:lo + _SAVE_ROWS]))
 
 
+def text_line(word: str, row: np.ndarray) -> str:
+    """One `word v1 ... vD` line of word2vec text formatted by Python ('%.6g'): what `save`'s kernel
+    prints byte for byte, its fallback for values outside the kernel's exact path, and `print-vectors`'
+    format (a few lines, not worth loading the kernel)."""
+    return word + " " + " ".join("%.6g" % value for value in row.tolist()) + "\n"
+
+
 def cosmul_scores(unit: np.ndarray, pos: np.ndarray, neg: np.ndarray, eps: float = 1e-3) -> np.ndarray:
     """3CosMul: prod of (cos+1)/2 over positives divided by the same over negatives plus eps."""
     num = np.ones(unit.shape[0], dtype=np.float64)

@@ -131,8 +131,9 @@ def print_vectors(words: tuple[str, ...], vectors: str, errors: str, quiet: bool
     Unknown words are reported on stderr and skipped (there are no subword vectors to fall back on);
     the exit code is then 1, after all known words were printed.
     """
+    from seqkit.vectors import text_line
+
     emb = _load(vectors, errors, quiet)
-    line = " ".join(["%.6g"] * emb.dim)
     queries = ([w] for w in words) if words else _stdin_words()
     missing = 0
     for query in queries:
@@ -141,7 +142,7 @@ def print_vectors(words: tuple[str, ...], vectors: str, errors: str, quiet: bool
                 click.echo(f"seqkit: warning: '{word}' is not in the vectors", err=True)
                 missing += 1
                 continue
-            click.echo(f"{word} " + line % tuple(emb.vector(word).tolist()))
+            click.echo(text_line(word, emb.vector(word)), nl=False)
     if missing:
         sys.exit(1)
 
