@@ -227,8 +227,8 @@ def test_replicas_refuse_hierarchical_softmax():
                                                 ({"batch_negatives": True}, False), ({"threads": 1}, False),
                                                 ({"replica_rows": 0}, False)])
 def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, replicated, monkeypatch):
-    """Threads get replicas only where they apply, each thread its own, apart by at least a cache line;
-    the vectors returned never include their rows."""
+    """Threads get replicas only where they apply, each thread its own, in rows padded to whole cache lines
+    (so no line holds rows of two threads); the vectors returned never include their rows or the padding."""
     from seqkit.progress import Reporter
     from seqkit.vocab import Vocabulary
     from seqkit_word2vec import kernels
@@ -241,7 +241,9 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
     monkeypatch.setattr(training, "make_chunks", lambda offsets: real_chunks(offsets, chunk_words=24))
 
     def recording_kernel(*args):
-        calls.append((threading.get_ident(), args[-3], args[-2]))  # thread, hot rows, replica
+        syn0, dim = args[4], args[-1]
+        assert syn0.ctypes.data % 64 == 0 and syn0.strides[0] == 64 and dim == 12  # 12 floats padded to 16
+        calls.append((threading.get_ident(), args[-4], args[-3]))  # thread, hot rows, replica
         return real_kernel(*args)
 
     monkeypatch.setattr(kernels, "train_chunk", recording_kernel)
@@ -257,7 +259,7 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
         assert all(replica_of[thread] == replica for thread, _, replica in calls)  # one replica per thread
         starts = sorted(replica_of.values())
         hot = calls[0][1]
-        assert starts[0] > len(vocab) and all(b - a >= hot + 2 for a, b in zip(starts, starts[1:]))  # 48-byte rows
+        assert starts[0] >= len(vocab) and all(b - a >= hot for a, b in zip(starts, starts[1:]))
         assert starts[-1] + hot <= len(vocab) + shapes[0]
 
 
@@ -324,15 +326,41 @@ def test_initial_weights_span_plus_minus_one_over_dim_and_follow_the_seed():
     from seqkit_word2vec.train import Config, initial_weights
 
     config = Config(dim=50, hs=True, seed=7)
-    syn0, syn1neg, syn1 = initial_weights(2000, config)
-    assert syn0.dtype == np.float32 and syn0.flags.c_contiguous and syn0.shape == (2000, 50)
+    padded, syn1neg, syn1 = initial_weights(5000, config)  # more rows than one block of the initialisation
+    assert padded.dtype == np.float32 and padded.flags.c_contiguous and padded.shape == (5000, 64)
+    assert padded.ctypes.data % 64 == 0 and not padded[:, 50:].any()  # whole 64-byte lines, zero padding
+    syn0 = padded[:, :50]
     # gensim's and fastText's range: half of it (word2vec.c's) would fail the spread check
     assert syn0.min() >= -1 / 50 and syn0.max() < 1 / 50
     assert syn0.min() < -0.99 / 50 and syn0.max() > 0.99 / 50
-    assert abs(float(syn0.mean())) < 0.01 / 50  # centred: the mean of 100k draws has sd 0.0018 / 50
-    assert not syn1neg.any() and syn1neg.shape == (2000, 50) and not syn1.any() and syn1.shape == (1999, 50)
-    assert np.array_equal(initial_weights(2000, config)[0], syn0)
-    assert not np.array_equal(initial_weights(2000, Config(dim=50, seed=8))[0], syn0)
+    assert abs(float(syn0.mean())) < 0.01 / 50  # centred: the mean of 250k draws has sd 0.0012 / 50
+    whole = np.random.default_rng(7).random((5000, 50), dtype=np.float32)  # one stream, block by block
+    assert np.array_equal(syn0, (whole * 2 - 1) / np.float32(50))
+    assert not syn1neg.any() and syn1neg.shape == (5000, 64) and not syn1.any() and syn1.shape == (4999, 64)
+    assert np.array_equal(initial_weights(5000, config)[0], padded)
+    assert not np.array_equal(initial_weights(5000, Config(dim=50, seed=8))[0], padded)
+
+
+@pytest.mark.parametrize("options", [{}, {"hs": True, "negative": 0, "skip_gram": False},
+                                     {"batch_negatives": True}])
+def test_padded_rows_train_exactly_like_unpadded_ones(tmp_path, monkeypatch, options):
+    """The padding is invisible: one thread gives the same vectors, bit for bit, as rows of exactly `dim`."""
+    from seqkit.progress import Reporter
+    from seqkit.vocab import Vocabulary
+    from seqkit_word2vec import train as training
+
+    lines = [b"the cat sat on the mat".split(), b"the dog sat on the log".split(),
+             b"a bird flew over the dog".split()] * 40
+    vocab, _, corpus = Vocabulary.build_encoded(iter(lines), min_count=1, directory=str(tmp_path))
+    config = training.Config(**{"epochs": 2, "threads": 1, "dim": 21, "sample": 0.0, **options})
+    with corpus:
+        padded, _ = training.train(vocab, corpus, config, Reporter(True))
+        monkeypatch.setattr(training, "ROW_ALIGN_BYTES", 4)  # rows of exactly dim floats
+        assert training.padded_zeros(3, 21).shape == (3, 21)
+        plain, _ = training.train(vocab, corpus, config, Reporter(True))
+    assert padded.shape == plain.shape == (len(vocab), 21) and padded.flags.c_contiguous
+    assert np.array_equal(padded, plain)
+    assert not np.allclose(plain, training.initial_weights(len(vocab), config)[0])  # training moved them
 
 
 @pytest.mark.parametrize("batch_negatives", [False, True])

@@ -8,7 +8,7 @@ from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
 from seqkit.vectors import Embeddings
 from seqkit.vocab import Vocabulary, memory_estimate
-from seqkit_word2vec.train import Config, load_kernels, train
+from seqkit_word2vec.train import Config, load_kernels, row_width, train
 
 
 def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, window: int, negative: int,
@@ -70,7 +70,8 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     if save_vocab:
         vocab.save(save_vocab)
     matrices = 1 + (config.negative > 0) + config.hs
-    reporter.info(f"vocabulary: {vocab_note}; model needs about {memory_estimate(len(vocab), dim, matrices)}")
+    model_size = memory_estimate(len(vocab), row_width(dim), matrices)  # the rows as stored, padding included
+    reporter.info(f"vocabulary: {vocab_note}; model needs about {model_size}")
     with encoded:
         if encoded.n_tokens == 0:
             from seqkit.errors import SeqkitError

@@ -16,6 +16,9 @@ words' rows (`hot` rows at row `replica` onwards in syn0 and syn1neg, see `train
 rows are written by every thread many times a millisecond, and when both cores write the same cache
 lines each write waits for the line to travel from the other core. A thread trains on its replica
 and adds what it changed to the shared rows every `sync_every` positions and at the end of the chunk.
+
+The weight matrices may be wider than the vectors (`dim` columns used): the driver pads each row to
+whole 64-byte cache lines, so that two threads writing neighbouring rows never write the same line.
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias
 def _open_replica(weights, hot, replica, base):  # pragma: no cover - jitted
     """Copy the shared rows [0, hot) to the replica and to `base`, the state the replica started from."""
     for r in range(hot):
-        for d in range(weights.shape[1]):
+        for d in range(base.shape[1]):
             value = weights[r, d]
             weights[replica + r, d] = value
             base[r, d] = value
@@ -195,7 +198,7 @@ def _merge_replica(weights, hot, replica, base):  # pragma: no cover - jitted
     takes microseconds every few milliseconds).
     """
     for r in range(hot):
-        for d in range(weights.shape[1]):
+        for d in range(base.shape[1]):
             value = weights[r, d] + (weights[replica + r, d] - base[r, d])
             weights[r, d] = value
             weights[replica + r, d] = value
@@ -206,17 +209,17 @@ def _merge_replica(weights, hot, replica, base):  # pragma: no cover - jitted
 def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, alias, codes, points,
                 code_offsets, skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end,
                 words_before, total_words, seed, sig, logsig, hot=0, replica=0,
-                sync_every=1):  # pragma: no cover - jitted
+                sync_every=1, dim=0):  # pragma: no cover - jitted
     """Train on sentences [s_begin, s_end) of the encoded corpus.
 
     Returns (loss_sum, loss_terms, raw_words, trained_words); the loss is the mean binary-logistic
     loss per output unit when divided by loss_terms. With `hot` > 0 (negative sampling only), word
     ids below `hot` use rows `replica + id` of syn0 and syn1neg, merged into rows `id` every
-    `sync_every` positions and at the end.
+    `sync_every` positions and at the end. `dim`: the columns in use (0: all; rows may be padded).
     """
     if hot > 0 and use_hs:
         raise ValueError("replicated rows need negative sampling alone (hs indexes the tree by word id)")
-    dim = syn0.shape[1]
+    dim = dim if dim > 0 else syn0.shape[1]
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     neu1 = np.zeros((1, dim), dtype=np.float32)
     neu1e = np.zeros(dim, dtype=np.float32)
@@ -321,7 +324,8 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob, alias, negative, window,
-                         lr_start, lr_end, words_before, total_words, seed, sig, logsig):  # pragma: no cover
+                         lr_start, lr_end, words_before, total_words, seed, sig, logsig,
+                         dim=0):  # pragma: no cover - jitted
     """Skip-gram negative sampling with negatives shared across a window (Ji et al., 2016).
 
     For each centre word, one set of noise words serves every context word of its window, and the
@@ -329,9 +333,9 @@ def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob
     context rows and the output rows each get their summed gradient. Each output row is read once per
     window instead of once per context word, which is what makes it faster; the quality is close to the
     per-pair updates but not identical (a separate mode, `--batch-negatives`). Same random stream
-    discipline and learning-rate schedule as `train_chunk`.
+    discipline and learning-rate schedule as `train_chunk`; `dim` as there.
     """
-    dim = syn0.shape[1]
+    dim = dim if dim > 0 else syn0.shape[1]
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     width = 2 * window
     targets = np.empty(negative + 1, dtype=np.int64)
