@@ -10,8 +10,8 @@ default's in the same round (geometric mean, median, rounds faster), which is st
 
 - `1 thread`: the reference speed (replicas are never used with one thread);
 - `2 threads, shared`: every row shared, as before replicas (`Config(replica_rows=0)`);
-- `2 threads, unpadded rows`: replicas, but rows of exactly dim floats (`train.ROW_ALIGN_BYTES = 4`), as
-  before the padding to whole cache lines;
+- `2 threads, unpadded rows`: replicas, but rows of exactly dim floats (`train.ROW_ALIGN_BYTES = 4`, with
+  a spare line before each replica), the layout before the padding to whole cache lines;
 - `2 threads, default`: replicas (`train.HOT_ROWS` rows per thread) and padded rows.
 
     python benchmarks/word2vec_replicas.py [--rounds 10] [--words 1500000] [--model sg|cbow]

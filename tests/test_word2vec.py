@@ -214,6 +214,63 @@ def test_noise_draws_of_hot_words_go_to_the_threads_replica():
     assert not (drawn < hot).any() and (drawn >= replica).sum() > 100
 
 
+PAD = 7.0  # a padding sentinel: a kernel reading it would change the results, one writing it would change it
+
+
+def _padded(matrix: np.ndarray, extra: int = 5) -> np.ndarray:
+    """`matrix` in rows `extra` columns wider, the extra columns holding PAD."""
+    wide = np.full((matrix.shape[0], matrix.shape[1] + extra), PAD, np.float32)
+    wide[:, :matrix.shape[1]] = matrix
+    return wide
+
+
+@pytest.mark.parametrize("case", ["sg-ns, replicas", "cbow-ns, replicas", "sg-ns+hs", "cbow-hs", "sg-ns batch"])
+def test_kernels_on_padded_rows_use_only_the_first_dim_columns(case):
+    """Rows wider than `dim` (the driver pads them to whole cache lines) train exactly as unpadded rows,
+    and the padding is neither read nor written: replicas (their copies, merges and bases), hs and batch."""
+    from seqkit.vocab import huffman_tree
+    from seqkit_word2vec.kernels import train_chunk, train_chunk_sg_batch
+
+    ids, offsets, syn0, syn1neg, args = _replica_case(case.startswith("sg"))
+    vocab, dim = syn0.shape
+    if "replicas" in case:
+        hot, replica = 5, vocab + 1
+        syn0, syn1neg = (np.vstack([m, np.zeros((hot + 1, dim), np.float32)]) for m in (syn0, syn1neg))
+        tail = (hot, replica, 4)
+    else:
+        tail = (0, 0, 1)
+    if "hs" in case:
+        tree = huffman_tree(np.sort(np.random.default_rng(3).integers(1, 50, vocab))[::-1])
+        syn1 = (np.random.default_rng(4).random((vocab - 1, dim), dtype=np.float32) * 0.2).astype(np.float32)
+        negative = 3 if "ns" in case else 0
+        args = (syn1,) + args[1:4] + (tree.codes, tree.points, tree.offsets, args[7], True, negative) + args[10:]
+    plain = [m.copy() for m in (syn0, syn1neg, args[0])]
+    wide = [_padded(m) for m in plain]
+    if case.endswith("batch"):
+        batch_args = args[1:4] + (3, 3) + args[12:]  # keep, prob, alias, negative, window, schedule, tables
+        train_chunk_sg_batch(ids, offsets, 0, 3, *plain[:2], *batch_args)
+        train_chunk_sg_batch(ids, offsets, 0, 3, *wide[:2], *batch_args, dim)
+    else:
+        train_chunk(ids, offsets, 0, 3, *plain, *args[1:], *tail)
+        train_chunk(ids, offsets, 0, 3, *wide, *args[1:], *tail, dim)
+    for got, want, start in zip(wide, plain, (syn0, syn1neg, args[0])):
+        assert np.array_equal(got[:, :dim], want)
+        assert (got[:, dim:] == PAD).all()
+    assert not np.array_equal(plain[0], syn0)  # training did happen
+    if "hs" in case:
+        assert not np.array_equal(plain[2], args[0])
+
+
+def test_kernels_refuse_a_dim_wider_than_the_rows():
+    from seqkit_word2vec.kernels import train_chunk
+
+    ids, offsets, syn0, syn1neg, args = _replica_case(True)
+    with pytest.raises(ValueError, match="wider than a weight row"):
+        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 0, 0, 1, syn0.shape[1] + 1)
+    with pytest.raises(ValueError, match="run past"):
+        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 2, len(syn0) - 1, 4)
+
+
 def test_replicas_refuse_hierarchical_softmax():
     from seqkit_word2vec.kernels import train_chunk
 
@@ -339,6 +396,7 @@ def test_initial_weights_span_plus_minus_one_over_dim_and_follow_the_seed():
     assert not syn1neg.any() and syn1neg.shape == (5000, 64) and not syn1.any() and syn1.shape == (4999, 64)
     assert np.array_equal(initial_weights(5000, config)[0], padded)
     assert not np.array_equal(initial_weights(5000, Config(dim=50, seed=8))[0], padded)
+    assert initial_weights(0, config)[0].shape == (0, 64)  # an empty vocabulary: empty, not an error
 
 
 @pytest.mark.parametrize("options", [{}, {"hs": True, "negative": 0, "skip_gram": False},

@@ -68,11 +68,11 @@ def _prefetch_for_write(typingctx, array, row, col):
 
 @njit(inline="always")
 def _prefetch_row(weights, row):
-    """Prefetch every cache line of one weight row (a hint: no effect on the results)."""
-    dim = weights.shape[1]
-    for col in range(0, dim, 16):  # 16 float32 = one 64-byte line
+    """Prefetch every cache line of one weight row, padding included (a hint: no effect on the results)."""
+    width = weights.shape[1]
+    for col in range(0, width, 16):  # 16 float32 = one 64-byte line
         _prefetch_for_write(weights, row, col)
-    _prefetch_for_write(weights, row, dim - 1)  # rows need not start on a line boundary
+    _prefetch_for_write(weights, row, width - 1)  # for rows not padded to whole lines (tests, small dims)
 
 
 @njit(nogil=True, fastmath=FASTMATH, inline="always")
@@ -220,6 +220,10 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
     if hot > 0 and use_hs:
         raise ValueError("replicated rows need negative sampling alone (hs indexes the tree by word id)")
     dim = dim if dim > 0 else syn0.shape[1]
+    if dim > syn0.shape[1] or (negative > 0 and dim > syn1neg.shape[1]) or (use_hs and dim > syn1.shape[1]):
+        raise ValueError("dim is wider than a weight row")  # no bounds checks below: refuse before writing
+    if hot > 0 and (replica + hot > syn0.shape[0] or replica + hot > syn1neg.shape[0]):
+        raise ValueError("the replica rows run past the weight matrices")
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     neu1 = np.zeros((1, dim), dtype=np.float32)
     neu1e = np.zeros(dim, dtype=np.float32)
@@ -336,6 +340,8 @@ def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob
     discipline and learning-rate schedule as `train_chunk`; `dim` as there.
     """
     dim = dim if dim > 0 else syn0.shape[1]
+    if dim > syn0.shape[1] or dim > syn1neg.shape[1]:
+        raise ValueError("dim is wider than a weight row")
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     width = 2 * window
     targets = np.empty(negative + 1, dtype=np.int64)

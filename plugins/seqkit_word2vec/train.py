@@ -102,7 +102,7 @@ def padded_zeros(rows: int, dim: int) -> np.ndarray:
 
 
 def initial_weights(vocab_size: int, config: Config, extra_rows: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """syn0 uniform in [-1, 1)/dim (gensim's and fastText's); output layers at zero; absent layers 1x1 dummies.
+    """syn0 uniform in [-1, 1)/dim (gensim's and fastText's); output layers at zero; absent layers one-row dummies.
 
     word2vec.c's [-0.5, 0.5)/dim learns more slowly from the start: on the benchmark corpus after one
     epoch, 0.33 points lower analogy accuracy for sg-ns (6 seeds) and 0.50 for cbow-ns (4 seeds).
@@ -111,7 +111,7 @@ def initial_weights(vocab_size: int, config: Config, extra_rows: int = 0) -> tup
     """
     rng = np.random.default_rng(config.seed)
     syn0 = padded_zeros(vocab_size + extra_rows, config.dim)
-    block = np.empty((min(vocab_size, 4096), config.dim), dtype=np.float32)
+    block = np.empty((max(min(vocab_size, 4096), 1), config.dim), dtype=np.float32)
     for first in range(0, vocab_size, len(block)):  # the same stream as rng.random((vocab_size, dim))
         rows = block[:min(len(block), vocab_size - first)]
         rng.random(out=rows, dtype=np.float32)
@@ -139,14 +139,19 @@ def load_kernels(config: Config) -> None:
 
 
 def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config, reporter) -> tuple[np.ndarray, TrainStats]:
-    """Train and return syn0 (the word vectors)."""
+    """Train and return the word vectors: syn0's vocabulary rows without the padding, C-contiguous."""
     from seqkit_word2vec.kernels import sigmoid_tables, train_chunk, train_chunk_sg_batch
 
     # replicas only where they can help: several threads, negative sampling alone, per-pair updates
     hot = min(config.replica_rows, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
                                                    and not config.batch_negatives) else 0
-    # thread t's replica starts at row len(vocab) + t * hot; padded rows keep replicas off each other's lines
-    syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=hot * config.threads)
+    # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
+    # one; rows that are not (ROW_ALIGN_BYTES below 64) get `gap` spare rows, at least a line, before each
+    # replica, so no line holds rows of two threads (or of a thread and the vocabulary)
+    line_rows = -(-64 // (4 * row_width(config.dim)))
+    gap = 0 if row_width(config.dim) * 4 % 64 == 0 else line_rows
+    stride = hot + gap
+    syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
     worker = threading.local()
     workers = iter(range(config.threads))
     keep = keep_probabilities(vocab.counts, config.sample)
@@ -174,7 +179,7 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig, config.dim)
         if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
-            worker.replica = len(vocab) + hot * next(workers)
+            worker.replica = len(vocab) + gap + stride * next(workers)
         return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
                            codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                            config.cbow_mean, config.window, config.lr, config.min_lr,
