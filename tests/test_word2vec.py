@@ -253,7 +253,7 @@ def test_kernels_on_padded_rows_use_only_the_first_dim_columns(case):
     else:
         train_chunk(ids, offsets, 0, 3, *plain, *args[1:], *tail)
         train_chunk(ids, offsets, 0, 3, *wide, *args[1:], *tail, dim)
-    for got, want, start in zip(wide, plain, (syn0, syn1neg, args[0])):
+    for got, want in zip(wide, plain):
         assert np.array_equal(got[:, :dim], want)
         assert (got[:, dim:] == PAD).all()
     assert not np.array_equal(plain[0], syn0)  # training did happen

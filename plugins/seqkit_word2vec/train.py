@@ -37,7 +37,8 @@ SYNC_POSITIONS = 200
 # frequency) would otherwise keep pulling the line they share from each other's cache. On the benchmark
 # corpus, two threads went about 5 % faster (see the README's scaling section); the padding costs
 # 12 % more weight memory at dim 100 and nothing at multiples of 16.
-ROW_ALIGN_BYTES = 64
+CACHE_LINE = 64
+ROW_ALIGN_BYTES = CACHE_LINE  # a benchmark sets 4 (float32 rows of exactly dim) to compare the layouts
 
 
 @dataclass
@@ -86,17 +87,16 @@ def chunk_seed(seed: int, epoch: int, chunk: int) -> int:
 
 def row_width(dim: int) -> int:
     """The float32s a weight row takes: `dim` rounded up to whole ROW_ALIGN_BYTES."""
-    per_line = max(ROW_ALIGN_BYTES // 4, 1)
-    return -(-dim // per_line) * per_line
+    per_unit = ROW_ALIGN_BYTES // 4
+    return -(-dim // per_unit) * per_unit
 
 
 def padded_zeros(rows: int, dim: int) -> np.ndarray:
-    """A C-contiguous float32 zero matrix of `rows` rows of `row_width(dim)`, starting on a line boundary.
-
-    The kernels use the first `dim` columns; the padding stays zero and is never read.
+    """A C-contiguous float32 zero matrix of `rows` rows of `row_width(dim)`, starting on a ROW_ALIGN_BYTES
+    boundary. The kernels use the first `dim` columns; the padding stays zero and is never read.
     """
-    width, per_line = row_width(dim), max(ROW_ALIGN_BYTES // 4, 1)
-    flat = np.zeros(rows * width + per_line, dtype=np.float32)
+    width = row_width(dim)
+    flat = np.zeros(rows * width + ROW_ALIGN_BYTES // 4, dtype=np.float32)
     start = (-flat.ctypes.data % ROW_ALIGN_BYTES) // 4
     return flat[start:start + rows * width].reshape(rows, width)
 
@@ -146,10 +146,10 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     hot = min(config.replica_rows, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
                                                    and not config.batch_negatives) else 0
     # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
-    # one; rows that are not (ROW_ALIGN_BYTES below 64) get `gap` spare rows, at least a line, before each
-    # replica, so no line holds rows of two threads (or of a thread and the vocabulary)
-    line_rows = -(-64 // (4 * row_width(config.dim)))
-    gap = 0 if row_width(config.dim) * 4 % 64 == 0 else line_rows
+    # one; rows that are not (ROW_ALIGN_BYTES below CACHE_LINE) get `gap` spare rows, at least a line,
+    # before each replica, so no line holds rows of two threads (or of a thread and the vocabulary)
+    row_bytes = 4 * row_width(config.dim)
+    gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
     stride = hot + gap
     syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
     worker = threading.local()
