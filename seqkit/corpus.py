@@ -146,6 +146,42 @@ class _FileReader:
         return validated_utf8(chunk, self.errors, self.stats, self.path, self.line_no, offset)
 
 
+def text_blocks(paths: Sequence[str], *, errors: str, stats: CorpusStats,
+                block_size: int | None = None) -> Iterator[bytes]:
+    """The files' text in validated blocks of whole tokens, for readers that handle many lines per call.
+
+    A block ends just after a newline or, inside a line longer than `block_size` bytes, just after a
+    space or tab; each file's text ends with a newline (one is added to a file that lacks it), so a
+    reader keeping its line state across blocks and files sees every line end. Counts `stats.files`
+    and `stats.bytes`; invalid UTF-8 fails or is repaired per `errors`, with the file and line named.
+    """
+    if errors not in ERROR_POLICIES:
+        raise ValueError(f"errors must be one of {ERROR_POLICIES}, not {errors!r}")
+    block_size = block_size or BLOCK_SIZE
+    for path in paths:
+        with open_input(str(path), binary=True) as handle:
+            stats.files += 1
+            line_no = offset = 0  # completed lines and bytes before the next block (for messages)
+            carry, open_line = b"", False
+            for block, skipped in read_blocks(handle, block_size, stats):
+                offset += skipped
+                data = carry + block if carry else block
+                cut = data.rfind(b"\n") + 1
+                if not cut and len(data) > block_size:  # a huge line: cut after its last space or tab
+                    cut = max(data.rfind(b" "), data.rfind(b"\t")) + 1
+                if not cut:
+                    carry = data
+                    continue
+                chunk = validated_utf8(data[:cut], errors, stats, str(path), line_no, offset)
+                offset += cut
+                line_no += chunk.count(b"\n")
+                open_line = not chunk.endswith(b"\n")
+                carry = data[cut:]
+                yield chunk
+            if carry or open_line:
+                yield validated_utf8(carry, errors, stats, str(path), line_no, offset) + b"\n"
+
+
 def read_blocks(handle: IO[bytes], block_size: int, stats: CorpusStats) -> Iterator[tuple[bytes, int]]:
     """The stream in blocks of `block_size` bytes (counted in `stats.bytes`), a leading UTF-8 BOM dropped;
     each block comes with the number of bytes dropped just before it (for the offsets in messages)."""

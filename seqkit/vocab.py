@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
 from seqkit.errors import DataError, SeqkitError
 from seqkit.textio import atomic_output, open_input
+
+if TYPE_CHECKING:
+    from seqkit.corpus import CorpusStats
 
 # A vocabulary file line longer than this is certainly not `word count` (refuse before allocating).
 _MAX_VOCAB_LINE = 1 << 20
@@ -212,11 +215,11 @@ class Vocabulary:
         first appearance, written to a temporary file as it is read; once the counts are known the kept
         words are numbered by frequency (ties by first appearance, as in `build`) and the file is
         rewritten with those ids and without the dropped words. The result equals the two passes'.
+        `read_encoded` does the same from files with a compiled tokenizer.
         """
         first_seen = _FirstSeenIds()
         lookup = first_seen.__getitem__
         lengths: list[int] = []
-        stats = BuildStats()
         with _IdFile(directory) as provisional:
             for tokens in sentences:
                 if tokens:
@@ -226,36 +229,38 @@ class Vocabulary:
             provisional.flush()
             offsets = _offsets(lengths)
             del lengths
-            stats.tokens, stats.types = int(offsets[-1]), len(first_seen)
             counts = np.zeros(len(first_seen), dtype=np.int64)
             for ids, _ in _id_blocks(provisional, offsets):
                 counts += np.bincount(ids, minlength=len(counts))
-            kept = np.flatnonzero(counts >= min_count)
-            order = kept[np.argsort(-counts[kept], kind="stable")]
-            if not order.size:
-                if stats.tokens == 0:
-                    raise SeqkitError("the corpus is empty: no tokens found")
-                raise SeqkitError(f"0 of {stats.types:,} word types occur >= {min_count} times; "
-                                  "lower --min-count")
+            stats, order = _kept_by_frequency(counts, int(offsets[-1]), min_count)
             types = list(first_seen)
             del first_seen, lookup
             vocab = cls([types[i].decode("utf-8") for i in order.tolist()], counts[order])
             del types
-            stats.kept_types, stats.kept_tokens = len(vocab), vocab.total
-            final_id = np.full(len(counts), -1, dtype=np.int32)
-            final_id[order] = np.arange(len(order), dtype=np.int32)
-            final_lengths = []
-            with _IdFile(directory) as final:
-                for ids, block_offsets in _id_blocks(provisional, offsets):
-                    mapped = final_id[ids]
-                    known = mapped >= 0
-                    final.write(mapped[known].tobytes())
-                    final_lengths.append(np.add.reduceat(known, block_offsets[:-1], dtype=np.int64))
-                final.flush()
-            provisional.close()
-        lengths_kept = np.concatenate(final_lengths)
-        final_offsets = _offsets(lengths_kept[lengths_kept > 0])  # sentences left empty vanish, as in `encode`
-        return vocab, stats, DiskCorpus(final, final_offsets)
+            return vocab, stats, _renumbered(provisional, offsets, order, len(counts), directory)
+
+    @classmethod
+    def read_encoded(cls, paths: Sequence[str], *, min_count: int = 5, errors: str = "strict",
+                     max_sentence_len: int = 10000, stats: "CorpusStats | None" = None,
+                     directory: str | None = None) -> tuple["Vocabulary", BuildStats, DiskCorpus]:
+        """`build_encoded(iter_sentences(paths, ...))`, the same result, with the tokens split, hashed and
+        numbered by a compiled kernel a block at a time (`seqkit.tokens`): several times faster."""
+        from seqkit.tokens import TokenTable, encode_files
+
+        table = TokenTable(max_sentence_len)
+        lengths: list[np.ndarray] = []
+        with _IdFile(directory) as provisional:
+            for ids, finished in encode_files(paths, table, errors=errors, stats=stats):
+                provisional.write(ids.tobytes())
+                lengths.append(finished)
+            provisional.flush()
+            offsets = _offsets(np.concatenate(lengths) if lengths else [])
+            del lengths
+            counts = table.counts.copy()
+            build, order = _kept_by_frequency(counts, int(offsets[-1]), min_count)
+            vocab = cls([table.word(i).decode("utf-8") for i in order.tolist()], counts[order])
+            del table
+            return vocab, build, _renumbered(provisional, offsets, order, len(counts), directory)
 
     def _id_chunks(self, sentences: Iterable[list[bytes]]) -> Iterable[np.ndarray]:
         """Each sentence as int32 ids with unknown words dropped; sentences left empty are skipped."""
@@ -342,6 +347,38 @@ def sentence_runs(offsets: np.ndarray, run_tokens: int) -> list[tuple[int, int]]
         runs.append((start, end))
         start = end
     return runs
+
+
+def _kept_by_frequency(counts: np.ndarray, tokens: int, min_count: int) -> tuple[BuildStats, np.ndarray]:
+    """The ids of the types seen >= min_count times, most frequent first (ties by id, i.e. first seen)."""
+    stats = BuildStats(tokens=tokens, types=len(counts))
+    kept = np.flatnonzero(counts >= min_count)
+    order = kept[np.argsort(-counts[kept], kind="stable")]
+    if not order.size:
+        if tokens == 0:
+            raise SeqkitError("the corpus is empty: no tokens found")
+        raise SeqkitError(f"0 of {stats.types:,} word types occur >= {min_count} times; lower --min-count")
+    stats.kept_types, stats.kept_tokens = len(order), int(counts[order].sum())
+    return stats, order
+
+
+def _renumbered(provisional, offsets: np.ndarray, order: np.ndarray, n_types: int,
+                directory: str | None) -> "DiskCorpus":
+    """The provisional id file rewritten with type order[i] as id i and the other types dropped;
+    sentences left empty vanish (as in `encode`). Closes the provisional file."""
+    final_id = np.full(n_types, -1, dtype=np.int32)
+    final_id[order] = np.arange(len(order), dtype=np.int32)
+    final_lengths = [np.zeros(0, dtype=np.int64)]
+    with _IdFile(directory) as final:
+        for ids, block_offsets in _id_blocks(provisional, offsets):
+            mapped = final_id[ids]
+            known = mapped >= 0
+            final.write(mapped[known].tobytes())
+            final_lengths.append(np.add.reduceat(known, block_offsets[:-1], dtype=np.int64))
+        final.flush()
+    provisional.close()
+    lengths_kept = np.concatenate(final_lengths)
+    return DiskCorpus(final, _offsets(lengths_kept[lengths_kept > 0]))
 
 
 def _id_blocks(handle, offsets: np.ndarray,

@@ -15,8 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from seqkit.corpus import CorpusStats, read_blocks, validated_utf8
-from seqkit.textio import open_input
+from seqkit.corpus import CorpusStats, text_blocks
 
 BLOCK_SIZE = 8 << 20
 EOS = 2
@@ -47,67 +46,35 @@ class ClosedIndex(dict):
 def iter_blocks(paths: Sequence[str], lookup, *, errors: str, max_sentence_len: int, stats: CorpusStats,
                 block_size: int = BLOCK_SIZE) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(ids with </s> after each sentence, sentence lengths incl. </s>) for successive blocks of lines."""
-    for path in paths:
-        with open_input(str(path), binary=True) as handle:
-            stats.files += 1
-            yield from _FileBlocks(str(path), handle, lookup, errors, max_sentence_len, stats, block_size).run()
+    partial: list[np.ndarray] = []  # ids of an unfinished (huge) line: blocks end inside it
+    for chunk in text_blocks(paths, errors=errors, stats=stats, block_size=block_size):
+        out = _block(chunk, lookup, partial, max_sentence_len, stats)
+        if out is not None:
+            yield out
 
 
-class _FileBlocks:
-    """One file: blocks cut after a newline (or, inside a huge line, after whitespace)."""
-
-    def __init__(self, path, handle, lookup, errors, max_len, stats, block_size):
-        self.path, self.handle, self.lookup, self.errors = path, handle, lookup, errors
-        self.max_len, self.stats, self.block_size = max_len, stats, block_size
-        self.line_no = 0      # completed lines so far (for error messages)
-        self.offset = 0       # file offset of the next byte handed to _block
-        self.partial: list[np.ndarray] = []  # ids of an unfinished (huge) line
-
-    def run(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        carry = b""
-        for block, skipped in read_blocks(self.handle, self.block_size, self.stats):
-            self.offset += skipped
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
-            if not cut and len(data) > self.block_size:  # a huge line: cut after its last whitespace
-                cut = max(data.rfind(b" "), data.rfind(b"\t")) + 1
-            if cut:
-                out = self._block(data[:cut], ends_line=data[cut - 1] == 10)
-                if out is not None:
-                    yield out
-                carry = data[cut:]
-            else:
-                carry = data
-        if carry or self.partial:
-            out = self._block(carry + b"\n", ends_line=True)
-            if out is not None:
-                yield out
-
-    def _block(self, chunk: bytes, ends_line: bool) -> tuple[np.ndarray, np.ndarray] | None:
-        chunk = self._validated(chunk)
-        self.offset += len(chunk)
-        tokens = chunk.split()
-        ids = np.fromiter(map(self.lookup, tokens), dtype=np.int32, count=len(tokens))
-        per_line = _tokens_per_line(chunk)  # one entry per line; the last is unfinished unless ends_line
-        self.line_no += int(per_line.size) - (0 if ends_line else 1)
-        self.stats.lines += int(per_line.size) - (0 if ends_line else 1)
-        self.stats.tokens += len(tokens)
-        if self.partial:  # the first line continues an unfinished one
-            head = np.concatenate(self.partial)
-            self.partial = []
-            ids = np.concatenate([head, ids])
-            per_line = per_line.copy()
-            per_line[0] += len(head)
-        if not ends_line:
-            tail = int(per_line[-1])
-            if tail:
-                self.partial.append(ids[len(ids) - tail:])
-                ids = ids[:len(ids) - tail]
-            per_line = per_line[:-1]
-        return _sentences(ids, per_line, self.max_len, self.stats)
-
-    def _validated(self, chunk: bytes) -> bytes:
-        return validated_utf8(chunk, self.errors, self.stats, self.path, self.line_no, self.offset)
+def _block(chunk: bytes, lookup, partial: list[np.ndarray], max_len: int,
+           stats: CorpusStats) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentences `chunk` completes; the ids of a line it leaves unfinished go to `partial`."""
+    ends_line = chunk.endswith(b"\n")
+    tokens = chunk.split()
+    ids = np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens))
+    per_line = _tokens_per_line(chunk)  # one entry per line; the last is unfinished unless ends_line
+    stats.lines += int(per_line.size) - (0 if ends_line else 1)
+    stats.tokens += len(tokens)
+    if partial:  # the first line continues an unfinished one
+        head = np.concatenate(partial)
+        partial.clear()
+        ids = np.concatenate([head, ids])
+        per_line = per_line.copy()
+        per_line[0] += len(head)
+    if not ends_line:
+        tail = int(per_line[-1])
+        if tail:
+            partial.append(ids[len(ids) - tail:])
+            ids = ids[:len(ids) - tail]
+        per_line = per_line[:-1]
+    return _sentences(ids, per_line, max_len, stats)
 
 
 def _tokens_per_line(chunk: bytes) -> np.ndarray:

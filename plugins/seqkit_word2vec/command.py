@@ -55,7 +55,8 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         vocab_note = f"{len(vocab):,} words from {read_vocab}"
     elif max_vocab is None:  # one pass counts and encodes
         with reporter.task("reading corpus", total=None):
-            vocab, build, encoded = Vocabulary.build_encoded(sentences(), min_count=min_count)
+            vocab, build, encoded = Vocabulary.read_encoded(paths, min_count=min_count, errors=errors,
+                                                            max_sentence_len=max_sentence_len, stats=stats)
         vocab_note = build.describe(min_count)
     else:  # pruning while counting (to bound memory) needs the words' final ids before encoding
         with reporter.task("counting words", total=None):
