@@ -245,22 +245,45 @@ class Vocabulary:
                      directory: str | None = None) -> tuple["Vocabulary", BuildStats, DiskCorpus]:
         """`build_encoded(iter_sentences(paths, ...))`, the same result, with the tokens split, hashed and
         numbered by a compiled kernel a block at a time (`seqkit.tokens`): several times faster."""
-        from seqkit.tokens import TokenTable, encode_files
+        from seqkit.tokens import TokenTable
 
         table = TokenTable(max_sentence_len)
-        lengths: list[np.ndarray] = []
         with _IdFile(directory) as provisional:
-            for ids, finished in encode_files(paths, table, errors=errors, stats=stats):
-                provisional.write(ids.tobytes())
-                lengths.append(finished)
-            provisional.flush()
-            offsets = _offsets(np.concatenate(lengths) if lengths else [])
-            del lengths
+            offsets = _encode_into(provisional, table, paths, errors, stats)
             counts = table.counts.copy()
             build, order = _kept_by_frequency(counts, int(offsets[-1]), min_count)
             vocab = cls([table.word(i).decode("utf-8") for i in order.tolist()], counts[order])
             del table
             return vocab, build, _renumbered(provisional, offsets, order, len(counts), directory)
+
+    @classmethod
+    def count_files(cls, paths: Sequence[str], *, min_count: int = 5, errors: str = "strict",
+                    max_sentence_len: int = 10000,
+                    stats: "CorpusStats | None" = None) -> tuple["Vocabulary", BuildStats]:
+        """`build(iter_sentences(paths, ...))` (without --max-vocab's pruning) through the compiled reader."""
+        from seqkit.tokens import TokenTable, encode_files
+
+        table = TokenTable(max_sentence_len)
+        for _ in encode_files(paths, table, errors=errors, stats=stats):
+            pass
+        counts = table.counts
+        build, order = _kept_by_frequency(counts, int(counts.sum()), min_count)
+        return cls([table.word(i).decode("utf-8") for i in order.tolist()], counts[order]), build
+
+    def encode_files(self, paths: Sequence[str], *, errors: str = "strict", max_sentence_len: int = 10000,
+                     stats: "CorpusStats | None" = None, directory: str | None = None) -> DiskCorpus:
+        """`encode_to_disk(iter_sentences(paths, ...))` through the compiled reader: the same ids."""
+        from seqkit.corpus import iter_sentences
+        from seqkit.tokens import TokenTable
+
+        table = TokenTable(max_sentence_len)
+        seeded, _ = table.encode(b"\n".join(word.encode("utf-8") for word in self.words) + b"\n")
+        if not np.array_equal(seeded, np.arange(len(self))):  # a word with ASCII whitespace inside
+            return self.encode_to_disk(iter_sentences(paths, errors=errors, max_sentence_len=max_sentence_len,
+                                                      stats=stats), directory)
+        with _IdFile(directory) as provisional:
+            offsets = _encode_into(provisional, table, paths, errors, stats)
+            return _renumbered(provisional, offsets, np.arange(len(self)), len(table), directory)
 
     def _id_chunks(self, sentences: Iterable[list[bytes]]) -> Iterable[np.ndarray]:
         """Each sentence as int32 ids with unknown words dropped; sentences left empty are skipped."""
@@ -347,6 +370,18 @@ def sentence_runs(offsets: np.ndarray, run_tokens: int) -> list[tuple[int, int]]
         runs.append((start, end))
         start = end
     return runs
+
+
+def _encode_into(provisional, table, paths: Sequence[str], errors: str, stats) -> np.ndarray:
+    """The files' provisional ids (numbered by `table`) written to `provisional`; their sentence offsets."""
+    from seqkit.tokens import encode_files
+
+    lengths = [np.zeros(0, dtype=np.int64)]
+    for ids, finished in encode_files(paths, table, errors=errors, stats=stats):
+        provisional.write(ids.tobytes())
+        lengths.append(finished)
+    provisional.flush()
+    return _offsets(np.concatenate(lengths))
 
 
 def _kept_by_frequency(counts: np.ndarray, tokens: int, min_count: int) -> tuple[BuildStats, np.ndarray]:

@@ -166,3 +166,41 @@ def test_encode_files_counts_into_given_stats(tmp_path):
 def test_max_sentence_len_must_be_positive():
     with pytest.raises(ValueError):
         TokenTable(0)
+
+
+def corpus_text(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    lines = [" ".join(f"w{int(i)}" for i in rng.zipf(1.5, rng.integers(0, 40))) for _ in range(300)]
+    return ("\n".join(lines) + "\n\nnaïve café w1").encode()
+
+
+@pytest.mark.parametrize("min_count", [1, 2, 5])
+def test_count_files_equals_build(tmp_path, min_count):
+    path = write(tmp_path, "c.txt", corpus_text(min_count))
+    want_stats, got_stats = CorpusStats(), CorpusStats()
+    want, want_build = Vocabulary.build(iter_sentences([str(path)], max_sentence_len=7, stats=want_stats),
+                                        min_count=min_count)
+    got, got_build = Vocabulary.count_files([str(path)], min_count=min_count, max_sentence_len=7, stats=got_stats)
+    assert got.words == want.words and got.counts.tolist() == want.counts.tolist()
+    assert got_build == want_build and got_stats == want_stats
+
+
+@pytest.mark.parametrize("max_len", [3, 10000])
+def test_encode_files_with_a_given_vocabulary_equals_encode_to_disk(tmp_path, max_len):
+    path = write(tmp_path, "c.txt", corpus_text(7))
+    # a vocabulary not in the corpus's order, with words the corpus lacks and corpus words it lacks
+    vocab = Vocabulary(["w3", "w1", "absent", "naïve", "w2", "w10"], [9, 8, 7, 6, 5, 4])
+    want_stats, got_stats = CorpusStats(), CorpusStats()
+    sentences = iter_sentences([str(path)], max_sentence_len=max_len, stats=want_stats)
+    with vocab.encode_to_disk(sentences, str(tmp_path)) as want, \
+            vocab.encode_files([str(path)], max_sentence_len=max_len, stats=got_stats, directory=str(tmp_path)) as got:
+        assert got.offsets.tolist() == want.offsets.tolist()
+        assert got.slice(0, got.n_sentences)[0].tolist() == want.slice(0, want.n_sentences)[0].tolist()
+    assert got_stats == want_stats and got_stats.tokens > 0
+
+
+def test_encode_files_with_a_word_holding_whitespace_falls_back(tmp_path):
+    path = write(tmp_path, "c.txt", b"a b\x0bc b\n")
+    vocab = Vocabulary(["b", "b\x0bc"], [2, 1])  # no token can be "b\vc": only "b" is encoded
+    with vocab.encode_files([str(path)]) as got:
+        assert got.slice(0, got.n_sentences)[0].tolist() == [0, 0]

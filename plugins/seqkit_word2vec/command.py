@@ -65,8 +65,8 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         vocab_note = build.describe(min_count)
     if encoded is None:
         stats = CorpusStats()
-        with reporter.task("encoding corpus", total=None):
-            encoded = vocab.encode_to_disk(sentences())  # memory then does not grow with the corpus
+        with reporter.task("encoding corpus", total=None):  # to disk: memory does not grow with the corpus
+            encoded = vocab.encode_files(paths, errors=errors, max_sentence_len=max_sentence_len, stats=stats)
     return_free_heap()  # what counting the words freed, before the weights are allocated
     if save_vocab:
         vocab.save(save_vocab)
