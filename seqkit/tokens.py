@@ -108,7 +108,7 @@ def _resized(array: np.ndarray, size: int) -> np.ndarray:
     return grown
 
 
-def encode_files(paths: Sequence[str], table: TokenTable, *, errors: str = "strict",
+def id_blocks(paths: Sequence[str], table: TokenTable, *, errors: str = "strict",
                  stats: CorpusStats | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(provisional ids, finished sentence lengths) block by block, the files read once through `table`.
 

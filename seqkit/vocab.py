@@ -3,7 +3,8 @@
 The counting pass keeps memory bounded the way word2vec.c does: when the number of distinct words
 passes twice `--max-vocab`, the rarest are dropped and the loss is reported rather
 than hidden. Words are kept in word2vec.c's order: count descending, ties in order of first appearance.
-Without pruning, counting and encoding can share one reading of the corpus (`build_encoded`).
+Without pruning, counting and encoding can share one reading of the corpus (`build_encoded`; from files,
+`read_encoded`, with the compiled tokenizer of `seqkit.tokens`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, NamedTuple, Sequence
+from typing import IO, TYPE_CHECKING, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from seqkit.textio import atomic_output, open_input
 
 if TYPE_CHECKING:
     from seqkit.corpus import CorpusStats
+    from seqkit.tokens import TokenTable
 
 # A vocabulary file line longer than this is certainly not `word count` (refuse before allocating).
 _MAX_VOCAB_LINE = 1 << 20
@@ -261,10 +263,10 @@ class Vocabulary:
                     max_sentence_len: int = 10000,
                     stats: "CorpusStats | None" = None) -> tuple["Vocabulary", BuildStats]:
         """`build(iter_sentences(paths, ...))` (without --max-vocab's pruning) through the compiled reader."""
-        from seqkit.tokens import TokenTable, encode_files
+        from seqkit.tokens import TokenTable, id_blocks
 
         table = TokenTable(max_sentence_len)
-        for _ in encode_files(paths, table, errors=errors, stats=stats):
+        for _ in id_blocks(paths, table, errors=errors, stats=stats):
             pass
         counts = table.counts
         build, order = _kept_by_frequency(counts, int(counts.sum()), min_count)
@@ -372,12 +374,13 @@ def sentence_runs(offsets: np.ndarray, run_tokens: int) -> list[tuple[int, int]]
     return runs
 
 
-def _encode_into(provisional, table, paths: Sequence[str], errors: str, stats) -> np.ndarray:
+def _encode_into(provisional: IO[bytes], table: "TokenTable", paths: Sequence[str], errors: str,
+                 stats: "CorpusStats | None") -> np.ndarray:
     """The files' provisional ids (numbered by `table`) written to `provisional`; their sentence offsets."""
-    from seqkit.tokens import encode_files
+    from seqkit.tokens import id_blocks
 
     lengths = [np.zeros(0, dtype=np.int64)]
-    for ids, finished in encode_files(paths, table, errors=errors, stats=stats):
+    for ids, finished in id_blocks(paths, table, errors=errors, stats=stats):
         provisional.write(ids.tobytes())
         lengths.append(finished)
     provisional.flush()
@@ -397,7 +400,7 @@ def _kept_by_frequency(counts: np.ndarray, tokens: int, min_count: int) -> tuple
     return stats, order
 
 
-def _renumbered(provisional, offsets: np.ndarray, order: np.ndarray, n_types: int,
+def _renumbered(provisional: IO[bytes], offsets: np.ndarray, order: np.ndarray, n_types: int,
                 directory: str | None) -> "DiskCorpus":
     """The provisional id file rewritten with type order[i] as id i and the other types dropped;
     sentences left empty vanish (as in `encode`). Closes the provisional file."""

@@ -17,7 +17,7 @@ import seqkit.corpus as corpus_module
 import seqkit.tokens as tokens_module
 from seqkit.corpus import CorpusStats, iter_sentences
 from seqkit.errors import DataError, SeqkitError
-from seqkit.tokens import TokenTable, encode_files
+from seqkit.tokens import TokenTable, id_blocks
 from seqkit.vocab import Vocabulary
 
 
@@ -156,9 +156,9 @@ def test_table_numbers_in_first_seen_order_and_counts(tmp_path):
     assert table.stat("SPLIT_LINES") == 2 and table.stat("LINES") == 4 and table.stat("TOKENS") == 8
 
 
-def test_encode_files_counts_into_given_stats(tmp_path):
+def test_id_blocks_count_into_given_stats(tmp_path):
     stats = CorpusStats(lines=10, tokens=100)
-    blocks = list(encode_files([str(write(tmp_path, "c.txt", b"a b\nc\n"))], TokenTable(10), stats=stats))
+    blocks = list(id_blocks([str(write(tmp_path, "c.txt", b"a b\nc\n"))], TokenTable(10), stats=stats))
     assert sum(len(ids) for ids, _ in blocks) == 3
     assert (stats.lines, stats.tokens, stats.files, stats.bytes) == (12, 103, 1, 6)
 
