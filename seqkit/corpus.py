@@ -46,104 +46,46 @@ class CorpusStats:
 
 def iter_sentences(paths: Sequence[str] | str, *, errors: str = "strict", max_sentence_len: int = 10000,
                    stats: CorpusStats | None = None) -> Iterator[list[bytes]]:
-    """Yield each line's tokens (as UTF-8 bytes), long lines in pieces of at most `max_sentence_len`."""
-    if errors not in ERROR_POLICIES:
-        raise ValueError(f"errors must be one of {ERROR_POLICIES}, not {errors!r}")
+    """Yield each line's tokens (as UTF-8 bytes), long lines in pieces of at most `max_sentence_len`.
+
+    A line longer than a block arrives in several blocks: its tokens wait in `pending`, and its full
+    pieces are yielded as they fill, so even a 100 MB single-line corpus streams in bounded memory.
+    """
     if max_sentence_len < 1:
         raise ValueError("max_sentence_len must be >= 1")
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     stats = stats if stats is not None else CorpusStats()
-    for path in paths:
-        with open_input(str(path), binary=True) as handle:
-            stats.files += 1
-            yield from _FileReader(str(path), handle, errors, max_sentence_len, stats).sentences()
-
-
-class _FileReader:
-    """Splits one binary stream into lines and lines into bounded pieces."""
-
-    def __init__(self, path: str, handle: IO[bytes], errors: str, max_len: int, stats: CorpusStats):
-        self.path, self.handle, self.errors, self.max_len, self.stats = path, handle, errors, max_len, stats
-        self.line_no = 0          # lines completed so far
-        self.offset = 0           # file offset of the start of `carry`
-        self.pending: list[bytes] = []  # tokens of the current (unfinished, long) line
-        self.line_was_split = False
-
-    def sentences(self) -> Iterator[list[bytes]]:
-        carry = b""
-        for block, skipped in read_blocks(self.handle, BLOCK_SIZE, self.stats):
-            self.offset += skipped
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
-            if cut:
-                yield from self._complete_lines(data[:cut])
-                carry = data[cut:]
-            else:
-                carry = data
-            if len(carry) > BLOCK_SIZE:
-                carry = yield from self._drain_long_line(carry)
-        if carry or self.pending:
-            yield from self._complete_lines(carry + b"\n")
-
-    def _complete_lines(self, chunk: bytes) -> Iterator[list[bytes]]:
-        """`chunk` ends with a newline; the first line continues `self.pending`."""
-        self.offset += len(chunk)
-        chunk = self._validated(chunk, self.offset - len(chunk))
+    max_len = max_sentence_len
+    pending: list[bytes] = []  # tokens of an unfinished long line
+    pending_split = False      # whether that line was already counted as split
+    for chunk in text_blocks([str(path) for path in paths], errors=errors, stats=stats):
         lines = chunk.split(b"\n")
-        lines.pop()  # empty string after the final newline
-        stats, max_len = self.stats, self.max_len
+        unfinished = lines.pop()  # b"" when the chunk ends a line
         stats.lines += len(lines)
-        self.line_no += len(lines)
-        if self.pending:
-            tokens = self.pending + lines[0].split()
-            self.pending = []
-            stats.tokens += len(tokens)
-            yield from self._pieces(tokens, already_split=self.line_was_split)
-            self.line_was_split = False
-            lines = lines[1:]
         for line in lines:
             tokens = line.split()
-            if not tokens:
-                continue
-            stats.tokens += len(tokens)
-            if len(tokens) <= max_len:
-                yield tokens
-            else:
-                yield from self._pieces(tokens, already_split=False)
-
-    def _pieces(self, tokens: list[bytes], already_split: bool) -> Iterator[list[bytes]]:
-        max_len = self.max_len
-        if len(tokens) > max_len and not already_split:
-            self.stats.split_lines += 1
-        for start in range(0, len(tokens), max_len):
-            yield tokens[start:start + max_len]
-
-    def _drain_long_line(self, carry: bytes) -> Iterator[list[bytes]]:
-        """Move whole tokens of an unfinished long line into `pending`, emitting full pieces."""
-        space = max(carry.rfind(b" "), carry.rfind(b"\t"))
-        if space <= 0:
-            return carry  # one enormous token: keep reading until it ends
-        head, carry = carry[:space], carry[space:]
-        self.offset += len(head)
-        head = self._validated(head, self.offset - len(head))
-        self.pending.extend(head.split())
-        max_len = self.max_len
-        if len(self.pending) > max_len:
-            if not self.line_was_split:
-                self.stats.split_lines += 1
-                self.line_was_split = True
-            full = len(self.pending) - len(self.pending) % max_len
-            if full == len(self.pending):
-                full -= max_len  # keep at least one token back so the final piece is never empty
-            self.stats.tokens += full
-            for start in range(0, full, max_len):
-                yield self.pending[start:start + max_len]
-            self.pending = self.pending[full:]
-        return carry
-
-    def _validated(self, chunk: bytes, offset: int) -> bytes:
-        return validated_utf8(chunk, self.errors, self.stats, self.path, self.line_no, offset)
+            if pending:
+                tokens, pending = pending + tokens, []
+            if tokens:
+                stats.tokens += len(tokens)
+                if len(tokens) > max_len and not pending_split:
+                    stats.split_lines += 1
+                for first in range(0, len(tokens), max_len):
+                    yield tokens[first:first + max_len]
+            pending_split = False
+        if unfinished:
+            pending.extend(unfinished.split())
+            # yield the full pieces, keeping at least one token back so the line's last piece is never empty
+            full = (len(pending) - 1) // max_len * max_len
+            if full:
+                stats.tokens += full
+                if not pending_split:
+                    stats.split_lines += 1
+                    pending_split = True
+                for first in range(0, full, max_len):
+                    yield pending[first:first + max_len]
+                pending = pending[full:]
 
 
 def text_blocks(paths: Sequence[str], *, errors: str, stats: CorpusStats,

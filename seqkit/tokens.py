@@ -83,13 +83,13 @@ class TokenTable:
         k = self._kernels
         types, used = len(self), int(self.state[k.ARENA_USED])
         if used + bytes_left > len(self.arena):
-            self.arena = _resized(self.arena, max(2 * len(self.arena), used + bytes_left))
+            self.arena = np.resize(self.arena, max(2 * len(self.arena), used + bytes_left))
         if types >= len(self.hashes) or 2 * (types + 1) > len(self.slots):
             size = 2 * len(self.hashes)
-            self.hashes = _resized(self.hashes, size)
-            self.starts = _resized(self.starts, size)
-            self.lengths = _resized(self.lengths, size)
-            self._counts = _resized(self._counts, size)
+            self.hashes = np.resize(self.hashes, size)
+            self.starts = np.resize(self.starts, size)
+            self.lengths = np.resize(self.lengths, size)
+            self._counts = np.resize(self._counts, size)
             self.slots = np.full(2 * size, -1, dtype=np.int32)
             k.rehash(self.slots, self.hashes, types)
 
@@ -100,12 +100,6 @@ def load_kernels() -> None:
 
     TokenTable(1).encode(b"a b\n")
     kernels.rehash(np.full(2, -1, dtype=np.int32), np.zeros(1, dtype=np.uint64), 1)
-
-
-def _resized(array: np.ndarray, size: int) -> np.ndarray:
-    grown = np.empty(size, dtype=array.dtype)
-    grown[:len(array)] = array
-    return grown
 
 
 def id_blocks(paths: Sequence[str], table: TokenTable, *, errors: str = "strict",
