@@ -214,6 +214,51 @@ def test_noise_draws_of_hot_words_go_to_the_threads_replica():
     assert not (drawn < hot).any() and (drawn >= replica).sum() > 100
 
 
+def test_noise_shares_move_each_draw_within_its_round_of_blocks():
+    """Two threads' shares split the rows above the hot ones into alternate blocks of 16: the same random
+    stream gives each thread a row in its own block, at the draw's place in its round (so the draw itself
+    is one of the two), hot draws still go to the replica, and in the last, short round a draw whose place
+    lies past the last row stays where it is."""
+    from seqkit.vocab import alias_table
+    from seqkit_word2vec.kernels import NOISE_BLOCK_BITS, _draw_noise
+
+    block, hot, vocab, replica = 2 ** NOISE_BLOCK_BITS, 5, 217, 300  # 6 rounds of two blocks, 20 rows left
+    prob, alias = alias_table(np.arange(vocab, 0, -1, dtype=np.int64))
+    weights = np.zeros((replica + hot, 4), np.float32)
+    draws = {}
+    for group in (None, 0, 1):
+        out = np.empty(20_000, np.int64)
+        where = (0, 0, 0, 1) if group is None else (hot, replica, group, 2)  # plain draws, or a thread's
+        end, state = _draw_noise(-1, len(out), prob, alias, np.uint64(7), weights, out, 0, *where)
+        assert end == len(out)
+        draws[group] = (out, state)
+    plain, first, second = draws[None][0], draws[0][0], draws[1][0]
+    assert draws[0][1] == draws[1][1] == draws[None][1]  # no extra randomness
+    hot_draws = plain < hot
+    assert (first[hot_draws] == plain[hot_draws] + replica).all() and (second[hot_draws] == first[hot_draws]).all()
+    tail = hot + (vocab - hot) // (2 * block) * 2 * block  # rows from here on have no partner block
+    rest = ~hot_draws & (plain < tail)
+    for share, rows in ((0, first[rest]), (1, second[rest])):
+        assert (((rows - hot) // block) % 2 == share).all()
+    assert (np.abs(first[rest] - second[rest]) == block).all()
+    assert ((plain[rest] == first[rest]) | (plain[rest] == second[rest])).all()
+    last = plain >= tail
+    for share, rows in ((0, first[last]), (1, second[last])):  # moved where the place exists, else kept
+        assert ((((rows - hot) // block) % 2 == share) | (rows == plain[last])).all() and (rows < vocab).all()
+    assert (first[last] != second[last]).any() and (first[last] == second[last]).any()
+    assert rest.sum() > 5_000 and (plain >= tail).sum() > 100 and hot_draws.sum() > 300
+
+
+def test_noise_shares_refuse_what_they_need():
+    from seqkit_word2vec.kernels import train_chunk
+
+    ids, offsets, syn0, syn1neg, args = _replica_case(True)
+    with pytest.raises(ValueError, match="noise shares"):
+        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 0, 0, 1, 0, 0, 2)  # no hot rows
+    with pytest.raises(ValueError, match="noise shares"):
+        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 2, len(syn0) - 2, 4, 0, 2, 2)  # no such share
+
+
 PAD = 7.0  # a padding sentinel: a kernel reading it would change the results, one writing it would change it
 
 
@@ -282,7 +327,7 @@ def test_replicas_refuse_hierarchical_softmax():
 
 @pytest.mark.parametrize("options,replicated", [({}, True), ({"skip_gram": False}, True), ({"hs": True}, False),
                                                 ({"batch_negatives": True}, False), ({"threads": 1}, False),
-                                                ({"replica_rows": 0}, False)])
+                                                ({"replica_rows": 0}, False), ({"noise_shares": False}, True)])
 def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, replicated, monkeypatch):
     """Threads get replicas only where they apply, each thread its own, in rows padded to whole cache lines
     (so no line holds rows of two threads); the vectors returned never include their rows or the padding."""
@@ -298,10 +343,10 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
     monkeypatch.setattr(training, "make_chunks", lambda offsets: real_chunks(offsets, chunk_words=24))
 
     def recording_kernel(*args):
-        syn0, dim = args[4], args[-1]
+        syn0, dim = args[4], args[-3]
         assert syn0.ctypes.data % 64 == 0 and syn0.strides[0] == 64 and dim == 12  # 12 floats padded to 16
-        calls.append((threading.get_ident(), args[-4], args[-3]))  # thread, hot rows, replica
-        return real_kernel(*args)
+        calls.append((threading.get_ident(), args[-6], args[-5], args[-2], args[-1]))  # thread, hot, replica,
+        return real_kernel(*args)  # noise share and shares
 
     monkeypatch.setattr(kernels, "train_chunk", recording_kernel)
     lines = [b"the cat sat on the mat".split(), b"the dog sat on the log".split()] * 50
@@ -311,13 +356,18 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
         vectors, _ = training.train(vocab, corpus, config, Reporter(True))
     assert vectors.shape == (len(vocab), 12) and np.isfinite(vectors).all()
     assert (shapes[0] > 0) == replicated
+    shared_noise = not replicated or options.get("noise_shares") is False
+    assert all(groups == (1 if shared_noise else 2) for *_, groups in calls)
     if replicated:
-        replica_of = {thread: replica for thread, _, replica in calls}
-        assert all(replica_of[thread] == replica for thread, _, replica in calls)  # one replica per thread
+        replica_of = {thread: replica for thread, _, replica, _, _ in calls}
+        assert all(replica_of[thread] == replica for thread, _, replica, _, _ in calls)  # one replica per thread
         starts = sorted(replica_of.values())
         hot = calls[0][1]
         assert starts[0] >= len(vocab) and all(b - a >= hot for a, b in zip(starts, starts[1:]))
         assert starts[-1] + hot <= len(vocab) + shapes[0]
+        share_of = {thread: group for thread, _, _, group, _ in calls}
+        assert all(share_of[thread] == group for thread, _, _, group, _ in calls)  # one share per thread
+        assert len(set(share_of.values())) == len(share_of) and set(share_of.values()) <= {0, 1}
 
 
 def test_row_prefetch_compiles_for_every_index_type_and_changes_nothing():

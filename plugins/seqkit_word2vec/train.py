@@ -57,6 +57,7 @@ class Config:
     cbow_mean: bool = True
     batch_negatives: bool = False  # sg + ns only: negatives shared across a window (Ji et al.)
     replica_rows: int = HOT_ROWS  # per-thread replicas of the most frequent rows (0: all rows shared)
+    noise_shares: bool = True  # with replicas: each thread draws noise words from its own share of the rows
     threads: int = 1
     seed: int = 1
 
@@ -154,6 +155,7 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
     # one; rows that are not (ROW_ALIGN_BYTES below CACHE_LINE) get `gap` spare rows, at least a line,
     # before each replica, so no line holds rows of two threads (or of a thread and the vocabulary)
+    groups = config.threads if hot and config.noise_shares else 1
     row_bytes = 4 * row_width(config.dim)
     gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
     stride = hot + gap
@@ -184,13 +186,14 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
             return train_chunk_sg_batch(ids, offsets, 0, sentences, syn0, syn1neg, keep, prob, alias,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig, config.dim)
-        if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
-            worker.replica = len(vocab) + gap + stride * next(workers)
+        if not hasattr(worker, "replica"):  # each pool thread takes the next replica and noise share, once
+            worker.group = next(workers)
+            worker.replica = len(vocab) + gap + stride * worker.group
         return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
                            codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                            config.cbow_mean, config.window, config.lr, config.min_lr,
                            epoch * corpus_words + before, total, seed, sig, logsig, hot, worker.replica,
-                           SYNC_POSITIONS, config.dim)
+                           SYNC_POSITIONS, config.dim, worker.group, groups)
 
     started = time.perf_counter()
     with reporter.task("word2vec", total=total, unit="words") as task, \
