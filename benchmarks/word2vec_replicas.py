@@ -1,18 +1,22 @@
-"""Two threads with and without per-thread replicas of the hot rows and padded rows, in short interleaved runs.
+"""Two threads with and without the thread-local parts of the weights, in short interleaved runs.
 
-On this host two threads that share the weights of frequent words sometimes get little more than one
-thread's speed, for spells of seconds to minutes, while two runs with private weights at the same
-moments do not slow down. Whole runs of minutes mix such spells with normal ones, so this script
-compares the settings in short runs (one epoch over the first --words words of the benchmark corpus,
-vocabulary and counts from the whole corpus) taken in turns, round after round, and prints every
-round, then the mean, median and slowest run of each setting, and each setting's speed relative to the
-default's in the same round (geometric mean, median, rounds faster), which is steadier than comparing means:
+On this host two threads that share weights sometimes get little more than one thread's speed, for
+spells of seconds, while two runs with private weights at the same moments do not slow down: in those
+spells the host runs the two vCPUs on distant cores, and a cache line written by one thread takes
+~330 ns instead of ~60 ns to reach the other (`_roundtrip.py`). So this script compares the settings in
+short runs (one epoch over the first --words words of the benchmark corpus, vocabulary and counts from
+the whole corpus) taken in turns, round after round, tags each run with the host's placement of the
+vCPUs (a cache line's round trip just before and after it: near, far, or mixed), and prints every run,
+then each setting's mean speed per placement against one thread's, and its speed relative to the
+default's in the same round (geometric mean, median, rounds faster):
 
-- `1 thread`: the reference speed (replicas are never used with one thread);
+- `1 thread`: the reference speed (no replicas or noise shares with one thread);
 - `2 threads, shared`: every row shared, as before replicas (`Config(replica_rows=0)`);
-- `2 threads, unpadded rows`: replicas, but rows of exactly dim floats (`train.ROW_ALIGN_BYTES = 4`, with
-  a spare line before each replica), the layout before the padding to whole cache lines;
-- `2 threads, default`: replicas (`train.HOT_ROWS` rows per thread) and padded rows.
+- `2 threads, shared noise`: replicas, but every thread draws noise words from every row
+  (`Config(noise_shares=False)`), as before the noise shares;
+- `2 threads, unpadded rows`: rows of exactly dim floats (`train.ROW_ALIGN_BYTES = 4`, with a spare line
+  before each replica), the layout before the padding to whole cache lines;
+- `2 threads, default`: replicas (`train.HOT_ROWS` rows per thread), noise shares and padded rows.
 
     python benchmarks/word2vec_replicas.py [--rounds 10] [--words 1500000] [--model sg|cbow]
 """
@@ -26,6 +30,7 @@ import time
 from dataclasses import replace
 
 from _common import ROOT, benchmark_corpus
+from _roundtrip import placement, round_trip_ns
 
 sys.path.insert(0, str(ROOT / "plugins"))
 
@@ -58,46 +63,48 @@ def main() -> None:
                              ns_exponent=0.75 if skip_gram else 0.5)
     aligned = training.ROW_ALIGN_BYTES
     default = "2 threads, default"
-    # (threads, replica rows, row alignment in bytes)
-    settings = {"1 thread": (1, config.replica_rows, aligned), "2 threads, shared": (2, 0, aligned),
-                "2 threads, unpadded rows": (2, config.replica_rows, 4),
-                default: (2, config.replica_rows, aligned)}
+    settings = {"1 thread": ({"threads": 1}, aligned), "2 threads, shared": ({"replica_rows": 0}, aligned),
+                "2 threads, shared noise": ({"noise_shares": False}, aligned),
+                "2 threads, unpadded rows": ({}, 4), default: ({}, aligned)}
 
-    def speed(threads: int, replica_rows: int, align: int) -> tuple[float, float]:
+    def speed(options: dict, align: int) -> tuple[float, float, str]:
+        """words/s, loss, and the vCPUs' placement during the run"""
         training.ROW_ALIGN_BYTES = align
         try:
+            before = round_trip_ns()
             started = time.perf_counter()
-            _, stats = training.train(vocab, sample, replace(config, threads=threads, replica_rows=replica_rows),
+            _, stats = training.train(vocab, sample, replace(config, **{"threads": 2, **options}),
                                       Reporter(quiet=True))
-            return stats.raw_words / (time.perf_counter() - started), stats.loss
+            words_per_second = stats.raw_words / (time.perf_counter() - started)
+            return words_per_second, stats.loss, placement(before, round_trip_ns())
         finally:
             training.ROW_ALIGN_BYTES = aligned
 
     for setting in settings.values():
         speed(*setting)  # load the kernels and warm the caches
-    speeds = {name: [] for name in settings}
-    losses = {name: [] for name in settings}
+    runs = {name: [] for name in settings}  # (words/s, loss, placement)
     print(f"{sample.n_tokens:,} words, one epoch, {args.model}-ns, {args.rounds} rounds", flush=True)
     for round_ in range(args.rounds):
         names = list(settings) if round_ % 2 == 0 else list(reversed(settings))  # alternate the order
         for name in names:
-            words_per_second, loss = speed(*settings[name])
-            speeds[name].append(words_per_second)
-            losses[name].append(loss)
-        print(f"round {round_ + 1}: " + "; ".join(f"{name} {speeds[name][-1]:,.0f}" for name in settings),
-              flush=True)
-    one = statistics.mean(speeds["1 thread"])
+            runs[name].append(speed(*settings[name]))
+        print(f"round {round_ + 1}: " + "; ".join(f"{name} {runs[name][-1][0]:,.0f} ({runs[name][-1][2]})"
+                                                  for name in settings), flush=True)
+    one = statistics.mean(run[0] for run in runs["1 thread"])
     for name in settings:
-        values = speeds[name]
-        print(f"{name}: mean {statistics.mean(values):,.0f} words/s ({statistics.mean(values) / one:.2f}x the "
-              f"1-thread mean), median {statistics.median(values):,.0f}, slowest {min(values):,.0f}; "
-              f"mean loss {statistics.mean(losses[name]):.4f}")
+        speeds = [run[0] for run in runs[name]]
+        places = {place: [run[0] for run in runs[name] if run[2] == place] for place in ("near", "far", "mixed")}
+        by_place = ", ".join(f"{place} {statistics.mean(v) / one:.2f}x ({len(v)} runs)"
+                             for place, v in places.items() if v)
+        print(f"{name}: mean {statistics.mean(speeds):,.0f} words/s ({statistics.mean(speeds) / one:.2f}x the "
+              f"1-thread mean), slowest {min(speeds):,.0f}; {by_place}; "
+              f"mean loss {statistics.mean(run[1] for run in runs[name]):.4f}")
     for name in settings:
         if name != default:
-            ratios = [mine / theirs for mine, theirs in zip(speeds[name], speeds[default])]
+            ratios = [mine[0] / theirs[0] for mine, theirs in zip(runs[name], runs[default])]
             print(f"{name} / {default}, same round: geometric mean {statistics.geometric_mean(ratios):.3f}, "
-                  f"median {statistics.median(ratios):.3f}, faster in {sum(r > 1 for r in ratios)} of {len(ratios)}")
-
+                  f"median {statistics.median(ratios):.3f}, faster in {sum(r > 1 for r in ratios)} of "
+                  f"{len(ratios)}")
 
 if __name__ == "__main__":
     main()

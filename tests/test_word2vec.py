@@ -214,39 +214,81 @@ def test_noise_draws_of_hot_words_go_to_the_threads_replica():
     assert not (drawn < hot).any() and (drawn >= replica).sum() > 100
 
 
-def test_noise_shares_move_each_draw_within_its_round_of_blocks():
-    """Two threads' shares split the rows above the hot ones into alternate blocks of 16: the same random
-    stream gives each thread a row in its own block, at the draw's place in its round (so the draw itself
-    is one of the two), hot draws still go to the replica, and in the last, short round a draw whose place
-    lies past the last row stays where it is."""
+@pytest.mark.parametrize("groups", [2, 3])
+def test_noise_shares_move_each_draw_within_its_round_of_blocks(groups):
+    """The shares split the rows above the hot ones into blocks of 16 dealt round-robin: the same random
+    stream gives each share the row at the draw's place in the share's own block of the draw's round (so
+    the draw itself is one of them), hot draws still go to the replica, and in the last, short round a
+    draw whose place lies past the last row stays where it is."""
     from seqkit.vocab import alias_table
     from seqkit_word2vec.kernels import NOISE_BLOCK_BITS, _draw_noise
 
-    block, hot, vocab, replica = 2 ** NOISE_BLOCK_BITS, 5, 217, 300  # 6 rounds of two blocks, 20 rows left
+    block, hot, replica = 2 ** NOISE_BLOCK_BITS, 5, 400
+    vocab = hot + 5 * groups * block + 20  # 5 whole rounds, then 20 rows
     prob, alias = alias_table(np.arange(vocab, 0, -1, dtype=np.int64))
     weights = np.zeros((replica + hot, 4), np.float32)
-    draws = {}
-    for group in (None, 0, 1):
-        out = np.empty(20_000, np.int64)
-        where = (0, 0, 0, 1) if group is None else (hot, replica, group, 2)  # plain draws, or a thread's
+
+    def draws(where):
+        out = np.empty(30_000, np.int64)
         end, state = _draw_noise(-1, len(out), prob, alias, np.uint64(7), weights, out, 0, *where)
         assert end == len(out)
-        draws[group] = (out, state)
-    plain, first, second = draws[None][0], draws[0][0], draws[1][0]
-    assert draws[0][1] == draws[1][1] == draws[None][1]  # no extra randomness
+        return out, state
+
+    plain, plain_state = draws((0, 0, 0, 1))
+    shared = [draws((hot, replica, group, groups)) for group in range(groups)]
+    assert all(state == plain_state for _, state in shared)  # no extra randomness
+    rows = np.stack([out for out, _ in shared])  # rows[g]: share g's draws
     hot_draws = plain < hot
-    assert (first[hot_draws] == plain[hot_draws] + replica).all() and (second[hot_draws] == first[hot_draws]).all()
-    tail = hot + (vocab - hot) // (2 * block) * 2 * block  # rows from here on have no partner block
+    assert (rows[:, hot_draws] == plain[hot_draws] + replica).all()
+    tail = vocab - 20
     rest = ~hot_draws & (plain < tail)
-    for share, rows in ((0, first[rest]), (1, second[rest])):
-        assert (((rows - hot) // block) % 2 == share).all()
-    assert (np.abs(first[rest] - second[rest]) == block).all()
-    assert ((plain[rest] == first[rest]) | (plain[rest] == second[rest])).all()
+    place = (plain[rest] - hot) % block
+    round_start = hot + (plain[rest] - hot) // (groups * block) * groups * block
+    for group in range(groups):
+        assert (rows[group, rest] == round_start + group * block + place).all()
+    assert (rows[:, rest] == plain[rest]).sum(axis=0).tolist() == [1] * rest.sum()
     last = plain >= tail
-    for share, rows in ((0, first[last]), (1, second[last])):  # moved where the place exists, else kept
-        assert ((((rows - hot) // block) % 2 == share) | (rows == plain[last])).all() and (rows < vocab).all()
-    assert (first[last] != second[last]).any() and (first[last] == second[last]).any()
-    assert rest.sum() > 5_000 and (plain >= tail).sum() > 100 and hot_draws.sum() > 300
+    for group in range(groups):  # moved where the place exists, else kept
+        moved = rows[group, last]
+        assert ((((moved - hot) // block) % groups == group) | (moved == plain[last])).all()
+        assert (moved < vocab).all()
+    assert (rows[0, last] != rows[1, last]).any() and (rows[0, last] == rows[1, last]).any()
+    assert rest.sum() > 10_000 and last.sum() > 50 and hot_draws.sum() > 300
+
+
+def test_noise_shares_go_to_running_chunks_one_each_and_serve_equal_words():
+    """No two running chunks hold the same share; a thread that finishes takes the least-used free share,
+    so even one thread alone (a corpus of one chunk) or a slow thread leaves every share its turn."""
+    from seqkit_word2vec.train import NoiseShares
+
+    shares = NoiseShares(2)
+    assert shares.count == 3
+    first, second = shares.take(), shares.take()
+    assert first != second
+    third = shares.take()
+    assert {first, second, third} == {0, 1, 2}
+    with pytest.raises(ValueError):
+        shares.take()  # all held: a fourth running chunk would be a bug in the driver
+    for share in (first, second, third):
+        shares.give_back(share, 100)
+    alone = NoiseShares(2)
+    for _ in range(30):  # one thread taking chunks one after another
+        share = alone.take()
+        alone.give_back(share, 10)
+    assert alone.words == [100, 100, 100]
+    uneven = NoiseShares(2)
+    slow = uneven.take()  # a chunk that takes as long as 20 of the other thread's
+    for _ in range(20):
+        share = uneven.take()
+        assert share != slow
+        uneven.give_back(share, 10)
+    uneven.give_back(slow, 10)
+    assert sorted(uneven.words) == [10, 100, 100]
+    for _ in range(9):  # the starved share catches up first
+        share = uneven.take()
+        assert share == slow
+        uneven.give_back(share, 10)
+    assert uneven.words == [100, 100, 100]
 
 
 def test_noise_shares_refuse_what_they_need():
@@ -327,7 +369,8 @@ def test_replicas_refuse_hierarchical_softmax():
 
 @pytest.mark.parametrize("options,replicated", [({}, True), ({"skip_gram": False}, True), ({"hs": True}, False),
                                                 ({"batch_negatives": True}, False), ({"threads": 1}, False),
-                                                ({"replica_rows": 0}, False), ({"noise_shares": False}, True)])
+                                                ({"replica_rows": 0}, False),
+                                                ({"noise_shares": False}, True)])
 def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, replicated, monkeypatch):
     """Threads get replicas only where they apply, each thread its own, in rows padded to whole cache lines
     (so no line holds rows of two threads); the vectors returned never include their rows or the padding."""
@@ -357,7 +400,10 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
     assert vectors.shape == (len(vocab), 12) and np.isfinite(vectors).all()
     assert (shapes[0] > 0) == replicated
     shared_noise = not replicated or options.get("noise_shares") is False
-    assert all(groups == (1 if shared_noise else 2) for *_, groups in calls)
+    assert all(groups == (1 if shared_noise else 3) for *_, groups in calls)  # one share more than threads
+    if not shared_noise:
+        per_share = np.bincount([group for *_, group, _ in calls], minlength=3)
+        assert per_share.max() - per_share.min() <= 1  # the chunks' words are equal here: so are the counts
     if replicated:
         replica_of = {thread: replica for thread, _, replica, _, _ in calls}
         assert all(replica_of[thread] == replica for thread, _, replica, _, _ in calls)  # one replica per thread
@@ -365,9 +411,6 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
         hot = calls[0][1]
         assert starts[0] >= len(vocab) and all(b - a >= hot for a, b in zip(starts, starts[1:]))
         assert starts[-1] + hot <= len(vocab) + shapes[0]
-        share_of = {thread: group for thread, _, _, group, _ in calls}
-        assert all(share_of[thread] == group for thread, _, _, group, _ in calls)  # one share per thread
-        assert len(set(share_of.values())) == len(share_of) and set(share_of.values()) <= {0, 1}
 
 
 def test_row_prefetch_compiles_for_every_index_type_and_changes_nothing():

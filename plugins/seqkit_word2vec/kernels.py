@@ -16,16 +16,17 @@ words' rows (`hot` rows at row `replica` onwards in syn0 and syn1neg, see `train
 rows are written by every thread many times a millisecond, and when both cores write the same cache
 lines each write waits for the line to travel from the other core. A thread trains on its replica
 and adds what it changed to the shared rows every `sync_every` positions and at the end of the chunk.
-The other rows are shared, and each thread draws its noise words among them from a share of its own
-(`group` of `groups`): blocks of 2**NOISE_BLOCK_BITS rows dealt round-robin to the threads, a draw landing in
-another thread's block moving to the same place in this thread's block of that round. Noise words are
-most of the rows a thread writes; drawn from every row, about twelve rows per position were last written
-by the other thread, and whenever the host ran the two threads on distant cores (a round trip of a
-cache line ~330 ns instead of ~60 ns, for seconds at a time) two threads were only ~1.3x faster than
-one. Whole blocks, not alternate rows: with rows interleaved the hardware prefetchers, which fetch the
-lines next to the ones read, kept pulling the other thread's rows all the same. Over the threads each
-row is still drawn as noise at the average rate of its block's round (words of nearly equal frequency),
-and which thread trains a chunk does not depend on its text, so the expected update is unchanged.
+The other rows are shared, and each running chunk draws its noise words among them from a share no
+other running chunk holds (`group` of `groups`, handed out by `train.NoiseShares`): blocks of
+2**NOISE_BLOCK_BITS rows dealt round-robin to the shares, a draw landing in another share's block moving
+to the same place in this share's block of that round. Noise words are most of the rows a thread
+writes: drawn from every row, about twelve rows per position had last been written by the other thread,
+and whenever the host ran the two threads on distant cores (a cache line's round trip ~330 ns instead
+of ~60 ns, for seconds at a time) two threads were only ~1.3x faster than one. Whole blocks, not
+alternate rows: with rows interleaved, the hardware prefetchers (which fetch the lines next to those
+read) kept pulling the other thread's rows all the same. Each row is still drawn as noise at the mean
+rate of its round of blocks (words of nearly equal frequency), since the shares serve equal numbers of
+words, and the share a chunk gets does not depend on its text.
 
 The weight matrices may be wider than the vectors (`dim` columns used): the driver pads each row to
 whole 64-byte cache lines, so that two threads writing neighbouring rows never write the same line.

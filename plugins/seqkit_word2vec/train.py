@@ -33,6 +33,10 @@ CHUNK_WORDS = 10_000
 # more frequent merges cost more in merging than they saved; see the README's scaling section.
 HOT_ROWS = 64
 SYNC_POSITIONS = 200
+# Each running chunk also draws its noise words among the other rows from a share no other running chunk
+# has (`Config.noise_shares`, `NoiseShares`, `kernels.NOISE_BLOCK_BITS`): noise rows are most of what a
+# thread writes, and while the host runs the two vCPUs on distant cores, every one of them last written by
+# the other thread costs a slow transfer.
 # Weight rows are padded to whole cache lines and the matrices start on one, so no line holds parts of
 # two rows: with 400-byte rows (dim 100), two threads writing neighbouring rows (words of similar
 # frequency) would otherwise keep pulling the line they share from each other's cache. On the benchmark
@@ -72,6 +76,38 @@ class TrainStats:
     @property
     def words_per_second(self) -> float:
         return self.raw_words / self.seconds if self.seconds > 0 else float("nan")
+
+
+class NoiseShares:
+    """Hands each running chunk a share of the noise rows that no other running chunk holds.
+
+    There is one share more than threads, so a thread that finishes a chunk can always choose, and it
+    takes the free share that has served the fewest words: every share then serves about as many words
+    as the others, whatever the threads' speeds or the number of chunks, which keeps each row's rate as
+    a noise word at the mean of its round of blocks (a share tied to a thread would starve its rows when
+    that thread runs slowly, or never runs, on a corpus of one chunk).
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.count = threads + 1
+        self._words = [0] * self.count
+        self._free = set(range(self.count))
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        with self._lock:
+            share = min(self._free, key=lambda s: (self._words[s], s))
+            self._free.remove(share)
+            return share
+
+    def give_back(self, share: int, words: int) -> None:
+        with self._lock:
+            self._words[share] += words
+            self._free.add(share)
+
+    @property
+    def words(self) -> list[int]:
+        return list(self._words)
 
 
 def make_chunks(offsets: np.ndarray, chunk_words: int = CHUNK_WORDS) -> list[tuple[int, int, int]]:
@@ -155,7 +191,7 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
     # one; rows that are not (ROW_ALIGN_BYTES below CACHE_LINE) get `gap` spare rows, at least a line,
     # before each replica, so no line holds rows of two threads (or of a thread and the vocabulary)
-    groups = config.threads if hot and config.noise_shares else 1
+    shares = NoiseShares(config.threads) if hot and config.noise_shares else None
     row_bytes = 4 * row_width(config.dim)
     gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
     stride = hot + gap
@@ -186,14 +222,18 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
             return train_chunk_sg_batch(ids, offsets, 0, sentences, syn0, syn1neg, keep, prob, alias,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig, config.dim)
-        if not hasattr(worker, "replica"):  # each pool thread takes the next replica and noise share, once
-            worker.group = next(workers)
-            worker.replica = len(vocab) + gap + stride * worker.group
-        return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
-                           codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
-                           config.cbow_mean, config.window, config.lr, config.min_lr,
-                           epoch * corpus_words + before, total, seed, sig, logsig, hot, worker.replica,
-                           SYNC_POSITIONS, config.dim, worker.group, groups)
+        if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
+            worker.replica = len(vocab) + gap + stride * next(workers)
+        share = shares.take() if shares else 0
+        try:
+            return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
+                               codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
+                               config.cbow_mean, config.window, config.lr, config.min_lr,
+                               epoch * corpus_words + before, total, seed, sig, logsig, hot, worker.replica,
+                               SYNC_POSITIONS, config.dim, share, shares.count if shares else 1)
+        finally:
+            if shares:
+                shares.give_back(share, int(offsets[-1] - offsets[0]))
 
     started = time.perf_counter()
     with reporter.task("word2vec", total=total, unit="words") as task, \
