@@ -61,7 +61,7 @@ class Config:
     cbow_mean: bool = True
     batch_negatives: bool = False  # sg + ns only: negatives shared across a window (Ji et al.)
     replica_rows: int = HOT_ROWS  # per-thread replicas of the most frequent rows (0: all rows shared)
-    noise_shares: bool = True  # with replicas: each thread draws noise words from its own share of the rows
+    noise_shares: bool = True  # with replicas: each running chunk draws noise words from a share of its own
     threads: int = 1
     seed: int = 1
 
@@ -188,10 +188,10 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     # replicas only where they can help: several threads, negative sampling alone, per-pair updates
     hot = min(config.replica_rows, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
                                                    and not config.batch_negatives) else 0
+    shares = NoiseShares(config.threads) if hot and config.noise_shares else None
     # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
     # one; rows that are not (ROW_ALIGN_BYTES below CACHE_LINE) get `gap` spare rows, at least a line,
     # before each replica, so no line holds rows of two threads (or of a thread and the vocabulary)
-    shares = NoiseShares(config.threads) if hot and config.noise_shares else None
     row_bytes = 4 * row_width(config.dim)
     gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
     stride = hot + gap
