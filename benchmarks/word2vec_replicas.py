@@ -106,5 +106,6 @@ def main() -> None:
                   f"median {statistics.median(ratios):.3f}, faster in {sum(r > 1 for r in ratios)} of "
                   f"{len(ratios)}")
 
+
 if __name__ == "__main__":
     main()

@@ -45,7 +45,7 @@ TABLE_SIZE = 1000
 LCG_MUL = np.uint64(25214903917)
 LCG_ADD = np.uint64(11)
 FASTMATH = True  # reassociation lets the dot/axpy loops vectorise; no NaN/inf tricks are relied on
-NOISE_BLOCK_BITS = 4  # a thread's share of the noise rows comes in blocks of 16 rows (7 KB at dim 100)
+NOISE_BLOCK_BITS = 4  # a chunk's share of the noise rows comes in blocks of 16 rows (7 KB at dim 100)
 
 
 def sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +156,7 @@ def _draw_noise(word, negative, prob, alias, state, syn1neg, out, first, hot, re
     """Draw `negative` noise words into out[first:], skipping draws equal to `word`; prefetch their rows.
 
     Rows below `hot` are redirected to the thread's replica (`word` is already); with `groups` > 1 the
-    others move into this thread's share (`group`, see the module's docstring). Returns (end of the
+    others move into the chunk's share (`group`, see the module's docstring). Returns (end of the
     drawn ids in `out`, state). Drawing all of them before any update lets their
     memory loads overlap the updates instead of stalling one after another; the order of draws and
     updates is word2vec.c's, so results are the same bit for bit.
@@ -236,7 +236,7 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
     loss per output unit when divided by loss_terms. With `hot` > 0 (negative sampling only), word
     ids below `hot` use rows `replica + id` of syn0 and syn1neg, merged into rows `id` every
     `sync_every` positions and at the end, and with `groups` > 1 the noise words come from this
-    thread's share of the other rows (`group`). `dim`: the columns in use (0: all; rows may be padded).
+    chunk's share of the other rows (`group`). `dim`: the columns in use (0: all; rows may be padded).
     """
     if hot > 0 and use_hs:
         raise ValueError("replicated rows need negative sampling alone (hs indexes the tree by word id)")
