@@ -29,7 +29,7 @@ import re
 import tempfile
 from collections import Counter
 from pathlib import Path
-from statistics import median
+from statistics import mean, median, stdev
 
 from _common import PEER_PYTHON, SHARED, benchmark_corpus, markdown, seqkit_cmd, timed, timed_together
 
@@ -126,7 +126,7 @@ def main() -> None:
     order, words = corpus_order(corpus)
     tools = args.tools.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = []
+    rows, spreads = [], []
     with tempfile.TemporaryDirectory() as tmp:
         compile_run = None
         if "seqkit" in tools:  # first-run JIT compilation, measured with an empty kernel cache
@@ -167,6 +167,8 @@ def main() -> None:
                           f"words/s, {run.peak_mib:.0f} MiB, analogy {acc:.2f}%, spearman {rho:.3f}", flush=True)
                     os.remove(out)
             summary = {tool: _mean_run(runs, words * args.epochs) for tool, runs in results.items()}
+            if spread := ws353_spread(mode, {tool: [r[2] for r in runs] for tool, runs in results.items()}):
+                spreads.append(spread)
             peers = [summary[t][1] for t in summary if t != "seqkit"]
             if peers:
                 peer_speed[mode] = max(peers)
@@ -190,6 +192,8 @@ def main() -> None:
         print("\n".join(scaling))
     print(markdown(["mode", "tool", "wall s", "words/s", "peak MiB", "analogy %", "WS353 rho",
                     "seqkit / fastest peer"], rows))
+    if spreads:
+        print("\n" + "\n".join(spreads))
 
 
 def scaling_command(tool: str, corpus: Path, out: str, threads: int, seed: int, epochs: int) -> list[str]:
@@ -247,6 +251,25 @@ def scaling_report(tool: str, corpus: Path, words: int, epochs: int, repeats: in
 
     head = f"scaling (sg-ns, {epochs} epoch(s), {repeats} pair(s)) {tool}"
     return [f"{head}: whole run {summary(0)}", f"{head}: training phase {summary(1)}"]
+
+
+def ws353_spread(mode: str, rhos: dict[str, list[float]]) -> str | None:
+    """WS353 per tool as mean +- standard deviation over its runs, and seqkit's gap to the better peer
+    with the gap's standard error, when seqkit and a peer both ran at least twice.
+
+    The quality bar allows 0.02 below the better peer, and in the CBOW modes one run's WS353 spreads
+    by about 0.01 around its mean (two threads are not deterministic, and fastText takes no seed), so a
+    gap is only meaningful next to its standard error.
+    """
+    if len(rhos.get("seqkit", [])) < 2 or not any(len(v) >= 2 for t, v in rhos.items() if t != "seqkit"):
+        return None
+    peers = {t: v for t, v in rhos.items() if t != "seqkit" and len(v) >= 2}
+    best = max(peers, key=lambda t: mean(peers[t]))
+    ours = rhos["seqkit"]
+    gap = mean(ours) - mean(peers[best])
+    error = (stdev(ours) ** 2 / len(ours) + stdev(peers[best]) ** 2 / len(peers[best])) ** 0.5
+    tools = ", ".join(f"{t} {mean(v):.4f} +- {stdev(v):.4f} (n={len(v)})" for t, v in rhos.items() if len(v) >= 2)
+    return f"{mode} WS353 over the runs: {tools}; seqkit - {best} {gap:+.4f} +- {error:.4f} (standard error)"
 
 
 def _mean_run(runs: list, work: int) -> tuple[float, float, float, float, float]:
