@@ -41,13 +41,15 @@ class BuildStats:
     truncated_types: int = 0   # dropped after counting because more than --max-vocab remained
 
     def describe(self, min_count: int) -> str:
-        text = (f"{self.kept_types:,} of {self.types:,} word types occur >= {min_count} times "
-                f"({self.kept_tokens:,} of {self.tokens:,} tokens)")
-        if self.pruned_types:
-            text += (f"; --max-vocab pruned {self.pruned_types:,} types ({self.pruned_tokens:,} tokens) "
-                     f"with counts <= {self.prune_threshold} while counting")
+        # a type pruned while counting and seen again is counted again, so `types` is then an upper bound
+        types = f"at most {self.types:,}" if self.pruned_types else f"{self.types:,}"
+        text = f"{self.kept_types + self.truncated_types:,} of {types} word types occur >= {min_count} times"
         if self.truncated_types:
-            text += f"; --max-vocab kept only the {self.kept_types:,} most frequent"
+            text += f"; --max-vocab kept the {self.kept_types:,} most frequent"
+        text += f" ({self.kept_tokens:,} of {self.tokens:,} tokens)"
+        if self.pruned_types:
+            text += (f"; --max-vocab dropped {self.pruned_types:,} rare entries ({self.pruned_tokens:,} tokens, "
+                     f"counts <= {self.prune_threshold}) while counting")
         return text
 
 

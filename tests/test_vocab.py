@@ -56,6 +56,16 @@ def test_max_vocab_prunes_while_counting_and_says_so():
     assert stats.pruned_types > 0 and stats.pruned_tokens == stats.pruned_types
     assert stats.pruned_types + stats.truncated_types == 50
     assert reporter.warnings and "pruned" in reporter.warnings[0]
+    # the type count is an upper bound once pruning has dropped types that may come back
+    assert stats.describe(1).startswith(f"{3 + stats.truncated_types} of at most {stats.types} word types")
+    assert f"dropped {stats.pruned_types} rare entries" in stats.describe(1)
+
+
+def test_max_vocab_truncation_says_how_many_occur_and_how_many_were_kept():
+    vocab, stats = Vocabulary.build(toks("a a a b b c"), min_count=1, max_vocab=2)
+    assert vocab.words == ["a", "b"] and stats.pruned_types == 0
+    assert stats.describe(1) == ("3 of 3 word types occur >= 1 times; --max-vocab kept the 2 most frequent "
+                                 "(5 of 6 tokens)")
 
 
 def test_encode_drops_unknown_words_and_empty_sentences():
