@@ -18,7 +18,10 @@ default's in the same round (geometric mean, median, rounds faster):
   before each replica), the layout before the padding to whole cache lines;
 - `2 threads, default`: replicas (`train.HOT_ROWS` rows per thread), noise shares and padded rows.
 
-    python benchmarks/word2vec_replicas.py [--rounds 10] [--words 1500000] [--model sg|cbow]
+With `--loss hs` the replicas hold the hot words' syn0 rows and the Huffman tree's nodes nearest the
+root, and there are no noise shares to compare.
+
+    python benchmarks/word2vec_replicas.py [--rounds 10] [--words 1500000] [--model sg|cbow] [--loss ns|hs]
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--words", type=int, default=1_500_000)
     parser.add_argument("--model", choices=["sg", "cbow"], default="sg")
+    parser.add_argument("--loss", choices=["ns", "hs"], default="ns")
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     path = args.corpus or str(benchmark_corpus())
@@ -59,13 +63,16 @@ def main() -> None:
     with encoded:
         sample = first_words(encoded, args.words)
     skip_gram = args.model == "sg"
-    config = training.Config(skip_gram=skip_gram, epochs=1, lr=0.025 if skip_gram else 0.05,
-                             ns_exponent=0.75 if skip_gram else 0.5)
+    hs = args.loss == "hs"
+    config = training.Config(skip_gram=skip_gram, hs=hs, negative=0 if hs else 5, epochs=1,
+                             lr=0.025 if skip_gram else 0.05, ns_exponent=0.75 if skip_gram else 0.5)
     aligned = training.ROW_ALIGN_BYTES
     default = "2 threads, default"
     settings = {"1 thread": ({"threads": 1}, aligned), "2 threads, shared": ({"replica_rows": 0}, aligned),
                 "2 threads, shared noise": ({"noise_shares": False}, aligned),
                 "2 threads, unpadded rows": ({}, 4), default: ({}, aligned)}
+    if hs:
+        del settings["2 threads, shared noise"]
 
     def speed(options: dict, align: int) -> tuple[float, float, str]:
         """words/s, loss, and the vCPUs' placement during the run"""
@@ -83,7 +90,7 @@ def main() -> None:
     for setting in settings.values():
         speed(*setting)  # load the kernels and warm the caches
     runs = {name: [] for name in settings}  # (words/s, loss, placement)
-    print(f"{sample.n_tokens:,} words, one epoch, {args.model}-ns, {args.rounds} rounds", flush=True)
+    print(f"{sample.n_tokens:,} words, one epoch, {args.model}-{args.loss}, {args.rounds} rounds", flush=True)
     for round_ in range(args.rounds):
         names = list(settings) if round_ % 2 == 0 else list(reversed(settings))  # alternate the order
         for name in names:

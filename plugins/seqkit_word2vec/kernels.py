@@ -11,11 +11,13 @@ nodes skipped when saturated, output weights at zero. syn0 starts uniform in [-1
 and fastText (word2vec.c's half-width range learns more slowly; see `train.initial_weights`), and the
 Huffman tree breaks ties as gensim's does (see `seqkit.vocab.huffman_tree`).
 
-With several threads, negative sampling can give each thread its own replica of the most frequent
-words' rows (`hot` rows at row `replica` onwards in syn0 and syn1neg, see `train.HOT_ROWS`): those
-rows are written by every thread many times a millisecond, and when both cores write the same cache
-lines each write waits for the line to travel from the other core. A thread trains on its replica
-and adds what it changed to the shared rows every `sync_every` positions and at the end of the chunk.
+With several threads, each thread can have its own replica of the most frequent words' rows (`hot`
+rows at row `replica` onwards in syn0 and syn1neg, see `train.HOT_ROWS`) and, with hierarchical
+softmax, of the `hot` tree nodes nearest the root (rows from `node_replica` on in syn1; every path
+starts at the root): those rows are written by every thread many times a millisecond, and when both
+cores write the same cache lines each write waits for the line to travel from the other core. A thread
+trains on its replica and adds what it changed to the shared rows every `sync_every` positions and at
+the end of the chunk.
 The other rows are shared, and each running chunk draws its noise words among them from a share no
 other running chunk holds (`group` of `groups`, handed out by `train.NoiseShares`): blocks of
 2**NOISE_BLOCK_BITS rows dealt round-robin to the shares, a draw landing in another share's block moving
@@ -123,12 +125,19 @@ def _output_update(inp, row, target, label, weights, neu1e, lr, sig, logsig):  #
 
 
 @njit(nogil=True, fastmath=FASTMATH, inline="always")
-def _hs_update(inp, row, word, syn1, neu1e, lr, codes, points, code_offsets, sig, logsig):  # pragma: no cover
-    """Hierarchical softmax along the word's Huffman path; saturated nodes are skipped (word2vec.c)."""
+def _hs_update(inp, row, word, syn1, neu1e, lr, codes, points, code_offsets, sig, logsig, first_hot_node,
+               node_shift):  # pragma: no cover
+    """Hierarchical softmax along the word's Huffman path; saturated nodes are skipped (word2vec.c).
+
+    Nodes from `first_hot_node` on (the ones nearest the root) are read and written `node_shift` rows
+    further on, in the thread's replica.
+    """
     dim = inp.shape[1]
     loss = 0.0
     for j in range(code_offsets[word], code_offsets[word + 1]):
         node = points[j]
+        if node >= first_hot_node:
+            node += node_shift
         f = np.float32(0.0)
         for d in range(dim):
             f += inp[row, d] * syn1[node, d]
@@ -199,18 +208,19 @@ def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias
 
 
 @njit(nogil=True, fastmath=FASTMATH, inline="always")
-def _open_replica(weights, hot, replica, base):  # pragma: no cover - jitted
-    """Copy the shared rows [0, hot) to the replica and to `base`, the state the replica started from."""
+def _open_replica(weights, hot, replica, base, first=0):  # pragma: no cover - jitted
+    """Copy the shared rows [first, first + hot) to the replica and to `base`, the state it started from."""
     for r in range(hot):
         for d in range(base.shape[1]):
-            value = weights[r, d]
+            value = weights[first + r, d]
             weights[replica + r, d] = value
             base[r, d] = value
 
 
 @njit(nogil=True, fastmath=FASTMATH, inline="always")
-def _merge_replica(weights, hot, replica, base):  # pragma: no cover - jitted
-    """Add the replica's change since `base` to the shared rows, then restart the replica from them.
+def _merge_replica(weights, hot, replica, base, first=0):  # pragma: no cover - jitted
+    """Add the replica's change since `base` to the shared rows [first, first + hot), then restart the
+    replica from them.
 
     The other threads' changes meanwhile are kept: only this thread's difference is added. The add is
     an unsynchronised read-modify-write, as every Hogwild update is: two threads merging the same
@@ -219,8 +229,8 @@ def _merge_replica(weights, hot, replica, base):  # pragma: no cover - jitted
     """
     for r in range(hot):
         for d in range(base.shape[1]):
-            value = weights[r, d] + (weights[replica + r, d] - base[r, d])
-            weights[r, d] = value
+            value = weights[first + r, d] + (weights[replica + r, d] - base[r, d])
+            weights[first + r, d] = value
             weights[replica + r, d] = value
             base[r, d] = value
 
@@ -229,24 +239,29 @@ def _merge_replica(weights, hot, replica, base):  # pragma: no cover - jitted
 def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, alias, codes, points,
                 code_offsets, skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end,
                 words_before, total_words, seed, sig, logsig, hot=0, replica=0,
-                sync_every=1, dim=0, group=0, groups=1):  # pragma: no cover - jitted
+                sync_every=1, dim=0, group=0, groups=1, node_replica=0):  # pragma: no cover - jitted
     """Train on sentences [s_begin, s_end) of the encoded corpus.
 
     Returns (loss_sum, loss_terms, raw_words, trained_words); the loss is the mean binary-logistic
-    loss per output unit when divided by loss_terms. With `hot` > 0 (negative sampling only), word
-    ids below `hot` use rows `replica + id` of syn0 and syn1neg, merged into rows `id` every
-    `sync_every` positions and at the end, and with `groups` > 1 the noise words come from this
-    chunk's share of the other rows (`group`). `dim`: the columns in use (0: all; rows may be padded).
+    loss per output unit when divided by loss_terms. With `hot` > 0, word ids below `hot` use rows
+    `replica + id` of syn0 and syn1neg, and hierarchical softmax's `hot` nodes nearest the root (the
+    highest node ids) rows from `node_replica` on of syn1, all merged into the shared rows every
+    `sync_every` positions and at the end; with `groups` > 1 the noise words come from this chunk's
+    share of the other rows (`group`). `dim`: the columns in use (0: all; rows may be padded).
     """
-    if hot > 0 and use_hs:
-        raise ValueError("replicated rows need negative sampling alone (hs indexes the tree by word id)")
-    if groups > 1 and (hot == 0 or not 0 <= group < groups):
-        raise ValueError("noise shares need replicated hot rows and a group below groups")
+    if groups > 1 and (hot == 0 or negative == 0 or not 0 <= group < groups):
+        raise ValueError("noise shares need negative sampling, replicated hot rows and a group below groups")
     dim = dim if dim > 0 else syn0.shape[1]
     if dim > syn0.shape[1] or (negative > 0 and dim > syn1neg.shape[1]) or (use_hs and dim > syn1.shape[1]):
         raise ValueError("dim is wider than a weight row")  # no bounds checks below: refuse before writing
-    if hot > 0 and (replica + hot > syn0.shape[0] or replica + hot > syn1neg.shape[0]):
+    hot_out = hot if negative > 0 else 0  # syn1neg's replicated rows
+    nodes = code_offsets.shape[0] - 2  # the tree's inner nodes: vocabulary - 1
+    hot_nodes = min(hot, nodes) if use_hs else 0
+    first_hot_node = nodes - hot_nodes
+    if hot > 0 and (replica + hot > syn0.shape[0] or (hot_out > 0 and replica + hot_out > syn1neg.shape[0])
+                    or (hot_nodes > 0 and (node_replica < nodes or node_replica + hot_nodes > syn1.shape[0]))):
         raise ValueError("the replica rows run past the weight matrices")
+    node_shift = node_replica - first_hot_node
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     neu1 = np.zeros((1, dim), dtype=np.float32)
     neu1e = np.zeros(dim, dtype=np.float32)
@@ -256,9 +271,11 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
         longest = max(longest, offsets[s + 1] - offsets[s])
     sentence = np.empty(longest, dtype=np.int32)
     base0 = np.empty((hot, dim), dtype=np.float32)
-    base1 = np.empty((hot, dim), dtype=np.float32)
+    base1 = np.empty((hot_out, dim), dtype=np.float32)
+    base2 = np.empty((hot_nodes, dim), dtype=np.float32)
     _open_replica(syn0, hot, replica, base0)
-    _open_replica(syn1neg, hot, replica, base1)
+    _open_replica(syn1neg, hot_out, replica, base1)
+    _open_replica(syn1, hot_nodes, node_replica, base2, first_hot_node)
     since_merge = 0
     loss_sum = 0.0
     loss_terms = 0
@@ -287,8 +304,10 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                 if since_merge == sync_every:
                     since_merge = 0
                     _merge_replica(syn0, hot, replica, base0)
-                    _merge_replica(syn1neg, hot, replica, base1)
+                    _merge_replica(syn1neg, hot_out, replica, base1)
+                    _merge_replica(syn1, hot_nodes, node_replica, base2, first_hot_node)
             word = sentence[pos]
+            tree_word = word - replica if hot > 0 and word >= replica else word  # the tree is indexed by word id
             state = _next(state)
             b = np.int64(((state >> np.uint64(32)) * np.uint64(window)) >> np.uint64(32))
             lo = max(pos - window + b, 0)
@@ -302,9 +321,9 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                         neu1[0, d] = syn0[context, d]
                         neu1e[d] = 0.0
                     if use_hs:
-                        loss_sum += _hs_update(neu1, 0, word, syn1, neu1e, lr, codes, points,
-                                               code_offsets, sig, logsig)
-                        loss_terms += code_offsets[word + 1] - code_offsets[word]
+                        loss_sum += _hs_update(neu1, 0, tree_word, syn1, neu1e, lr, codes, points,
+                                               code_offsets, sig, logsig, first_hot_node, node_shift)
+                        loss_terms += code_offsets[tree_word + 1] - code_offsets[tree_word]
                     if negative > 0:
                         loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr, negative,
                                                                 prob, alias, state, sig, logsig, noise, hot,
@@ -332,8 +351,9 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                 for d in range(dim):
                     neu1e[d] = 0.0
                 if use_hs:
-                    loss_sum += _hs_update(neu1, 0, word, syn1, neu1e, lr, codes, points, code_offsets, sig, logsig)
-                    loss_terms += code_offsets[word + 1] - code_offsets[word]
+                    loss_sum += _hs_update(neu1, 0, tree_word, syn1, neu1e, lr, codes, points, code_offsets, sig,
+                                           logsig, first_hot_node, node_shift)
+                    loss_terms += code_offsets[tree_word + 1] - code_offsets[tree_word]
                 if negative > 0:
                     loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr, negative, prob,
                                                             alias, state, sig, logsig, noise, hot, replica,
@@ -346,7 +366,8 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                         for d in range(dim):
                             syn0[context, d] += neu1e[d]
     _merge_replica(syn0, hot, replica, base0)
-    _merge_replica(syn1neg, hot, replica, base1)
+    _merge_replica(syn1neg, hot_out, replica, base1)
+    _merge_replica(syn1, hot_nodes, node_replica, base2, first_hot_node)
     return loss_sum, loss_terms, raw, trained
 
 

@@ -24,9 +24,9 @@ from seqkit.vocab import (DiskCorpus, EncodedCorpus, Vocabulary, alias_table, hu
                           keep_probabilities, sentence_runs)
 
 CHUNK_WORDS = 10_000
-# With several threads and negative sampling, each thread trains the rows of the HOT_ROWS most frequent
-# words (`Config.replica_rows`) in a replica of its own and adds its changes to the shared rows every
-# SYNC_POSITIONS positions.
+# With several threads, each thread trains the rows of the HOT_ROWS most frequent words (`Config.replica_rows`),
+# and with hierarchical softmax the HOT_ROWS tree nodes nearest the root, in a replica of its own and adds
+# its changes to the shared rows every SYNC_POSITIONS positions.
 # Those rows are written by every thread all the time; when two cores keep writing the same cache
 # lines, each write waits for the line to come from the other core, and on some hosts (or at some
 # moments on the same host) that makes two threads barely faster than one. More rows (256, 1024) or
@@ -60,7 +60,7 @@ class Config:
     min_lr: float = 0.0001
     cbow_mean: bool = True
     batch_negatives: bool = False  # sg + ns only: negatives shared across a window (Ji et al.)
-    replica_rows: int = HOT_ROWS  # per-thread replicas of the most frequent rows (0: all rows shared)
+    replica_rows: int = HOT_ROWS  # per-thread replicas of the most frequent rows and top tree nodes (0: none)
     noise_shares: bool = True  # with replicas: each running chunk draws noise words from a share of its own
     threads: int = 1
     seed: int = 1
@@ -144,7 +144,7 @@ def initial_weights(vocab_size: int, config: Config, extra_rows: int = 0) -> tup
 
     word2vec.c's [-0.5, 0.5)/dim learns more slowly from the start: on the benchmark corpus after one
     epoch, 0.33 points lower analogy accuracy for sg-ns (6 seeds) and 0.50 for cbow-ns (4 seeds).
-    syn0 and syn1neg get `extra_rows` more rows after the vocabulary's, for the threads' replicas. Rows
+    syn0, syn1neg and syn1 (with hs) get `extra_rows` more rows after their own, for the threads' replicas. Rows
     are padded (`padded_zeros`): the vectors are `[:, :config.dim]`.
     """
     rng = np.random.default_rng(config.seed)
@@ -158,7 +158,7 @@ def initial_weights(vocab_size: int, config: Config, extra_rows: int = 0) -> tup
         rows /= config.dim
         syn0[first:first + len(rows), :config.dim] = rows
     syn1neg = padded_zeros(vocab_size + extra_rows if config.negative else 1, config.dim)
-    syn1 = padded_zeros(max(vocab_size - 1, 1) if config.hs else 1, config.dim)
+    syn1 = padded_zeros(max(vocab_size - 1, 1) + extra_rows if config.hs else 1, config.dim)
     return syn0, syn1neg, syn1
 
 
@@ -185,10 +185,9 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     """Train and return the word vectors: syn0's vocabulary rows without the padding, C-contiguous."""
     from seqkit_word2vec.kernels import sigmoid_tables, train_chunk, train_chunk_sg_batch
 
-    # replicas only where they can help: several threads, negative sampling alone, per-pair updates
-    hot = min(config.replica_rows, len(vocab)) if (config.threads > 1 and config.negative > 0 and not config.hs
-                                                   and not config.batch_negatives) else 0
-    shares = NoiseShares(config.threads) if hot and config.noise_shares else None
+    # replicas only where they can help: several threads, per-pair updates (the batch kernel has none)
+    hot = min(config.replica_rows, len(vocab)) if config.threads > 1 and not config.batch_negatives else 0
+    shares = NoiseShares(config.threads) if hot and config.negative and config.noise_shares else None
     # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
     # one; rows that are not (ROW_ALIGN_BYTES below CACHE_LINE) get `gap` spare rows, at least a line,
     # before each replica, so no line holds rows of two threads (or of a thread and the vocabulary)
@@ -196,6 +195,7 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
     stride = hot + gap
     syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
+    nodes = len(vocab) - 1  # hs: thread t's replica of the tree's top nodes starts at row nodes + gap + t * stride
     worker = threading.local()
     workers = iter(range(config.threads))
     keep = keep_probabilities(vocab.counts, config.sample)
@@ -223,14 +223,17 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig, config.dim)
         if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
-            worker.replica = len(vocab) + gap + stride * next(workers)
+            thread = next(workers)
+            worker.replica = len(vocab) + gap + stride * thread
+            worker.node_replica = nodes + gap + stride * thread
         share = shares.take() if shares else 0
         try:
             return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
                                codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                                config.cbow_mean, config.window, config.lr, config.min_lr,
                                epoch * corpus_words + before, total, seed, sig, logsig, hot, worker.replica,
-                               SYNC_POSITIONS, config.dim, share, shares.count if shares else 1)
+                               SYNC_POSITIONS, config.dim, share, shares.count if shares else 1,
+                               worker.node_replica if config.hs else 0)
         finally:
             if shares:
                 shares.give_back(share, int(offsets[-1] - offsets[0]))
