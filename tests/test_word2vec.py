@@ -357,8 +357,8 @@ def _padded(matrix: np.ndarray, extra: int = 5) -> np.ndarray:
     return wide
 
 
-@pytest.mark.parametrize("case", ["sg-ns, replicas", "cbow-ns, replicas", "sg-ns+hs", "cbow-hs", "cbow-hs, replicas",
-                                  "sg-ns+hs, replicas", "sg-ns batch"])
+@pytest.mark.parametrize("case", ["sg-ns, replicas", "cbow-ns, replicas", "sg-ns+hs", "cbow-hs",
+                                  "cbow-hs, replicas", "sg-ns+hs, replicas", "sg-ns batch"])
 def test_kernels_on_padded_rows_use_only_the_first_dim_columns(case):
     """Rows wider than `dim` (the driver pads them to whole cache lines) train exactly as unpadded rows,
     and the padding is neither read nor written: replicas (their copies, merges and bases), hs and batch."""
