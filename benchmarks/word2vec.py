@@ -261,9 +261,9 @@ def ws353_spread(mode: str, rhos: dict[str, list[float]]) -> str | None:
     by about 0.01 around its mean (two threads are not deterministic, and fastText takes no seed), so a
     gap is only meaningful next to its standard error.
     """
-    if len(rhos.get("seqkit", [])) < 2 or not any(len(v) >= 2 for t, v in rhos.items() if t != "seqkit"):
-        return None
     peers = {t: v for t, v in rhos.items() if t != "seqkit" and len(v) >= 2}
+    if len(rhos.get("seqkit", [])) < 2 or not peers:
+        return None
     best = max(peers, key=lambda t: mean(peers[t]))
     ours = rhos["seqkit"]
     gap = mean(ours) - mean(peers[best])

@@ -208,8 +208,7 @@ def test_replicated_rows_and_tree_nodes_train_like_the_shared_ones_on_one_thread
     plain = [syn0.copy(), syn1neg.copy(), args[0].copy()]
     plain_loss = train_chunk(ids, offsets, 0, 3, *plain, *args[1:])[0]
     extended = [np.vstack([m, np.full((hot + 1, m.shape[1]), 7.0, np.float32)]) for m in (syn0, syn1neg, args[0])]
-    replica_loss = train_chunk(ids, offsets, 0, 3, *extended, *args[1:], hot, replica, 4, 0, 0, 1,
-                               node_replica)[0]
+    replica_loss = train_chunk(ids, offsets, 0, 3, *extended, *args[1:], hot, replica, 4)[0]
     for got, want in zip(extended, plain):
         np.testing.assert_allclose(got[:len(want)], want, rtol=1e-5, atol=1e-6)
     assert replica_loss == pytest.approx(plain_loss, rel=1e-4)
@@ -221,7 +220,7 @@ def test_replicated_rows_and_tree_nodes_train_like_the_shared_ones_on_one_thread
     if negative == 0:
         assert (syn1neg_got[vocab:] == 7.0).all()  # no noise words: syn1neg has no replica to open
     with pytest.raises(ValueError, match="replica rows"):
-        train_chunk(ids, offsets, 0, 3, *extended, *args[1:], hot, replica, 4, 0, 0, 1, nodes - 2)
+        train_chunk(ids, offsets, 0, 3, *extended, *args[1:], hot, nodes - 1, 4)  # node replica at nodes - 2
 
 
 def test_replica_merge_keeps_the_other_threads_changes():
@@ -371,12 +370,10 @@ def test_kernels_on_padded_rows_use_only_the_first_dim_columns(case):
     else:
         ids, offsets, syn0, syn1neg, args = _replica_case(skip_gram)
     vocab, dim = syn0.shape
-    node_replica = 0
     if "replicas" in case:
         hot, replica = 5, vocab + 1
         syn0, syn1neg = (np.vstack([m, np.zeros((hot + 1, dim), np.float32)]) for m in (syn0, syn1neg))
         if "hs" in case:
-            node_replica = vocab  # the tree's vocab - 1 rows, a spare one, then the replica
             args = (np.vstack([args[0], np.zeros((hot + 1, dim), np.float32)]),) + args[1:]
         tail = (hot, replica, 4)
     else:
@@ -388,8 +385,8 @@ def test_kernels_on_padded_rows_use_only_the_first_dim_columns(case):
         train_chunk_sg_batch(ids, offsets, 0, 3, *plain[:2], *batch_args)
         train_chunk_sg_batch(ids, offsets, 0, 3, *wide[:2], *batch_args, dim)
     else:
-        train_chunk(ids, offsets, 0, 3, *plain, *args[1:], *tail, 0, 0, 1, node_replica)
-        train_chunk(ids, offsets, 0, 3, *wide, *args[1:], *tail, dim, 0, 1, node_replica)
+        train_chunk(ids, offsets, 0, 3, *plain, *args[1:], *tail)
+        train_chunk(ids, offsets, 0, 3, *wide, *args[1:], *tail, dim)
     for got, want in zip(wide, plain):
         assert np.array_equal(got[:, :dim], want)
         assert (got[:, dim:] == PAD).all()
@@ -421,17 +418,17 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
     from seqkit_word2vec import kernels
     from seqkit_word2vec import train as training
 
-    shapes, calls, node_replicas = [], [], []
+    shapes, calls, syn1_rows = [], [], []
     real_weights, real_chunks, real_kernel = training.initial_weights, training.make_chunks, kernels.train_chunk
     monkeypatch.setattr(training, "initial_weights",
                         lambda n, config, extra_rows=0: shapes.append(extra_rows) or real_weights(n, config, extra_rows))
     monkeypatch.setattr(training, "make_chunks", lambda offsets: real_chunks(offsets, chunk_words=24))
 
     def recording_kernel(*args):
-        syn0, syn1, dim = args[4], args[6], args[-4]
+        syn0, syn1, dim = args[4], args[6], args[-3]
         assert syn0.ctypes.data % 64 == 0 and syn0.strides[0] == 64 and dim == 12  # 12 floats padded to 16
-        calls.append((threading.get_ident(), args[-7], args[-6], args[-3], args[-2]))  # thread, hot, replica,
-        node_replicas.append((threading.get_ident(), args[-1], len(syn1)))  # noise share and shares; hs
+        calls.append((threading.get_ident(), args[-6], args[-5], args[-2], args[-1]))  # thread, hot, replica,
+        syn1_rows.append(len(syn1))  # noise share and shares; the tree's rows and its replicas' (hs)
         return real_kernel(*args)
 
     monkeypatch.setattr(kernels, "train_chunk", recording_kernel)
@@ -456,14 +453,12 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, r
         hot = calls[0][1]
         assert starts[0] >= len(vocab) and all(b - a >= hot for a, b in zip(starts, starts[1:]))
         assert starts[-1] + hot <= len(vocab) + shapes[0]
-    if replicated and options.get("hs"):  # the tree's top nodes: a replica per thread after its vocab - 1 rows
-        node_replica_of = {thread: row for thread, row, _ in node_replicas}
-        assert all(node_replica_of[thread] == row for thread, row, _ in node_replicas)
-        starts, rows = sorted(node_replica_of.values()), node_replicas[0][2]
-        assert starts[0] >= len(vocab) - 1 and all(b - a >= hot for a, b in zip(starts, starts[1:]))
-        assert starts[-1] + min(hot, len(vocab) - 1) <= rows == len(vocab) - 1 + shapes[0]
-    else:
-        assert all(row == 0 for _, row, _ in node_replicas)
+    if replicated and options.get("hs"):  # the tree's top nodes: each thread's at its replica - 1 in syn1
+        starts = sorted(replica - 1 for replica in replica_of.values())
+        assert starts[0] >= len(vocab) - 1
+        assert starts[-1] + min(hot, len(vocab) - 1) <= syn1_rows[0] == len(vocab) - 1 + shapes[0]
+    elif not options.get("hs"):
+        assert all(rows == 1 for rows in syn1_rows)  # no tree: a one-row stand-in (batch: no such kernel)
 
 
 def test_row_prefetch_compiles_for_every_index_type_and_changes_nothing():

@@ -13,8 +13,8 @@ Huffman tree breaks ties as gensim's does (see `seqkit.vocab.huffman_tree`).
 
 With several threads, each thread can have its own replica of the most frequent words' rows (`hot`
 rows at row `replica` onwards in syn0 and syn1neg, see `train.HOT_ROWS`) and, with hierarchical
-softmax, of the `hot` tree nodes nearest the root (rows from `node_replica` on in syn1; every path
-starts at the root): those rows are written by every thread many times a millisecond, and when both
+softmax, of the `hot` tree nodes nearest the root (rows from `replica - 1` on in syn1, which has one
+row fewer than the vocabulary; every path starts at the root): those rows are written by every thread many times a millisecond, and when both
 cores write the same cache lines each write waits for the line to travel from the other core. A thread
 trains on its replica and adds what it changed to the shared rows every `sync_every` positions and at
 the end of the chunk.
@@ -239,13 +239,14 @@ def _merge_replica(weights, hot, replica, base, first=0):  # pragma: no cover - 
 def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, alias, codes, points,
                 code_offsets, skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end,
                 words_before, total_words, seed, sig, logsig, hot=0, replica=0,
-                sync_every=1, dim=0, group=0, groups=1, node_replica=0):  # pragma: no cover - jitted
+                sync_every=1, dim=0, group=0, groups=1):  # pragma: no cover - jitted
     """Train on sentences [s_begin, s_end) of the encoded corpus.
 
     Returns (loss_sum, loss_terms, raw_words, trained_words); the loss is the mean binary-logistic
     loss per output unit when divided by loss_terms. With `hot` > 0, word ids below `hot` use rows
     `replica + id` of syn0 and syn1neg, and hierarchical softmax's `hot` nodes nearest the root (the
-    highest node ids) rows from `node_replica` on of syn1, all merged into the shared rows every
+    highest node ids) rows from `replica - 1` on of syn1 (the same distance past the tree's vocabulary - 1
+    rows as syn0's replica past the vocabulary's), all merged into the shared rows every
     `sync_every` positions and at the end; with `groups` > 1 the noise words come from this chunk's
     share of the other rows (`group`). `dim`: the columns in use (0: all; rows may be padded).
     """
@@ -258,9 +259,11 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
     nodes = code_offsets.shape[0] - 2  # the tree's inner nodes: vocabulary - 1
     hot_nodes = min(hot, nodes) if use_hs else 0
     first_hot_node = nodes - hot_nodes
-    if hot > 0 and (replica + hot > syn0.shape[0] or (hot_out > 0 and replica + hot_out > syn1neg.shape[0])
-                    or (hot_nodes > 0 and (node_replica < nodes or node_replica + hot_nodes > syn1.shape[0]))):
-        raise ValueError("the replica rows run past the weight matrices")
+    node_replica = replica - 1
+    if hot > 0 and (replica <= nodes or replica + hot > syn0.shape[0]
+                    or (hot_out > 0 and replica + hot_out > syn1neg.shape[0])
+                    or (hot_nodes > 0 and node_replica + hot_nodes > syn1.shape[0])):
+        raise ValueError("the replica rows overlap the vocabulary's or run past the weight matrices")
     node_shift = node_replica - first_hot_node
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     neu1 = np.zeros((1, dim), dtype=np.float32)

@@ -195,7 +195,6 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
     stride = hot + gap
     syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
-    nodes = len(vocab) - 1  # hs: thread t's replica of the tree's top nodes starts at row nodes + gap + t * stride
     worker = threading.local()
     workers = iter(range(config.threads))
     keep = keep_probabilities(vocab.counts, config.sample)
@@ -223,17 +222,14 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
                                         config.negative, config.window, config.lr, config.min_lr,
                                         epoch * corpus_words + before, total, seed, sig, logsig, config.dim)
         if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
-            thread = next(workers)
-            worker.replica = len(vocab) + gap + stride * thread
-            worker.node_replica = nodes + gap + stride * thread
+            worker.replica = len(vocab) + gap + stride * next(workers)  # syn1's (hs) at one row less
         share = shares.take() if shares else 0
         try:
             return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
                                codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
                                config.cbow_mean, config.window, config.lr, config.min_lr,
                                epoch * corpus_words + before, total, seed, sig, logsig, hot, worker.replica,
-                               SYNC_POSITIONS, config.dim, share, shares.count if shares else 1,
-                               worker.node_replica if config.hs else 0)
+                               SYNC_POSITIONS, config.dim, share, shares.count if shares else 1)
         finally:
             if shares:
                 shares.give_back(share, int(offsets[-1] - offsets[0]))
