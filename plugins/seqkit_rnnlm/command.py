@@ -31,8 +31,8 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     # The network runs its own `threads` threads, each calling single-threaded BLAS (see blas.py); the
     # variable spares OpenBLAS starting threads that would only be switched off again.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from seqkit.recurrent.blas import single_threaded_blas
     from seqkit_rnnlm import modelfile
-    from seqkit_rnnlm.blas import single_threaded_blas
     from seqkit_rnnlm.network import Config
     from seqkit_rnnlm.train import Schedule, train
 

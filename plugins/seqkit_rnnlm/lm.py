@@ -1,4 +1,8 @@
-"""A trained recurrent model as a seqkit LanguageModel: scoring, sampling and beam search."""
+"""A trained recurrent model as a seqkit LanguageModel: scoring, sampling and beam search.
+
+One network, built when the model is loaded, serves every call: a sentence longer than its steps is
+scored in pieces that carry the state, and generation runs it one token at a time.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,22 @@ import numpy as np
 
 from seqkit.lm import SentenceScore
 from seqkit_rnnlm import modelfile
-from seqkit_rnnlm.network import Segment, zero_state
+from seqkit_rnnlm.network import Network, zero_state
 
 EOS, UNK = "</s>", "<unk>"
+SCORE_STEPS = 128  # tokens per forward pass when scoring; longer sentences run in pieces
 
 
 class RnnLanguageModel:
-    def __init__(self, path: str):
+    """Not for use from several threads at once (the network's buffers are shared by all calls)."""
+
+    def __init__(self, path: str, score_steps: int = SCORE_STEPS):
         self.params, self.vocab, self.config, self.training, _ = modelfile.load(path)
         self.index = {w: i for i, w in enumerate(self.vocab)}
         self.vocab_size = len(self.vocab)
         self.eos = self.index[EOS]
         self.unk = self.index.get(UNK, self.eos)
+        self.network = Network(self.config, self.params, batch=1, bptt=score_steps)
 
     def _ids(self, words: Sequence[str]) -> tuple[list[int], list[bool]]:
         ids = [self.index.get(w, self.unk) for w in words]
@@ -33,23 +41,24 @@ class RnnLanguageModel:
         """Sentences scored as one running text (the hidden state carries over, as in PTB evaluation);
         the stream starts from `</s>`, the token that precedes every sentence in training."""
         state = zero_state(self.config, 1)
-        previous = self.eos
+        steps = self.network.bptt
         for words in sentences:
             ids, oov = self._ids(words)
             targets = np.array(ids + [self.eos], dtype=np.int64)
-            inputs = np.array([previous] + ids, dtype=np.int64)
-            seg = Segment(self.config, self.params, inputs[:, None], state)
-            logprobs = seg.target_logprobs(targets[:, None])
-            state = seg.state
-            previous = self.eos
+            inputs = np.array([self.eos] + ids, dtype=np.int64)
+            logprobs = np.empty(len(targets), np.float64)
+            for start in range(0, len(targets), steps):
+                piece = slice(start, start + steps)
+                state = self.network.forward(inputs[piece, None], state)
+                logprobs[piece] = self.network.target_logprobs(targets[piece, None])
             yield SentenceScore(logprobs, np.array(oov + [False]))
 
     def _next_distribution(self, token: int, state):
-        seg = Segment(self.config, self.params, np.array([[token]]), state)
-        logits = seg.logits[0].astype(np.float64)
+        state = self.network.forward(np.array([[token]], dtype=np.int64), state)
+        logits = self.network.logits()[0].astype(np.float64)
         logp = logits - logits.max()
         logp -= np.log(np.exp(logp).sum())
-        return logp, seg.state
+        return logp, state
 
     def _prime(self, prefix: Sequence[str]):
         state = zero_state(self.config, 1)

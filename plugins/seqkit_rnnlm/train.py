@@ -11,9 +11,10 @@ import numpy as np
 
 from seqkit.errors import Interrupted, TrainingDiverged
 from seqkit.lm import perplexity
+from seqkit.recurrent.pool import Pool
 from seqkit_rnnlm import modelfile
-from seqkit_rnnlm.network import Config, Gradients, Network, init_params, zero_state
-from seqkit_rnnlm.pool import Pool
+from seqkit_rnnlm.gradients import Gradients
+from seqkit_rnnlm.network import Config, Network, init_params, zero_state
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """The threads a network runs on: the calling thread plus `threads - 1` workers.
 
-Training splits its big products and elementwise passes into pieces and runs them here, with OpenBLAS
-single-threaded (see `command.run`): one pool for everything instead of OpenBLAS's, Numba's and ours
-competing for two cores, and a product can overlap other work (the output layer's weight gradient is
-computed while the recurrent layers run their backward pass). NumPy's matmul and the `nogil` kernels
-release the GIL, so the pieces really run in parallel.
+A network splits its big products and elementwise passes into pieces and runs them here, with OpenBLAS
+single-threaded (`seqkit.recurrent.blas`): one pool for everything instead of OpenBLAS's, Numba's and
+ours competing for the same cores, and a product can overlap other work (`TaskQueue` for work started
+in the background and joined later, `Stream` for tasks handed over one by one while the producer goes
+on). NumPy's matmul and the `nogil` kernels release the GIL, so the pieces really run in parallel.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ T = TypeVar("T")
 
 
 class Pool:
+    """`threads` threads: the caller's own plus `threads - 1` workers (none for one thread)."""
+
     def __init__(self, threads: int = 1):
         self.size = max(1, int(threads))
-        self._executor = ThreadPoolExecutor(self.size - 1, thread_name_prefix="rnnlm") if self.size > 1 else None
+        self._executor = ThreadPoolExecutor(self.size - 1, thread_name_prefix="seqkit-pool") if self.size > 1 else None
 
     def run(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
         """Run the tasks, the first on the calling thread and the rest on workers; results in order."""

@@ -1,6 +1,6 @@
 """Keep OpenBLAS single-threaded while a network runs on its own thread pool.
 
-Training splits every large product into one piece per thread itself (`seqkit_rnnlm.pool`). If OpenBLAS
+A network splits every large product into one piece per thread itself (`seqkit.recurrent.pool`). If OpenBLAS
 also used several threads, each piece would spawn more threads than there are cores, and OpenBLAS's
 idle threads spin for a while after every call, taking cycles from the other pieces. Setting
 `OPENBLAS_NUM_THREADS` only works before NumPy is imported, so this changes the count at run time

@@ -1,0 +1,128 @@
+"""Fused gate kernels of the recurrent cells: one step forward and one step back, per cell.
+
+The matrix products (input side for all steps, recurrent side per step) go to BLAS through NumPy in
+`seqkit.recurrent.layers`; these kernels do the elementwise rest in one pass each way. They are
+single-threaded and `nogil`, so a caller's own threads can run them in parallel, and dtype-generic
+(float32 to train, float64 for finite-difference checks).
+
+Gate layouts: LSTM pre-activations [B, 4H] in the order i, f, g, o; GRU [B, 3H] in the order r, z, n
+(PyTorch's); tanh RNN [B, H].
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from seqkit.recurrent.fastmath import ftanh, like, sigmoid
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def lstm_forward(xpre, hpre, bias, c_prev, c, h, tanh_c):  # pragma: no cover - jitted
+    """One LSTM step. xpre [B, 4H] (input side, i f g o) + hpre [B, 4H] (recurrent side) + bias are the
+    pre-activations; xpre is overwritten with the activated gates; writes c, h and tanh(c).
+
+    Two loops per row, each over few arrays, so that LLVM vectorises both (one loop touching seven
+    arrays is left scalar for want of alias checks)."""
+    batch, four = xpre.shape
+    hidden = four // 4
+    for b in range(batch):
+        gates, hp = xpre[b], hpre[b]
+        for j in range(2 * hidden):
+            gates[j] = sigmoid(gates[j] + hp[j] + bias[j])
+        for j in range(2 * hidden, 3 * hidden):
+            gates[j] = ftanh(gates[j] + hp[j] + bias[j])
+        for j in range(3 * hidden, four):
+            gates[j] = sigmoid(gates[j] + hp[j] + bias[j])
+        _lstm_cell(gates, c_prev[b], c[b], h[b], tanh_c[b], hidden)
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy", inline="always")
+def _lstm_cell(gates, c_prev, c, h, tanh_c, hidden):
+    for k in range(hidden):
+        cell = gates[hidden + k] * c_prev[k] + gates[k] * gates[2 * hidden + k]
+        c[k] = cell
+        t = ftanh(cell)
+        tanh_c[k] = t
+        h[k] = gates[3 * hidden + k] * t
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def lstm_backward(gates, c_prev, tanh_c, dout, dh, dc, dpre):  # pragma: no cover - jitted
+    """One LSTM step back. dL/dh = dout + dh (from above and from the next step); dc (carried dL/dc) is
+    replaced by dL/dc_prev; writes dL/dpre [B, 4H]."""
+    batch, four = gates.shape
+    hidden = four // 4
+    one = like(1.0, gates[0, 0])
+    for b in range(batch):
+        for k in range(hidden):
+            i, f = gates[b, k], gates[b, hidden + k]
+            g, o = gates[b, 2 * hidden + k], gates[b, 3 * hidden + k]
+            t = tanh_c[b, k]
+            d = dout[b, k] + dh[b, k]
+            dcell = dc[b, k] + d * o * (one - t * t)
+            dpre[b, k] = dcell * g * i * (one - i)
+            dpre[b, hidden + k] = dcell * c_prev[b, k] * f * (one - f)
+            dpre[b, 2 * hidden + k] = dcell * i * (one - g * g)
+            dpre[b, 3 * hidden + k] = d * t * o * (one - o)
+            dc[b, k] = dcell * f
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def rnn_forward(xpre, hpre, bias, h):  # pragma: no cover - jitted
+    """One tanh-RNN step: h = tanh(xpre + hpre + bias)."""
+    batch, hidden = xpre.shape
+    for b in range(batch):
+        for k in range(hidden):
+            h[b, k] = ftanh(xpre[b, k] + hpre[b, k] + bias[k])
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def rnn_backward(h, dout, dh, dpre):  # pragma: no cover - jitted
+    """One tanh-RNN step back: dpre = (dout + dh) * (1 - h^2)."""
+    batch, hidden = h.shape
+    one = like(1.0, h[0, 0])
+    for b in range(batch):
+        for k in range(hidden):
+            dpre[b, k] = (dout[b, k] + dh[b, k]) * (one - h[b, k] * h[b, k])
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def gru_forward(xpre, hpre, bias, bias_h, h_prev, h, gates):  # pragma: no cover - jitted
+    """PyTorch's GRU: r, z = sigmoid(x + h parts); n = tanh(x_n + r * h_n); h = (1 - z) n + z h_prev.
+
+    xpre, hpre: [B, 3H] input and recurrent products (biases `bias`, `bias_h` added here); gates:
+    [B, 4H] stores r, z, n and h_n (needed by the backward pass).
+    """
+    batch, three = xpre.shape
+    hidden = three // 3
+    one = like(1.0, xpre[0, 0])
+    for b in range(batch):
+        for k in range(hidden):
+            r = sigmoid(xpre[b, k] + bias[k] + hpre[b, k] + bias_h[k])
+            z = sigmoid(xpre[b, hidden + k] + bias[hidden + k] + hpre[b, hidden + k] + bias_h[hidden + k])
+            hn = hpre[b, 2 * hidden + k] + bias_h[2 * hidden + k]
+            n = ftanh(xpre[b, 2 * hidden + k] + bias[2 * hidden + k] + r * hn)
+            gates[b, k], gates[b, hidden + k], gates[b, 2 * hidden + k], gates[b, 3 * hidden + k] = r, z, n, hn
+            h[b, k] = (one - z) * n + z * h_prev[b, k]
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def gru_backward(gates, h_prev, dout, dh, dxpre, dhpre, dh_prev_direct):  # pragma: no cover - jitted
+    """dL/d(x pre-activations), dL/d(h pre-activations) and the direct dL/dh_prev (through z), given
+    dL/dh = dout + dh."""
+    batch, four = gates.shape
+    hidden = four // 4
+    one = like(1.0, gates[0, 0])
+    for b in range(batch):
+        for k in range(hidden):
+            r, z, n, hn = gates[b, k], gates[b, hidden + k], gates[b, 2 * hidden + k], gates[b, 3 * hidden + k]
+            d = dout[b, k] + dh[b, k]
+            dn = d * (one - z) * (one - n * n)
+            dz = d * (h_prev[b, k] - n) * z * (one - z)
+            dr = dn * hn * r * (one - r)
+            dxpre[b, k] = dr
+            dxpre[b, hidden + k] = dz
+            dxpre[b, 2 * hidden + k] = dn
+            dhpre[b, k] = dr
+            dhpre[b, hidden + k] = dz
+            dhpre[b, 2 * hidden + k] = dn * r
+            dh_prev_direct[b, k] = d * z
