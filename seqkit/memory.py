@@ -14,6 +14,7 @@ keeps the freed memory mapped for reuse; `malloc_trim` returns it before the mod
 from __future__ import annotations
 
 import ctypes
+import math
 import sys
 from functools import cache
 
@@ -81,3 +82,11 @@ def _libc_function(name: str, argtypes: tuple):
     function.argtypes = list(argtypes)
     function.restype = ctypes.c_int
     return function
+
+
+def memory_estimate(n_rows: int, dim: int, matrices: int = 2) -> str:
+    """Human-readable size of `matrices` float32 tables of n_rows x dim (printed before allocating)."""
+    size = n_rows * dim * 4 * matrices
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    power = min(int(math.log(max(size, 1), 1024)), len(units) - 1)
+    return f"{size / 1024 ** power:.1f} {units[power]}"

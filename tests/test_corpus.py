@@ -9,13 +9,15 @@ import lzma
 import pytest
 
 from seqkit import corpus
-from seqkit.corpus import CorpusStats, iter_sentences
+from seqkit.corpus import CorpusStats
 from seqkit.errors import DataError
+from seqkit.reader import read_sentences
 
 
 def sentences(path, **kwargs):
+    """The reader's sentences as UTF-8 bytes, and its statistics."""
     stats = CorpusStats()
-    return list(iter_sentences([str(path)], stats=stats, **kwargs)), stats
+    return [[word.encode() for word in words] for words in read_sentences([str(path)], stats=stats, **kwargs)], stats
 
 
 def test_lines_are_sentences_of_whitespace_tokens(tmp_path):
@@ -53,7 +55,7 @@ def test_several_files_in_order(tmp_path):
     a.write_text("x y\n")
     b.write_text("z\n")
     stats = CorpusStats()
-    assert list(iter_sentences([str(a), str(b)], stats=stats)) == [[b"x", b"y"], [b"z"]]
+    assert list(read_sentences([str(a), str(b)], stats=stats)) == [["x", "y"], ["z"]]
     assert stats.files == 2
 
 

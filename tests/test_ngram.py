@@ -28,12 +28,12 @@ a dog sat on a mat
 
 
 def build(text: str, order: int, smoothing: str = "mkn", fallback=None, prune=None):
-    from seqkit_ngram.counts import count_ngrams, encode_text
+    from reference.ngram import encode_text
+    from seqkit_ngram.counts import count_ngrams
     from seqkit_ngram.estimate import estimate
 
     vocab = ["<unk>", "<s>", "</s>"]
-    index = {b"<unk>": 0, b"<s>": 1, b"</s>": 2}
-    ids, lengths = encode_text([line.encode().split() for line in text.splitlines() if line.split()], index, vocab)
+    ids, lengths = encode_text([line.encode().split() for line in text.splitlines() if line.split()], vocab)
     return estimate(count_ngrams(ids, lengths, order, vocab), smoothing, fallback=fallback, prune=prune)
 
 
@@ -396,29 +396,6 @@ def test_memory_sizes_parse_like_lmplz():
     assert 0 < size.convert("1%", None, None) < size.convert("50%", None, None)
 
 
-def test_block_reader_equals_line_reader_at_any_block_size(tmp_path):
-    from seqkit.corpus import CorpusStats, iter_sentences
-    from seqkit_ngram.counts import encode_text
-    from seqkit_ngram.encode import GrowingIndex, iter_blocks
-
-    text = "\ufeffone two  three\r\n\n   \nfour\tfive six seven eight nine\nten" + " w" * 40 + "\nlast"
-    path = tmp_path / "c.txt"
-    path.write_bytes(text.encode())
-    ref_stats = CorpusStats()
-    vocab = ["<unk>", "<s>", "</s>"]
-    ids, lengths = encode_text(iter_sentences([str(path)], max_sentence_len=4, stats=ref_stats),
-                               {b"<unk>": 0, b"<s>": 1, b"</s>": 2}, vocab)
-    for block_size in (3, 7, 16, 1 << 20):
-        stats = CorpusStats()
-        vocab2 = ["<unk>", "<s>", "</s>"]
-        index = GrowingIndex({b"<unk>": 0, b"<s>": 1, b"</s>": 2}, vocab2)
-        blocks = list(iter_blocks([str(path)], index.__getitem__, errors="strict", max_sentence_len=4,
-                                  stats=stats, block_size=block_size))
-        assert np.concatenate([b[0] for b in blocks]).tolist() == ids.tolist(), block_size
-        assert np.concatenate([b[1] for b in blocks]).tolist() == lengths.tolist(), block_size
-        assert vocab2 == vocab and stats == ref_stats, block_size
-
-
 def test_min_count_and_max_vocab_map_rare_words_to_unk(tmp_path, cli_run):
     from seqkit_ngram.arpa import read_arpa
 
@@ -538,10 +515,14 @@ def test_min_count_that_keeps_no_word_is_an_error(tmp_path, cli_run):
     assert not (tmp_path / "m.arpa").exists()
 
 
-def test_empty_corpus(tmp_path, cli_run):
+@pytest.mark.parametrize("content", ["", "\n  \n\t\n"])
+def test_empty_corpus(tmp_path, cli_run, content):
     empty = tmp_path / "e.txt"
-    empty.write_text("")
-    assert cli_run("ngram", empty, "-o", tmp_path / "m.arpa").exit_code == 1
+    empty.write_text(content)
+    result = cli_run("ngram", empty, "-o", tmp_path / "m.arpa")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip() == "seqkit: error: the corpus is empty: no tokens found"
+    assert not (tmp_path / "m.arpa").exists()
 
 
 @pytest.mark.slow

@@ -390,29 +390,10 @@ def _unigrams_from_windows(table: Table, V: int) -> Order:
     return Order(ids.astype(np.int32)[:, None], np.zeros(0), np.zeros(0), c[ids], c[ids].copy(), bos=ids == BOS_ID)
 
 
-# --- the simple, in-memory entry point ------------------------------------------------------------
+# --- the in-memory entry point (small corpora, tests) ------------------------------------------------------------
 
 def count_ngrams(ids: np.ndarray, lengths: np.ndarray, order: int, vocab: list[str]) -> Counts:
     """All orders' n-grams with lmplz's counts, from token ids (with </s>) and sentence lengths."""
     tables = window_tables(ids, np.asarray(lengths, dtype=np.int64), order, len(vocab))
     return Counts(vocab=vocab, orders=build_orders(tables, order, len(vocab)), tokens=len(ids),
                   sentences=len(lengths))
-
-
-def encode_text(sentences, vocab_index: dict[bytes, int], vocab: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids (growing the vocabulary) with </s> (id 2) after each sentence, and sentence lengths."""
-    from seqkit_ngram.encode import GrowingIndex
-
-    index = GrowingIndex(vocab_index, vocab)
-    lookup = index.__getitem__
-    pieces: list[np.ndarray] = []
-    lengths: list[int] = []
-    eos = np.array([2], dtype=np.int32)
-    for tokens in sentences:
-        pieces.append(np.fromiter(map(lookup, tokens), dtype=np.int32, count=len(tokens)))
-        pieces.append(eos)
-        lengths.append(len(tokens) + 1)
-    vocab_index.update(index)
-    if not lengths:
-        return np.zeros(0, np.int32), np.zeros(0, np.int64)
-    return np.concatenate(pieces), np.asarray(lengths, dtype=np.int64)

@@ -82,7 +82,8 @@ class MemorySize(click.ParamType):
 @click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
               help="Words seen fewer times become <unk>.")
 @click.option("--max-vocab", type=click.IntRange(min=1), default=None,
-              help="Keep only the N most frequent words; the rest become <unk>.")
+              help="Keep only the N most frequent words; the rest become <unk>. Counting holds at most "
+                   "2N words at a time (as word2vec.c), pruning the rarest (reported).")
 @click.option("--prune", metavar="T1,T2,...", default=None,
               help="Drop n-grams seen at most T times, one threshold per order (as lmplz --prune): "
                    "non-decreasing, the last repeats for higher orders, unigrams cannot be pruned (T1 = 0). "

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import os
 
-from seqkit.corpus import iter_sentences
 from seqkit.errors import SeqkitError
 from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
 
 
 def read_ids(paths: list[str], index: dict[str, int] | None, errors: str):
-    """Token ids with `</s>` after every line. With `index=None` the vocabulary is built from the text
-    (plus `<unk>`); otherwise words outside `index` become `<unk>`."""
+    """Token ids (int64) with `</s>` after every line, and the vocabulary's index. With `index=None` the
+    vocabulary is the text's words plus `</s>` and `<unk>`, in alphabetical order; otherwise words
+    outside `index` become `<unk>`."""
     import numpy as np
 
-    words = []
-    for tokens in iter_sentences(paths, errors=errors, max_sentence_len=1 << 62):
-        words.extend(t.decode("utf-8") for t in tokens)
-        words.append("</s>")
+    from seqkit.encoded import with_end_marks
+    from seqkit.vocabulary import Vocabulary, count_words, read_corpus
+
+    whole_lines = 1 << 62  # a line is one sequence however long: the model carries state across lines anyway
     if index is None:
-        vocab = sorted(set(words) | {"</s>", "<unk>"})
-        index = {w: i for i, w in enumerate(vocab)}
-    unk = index["<unk>"]
-    return np.array([index.get(w, unk) for w in words], dtype=np.int64), index
+        counted, _ = count_words(paths, specials=("</s>", "<unk>"), errors=errors, max_sentence_len=whole_lines)
+        index = {word: i for i, word in enumerate(sorted(counted.words))}
+    vocabulary = Vocabulary(sorted(index, key=index.get), np.zeros(len(index), dtype=np.int64))
+    _, _, corpus = read_corpus(paths, vocabulary=vocabulary, unknown="<unk>", errors=errors,
+                               max_sentence_len=whole_lines, in_memory=True)
+    ids, _ = with_end_marks(corpus.ids, corpus.offsets, index["</s>"])
+    return ids.astype(np.int64), index
 
 
 def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bptt, batch, epochs, optimizer, lr,

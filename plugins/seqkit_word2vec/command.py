@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from seqkit.corpus import CorpusStats, iter_sentences, materialize_stdin
-from seqkit.memory import return_free_heap
+from seqkit.corpus import CorpusStats
+from seqkit.errors import SeqkitError
+from seqkit.memory import memory_estimate, return_free_heap
 from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
 from seqkit.vectors import Embeddings
-from seqkit.vocab import Vocabulary, memory_estimate
+from seqkit.vocabulary import Vocabulary, read_corpus
 from seqkit_word2vec.train import Config, load_kernels, row_width, train
 
 
@@ -33,40 +34,21 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         config.min_lr = config.lr
     load_kernels(config)  # before the corpus: the compiler's memory is given back before the model's is taken
 
-    # only --max-vocab reads the corpus twice; otherwise stdin streams through without a copy on disk
-    paths = materialize_stdin(corpus, reporter) if max_vocab is not None and not read_vocab else corpus
     stats = CorpusStats()
-
-    def sentences():
-        return iter_sentences(paths, errors=errors, max_sentence_len=max_sentence_len, stats=stats)
-
-    encoded = None  # set here by the one-pass reading; the other ways encode below
+    vocab = None
     if read_vocab:
         full = Vocabulary.load(read_vocab, errors=errors)
         kept = full.counts >= min_count
         if not kept.any():
-            from seqkit.errors import SeqkitError
-
             raise SeqkitError(f"0 of {len(full):,} words in {read_vocab} occur >= {min_count} times; "
                               "lower --min-count")
-        vocab = Vocabulary([w for w, k in zip(full.words, kept) if k], full.counts[kept])
-        if max_vocab is not None and len(vocab) > max_vocab:
-            vocab = Vocabulary(vocab.words[:max_vocab], vocab.counts[:max_vocab])
-        vocab_note = f"{len(vocab):,} words from {read_vocab}"
-    elif max_vocab is None:  # one pass counts and encodes
-        with reporter.task("reading corpus", total=None):
-            vocab, build, encoded = Vocabulary.read_encoded(paths, min_count=min_count, errors=errors,
-                                                            max_sentence_len=max_sentence_len, stats=stats)
-        vocab_note = build.describe(min_count)
-    else:  # pruning while counting (to bound memory) needs the words' final ids before encoding
-        with reporter.task("counting words", total=None):
-            vocab, build = Vocabulary.build(sentences(), min_count=min_count, max_vocab=max_vocab,
+        vocab = Vocabulary([w for w, k in zip(full.words, kept) if k][:max_vocab], full.counts[kept][:max_vocab])
+    # one pass counts and encodes; --max-vocab counts first (pruning to bound memory), then encodes
+    with reporter.task("reading corpus", total=None):  # the ids go to disk: memory does not grow with the corpus
+        vocab, build, encoded = read_corpus(corpus, vocabulary=vocab, min_count=min_count, max_vocab=max_vocab,
+                                            errors=errors, max_sentence_len=max_sentence_len, stats=stats,
                                             reporter=reporter)
-        vocab_note = build.describe(min_count)
-    if encoded is None:
-        stats = CorpusStats()
-        with reporter.task("encoding corpus", total=None):  # to disk: memory does not grow with the corpus
-            encoded = vocab.encode_files(paths, errors=errors, max_sentence_len=max_sentence_len, stats=stats)
+    vocab_note = f"{len(vocab):,} words from {read_vocab}" if build is None else build.describe(min_count)
     return_free_heap()  # what counting the words freed, before the weights are allocated
     if save_vocab:
         vocab.save(save_vocab)
@@ -75,8 +57,6 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     reporter.info(f"vocabulary: {vocab_note}; model needs about {model_size}")
     with encoded:
         if encoded.n_tokens == 0:
-            from seqkit.errors import SeqkitError
-
             raise SeqkitError("no in-vocabulary words to train on")
         vectors, result = train(vocab, encoded, config, reporter)
     Embeddings(vocab.words, vectors).save(output, binary=binary)

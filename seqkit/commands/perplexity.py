@@ -30,15 +30,14 @@ def perplexity(model_path: str, text: str, per_sentence: bool, as_json: bool, er
       logprob10, tokens, words, sentences, oovs
     A word outside the model's vocabulary is scored as <unk> and counted as an OOV (KenLM's convention).
     """
-    from seqkit.corpus import iter_sentences
     from seqkit.lm import PerplexityCounter, load_language_model, score_all, sentence_perplexity
     from seqkit.progress import Reporter
+    from seqkit.reader import read_sentences
 
     reporter = Reporter(quiet)
     model = load_language_model(model_path)
     counter = PerplexityCounter()
-    sentences = ([t.decode("utf-8") for t in tokens]
-                 for tokens in iter_sentences([text], errors=errors, max_sentence_len=1 << 62))
+    sentences = read_sentences([text], errors=errors, max_sentence_len=1 << 62)
     rows = []
     for score in score_all(model, sentences):
         counter.add(score)

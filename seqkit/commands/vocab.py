@@ -26,22 +26,16 @@ def vocab(corpus: tuple[str, ...], output: str, min_count: int, max_vocab: int |
 
     Tokens are separated by ASCII whitespace; each line is a sentence.
     """
-    from seqkit.corpus import CorpusStats, iter_sentences
+    from seqkit.corpus import CorpusStats
     from seqkit.progress import Reporter
     from seqkit.textio import check_output_path
-    from seqkit.vocab import Vocabulary
+    from seqkit.vocabulary import count_words
 
     reporter = Reporter(quiet)
     check_output_path(output)
     stats = CorpusStats()
     with reporter.task("counting", total=None):
-        if max_vocab is None:
-            vocabulary, build = Vocabulary.count_files(list(corpus), min_count=min_count, errors=errors,
-                                                       max_sentence_len=max_sentence_len, stats=stats)
-        else:  # pruning while counting bounds the memory, as word2vec.c's -max-vocab does
-            sentences = iter_sentences(list(corpus), errors=errors, max_sentence_len=max_sentence_len,
-                                       stats=stats)
-            vocabulary, build = Vocabulary.build(sentences, min_count=min_count, max_vocab=max_vocab,
-                                                 reporter=reporter)
+        vocabulary, build = count_words(list(corpus), min_count=min_count, max_vocab=max_vocab, errors=errors,
+                                        max_sentence_len=max_sentence_len, stats=stats, reporter=reporter)
     vocabulary.save(output)
     reporter.summary(f"vocab: {stats.describe()}; {build.describe(min_count)}")

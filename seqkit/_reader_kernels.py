@@ -1,4 +1,4 @@
-"""Numba kernels of `seqkit.tokens`: split bytes into whitespace tokens and number them in one pass.
+"""Numba kernels of `seqkit.reader`: split bytes into whitespace tokens and number them in one pass.
 
 The table is open addressing with linear probing over `slots` (type ids, -1 for empty); a type's bytes
 live in `arena` at `starts[t]`, `lengths[t]`. Tokens are FNV-1a hashed as they are scanned, so each
@@ -13,7 +13,7 @@ from numba import njit
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 FNV_PRIME = np.uint64(0x100000001B3)
 
-# state[] fields, shared with seqkit.tokens
+# state[] fields, shared with seqkit.reader
 N_TYPES, ARENA_USED, PIECE_LEN, LINE_SPLIT, LINES, TOKENS, SPLIT_LINES, N_IDS, N_LENGTHS = range(9)
 STATE_SIZE = 9
 
