@@ -13,21 +13,7 @@ import sys
 import click
 
 from seqkit import __version__
-
-# name -> "module:attribute"; each module imports only click and light seqkit modules at top level.
-CORE_COMMANDS = {
-    "analogy": "seqkit.commands.vectors:analogy",
-    "convert": "seqkit.commands.vectors:convert",
-    "demo": "seqkit.commands.demo:demo",
-    "eval": "seqkit.commands.eval:eval_group",
-    "generate": "seqkit.commands.generate:generate",
-    "perplexity": "seqkit.commands.perplexity:perplexity",
-    "plugins": "seqkit.commands.plugins:plugins_command",
-    "print-vectors": "seqkit.commands.vectors:print_vectors",
-    "similar": "seqkit.commands.vectors:similar",
-    "vocab": "seqkit.commands.vocab:vocab",
-}
-
+from seqkit.commands import CORE_COMMANDS
 
 def _load_core(name: str) -> click.Command | None:
     module_name, attribute = CORE_COMMANDS[name].split(":")

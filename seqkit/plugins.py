@@ -143,7 +143,7 @@ def load_registry() -> Registry:
     """The process-wide registry, loaded on first use."""
     global _registry
     if _registry is None:
-        from seqkit.cli import CORE_COMMANDS
+        from seqkit.commands import CORE_COMMANDS
 
         _registry = discover(reserved=CORE_COMMANDS)
     return _registry

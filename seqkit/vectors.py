@@ -134,17 +134,10 @@ class Embeddings:
                 for word, row in zip(self.words, little):
                     out.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
                 return
-            from seqkit._textformat import vector_lines
+            from seqkit._vector_text_writer import vector_lines
 
             for lo in range(0, n, _SAVE_ROWS):  # a block of rows at a time: a few MB of text at most
                 out.write(vector_lines(self.words[lo:lo + _SAVE_ROWS], self.matrix[lo:lo + _SAVE_ROWS]))
-
-
-def text_line(word: str, row: np.ndarray) -> str:
-    """One `word v1 ... vD` line of word2vec text formatted by Python ('%.6g'): what `save`'s kernel
-    prints byte for byte, its fallback for values outside the kernel's exact path, and `print-vectors`'
-    format (a few lines, not worth loading the kernel)."""
-    return word + " " + " ".join("%.6g" % value for value in row.tolist()) + "\n"
 
 
 def cosmul_scores(unit: np.ndarray, pos: np.ndarray, neg: np.ndarray, eps: float = 1e-3) -> np.ndarray:
@@ -209,7 +202,7 @@ def _looks_binary(data: bytes, start: int, dim: int) -> bool:
 def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,
                 first_line: int) -> Embeddings:
     """Fast path through the Numba kernel; `n` is the header's count (None: headerless GloVe)."""
-    from seqkit._textparse import OK, parse_vector_lines
+    from seqkit._vector_text_parser import OK, parse_vector_lines
 
     buf = np.frombuffer(data, dtype=np.uint8)
     matrix = np.empty((rows, dim), dtype=np.float32)
@@ -324,3 +317,10 @@ def sniff_format(path: str) -> str:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return "binary" if name.endswith(".bin") else "text"
+
+
+def load_kernels() -> None:
+    """Load (or compile) the text writer's kernels now, e.g. before `seqkit.memory.release_compiler_pages`."""
+    from seqkit._vector_text_writer import vector_lines
+
+    vector_lines(["a"], np.zeros((1, 1), dtype=np.float32))

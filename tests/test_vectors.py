@@ -62,7 +62,7 @@ def awkward_values() -> np.ndarray:
 
 
 def test_text_numbers_are_pythons_six_digit_formatting_byte_for_byte():
-    from seqkit._textformat import format_rows, vector_lines
+    from seqkit._vector_text_writer import format_rows, vector_lines
 
     values = awkward_values()
     for dim in (1, 7):  # with one value a row, every value the kernel can format goes through it

@@ -1,0 +1,15 @@
+"""The core's commands, one small module each; the table lets the CLI import them only when run."""
+
+# name -> "module:attribute"; each module imports only click and light seqkit modules at top level.
+CORE_COMMANDS = {
+    "analogy": "seqkit.commands.vectors:analogy",
+    "convert": "seqkit.commands.vectors:convert",
+    "demo": "seqkit.commands.demo:demo",
+    "eval": "seqkit.commands.eval:eval_group",
+    "generate": "seqkit.commands.generate:generate",
+    "perplexity": "seqkit.commands.perplexity:perplexity",
+    "plugins": "seqkit.commands.plugins:plugins_command",
+    "print-vectors": "seqkit.commands.vectors:print_vectors",
+    "similar": "seqkit.commands.vectors:similar",
+    "vocab": "seqkit.commands.vocab:vocab",
+}

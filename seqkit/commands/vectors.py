@@ -131,7 +131,7 @@ def print_vectors(words: tuple[str, ...], vectors: str, errors: str, quiet: bool
     Unknown words are reported on stderr and skipped (there are no subword vectors to fall back on);
     the exit code is then 1, after all known words were printed.
     """
-    from seqkit.vectors import text_line
+    from seqkit._vector_text_writer import text_line
 
     emb = _load(vectors, errors, quiet)
     queries = ([w] for w in words) if words else _stdin_words()

@@ -121,6 +121,8 @@ class RecurrentLayer:
         if x.shape[1:] != (self.batch, self.input_size) or not 0 < T <= self.max_steps:
             raise ValueError(f"input {x.shape} does not fit a layer built for "
                              f"(<= {self.max_steps}, {self.batch}, {self.input_size})")
+        if x.dtype != self.dtype:
+            raise ValueError(f"{x.dtype} input to a {self.dtype} layer")
         self.length, self.x = T, x
         self.padding = None
         if lengths is not None:

@@ -14,7 +14,7 @@ from numba import njit
 
 OK, BAD_COUNT = 0, 1
 
-_POW10 = np.array([10.0 ** k for k in range(23)], dtype=np.float64)
+POWERS_OF_TEN = np.array([10.0 ** k for k in range(23)], dtype=np.float64)
 
 
 @njit(nogil=True, cache=True)
@@ -124,9 +124,9 @@ def _parse_number(buf, p, end):  # pragma: no cover - jitted
         if scale < -22 or scale > 22:
             return 0.0, p, True
         if scale < 0:
-            value = value / _POW10[-scale]
+            value = value / POWERS_OF_TEN[-scale]
         elif scale > 0:
-            value = value * _POW10[scale]
+            value = value * POWERS_OF_TEN[scale]
     if negative:
         value = -value
     return value, p, False
