@@ -8,7 +8,7 @@ counting, and start-up time.
     float32);
 (b) the full Google analogy evaluation, restrict 30,000 (seqkit eval analogy vs gensim
     evaluate_word_analogies), on trained vectors (the bundled default vectors), accuracies side by side;
-(c) counting the vocabulary of the 17M-word benchmark corpus (seqkit Vocabulary.build vs gensim
+(c) counting the vocabulary of the 17M-word benchmark corpus (seqkit.vocabulary.count_words vs gensim
     Word2Vec.build_vocab over Text8Corpus);
 (d) `seqkit --help` wall time, best of 5.
 Each measurement runs in its own process; times include reading the files.
@@ -80,9 +80,8 @@ print(time.perf_counter() - t, len(total["correct"]), len(total["correct"]) + le
 SEQKIT_VOCAB = """
 import sys, time
 t = time.perf_counter()
-from seqkit.corpus import iter_sentences
-from seqkit.vocab import Vocabulary
-v, _ = Vocabulary.build(iter_sentences([sys.argv[1]]), min_count=5)
+from seqkit.vocabulary import count_words
+v, _ = count_words([sys.argv[1]], min_count=5)
 print(time.perf_counter() - t, len(v))
 """
 GENSIM_VOCAB = """

@@ -1,10 +1,8 @@
-"""Text -> sentences of whitespace tokens, streamed in blocks.
+"""Corpus files -> validated blocks of text, for the compiled reader (`seqkit.reader`).
 
-Tokens stay `bytes` until they reach a vocabulary: splitting and counting bytes is faster than
-decoding every token, and each distinct word is decoded only once. UTF-8 is still validated for every
-line (per the `--errors` policy) so nothing downstream ever sees invalid text. A line is one sentence;
-a line longer than `max_sentence_len` tokens is cut into pieces (never dropped), which also keeps a
-100 MB single-line corpus (text8 style) streaming in bounded memory.
+Any number of files (or stdin, `-`; .gz/.bz2/.xz) are read in blocks of whole tokens, a UTF-8 BOM
+dropped and every line's UTF-8 validated (per the `--errors` policy) so nothing downstream ever sees
+invalid text; a 100 MB single-line corpus (text8 style) still streams in bounded memory.
 """
 
 from __future__ import annotations
@@ -42,50 +40,6 @@ class CorpusStats:
         if self.invalid_lines:
             text += f" ({self.invalid_lines:,} lines with invalid UTF-8 repaired)"
         return text
-
-
-def iter_sentences(paths: Sequence[str] | str, *, errors: str = "strict", max_sentence_len: int = 10000,
-                   stats: CorpusStats | None = None) -> Iterator[list[bytes]]:
-    """Yield each line's tokens (as UTF-8 bytes), long lines in pieces of at most `max_sentence_len`.
-
-    A line longer than a block arrives in several blocks: its tokens wait in `pending`, and its full
-    pieces are yielded as they fill, so even a 100 MB single-line corpus streams in bounded memory.
-    """
-    if max_sentence_len < 1:
-        raise ValueError("max_sentence_len must be >= 1")
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    stats = stats if stats is not None else CorpusStats()
-    max_len = max_sentence_len
-    pending: list[bytes] = []  # tokens of an unfinished long line
-    pending_split = False      # whether that line was already counted as split
-    for chunk in text_blocks([str(path) for path in paths], errors=errors, stats=stats):
-        lines = chunk.split(b"\n")
-        unfinished = lines.pop()  # b"" when the chunk ends a line
-        stats.lines += len(lines)
-        for line in lines:
-            tokens = line.split()
-            if pending:
-                tokens, pending = pending + tokens, []
-            if tokens:
-                stats.tokens += len(tokens)
-                if len(tokens) > max_len and not pending_split:
-                    stats.split_lines += 1
-                for first in range(0, len(tokens), max_len):
-                    yield tokens[first:first + max_len]
-            pending_split = False
-        if unfinished:
-            pending.extend(unfinished.split())
-            # yield the full pieces, keeping at least one token back so the line's last piece is never empty
-            full = (len(pending) - 1) // max_len * max_len
-            if full:
-                stats.tokens += full
-                if not pending_split:
-                    stats.split_lines += 1
-                    pending_split = True
-                for first in range(0, full, max_len):
-                    yield pending[first:first + max_len]
-                pending = pending[full:]
 
 
 def text_blocks(paths: Sequence[str], *, errors: str, stats: CorpusStats,
