@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import IO, Iterator, NamedTuple, Sequence
+from typing import IO, Iterator, Sequence
 
 import numpy as np
 
 from seqkit.errors import SeqkitError
 
 
-class EncodedCorpus(NamedTuple):
-    """A corpus as word ids in memory: sentence s is `ids[offsets[s]:offsets[s + 1]]`."""
+class Sentences:
+    """What both forms share: sentence s holds ids [offsets[s], offsets[s + 1]); `slice` gives a run of
+    whole sentences; `close` (or a `with` block) frees what the form holds."""
 
-    ids: np.ndarray      # int32[n_tokens]
     offsets: np.ndarray  # int64[n_sentences + 1]
 
     @property
@@ -30,20 +30,31 @@ class EncodedCorpus(NamedTuple):
         return int(self.offsets[-1])
 
     def slice(self, first: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sentences [first, end) as (ids, offsets starting at 0)."""
-        return self.ids[self.offsets[first]:self.offsets[end]], self.offsets[first:end + 1] - self.offsets[first]
+        """Sentences [first, end) as (int32 ids, offsets starting at 0)."""
+        raise NotImplementedError
 
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "EncodedCorpus":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        pass
+        self.close()
 
 
-class DiskCorpus:
+class EncodedCorpus(Sentences):
+    """A corpus as word ids in memory."""
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray):
+        self.ids = ids          # int32[n_tokens]
+        self.offsets = offsets
+
+    def slice(self, first: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.ids[self.offsets[first]:self.offsets[end]], self.offsets[first:end + 1] - self.offsets[first]
+
+
+class DiskCorpus(Sentences):
     """A corpus as word ids in an anonymous temporary file, read a run of sentences at a time.
 
     Training memory then stays the same whatever the corpus size: only the sentence offsets (8 bytes
@@ -56,16 +67,8 @@ class DiskCorpus:
         self._handle = handle
         self.offsets = offsets
 
-    @property
-    def n_sentences(self) -> int:
-        return len(self.offsets) - 1
-
-    @property
-    def n_tokens(self) -> int:
-        return int(self.offsets[-1])
-
     def slice(self, first: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sentences [first, end) as (ids, offsets starting at 0); safe to call from several threads."""
+        """Safe to call from several threads (positioned reads)."""
         start, stop = int(self.offsets[first]), int(self.offsets[end])
         data = os.pread(self._handle.fileno(), 4 * (stop - start), 4 * start)
         if len(data) != 4 * (stop - start):
@@ -80,12 +83,6 @@ class DiskCorpus:
 
     def close(self) -> None:
         self._handle.close()
-
-    def __enter__(self) -> "DiskCorpus":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class IdFile:
@@ -122,7 +119,7 @@ def sentence_runs(offsets: np.ndarray, run_tokens: int) -> list[tuple[int, int]]
     return runs
 
 
-def iter_runs(corpus: EncodedCorpus | DiskCorpus,
+def iter_runs(corpus: Sentences,
               run_tokens: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The corpus in runs of whole sentences of about `run_tokens` ids: (ids, offsets from 0).
 

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Sequence
 import numpy as np
 
 from seqkit.corpus import CorpusStats, materialize_stdin
-from seqkit.encoded import DiskCorpus, EncodedCorpus, IdFile, iter_runs, offsets_from_lengths
+from seqkit.encoded import DiskCorpus, IdFile, Sentences, iter_runs, offsets_from_lengths
 from seqkit.errors import DataError, SeqkitError
 from seqkit.textio import atomic_output, open_input
 
@@ -152,7 +152,7 @@ def read_corpus(paths: Sequence[str], *, vocabulary: Vocabulary | None = None, m
                 unknown: str | None = None, errors: str = "strict", max_sentence_len: int = 10000,
                 stats: CorpusStats | None = None, reporter: "Reporter | None" = None,
                 in_memory: bool = False, directory: str | None = None,
-                ) -> tuple[Vocabulary, BuildStats | None, DiskCorpus | EncodedCorpus]:
+                ) -> tuple[Vocabulary, BuildStats | None, Sentences]:
     """The corpus as word ids, with its vocabulary (built as `count_words` builds it, or `vocabulary`).
 
     Tokens outside the vocabulary are dropped (as word2vec.c does; sentences left empty vanish) or, with
