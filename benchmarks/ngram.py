@@ -3,7 +3,7 @@ the 17M-word benchmark corpus, and query throughput side by side with the kenlm 
 
     python benchmarks/ngram.py [--skip-large]
 
-KenLM reference (lmplz -o N + query on this machine, <unk> kept as an ordinary word), from issue 4.
+KenLM reference (lmplz -o N + query, <unk> kept as an ordinary word): the figures the test suite also checks.
 """
 
 from __future__ import annotations

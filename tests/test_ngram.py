@@ -528,7 +528,7 @@ def test_empty_corpus(tmp_path, cli_run, content):
 @pytest.mark.slow
 @pytest.mark.parametrize("order,test_ppl", [(2, 185.70), (3, 148.28), (5, 141.19)])
 def test_ptb_perplexity_matches_kenlm_reference(order, test_ppl, tmp_path, cli_run):
-    """KenLM's lmplz + query figures on PTB, measured on this machine (issue 4's table)."""
+    """KenLM's lmplz + query figures on PTB (lmplz -o N, query; <unk> an ordinary word)."""
     train = require_data("ptb", "ptb.train.txt")
     test = require_data("ptb", "ptb.test.txt")
     out = tmp_path / "ptb.arpa"
