@@ -7,6 +7,7 @@ import time
 
 from seqkit.corpus import CorpusStats
 from seqkit.encoded import iter_runs, with_end_marks
+from seqkit.memory import release_compiler_pages
 from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
 from seqkit.vocabulary import read_corpus
@@ -32,6 +33,7 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
                                     order="frequency" if min_count > 1 or max_vocab else "first-seen",
                                     unknown="<unk>", errors=errors, max_sentence_len=max_sentence_len,
                                     stats=stats, reporter=reporter)
+    release_compiler_pages()  # the reader's kernels are done: LLVM's code need not be resident while counting
     memory = memory if memory is not None else default_memory()
     with encoded, reporter.task("counting n-grams", total=None), NgramCounter(order, memory, temp_dir) as counter:
         # runs of sentences that fill a counting chunk once each sentence has its </s>
