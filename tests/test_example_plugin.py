@@ -143,12 +143,19 @@ def test_damaged_models_give_one_clear_line(trained, run, tmp_path):
         assert proc.stderr.startswith(f"seqkit: error: {bad_meta}: ") and "Traceback" not in proc.stderr
 
 
-def test_bad_output_path_fails_before_reading_and_quiet_is_silent(trained, run, tmp_path):
+def test_bad_output_path_errors_policy_and_quiet(trained, run, tmp_path):
     work, _ = trained
     proc = run("-m", "seqkit", "unigram", work / "missing.txt", "-o", tmp_path / "no" / "dir" / "m.npz")
     assert proc.returncode == 1 and "does not exist" in proc.stderr  # the output, not the missing corpus
-    proc = run("-m", "seqkit", "unigram", work / "train.txt", "-o", tmp_path / "q.npz", "--quiet")
-    assert proc.returncode == 0 and proc.stdout == proc.stderr == "" and (tmp_path / "q.npz").exists()
+    invalid = tmp_path / "invalid.txt"
+    invalid.write_bytes(b"the cat\nthe \xff dog\n")
+    proc = run("-m", "seqkit", "unigram", invalid, "-o", tmp_path / "strict.npz")
+    assert proc.returncode == 1 and proc.stderr.startswith(f"seqkit: error: {invalid}:2: invalid UTF-8")
+    assert len(proc.stderr.splitlines()) == 1 and not (tmp_path / "strict.npz").exists()
+    proc = run("-m", "seqkit", "unigram", invalid, "-o", tmp_path / "q.npz", "--errors", "replace", "--quiet")
+    assert proc.returncode == 0 and proc.stdout == proc.stderr == ""
+    with np.load(tmp_path / "q.npz", allow_pickle=False) as archive:
+        assert "\ufffd" in json.loads(archive["metadata"].tobytes())["vocab"]
     proc = run("-m", "seqkit", "unigram", work / "train.txt", "-o", tmp_path / "k.npz", "--add-k", 0)
     assert proc.returncode == 2
 

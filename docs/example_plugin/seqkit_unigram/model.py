@@ -96,6 +96,11 @@ class UnigramModel:
         if top_k is not None and top_k < len(logits):
             logits = np.where(logits >= np.partition(logits, -top_k)[-top_k], logits, -np.inf)
         p = np.exp(logits - logits.max())
-        draws = rng.choice(len(p), size=max_tokens, p=p / p.sum()).tolist()
-        end = draws.index(self.eos) if self.eos in draws else max_tokens
-        return [self.vocab[i] for i in draws[:end]]
+        p /= p.sum()
+        out: list[str] = []
+        while len(out) < max_tokens:  # in batches: a huge --max-tokens must not allocate its size up front
+            draws = rng.choice(len(p), size=min(max_tokens - len(out), 1024), p=p).tolist()
+            if self.eos in draws:
+                return out + [self.vocab[i] for i in draws[:draws.index(self.eos)]]
+            out.extend(self.vocab[i] for i in draws)
+        return out
