@@ -536,3 +536,21 @@ def test_ptb_perplexity_matches_kenlm_reference(order, test_ppl, tmp_path, cli_r
     data = json.loads(cli_run("perplexity", "-m", out, test, "--json").stdout)
     assert data["tokens"] == 82430
     assert data["ppl"] == pytest.approx(test_ppl, abs=0.006)
+
+
+def test_arpa_format_is_recognised_by_content_not_by_name(tmp_path):
+    import numpy as np
+
+    from seqkit_ngram.plugin import ArpaFormat
+
+    arpa = "\\data\\\nngram 1=3\n\n\\1-grams:\n-1.0\t<unk>\t0\n-99\t<s>\t0\n-0.5\t</s>\n\n\\end\\\n"
+    unnamed = tmp_path / "model"
+    unnamed.write_text("# written by hand\n\n" + arpa)
+    npz_named_lm = tmp_path / "model.lm"
+    np.savez(npz_named_lm.with_suffix(""), x=np.zeros(3))
+    (tmp_path / "model.npz").rename(npz_named_lm)
+    damaged = tmp_path / "damaged.arpa"
+    damaged.write_text("ngram 1=3\n")
+    fmt = ArpaFormat()
+    assert fmt.sniff(str(unnamed)) and fmt.sniff(str(damaged))  # the reader then says what is wrong
+    assert not fmt.sniff(str(npz_named_lm)) and not fmt.sniff(str(tmp_path / "missing.arpa"))

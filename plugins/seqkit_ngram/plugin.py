@@ -120,23 +120,24 @@ class ArpaFormat:
     name = "arpa"
 
     def sniff(self, path: str) -> bool:
+        """ARPA text: `\\data\\` first after comments. A damaged text file named *.arpa or *.lm is claimed too,
+        so that the ARPA reader names what is wrong with it; a binary file of that name is not."""
         import os
 
         from seqkit.textio import open_input
 
-        base = os.path.basename(path)
-        for suffix in (".gz", ".bz2", ".xz"):
-            if base.endswith(suffix):
-                base = base[: -len(suffix)]
-        if base.endswith((".arpa", ".lm")):
-            return True
         try:
             with open_input(path, binary=True) as handle:
                 head = handle.read(4096)
         except Exception:  # noqa: BLE001 - sniffing must never fail loudly
             return False
         lines = [line.strip() for line in head.split(b"\n") if line.strip() and not line.startswith(b"#")]
-        return bool(lines) and lines[0] == b"\\data\\"
+        if lines and lines[0] == b"\\data\\":
+            return True
+        base = os.path.basename(path)
+        for suffix in (".gz", ".bz2", ".xz"):
+            base = base.removesuffix(suffix)
+        return base.endswith((".arpa", ".lm")) and b"\0" not in head and not head.startswith(b"PK\x03\x04")
 
     def load(self, path: str):
         from seqkit_ngram.arpa import read_arpa
