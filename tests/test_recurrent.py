@@ -268,3 +268,26 @@ def test_package_import_is_light_and_exports_resolve():
             "print(len(heavy)); print(r.LstmLayer.__name__, r.Stack.__name__, r.Pool.__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "0" and out[1] == "LstmLayer Stack Pool"
+
+
+def test_dropout_flags_choose_where_masks_apply():
+    """dropout_input / dropout_output switch the masks on the stack's ends; between layers they stay."""
+    from seqkit.recurrent.layers import init_layer_params, make_layer
+    from seqkit.recurrent.stack import Stack
+
+    rng = np.random.default_rng(4)
+    params = init_layer_params("rnn", 3, 3, rng, tag="0", dtype=np.float64)
+    params.update(init_layer_params("rnn", 3, 3, rng, tag="1", dtype=np.float64))
+    x = rng.standard_normal((4, 2, 3))
+    outputs = {}
+    for flags in [(True, True), (False, True), (True, False), (False, False)]:
+        stack = Stack([make_layer("rnn", params, t, batch=2, max_steps=4) for t in "01"], dropout=0.5,
+                      dropout_input=flags[0], dropout_output=flags[1])
+        stack.forward(x, train=True, rng=np.random.default_rng(0))
+        assert [m is not None for m in stack.masks] == [flags[0], True, flags[1]]
+        if not flags[1]:
+            assert np.shares_memory(stack.output(), stack.layers[-1].hs)  # the top layer's own outputs
+        outputs[flags] = stack.output().copy()
+        stack.forward(x)  # not training: no masks at all
+        assert all(m is None for m in stack.masks)
+    assert len({o.tobytes() for o in outputs.values()}) == 4

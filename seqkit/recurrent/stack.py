@@ -1,8 +1,8 @@
 """Recurrent layers stacked: each layer reads the one below's outputs, with dropout between them.
 
-Dropout is inverted dropout on the non-recurrent connections (Zaremba et al.): on each layer's input
-(with `dropout_input`, including the stack's own input) and on the stack's output (with
-`dropout_output`). Masks are drawn up front for a pass, in that order, from the caller's generator.
+Dropout is inverted dropout on the non-recurrent connections (Zaremba et al.): always between layers,
+and on the stack's own input (with `dropout_input`) and output (with `dropout_output`). Masks are drawn
+up front for a pass, bottom up (input of layer 0, 1, ..., then the output), from the caller's generator.
 
 A forward pass can run in blocks of steps through all layers, calling `on_block(t0, t1)` as soon as
 the top layer's outputs for steps [t0, t1) are ready, so a caller can overlap its own work on them
@@ -110,7 +110,7 @@ class Stack:
     def _draw_masks(self, T: int, keep: float, rng: np.random.Generator | None) -> None:
         """Masks for each layer's input and the output, drawn in that order (None where none applies)."""
         widths = [self.input_size] + [layer.hidden for layer in self.layers]
-        wanted = [self.dropout_input] * len(self.layers) + [self.dropout_output]
+        wanted = [self.dropout_input] + [True] * (len(self.layers) - 1) + [self.dropout_output]
         if keep < 1.0 and rng is None:
             raise ValueError("dropout in training needs a random generator")
         self.masks = [None if keep >= 1.0 or not want else
