@@ -23,7 +23,7 @@ test: install  ## the whole test suite (what .ci/run runs)
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: install  ## the quick side-by-side benchmarks (needs ../shared/data); word2vec.py and rnnlm.py take an hour
+bench: install  ## the quick side-by-side benchmarks (need the benchmark data sets, see benchmarks/_common.py); word2vec.py and rnnlm.py take an hour
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/ngram.py
