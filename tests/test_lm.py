@@ -76,3 +76,26 @@ def test_load_language_model_through_a_registered_format(tmp_path, monkeypatch):
         load_language_model(str(other))
     with pytest.raises(SeqkitError, match="no such file"):
         load_language_model(str(tmp_path / "missing.unigram"))
+
+
+@pytest.mark.parametrize("make,says", [
+    (lambda p: p.write_bytes(b"mmap lm http://kheafield.com/code format version 5\n\0\0"), "a KenLM binary model"),
+    (lambda p: p.write_bytes((793712314).to_bytes(4, "little") + (12).to_bytes(4, "little")), "a fastText model"),
+    (lambda p: p.write_bytes(b"PK\x03\x04" + b"\0" * 40), "a zip archive (.npz) that is damaged or truncated"),
+    (lambda p: p.write_text("hello world\n"), "text starting 'hello world'"),
+    (lambda p: p.write_bytes(b""), "an empty file"),
+])
+def test_a_file_no_format_claims_is_described(tmp_path, cli_run, make, says):
+    model = tmp_path / "model"
+    make(model)
+    text = tmp_path / "t.txt"
+    text.write_text("a b\n")
+    result = cli_run("perplexity", "-m", model, text)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"seqkit: error: {model}: {says}")
+    assert "not a language model any installed plugin can read" in result.stderr
+
+
+def test_a_model_is_not_read_from_stdin(cli_run):
+    result = cli_run("perplexity", "-m", "-", input="a b\n")
+    assert result.exit_code == 1 and "a model is read from a file" in result.stderr
