@@ -436,3 +436,22 @@ def test_perplexity_of_a_diverged_loss_is_inf_not_an_overflow():
     assert perplexity(1.0) == pytest.approx(math.e)
     assert perplexity(800.0) == float("inf")  # math.exp would raise OverflowError
     assert perplexity(float("nan")) == float("inf")  # so the divergence guard catches NaN too
+
+
+def test_the_format_is_recognised_by_its_metadata_not_its_name(tmp_path):
+    import json
+
+    from seqkit_rnnlm.modelfile import FORMAT, sniff
+
+    def npz(name, meta):
+        path = tmp_path / name
+        with open(path, "wb") as handle:
+            np.savez(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), x=np.zeros(2))
+        return str(path)
+
+    assert sniff(npz("model", {"format": FORMAT, "version": 99}))  # no suffix; a newer version is still ours
+    assert not sniff(npz("other.npz", {"format": "someone-else"}))
+    assert not sniff(npz("list.npz", ["format", FORMAT]))
+    truncated = tmp_path / "cut.npz"
+    truncated.write_bytes(open(npz("whole.npz", {"format": FORMAT}), "rb").read()[:60])
+    assert not sniff(str(truncated))

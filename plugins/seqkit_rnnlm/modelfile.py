@@ -42,11 +42,13 @@ def save(path: str, params: dict[str, np.ndarray], vocab: list[str], config: Con
 
 
 def sniff(path: str) -> bool:
+    """Whether `path` is a zip whose JSON metadata names this format (whatever the file is called)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            return "meta.npy" in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
+        with zipfile.ZipFile(path) as archive, archive.open("meta.npy") as member:
+            meta = json.loads(np.lib.format.read_array(member, allow_pickle=False).tobytes().decode("utf-8"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
         return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
 def has_latest(path: str) -> bool:

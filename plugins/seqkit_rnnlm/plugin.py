@@ -73,7 +73,7 @@ class RnnFormat:
     def sniff(self, path: str) -> bool:
         from seqkit_rnnlm.modelfile import sniff
 
-        return str(path).endswith(".npz") and sniff(path)
+        return sniff(path)
 
     def load(self, path: str):
         from seqkit_rnnlm.lm import RnnLanguageModel
