@@ -1,40 +1,27 @@
 """Numba kernels for word2vec: skip-gram and CBOW with negative sampling and/or hierarchical softmax.
 
-One call trains on one chunk of sentences of the encoded corpus, updating the shared weight matrices
-in place without the GIL (Hogwild, as word2vec.c, gensim and fastText do). Everything random in a
-chunk comes from its own LCG state, so with one thread a run is bit-for-bit reproducible, and the
-learning rate at a sentence depends only on the sentence's position in the global schedule.
+One call trains on one chunk of sentences, updating the shared weight matrices in place without the
+GIL (Hogwild, as word2vec.c, gensim and fastText do). Everything random in a chunk comes from its own
+LCG state, so one thread with a seed is reproducible bit for bit, and the learning rate at a sentence
+depends only on the sentence's place in the global schedule.
 
-The updates follow word2vec.c line for line (one rounding aside, see `_output_update`): sigmoid
-from a table over [-6, 6], saturated gradients outside it for negative sampling, hierarchical-softmax
-nodes skipped when saturated, output weights at zero. syn0 starts uniform in [-1, 1) / dim, as in gensim
-and fastText (word2vec.c's half-width range learns more slowly; see `train.initial_weights`), and the
-Huffman tree breaks ties as gensim's does (see `seqkit.vocab.huffman_tree`).
+Every output unit, a negative-sampling target or a Huffman node, in per-pair or batched training, goes
+through one binary-logistic unit (`_logistic`), with word2vec.c's sigmoid table over [-MAX_EXP, MAX_EXP].
 
-With several threads, each thread can have its own replica of the most frequent words' rows (`hot`
-rows at row `replica` onwards in syn0 and syn1neg, see `train.HOT_ROWS`) and, with hierarchical
-softmax, of the `hot` tree nodes nearest the root (rows from `replica - 1` on in syn1, which has one
-row fewer than the vocabulary; every path starts at the root): those rows are written by every thread many times a millisecond, and when both
-cores write the same cache lines each write waits for the line to travel from the other core. A thread
-trains on its replica and adds what it changed to the shared rows every `sync_every` positions and at
-the end of the chunk.
-The other rows are shared, and each running chunk draws its noise words among them from a share no
-other running chunk holds (`group` of `groups`, handed out by `train.NoiseShares`): blocks of
-2**NOISE_BLOCK_BITS rows dealt round-robin to the shares, a draw landing in another share's block moving
-to the same place in this share's block of that round. Noise words are most of the rows a thread
-writes: drawn from every row, about twelve rows per position had last been written by the other thread,
-and whenever the host ran the two threads on distant cores (a cache line's round trip ~330 ns instead
-of ~60 ns, for seconds at a time) two threads were only ~1.3x faster than one. Whole blocks, not
-alternate rows: with rows interleaved, the hardware prefetchers (which fetch the lines next to those
-read) kept pulling the other thread's rows all the same. Each row is still drawn as noise at the mean
-rate of its round of blocks (words of nearly equal frequency), since the shares serve equal numbers of
-words, and the share a chunk gets does not depend on its text.
-
-The weight matrices may be wider than the vectors (`dim` columns used): the driver pads each row to
-whole 64-byte cache lines, so that two threads writing neighbouring rows never write the same line.
+The arguments come in groups (`Chunk`, `Weights`, `Tables`, `Settings`, `Replicas`). Weight rows may be
+wider than `Settings.dim` (the driver pads them to whole cache lines); only the first `dim` columns are
+read or written. With several threads, each thread trains the most frequent words' rows, and with
+hierarchical softmax the tree nodes nearest the root, in a replica of its own past the shared rows
+(`Replicas`), because every thread writes those rows all the time and cores writing the same cache
+lines wait on each other; the replica's changes are added to the shared rows every `sync_every`
+positions. Each running chunk also draws its noise words from a share of the other rows that no other
+running chunk holds (`group` of `groups`, blocks of 2**NOISE_BLOCK_BITS rows dealt round-robin), since
+noise rows are most of what a thread writes.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -47,7 +34,66 @@ TABLE_SIZE = 1000
 LCG_MUL = np.uint64(25214903917)
 LCG_ADD = np.uint64(11)
 FASTMATH = True  # reassociation lets the dot/axpy loops vectorise; no NaN/inf tricks are relied on
-NOISE_BLOCK_BITS = 4  # a chunk's share of the noise rows comes in blocks of 16 rows (7 KB at dim 100)
+# blocks of 16 rows (7 KB at dim 100): whole blocks rather than single rows, since the hardware
+# prefetchers pull the lines next to those read, which would be the other share's rows
+NOISE_BLOCK_BITS = 4
+
+
+class Chunk(NamedTuple):
+    """Sentences to train on and their place in the run."""
+
+    ids: np.ndarray      # int32 word ids of the chunk's sentences
+    offsets: np.ndarray  # int64: sentence s is ids[offsets[s]:offsets[s + 1]]
+    words_before: int    # words of the run before this chunk (the learning-rate schedule)
+    seed: int            # the chunk's random stream
+
+
+class Weights(NamedTuple):
+    """The float32 weight matrices; an absent layer is a one-row stand-in."""
+
+    input: np.ndarray   # a row per word (the vectors), then the threads' replicas
+    output: np.ndarray  # negative sampling's output row per word, then the replicas
+    nodes: np.ndarray   # hierarchical softmax's row per inner Huffman node, then the replicas
+
+
+class Tables(NamedTuple):
+    """Read-only tables of the vocabulary and the sigmoid (`sigmoid_tables`)."""
+
+    keep: np.ndarray          # float32 subsampling: the probability of keeping each word
+    noise_prob: np.ndarray    # the noise distribution's alias table (`seqkit` `alias_table`)
+    noise_alias: np.ndarray
+    codes: np.ndarray         # the Huffman tree (`HuffmanTree`): codes, points and each word's offsets
+    points: np.ndarray
+    code_offsets: np.ndarray
+    sig: np.ndarray
+    logsig: np.ndarray
+
+
+class Settings(NamedTuple):
+    """The run's scalar settings (the same for every chunk)."""
+
+    skip_gram: bool
+    hs: bool
+    negative: int       # noise words per positive example; 0: no negative sampling
+    cbow_mean: bool
+    window: int
+    dim: int            # columns in use: the rows may be wider
+    lr_start: float
+    lr_end: float
+    total_words: float  # words over all epochs: the schedule's end
+
+
+class Replicas(NamedTuple):
+    """The thread's replica of the hot rows and the chunk's noise share (`NO_REPLICAS`: none)."""
+
+    hot: int         # words below this id (and as many top tree nodes) are trained in the replica
+    replica: int     # the replica's first row in `input` and `output`; in `nodes`, one row before
+    sync_every: int  # positions between merges of the replica into the shared rows
+    group: int       # this chunk's noise share
+    groups: int      # noise shares; 1: every row is a noise candidate
+
+
+NO_REPLICAS = Replicas(0, 0, 1, 0, 1)
 
 
 def sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +106,22 @@ def sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
 @njit(inline="always")
 def _next(state):
     return state * LCG_MUL + LCG_ADD
+
+
+@njit(inline="always")
+def _start_state(seed):
+    return np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
+
+
+@njit(inline="always")
+def _below(state, n):
+    """A number in [0, n) from the high 32 bits of the state (multiply-shift, no division)."""
+    return np.int64(((state >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
+
+
+@njit(inline="always")
+def _table_index(x):
+    return int((x + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))
 
 
 @intrinsic
@@ -89,125 +151,134 @@ def _prefetch_row(weights, row):
     _prefetch_for_write(weights, row, width - 1)  # for rows not padded to whole lines (tests, small dims)
 
 
-@njit(nogil=True, fastmath=FASTMATH, inline="always")
-def _output_update(inp, row, target, label, weights, neu1e, lr, sig, logsig):  # pragma: no cover - jitted
-    """One binary-logistic unit (a negative-sampling target or a Huffman node) of word2vec.c.
-
-    The input vector is `inp[row]` (indexed, never sliced: a slice would touch the array's shared
-    reference count from every thread). Returns the loss -log p(label); `neu1e` accumulates the
-    gradient for the input side.
-
-    One deliberate difference from word2vec.c: the table is read at the signed score z = +-f, not at
-    f, so a noise word's sigmoid is rounded up (word2vec.c and gensim round it down, by at most 0.003).
-    Reading at f was tried: 0.23 points lower analogy accuracy after one epoch on the benchmark corpus
-    (three seeds, each lower).
-    """
-    dim = inp.shape[1]
+@njit(fastmath=FASTMATH, inline="always")
+def _dot(a, row_a, b, row_b, dim):  # pragma: no cover - jitted
+    """a[row_a] . b[row_b] over `dim` columns, in float32 (rows indexed, never sliced: a slice would
+    touch the array's shared reference count from every thread)."""
     f = np.float32(0.0)
     for d in range(dim):
-        f += inp[row, d] * weights[target, d]
-    sign = 1.0 if label == 1 else -1.0
+        f += a[row_a, d] * b[row_b, d]
+    return f
+
+
+@njit(fastmath=FASTMATH, inline="always")
+def _axpy(y, row_y, g, x, row_x, dim):  # pragma: no cover - jitted
+    """y[row_y] += g * x[row_x] over `dim` columns."""
+    for d in range(dim):
+        y[row_y, d] += g * x[row_x, d]
+
+
+@njit(fastmath=FASTMATH, inline="always")
+def _logistic(f, label, lr, sig, logsig, tree_node):  # pragma: no cover - jitted
+    """The binary-logistic unit: (gradient scale g, loss -log p(label)) for score f; g = 0: no update.
+
+    word2vec.c's two rules. A noise-sampling target reads the table at the signed score z = +-f
+    (rounding a noise word's sigmoid up, which gave slightly better analogies than reading at f) and
+    takes a full step when badly wrong; a Huffman node (`tree_node`) reads the gradient at f and skips
+    the update when saturated. Right beyond MAX_EXP: no update. A NaN score gives a NaN loss, which the
+    driver's divergence guard catches.
+    """
+    sign = 1.0 if label else -1.0
     z = sign * f
     if z > MAX_EXP:
-        return 0.0  # already right: gradient 0 (word2vec.c)
+        return np.float32(0.0), 0.0
     if z >= -MAX_EXP:
-        index = int((z + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))
-        g = np.float32(sign * (1.0 - sig[index]) * lr)
-        loss = -logsig[index]
-    else:  # badly wrong (or NaN): full-size step, loss ~ -z (NaN stays NaN for the divergence guard)
-        g = np.float32(sign * lr)
-        loss = -z
+        index = _table_index(z)
+        if tree_node:  # label - sigmoid(f)
+            g = np.float32(((1.0 if label else 0.0) - sig[_table_index(f)]) * lr)
+        else:
+            g = np.float32(sign * (1.0 - sig[index]) * lr)
+        return g, -logsig[index]
+    return (np.float32(0.0) if tree_node else np.float32(sign * lr)), -z  # badly wrong (or NaN)
+
+
+@njit(fastmath=FASTMATH, inline="always")
+def _update_unit(hidden, row, target, label, out, grad, lr, sig, logsig, tree_node):  # pragma: no cover - jitted
+    """One output row `out[target]` against the hidden vector `hidden[row]`: the hidden side's gradient
+    is added to `grad`, the output row is updated. Returns the loss."""
+    dim = grad.shape[0]
+    f = np.float32(0.0)
     for d in range(dim):
-        neu1e[d] += g * weights[target, d]
-    for d in range(dim):
-        weights[target, d] += g * inp[row, d]
+        f += hidden[row, d] * out[target, d]
+    g, loss = _logistic(f, label, lr, sig, logsig, tree_node)
+    if g != 0.0:
+        for d in range(dim):
+            grad[d] += g * out[target, d]
+        for d in range(dim):
+            out[target, d] += g * hidden[row, d]
     return loss
 
 
-@njit(nogil=True, fastmath=FASTMATH, inline="always")
-def _hs_update(inp, row, word, syn1, neu1e, lr, codes, points, code_offsets, sig, logsig, first_hot_node,
-               node_shift):  # pragma: no cover
-    """Hierarchical softmax along the word's Huffman path; saturated nodes are skipped (word2vec.c).
-
-    Nodes from `first_hot_node` on (the ones nearest the root) are read and written `node_shift` rows
-    further on, in the thread's replica.
-    """
-    dim = inp.shape[1]
-    loss = 0.0
-    for j in range(code_offsets[word], code_offsets[word + 1]):
-        node = points[j]
-        if node >= first_hot_node:
-            node += node_shift
-        f = np.float32(0.0)
-        for d in range(dim):
-            f += inp[row, d] * syn1[node, d]
-        # code bit 0 is the positive class of the node's logistic unit
-        sign = 1.0 if codes[j] == 0 else -1.0
-        z = sign * f
-        if z > MAX_EXP:
-            continue
-        if z < -MAX_EXP or z != z:
-            loss += -z
-            continue
-        index = int((f + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))
-        g = np.float32((1.0 - codes[j] - sig[index]) * lr)
-        loss -= logsig[int((z + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))]
-        for d in range(dim):
-            neu1e[d] += g * syn1[node, d]
-        for d in range(dim):
-            syn1[node, d] += g * inp[row, d]
-    return loss
-
-
-@njit(nogil=True, inline="always")
-def _draw_noise(word, negative, prob, alias, state, syn1neg, out, first, hot, replica, group=0,
-                groups=1):  # pragma: no cover
+@njit(inline="always")
+def _draw_noise(word, negative, prob, alias, state, output, out, first, replicas):  # pragma: no cover
     """Draw `negative` noise words into out[first:], skipping draws equal to `word`; prefetch their rows.
 
-    Rows below `hot` are redirected to the thread's replica (`word` is already); with `groups` > 1 the
-    others move into the chunk's share (`group`, see the module's docstring). Returns (end of the
-    drawn ids in `out`, state). Drawing all of them before any update lets their
-    memory loads overlap the updates instead of stalling one after another; the order of draws and
-    updates is word2vec.c's, so results are the same bit for bit.
+    Rows below `replicas.hot` go to the thread's replica (`word` is already there); with several
+    groups, the others move to the same place in this chunk's block of the draw's round of blocks, so
+    each row is still drawn at the mean rate of its round (words of nearly equal frequency). Returns
+    (end of the drawn ids in `out`, state). Drawing all before any update lets their memory loads
+    overlap; the order of draws and updates is word2vec.c's.
     """
     vocab = prob.shape[0]
+    hot, groups = replicas.hot, replicas.groups
     end = first
     for _ in range(negative):
         state = _next(state)
-        # high 32 bits pick the slot (multiply-shift, no division); bits 11..31 decide slot vs alias
-        i = np.int64(((state >> np.uint64(32)) * np.uint64(vocab)) >> np.uint64(32))
+        i = _below(state, vocab)
         u = np.float32((state >> np.uint64(11)) & np.uint64(0x1FFFFF)) * np.float32(1.0 / 2097152.0)
         target = i if u < prob[i] else np.int64(alias[i])
         if target < hot:
-            target += replica
+            target += replicas.replica
         elif groups > 1:
             block = (target - hot) >> NOISE_BLOCK_BITS
-            moved = target + ((group - block % groups) << NOISE_BLOCK_BITS)
-            if moved < vocab:  # in a short last round, a place past the last row: the draw stays
+            moved = target + ((replicas.group - block % groups) << NOISE_BLOCK_BITS)
+            if moved < vocab:  # a short last round may have no such place: the draw stays
                 target = moved
         if target != word:
             out[end] = target
             end += 1
-            _prefetch_row(syn1neg, target)
+            _prefetch_row(output, target)
     return end, state
 
 
-@njit(nogil=True, fastmath=FASTMATH, inline="always")
-def _negative_sampling(inp, row, word, syn1neg, neu1e, lr, negative, prob, alias, state, sig, logsig,
-                       noise, hot, replica, group, groups):  # pragma: no cover - jitted
-    """The true word (label 1) and `negative` noise words drawn from the alias table (label 0).
-
-    `noise` is scratch space for `negative` ids.
-    """
-    drawn, state = _draw_noise(word, negative, prob, alias, state, syn1neg, noise, 0, hot, replica, group,
-                               groups)
-    loss = _output_update(inp, row, word, 1, syn1neg, neu1e, lr, sig, logsig)
+@njit(fastmath=FASTMATH, inline="always")
+def _negative_sampling(hidden, word, output, grad, lr, negative, prob, alias, sig, logsig, state, noise,
+                       replicas):  # pragma: no cover - jitted
+    """The true word (label 1), then `negative` noise words (label 0). Returns (loss, terms, state)."""
+    drawn, state = _draw_noise(word, negative, prob, alias, state, output, noise, 0, replicas)
+    loss = _update_unit(hidden, 0, word, True, output, grad, lr, sig, logsig, False)
     for k in range(drawn):
-        loss += _output_update(inp, row, noise[k], 0, syn1neg, neu1e, lr, sig, logsig)
+        loss += _update_unit(hidden, 0, noise[k], False, output, grad, lr, sig, logsig, False)
     return loss, drawn + 1, state
 
 
-@njit(nogil=True, fastmath=FASTMATH, inline="always")
+@njit(fastmath=FASTMATH, inline="always")
+def _hierarchical_softmax(hidden, word, nodes, grad, lr, codes, points, code_offsets, sig, logsig, first_hot_node,
+                          node_shift):  # pragma: no cover - jitted
+    """The word's Huffman path, root first; code bit 0 is a node's positive label. Nodes from
+    `first_hot_node` on are in the thread's replica, `node_shift` rows further. Returns (loss, terms)."""
+    dim = grad.shape[0]
+    loss = 0.0
+    first, end = code_offsets[word], code_offsets[word + 1]
+    for j in range(first, end):
+        node = points[j]
+        if node >= first_hot_node:
+            node += node_shift
+        # the unit's update written out: through `_update_unit` this loop compiles to ~35 % slower code
+        f = np.float32(0.0)
+        for d in range(dim):
+            f += hidden[0, d] * nodes[node, d]
+        g, loss_j = _logistic(f, codes[j] == 0, lr, sig, logsig, True)
+        loss += loss_j
+        if g != 0.0:
+            for d in range(dim):
+                grad[d] += g * nodes[node, d]
+            for d in range(dim):
+                nodes[node, d] += g * hidden[0, d]
+    return loss, end - first
+
+
+@njit(fastmath=FASTMATH, inline="always")
 def _open_replica(weights, hot, replica, base, first=0):  # pragma: no cover - jitted
     """Copy the shared rows [first, first + hot) to the replica and to `base`, the state it started from."""
     for r in range(hot):
@@ -217,15 +288,15 @@ def _open_replica(weights, hot, replica, base, first=0):  # pragma: no cover - j
             base[r, d] = value
 
 
-@njit(nogil=True, fastmath=FASTMATH, inline="always")
+@njit(fastmath=FASTMATH, inline="always")
 def _merge_replica(weights, hot, replica, base, first=0):  # pragma: no cover - jitted
     """Add the replica's change since `base` to the shared rows [first, first + hot), then restart the
     replica from them.
 
-    The other threads' changes meanwhile are kept: only this thread's difference is added. The add is
-    an unsynchronised read-modify-write, as every Hogwild update is: two threads merging the same
-    element at the same instant can lose one thread's change to it since its last merge (rare: a merge
-    takes microseconds every few milliseconds).
+    Only this thread's difference is added, so the other threads' changes meanwhile are kept. The add
+    is an unsynchronised read-modify-write, as every Hogwild update is: two threads merging the same
+    element at the same instant can lose one's change since its last merge (rare: a merge takes
+    microseconds every few milliseconds).
     """
     for r in range(hot):
         for d in range(base.shape[1]):
@@ -235,24 +306,59 @@ def _merge_replica(weights, hot, replica, base, first=0):  # pragma: no cover - 
             base[r, d] = value
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
-def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, alias, codes, points,
-                code_offsets, skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end,
-                words_before, total_words, seed, sig, logsig, hot=0, replica=0,
-                sync_every=1, dim=0, group=0, groups=1):  # pragma: no cover - jitted
-    """Train on sentences [s_begin, s_end) of the encoded corpus.
+@njit(fastmath=FASTMATH, inline="always")
+def _subsample(ids, offsets, s, keep, sentence, state, hot, replica):  # pragma: no cover - jitted
+    """Sentence s's kept words into `sentence` (hot ids moved to the replica): (count, state).
 
-    Returns (loss_sum, loss_terms, raw_words, trained_words); the loss is the mean binary-logistic
-    loss per output unit when divided by loss_terms. With `hot` > 0, word ids below `hot` use rows
-    `replica + id` of syn0 and syn1neg, and hierarchical softmax's `hot` nodes nearest the root (the
-    highest node ids) rows from `replica - 1` on of syn1 (the same distance past the tree's vocabulary - 1
-    rows as syn0's replica past the vocabulary's), all merged into the shared rows every
-    `sync_every` positions and at the end; with `groups` > 1 the noise words come from this chunk's
-    share of the other rows (`group`). `dim`: the columns in use (0: all; rows may be padded).
+    Subsampling randomly discards frequent words while keeping the ranking the same (word2vec.c).
     """
-    if groups > 1 and (hot == 0 or negative == 0 or not 0 <= group < groups):
+    n = 0
+    for k in range(offsets[s], offsets[s + 1]):
+        w = ids[k]
+        state = _next(state)
+        if keep[w] < 1.0:
+            u = np.float64(state >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            if keep[w] < u:
+                continue
+        sentence[n] = w + replica if w < hot else w
+        n += 1
+    return n, state
+
+
+@njit(inline="always")
+def _sentence_buffer(offsets):  # pragma: no cover - jitted
+    longest = 0
+    for s in range(offsets.shape[0] - 1):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    return np.empty(longest, dtype=np.int32)
+
+
+@njit(inline="always")
+def _learning_rate(settings, words_done):  # pragma: no cover - jitted
+    """Linear decay by the run's progress, never below lr_end."""
+    progress = words_done / settings.total_words
+    return max(settings.lr_start - (settings.lr_start - settings.lr_end) * progress, settings.lr_end)
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def train_chunk(chunk, weights, tables, settings, replicas):  # pragma: no cover - jitted
+    """Train on every sentence of `chunk`, per (context, word) pair as word2vec.c does.
+
+    Returns (loss_sum, loss_terms, raw_words, trained_words): loss_sum / loss_terms is the mean
+    binary-logistic loss per output unit. Word ids below `replicas.hot` use rows `replicas.replica + id`
+    of `input` and `output`; with hs, the `hot` tree nodes nearest the root (the highest node ids) use
+    rows from `replica - 1` on of `nodes` (which has one row fewer than the vocabulary, so the same
+    distance past its own rows); replicas are merged every `sync_every` positions and at the end.
+    """
+    # every array is taken out of its group once: each access to a group's array inside the loops would
+    # count a reference to it, an atomic write to a line every thread shares
+    ids, offsets = chunk.ids, chunk.offsets
+    syn0, syn1neg, syn1 = weights
+    keep, prob, alias, codes, points, code_offsets, sig, logsig = tables
+    hot, replica, groups = replicas.hot, replicas.replica, replicas.groups
+    negative, use_hs, window, dim = settings.negative, settings.hs, settings.window, settings.dim
+    if groups > 1 and (hot == 0 or negative == 0 or not 0 <= replicas.group < groups):
         raise ValueError("noise shares need negative sampling, replicated hot rows and a group below groups")
-    dim = dim if dim > 0 else syn0.shape[1]
     if dim > syn0.shape[1] or (negative > 0 and dim > syn1neg.shape[1]) or (use_hs and dim > syn1.shape[1]):
         raise ValueError("dim is wider than a weight row")  # no bounds checks below: refuse before writing
     hot_out = hot if negative > 0 else 0  # syn1neg's replicated rows
@@ -265,14 +371,11 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
                     or (hot_nodes > 0 and node_replica + hot_nodes > syn1.shape[0])):
         raise ValueError("the replica rows overlap the vocabulary's or run past the weight matrices")
     node_shift = node_replica - first_hot_node
-    state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
-    neu1 = np.zeros((1, dim), dtype=np.float32)
-    neu1e = np.zeros(dim, dtype=np.float32)
+    state = _start_state(chunk.seed)
+    hidden = np.zeros((1, dim), dtype=np.float32)  # the input side: a context row (sg) or their mean (cbow)
+    grad = np.zeros(dim, dtype=np.float32)    # the input side's gradient
     noise = np.empty(max(negative, 1), dtype=np.int64)
-    longest = 0
-    for s in range(s_begin, s_end):
-        longest = max(longest, offsets[s + 1] - offsets[s])
-    sentence = np.empty(longest, dtype=np.int32)
+    sentence = _sentence_buffer(offsets)
     base0 = np.empty((hot, dim), dtype=np.float32)
     base1 = np.empty((hot_out, dim), dtype=np.float32)
     base2 = np.empty((hot_nodes, dim), dtype=np.float32)
@@ -284,27 +387,15 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
     loss_terms = 0
     raw = 0
     trained = 0
-    span = lr_start - lr_end
-    for s in range(s_begin, s_end):
-        progress = (words_before + raw) / total_words
-        lr = max(lr_start - span * progress, lr_end)
-        # subsampling randomly discards frequent words while keeping the ranking same
-        n = 0
-        for k in range(offsets[s], offsets[s + 1]):
-            w = ids[k]
-            state = _next(state)
-            if keep[w] < 1.0:
-                u = np.float64(state >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-                if keep[w] < u:
-                    continue
-            sentence[n] = w + replica if w < hot else w
-            n += 1
+    for s in range(offsets.shape[0] - 1):
+        lr = _learning_rate(settings, chunk.words_before + raw)
+        n, state = _subsample(ids, offsets, s, keep, sentence, state, hot, replica)
         raw += offsets[s + 1] - offsets[s]
         trained += n
         for pos in range(n):
             if hot > 0:
                 since_merge += 1
-                if since_merge == sync_every:
+                if since_merge == replicas.sync_every:
                     since_merge = 0
                     _merge_replica(syn0, hot, replica, base0)
                     _merge_replica(syn1neg, hot_out, replica, base1)
@@ -312,62 +403,62 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
             word = sentence[pos]
             tree_word = word - replica if hot > 0 and word >= replica else word  # the tree is indexed by word id
             state = _next(state)
-            b = np.int64(((state >> np.uint64(32)) * np.uint64(window)) >> np.uint64(32))
+            b = _below(state, window)  # word2vec.c's shrunk window: 1..window on each side
             lo = max(pos - window + b, 0)
             hi = min(pos + window - b + 1, n)
-            if skip_gram:
+            if settings.skip_gram:
                 for c in range(lo, hi):
                     if c == pos:
                         continue
                     context = sentence[c]
                     for d in range(dim):  # the input row, unchanged until the end of the pair
-                        neu1[0, d] = syn0[context, d]
-                        neu1e[d] = 0.0
+                        hidden[0, d] = syn0[context, d]
+                        grad[d] = 0.0
                     if use_hs:
-                        loss_sum += _hs_update(neu1, 0, tree_word, syn1, neu1e, lr, codes, points,
-                                               code_offsets, sig, logsig, first_hot_node, node_shift)
-                        loss_terms += code_offsets[tree_word + 1] - code_offsets[tree_word]
+                        loss, terms = _hierarchical_softmax(hidden, tree_word, syn1, grad, lr, codes, points,
+                                                            code_offsets, sig, logsig, first_hot_node, node_shift)
+                        loss_sum += loss
+                        loss_terms += terms
                     if negative > 0:
-                        loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr, negative,
-                                                                prob, alias, state, sig, logsig, noise, hot,
-                                                                replica, group, groups)
+                        loss, terms, state = _negative_sampling(hidden, word, syn1neg, grad, lr, negative, prob, alias,
+                                                                sig, logsig, state, noise, replicas)
                         loss_sum += loss
                         loss_terms += terms
                     for d in range(dim):
-                        syn0[context, d] += neu1e[d]
+                        syn0[context, d] += grad[d]
             else:
                 for d in range(dim):
-                    neu1[0, d] = 0.0
+                    hidden[0, d] = 0.0
                 count = 0
                 for c in range(lo, hi):
                     if c != pos:
                         context = sentence[c]
                         for d in range(dim):
-                            neu1[0, d] += syn0[context, d]
+                            hidden[0, d] += syn0[context, d]
                         count += 1
                 if count == 0:
                     continue
-                if cbow_mean:
+                if settings.cbow_mean:
                     inv = np.float32(1.0 / count)
                     for d in range(dim):
-                        neu1[0, d] *= inv
+                        hidden[0, d] *= inv
                 for d in range(dim):
-                    neu1e[d] = 0.0
+                    grad[d] = 0.0
                 if use_hs:
-                    loss_sum += _hs_update(neu1, 0, tree_word, syn1, neu1e, lr, codes, points, code_offsets, sig,
-                                           logsig, first_hot_node, node_shift)
-                    loss_terms += code_offsets[tree_word + 1] - code_offsets[tree_word]
+                    loss, terms = _hierarchical_softmax(hidden, tree_word, syn1, grad, lr, codes, points, code_offsets,
+                                                        sig, logsig, first_hot_node, node_shift)
+                    loss_sum += loss
+                    loss_terms += terms
                 if negative > 0:
-                    loss, terms, state = _negative_sampling(neu1, 0, word, syn1neg, neu1e, lr, negative, prob,
-                                                            alias, state, sig, logsig, noise, hot, replica,
-                                                            group, groups)
+                    loss, terms, state = _negative_sampling(hidden, word, syn1neg, grad, lr, negative, prob, alias, sig,
+                                                            logsig, state, noise, replicas)
                     loss_sum += loss
                     loss_terms += terms
                 for c in range(lo, hi):
                     if c != pos:
                         context = sentence[c]
                         for d in range(dim):
-                            syn0[context, d] += neu1e[d]
+                            syn0[context, d] += grad[d]
     _merge_replica(syn0, hot, replica, base0)
     _merge_replica(syn1neg, hot_out, replica, base1)
     _merge_replica(syn1, hot_nodes, node_replica, base2, first_hot_node)
@@ -375,56 +466,43 @@ def train_chunk(ids, offsets, s_begin, s_end, syn0, syn1neg, syn1, keep, prob, a
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob, alias, negative, window,
-                         lr_start, lr_end, words_before, total_words, seed, sig, logsig,
-                         dim=0):  # pragma: no cover - jitted
+def train_chunk_sg_batch(chunk, weights, tables, settings):  # pragma: no cover - jitted
     """Skip-gram negative sampling with negatives shared across a window (Ji et al., 2016).
 
     For each centre word, one set of noise words serves every context word of its window, and the
     window is trained as a minibatch: all scores come from the weights before the update, then the
     context rows and the output rows each get their summed gradient. Each output row is read once per
-    window instead of once per context word, which is what makes it faster; the quality is close to the
-    per-pair updates but not identical (a separate mode, `--batch-negatives`). Same random stream
-    discipline and learning-rate schedule as `train_chunk`; `dim` as there.
+    window instead of once per context word, which makes it faster; the quality is close to the
+    per-pair updates but not identical (a separate mode, `--batch-negatives`). The random stream and
+    the learning-rate schedule are `train_chunk`'s; `weights.nodes` is not used.
     """
-    dim = dim if dim > 0 else syn0.shape[1]
+    ids, offsets = chunk.ids, chunk.offsets  # out of their groups once, as in `train_chunk`
+    syn0, syn1neg = weights.input, weights.output
+    keep, prob, alias, _, _, _, sig, logsig = tables
+    negative, window, dim = settings.negative, settings.window, settings.dim
     if dim > syn0.shape[1] or dim > syn1neg.shape[1]:
         raise ValueError("dim is wider than a weight row")
-    state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
+    state = _start_state(chunk.seed)
     width = 2 * window
     targets = np.empty(negative + 1, dtype=np.int64)
     contexts = np.empty(width, dtype=np.int64)
     grads = np.zeros((width, negative + 1), dtype=np.float32)
     d_ctx = np.zeros((width, dim), dtype=np.float32)
     d_out = np.zeros((negative + 1, dim), dtype=np.float32)
-    longest = 0
-    for s in range(s_begin, s_end):
-        longest = max(longest, offsets[s + 1] - offsets[s])
-    sentence = np.empty(longest, dtype=np.int32)
+    sentence = _sentence_buffer(offsets)
     loss_sum = 0.0
     loss_terms = 0
     raw = 0
     trained = 0
-    span = lr_start - lr_end
-    for s in range(s_begin, s_end):
-        progress = (words_before + raw) / total_words
-        lr = max(lr_start - span * progress, lr_end)
-        n = 0
-        for k in range(offsets[s], offsets[s + 1]):
-            w = ids[k]
-            state = _next(state)
-            if keep[w] < 1.0:
-                u = np.float64(state >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-                if keep[w] < u:
-                    continue
-            sentence[n] = w
-            n += 1
+    for s in range(offsets.shape[0] - 1):
+        lr = _learning_rate(settings, chunk.words_before + raw)
+        n, state = _subsample(ids, offsets, s, keep, sentence, state, 0, 0)
         raw += offsets[s + 1] - offsets[s]
         trained += n
         for pos in range(n):
             word = sentence[pos]
             state = _next(state)
-            b = np.int64(((state >> np.uint64(32)) * np.uint64(window)) >> np.uint64(32))
+            b = _below(state, window)
             lo = max(pos - window + b, 0)
             hi = min(pos + window - b + 1, n)
             m = 0
@@ -436,51 +514,28 @@ def train_chunk_sg_batch(ids, offsets, s_begin, s_end, syn0, syn1neg, keep, prob
                 continue
             # the true word first, then the noise words (a draw equal to the word is skipped)
             targets[0] = word
-            t, state = _draw_noise(word, negative, prob, alias, state, syn1neg, targets, 1, 0, 0)
-            # scores of every (context, target) pair from the current weights
+            t, state = _draw_noise(word, negative, prob, alias, state, syn1neg, targets, 1, NO_REPLICAS)
+            # every (context, target) pair scored from the current weights
             for i in range(m):
-                row = contexts[i]
                 for j in range(t):
-                    f = np.float32(0.0)
-                    out = targets[j]
-                    for d in range(dim):
-                        f += syn0[row, d] * syn1neg[out, d]
-                    sign = 1.0 if j == 0 else -1.0
-                    z = sign * f
-                    if z > MAX_EXP:
-                        g = np.float32(0.0)
-                    elif z >= -MAX_EXP:
-                        index = int((z + MAX_EXP) * (TABLE_SIZE / MAX_EXP / 2.0))
-                        g = np.float32(sign * (1.0 - sig[index]) * lr)
-                        loss_sum -= logsig[index]
-                    else:
-                        g = np.float32(sign * lr)
-                        loss_sum -= z
-                    grads[i, j] = g
+                    f = _dot(syn0, contexts[i], syn1neg, targets[j], dim)
+                    g, loss = _logistic(f, j == 0, lr, sig, logsig, False)
+                    grads[i, j] = g  # 0 where no update is due
+                    loss_sum += loss
             loss_terms += m * t
-            # gradients as two small matrix products, both from the pre-update weights
+            # the gradients as two small matrix products, both from the pre-update weights
             for i in range(m):
                 for d in range(dim):
                     d_ctx[i, d] = 0.0
                 for j in range(t):
-                    g = grads[i, j]
-                    out = targets[j]
-                    for d in range(dim):
-                        d_ctx[i, d] += g * syn1neg[out, d]
+                    _axpy(d_ctx, i, grads[i, j], syn1neg, targets[j], dim)
             for j in range(t):
                 for d in range(dim):
                     d_out[j, d] = 0.0
                 for i in range(m):
-                    g = grads[i, j]
-                    row = contexts[i]
-                    for d in range(dim):
-                        d_out[j, d] += g * syn0[row, d]
+                    _axpy(d_out, j, grads[i, j], syn0, contexts[i], dim)
             for i in range(m):
-                row = contexts[i]
-                for d in range(dim):
-                    syn0[row, d] += d_ctx[i, d]
+                _axpy(syn0, contexts[i], np.float32(1.0), d_ctx, i, dim)
             for j in range(t):
-                out = targets[j]
-                for d in range(dim):
-                    syn1neg[out, d] += d_out[j, d]
+                _axpy(syn1neg, targets[j], np.float32(1.0), d_out, j, dim)
     return loss_sum, loss_terms, raw, trained

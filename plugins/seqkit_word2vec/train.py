@@ -16,34 +16,29 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from seqkit.encoded import DiskCorpus, EncodedCorpus, sentence_runs
 from seqkit.errors import Interrupted, TrainingDiverged
 from seqkit.memory import release_compiler_pages
 from seqkit.progress import Reporter
-from seqkit.tokens import load_kernels as load_tokenizer
-from seqkit.vocab import (DiskCorpus, EncodedCorpus, Vocabulary, alias_table, huffman_tree,
-                          keep_probabilities, sentence_runs)
+from seqkit.reader import load_kernels as load_reader_kernels
+from seqkit.sampling import alias_table, huffman_tree, keep_probabilities
+from seqkit.vectors import load_kernels as load_vector_kernels
+from seqkit.vocabulary import Vocabulary
 
 CHUNK_WORDS = 10_000
-# With several threads, each thread trains the rows of the HOT_ROWS most frequent words (`Config.replica_rows`),
-# and with hierarchical softmax the HOT_ROWS tree nodes nearest the root, in a replica of its own and adds
-# its changes to the shared rows every SYNC_POSITIONS positions.
-# Those rows are written by every thread all the time; when two cores keep writing the same cache
-# lines, each write waits for the line to come from the other core, and on some hosts (or at some
-# moments on the same host) that makes two threads barely faster than one. More rows (256, 1024) or
-# more frequent merges cost more in merging than they saved; see the README's scaling section.
-HOT_ROWS = 64
+# With several threads, each thread trains the rows of the REPLICA_ROWS most frequent words (and with hs
+# the REPLICA_ROWS tree nodes nearest the root) in a replica of its own, merged every SYNC_POSITIONS
+# positions: every thread writes those rows all the time, and cores writing the same cache lines wait on
+# each other; more rows or more frequent merges cost more in merging than they save.
+REPLICA_ROWS = 64
 SYNC_POSITIONS = 200
-# Each running chunk also draws its noise words among the other rows from a share no other running chunk
-# has (`Config.noise_shares`, `NoiseShares`, `kernels.NOISE_BLOCK_BITS`): noise rows are most of what a
-# thread writes, and while the host runs the two vCPUs on distant cores, every one of them last written by
-# the other thread costs a slow transfer.
-# Weight rows are padded to whole cache lines and the matrices start on one, so no line holds parts of
-# two rows: with 400-byte rows (dim 100), two threads writing neighbouring rows (words of similar
-# frequency) would otherwise keep pulling the line they share from each other's cache. On the benchmark
-# corpus, two threads went about 5 % faster (see the README's scaling section); the padding costs
-# 12 % more weight memory at dim 100 and nothing at multiples of 16.
+# With replicas and negative sampling, each running chunk draws its noise words from a share of the other
+# rows that no other running chunk holds (`NoiseShares`): noise rows are most of what a thread writes.
+NOISE_SHARES = True
+# Weight rows are padded to whole cache lines and start on one, so two threads writing neighbouring rows
+# (words of similar frequency) never write the same line; it costs 12 % more weight memory at dim 100.
 CACHE_LINE = 64
-ROW_ALIGN_BYTES = CACHE_LINE  # a benchmark sets 4 (float32 rows of exactly dim) to compare the layouts
+ROW_ALIGN_BYTES = CACHE_LINE
 
 
 @dataclass
@@ -60,8 +55,6 @@ class Config:
     min_lr: float = 0.0001
     cbow_mean: bool = True
     batch_negatives: bool = False  # sg + ns only: negatives shared across a window (Ji et al.)
-    replica_rows: int = HOT_ROWS  # per-thread replicas of the most frequent rows and top tree nodes (0: none)
-    noise_shares: bool = True  # with replicas: each running chunk draws noise words from a share of its own
     threads: int = 1
     seed: int = 1
 
@@ -140,12 +133,11 @@ def padded_zeros(rows: int, dim: int) -> np.ndarray:
 
 
 def initial_weights(vocab_size: int, config: Config, extra_rows: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """syn0 uniform in [-1, 1)/dim (gensim's and fastText's); output layers at zero; absent layers one-row dummies.
+    """syn0 uniform in [-1, 1)/dim; output layers at zero; absent layers one-row stand-ins.
 
-    word2vec.c's [-0.5, 0.5)/dim learns more slowly from the start: on the benchmark corpus after one
-    epoch, 0.33 points lower analogy accuracy for sg-ns (6 seeds) and 0.50 for cbow-ns (4 seeds).
-    syn0, syn1neg and syn1 (with hs) get `extra_rows` more rows after their own, for the threads' replicas. Rows
-    are padded (`padded_zeros`): the vectors are `[:, :config.dim]`.
+    gensim's and fastText's range: word2vec.c's [-0.5, 0.5)/dim learns more slowly from the start.
+    syn0, syn1neg and syn1 (with hs) get `extra_rows` more rows after their own, for the threads'
+    replicas. Rows are padded (`padded_zeros`): the vectors are `[:, :config.dim]`.
     """
     rng = np.random.default_rng(config.seed)
     syn0 = padded_zeros(vocab_size + extra_rows, config.dim)
@@ -170,34 +162,19 @@ def load_kernels(config: Config) -> None:
     it before the corpus is read means LLVM's resident pages and the model's arrays never coexist, which
     keeps the peak memory of a run about 100 MB lower (see `seqkit.memory`).
     """
-    from seqkit._textformat import vector_lines
-
     tiny = Vocabulary(["a", "b", "c"], [3, 2, 1])
     corpus = EncodedCorpus(np.array([0, 1, 2, 0, 1, 0], np.int32), np.array([0, 6], np.int64))
     # a tame learning rate: a run meant to diverge (a huge --lr) must do so in the real run, not here
     train(tiny, corpus, replace(config, epochs=1, threads=1, lr=0.025, min_lr=0.0001), Reporter(quiet=True))
-    load_tokenizer()
-    vector_lines(["a"], np.zeros((1, 1), dtype=np.float32))  # loaded after the release, it pulled 30 MB back
+    load_reader_kernels()
+    load_vector_kernels()  # loaded after the release, the writer pulled 30 MB back
     release_compiler_pages()
 
 
-def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config, reporter) -> tuple[np.ndarray, TrainStats]:
-    """Train and return the word vectors: syn0's vocabulary rows without the padding, C-contiguous."""
-    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk, train_chunk_sg_batch
+def kernel_tables(vocab: Vocabulary, config: Config):
+    """The kernels' `Tables`: subsampling, the noise alias table, the Huffman tree (hs) and the sigmoid."""
+    from seqkit_word2vec.kernels import Tables, sigmoid_tables
 
-    # replicas only where they can help: several threads, per-pair updates (the batch kernel has none)
-    hot = min(config.replica_rows, len(vocab)) if config.threads > 1 and not config.batch_negatives else 0
-    shares = NoiseShares(config.threads) if hot and config.negative and config.noise_shares else None
-    # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
-    # one; rows that are not (ROW_ALIGN_BYTES below CACHE_LINE) get `gap` spare rows, at least a line,
-    # before each replica, so no line holds rows of two threads (or of a thread and the vocabulary)
-    row_bytes = 4 * row_width(config.dim)
-    gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
-    stride = hot + gap
-    syn0, syn1neg, syn1 = initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0)
-    worker = threading.local()
-    workers = iter(range(config.threads))
-    keep = keep_probabilities(vocab.counts, config.sample)
     prob, alias = alias_table(vocab.counts, config.ns_exponent)
     if config.hs:
         tree = huffman_tree(vocab.counts)
@@ -205,31 +182,54 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     else:
         codes, points = np.zeros(1, np.uint8), np.zeros(1, np.int32)
         code_offsets = np.zeros(len(vocab) + 1, np.int64)
-    sig, logsig = sigmoid_tables()
+    return Tables(keep_probabilities(vocab.counts, config.sample), prob, alias, codes, points, code_offsets,
+                  *sigmoid_tables())
+
+
+def kernel_settings(config: Config, total_words: float):
+    """The kernels' `Settings`, with the types fixed so that every run uses one compiled specialisation."""
+    from seqkit_word2vec.kernels import Settings
+
+    return Settings(bool(config.skip_gram), bool(config.hs), int(config.negative), bool(config.cbow_mean),
+                    int(config.window), int(config.dim), float(config.lr), float(config.min_lr), float(total_words))
+
+
+def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config, reporter) -> tuple[np.ndarray, TrainStats]:
+    """Train and return the word vectors: syn0's vocabulary rows without the padding, C-contiguous."""
+    from seqkit_word2vec import kernels
+
+    # replicas only where they can help: several threads, per-pair updates (the batch kernel has none)
+    hot = min(REPLICA_ROWS, len(vocab)) if config.threads > 1 and not config.batch_negatives else 0
+    shares = NoiseShares(config.threads) if hot and config.negative and NOISE_SHARES else None
+    # thread t's replica starts at row len(vocab) + gap + t * stride. Rows padded to whole lines never share
+    # one; rows that are not (ROW_ALIGN_BYTES below CACHE_LINE) get `gap` spare rows, at least a line,
+    # before each replica, so no line holds rows of two threads (or of a thread and the vocabulary)
+    row_bytes = 4 * row_width(config.dim)
+    gap = 0 if row_bytes % CACHE_LINE == 0 else -(-CACHE_LINE // row_bytes)
+    stride = hot + gap
+    weights = kernels.Weights(*initial_weights(len(vocab), config, extra_rows=stride * config.threads if hot else 0))
+    worker = threading.local()
+    workers = iter(range(config.threads))
+    tables = kernel_tables(vocab, config)
     chunks = make_chunks(corpus.offsets)
     corpus_words = int(corpus.offsets[-1])
     total = float(corpus_words * config.epochs)
+    settings = kernel_settings(config, total)
     stats = TrainStats()
     loss_sum, loss_terms = 0.0, 0
 
     def run(epoch: int, index: int):
         first, end, before = chunks[index]
-        seed = chunk_seed(config.seed, epoch, index)
         ids, offsets = corpus.slice(first, end)
-        sentences = end - first
+        chunk = kernels.Chunk(ids, offsets, epoch * corpus_words + before, chunk_seed(config.seed, epoch, index))
         if config.batch_negatives:
-            return train_chunk_sg_batch(ids, offsets, 0, sentences, syn0, syn1neg, keep, prob, alias,
-                                        config.negative, config.window, config.lr, config.min_lr,
-                                        epoch * corpus_words + before, total, seed, sig, logsig, config.dim)
+            return kernels.train_chunk_sg_batch(chunk, weights, tables, settings)
         if not hasattr(worker, "replica"):  # each pool thread takes the next replica, once
             worker.replica = len(vocab) + gap + stride * next(workers)  # syn1's (hs) at one row less
         share = shares.take() if shares else 0
         try:
-            return train_chunk(ids, offsets, 0, sentences, syn0, syn1neg, syn1, keep, prob, alias,
-                               codes, points, code_offsets, config.skip_gram, config.hs, config.negative,
-                               config.cbow_mean, config.window, config.lr, config.min_lr,
-                               epoch * corpus_words + before, total, seed, sig, logsig, hot, worker.replica,
-                               SYNC_POSITIONS, config.dim, share, shares.count if shares else 1)
+            replicas = kernels.Replicas(hot, worker.replica, SYNC_POSITIONS, share, shares.count if shares else 1)
+            return kernels.train_chunk(chunk, weights, tables, settings, replicas)
         finally:
             if shares:
                 shares.give_back(share, int(offsets[-1] - offsets[0]))
@@ -270,8 +270,8 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     stats.loss = loss_sum / max(loss_terms, 1)
     # one non-finite value makes the float64 sum non-finite (finite float32s cannot overflow it), and
     # unlike isfinite(syn0) the sum allocates no array the size of the vectors at the run's peak
-    vectors = syn0[:len(vocab), :config.dim]  # without the replicas' rows and the padding
+    vectors = weights.input[:len(vocab), :config.dim]  # without the replicas' rows and the padding
     if not np.isfinite(vectors.sum(dtype=np.float64)):
         raise TrainingDiverged(f"the vectors became non-finite; lower --lr (now {config.lr:g})")
-    syn1neg = syn1 = None  # freed before the unpadded copy, which then adds nothing to the run's peak
+    weights = None  # freed before the unpadded copy, which then adds nothing to the run's peak
     return np.ascontiguousarray(vectors), stats
