@@ -1,29 +1,34 @@
-# Everything installs into ./.venv from PyPI; only Python 3.11 (with venv) is needed.
+# Everything installs into ./.venv from PyPI; only Python 3.10+ (with venv) is needed.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime-installed
+TESTING := $(VENV)/.test-installed
 
 .PHONY: install demo test test-fast bench clean
 
-$(STAMP): pyproject.toml setup.cfg
+$(RUNTIME): pyproject.toml setup.cfg
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(TESTING): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(TESTING)
 
-install: $(STAMP)
+install: $(RUNTIME)
 
-demo: install  ## train, query and evaluate on the bundled sample corpus
+demo: $(RUNTIME)  ## train, query and evaluate on the bundled sample corpus (installs the runtime only)
 	$(BIN)/seqkit demo
 
-test: install  ## the whole test suite (what .ci/run runs)
+test: $(TESTING)  ## the whole test suite (what .ci/run runs)
 	$(BIN)/python -m pytest -q
 
-test-fast: install
+test-fast: $(TESTING)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: install  ## the quick side-by-side benchmarks (need the benchmark data sets, see benchmarks/_common.py); word2vec.py and rnnlm.py take an hour
+bench: $(TESTING)  ## the quick side-by-side benchmarks (need the benchmark data sets, see benchmarks/_common.py); word2vec.py and rnnlm.py take an hour
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/ngram.py
