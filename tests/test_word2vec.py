@@ -10,185 +10,91 @@ import numpy as np
 import pytest
 
 from conftest import require_data, small_training_problem
-
-M64 = (1 << 64) - 1
-MAX_EXP, TABLE = 6.0, 1000
+from reference.word2vec import reference_chunk
 
 
-# --- a slow, obviously-correct reference of one chunk ----------------------------------------
+def _problem(seed: int, n_ids: int, offsets: list[int], *, skip_gram=True, hs=False, negative=3, lr=0.5,
+             sample=0.05, tree_counts=None):
+    """A small training problem in the kernels' groups: (chunk, weights, tables, settings)."""
+    from seqkit.sampling import alias_table, huffman_tree, keep_probabilities
+    from seqkit_word2vec.kernels import Chunk, Settings, Tables, Weights, sigmoid_tables
 
-class Lcg:
-    def __init__(self, seed):
-        self.state = (seed * 2862933555777941757 + 3037000493) & M64
+    counts, ids, offsets, syn0, syn1neg = small_training_problem(seed, n_ids, offsets)
+    vocab, dim = syn0.shape
+    prob, alias = alias_table(counts)
+    if hs:
+        tree = huffman_tree(counts if tree_counts is None else tree_counts)
+        codes, points, code_offsets = tree.codes, tree.points, tree.offsets
+        syn1 = (np.random.default_rng(seed + 1).random((vocab - 1, dim), dtype=np.float32) * 0.2).astype(np.float32)
+    else:
+        codes, points, code_offsets = np.zeros(1, np.uint8), np.zeros(1, np.int32), np.zeros(vocab + 1, np.int64)
+        syn1 = np.zeros((1, dim), np.float32)
+    tables = Tables(keep_probabilities(counts, sample), prob, alias, codes, points, code_offsets, *sigmoid_tables())
+    settings = Settings(skip_gram, hs, negative, True, 3, dim, lr, 0.01, 1000.0)
+    return Chunk(ids, offsets, 100, 12345), Weights(syn0, syn1neg, syn1), tables, settings
 
-    def next(self):
-        self.state = (self.state * 25214903917 + 11) & M64
-        return self.state
+
+def _copy(weights):
+    return type(weights)(*(m.copy() for m in weights))
 
 
-def table_index(z):
-    return int((z + MAX_EXP) * (TABLE / MAX_EXP / 2.0))
-
-
-def reference_chunk(ids, offsets, syn0, syn1neg, syn1, keep, prob, alias, codes, points, code_offsets,
-                    skip_gram, use_hs, negative, cbow_mean, window, lr_start, lr_end, words_before, total,
-                    seed, sig, logsig):
-    """word2vec.c's updates written plainly with NumPy rows (float32), same random stream."""
-    rng = Lcg(seed)
-    loss_sum, raw = 0.0, 0
-    vocab = prob.shape[0]
-
-    def unit(inp, target, label, weights, neu1e, lr):
-        f = np.float32(np.dot(inp, weights[target]))
-        sign = 1.0 if label else -1.0
-        z = sign * f
-        if z > MAX_EXP:
-            return 0.0
-        if z >= -MAX_EXP:
-            i = table_index(z)
-            g = np.float32(sign * (1.0 - sig[i]) * lr)
-            loss = -logsig[i]
-        else:
-            g, loss = np.float32(sign * lr), -z
-        neu1e += g * weights[target]
-        weights[target] += g * inp
-        return loss
-
-    def outputs(inp, word, neu1e, lr):
-        loss = 0.0
-        inp = inp.copy()
-        if use_hs:
-            for j in range(code_offsets[word], code_offsets[word + 1]):
-                node = points[j]
-                f = np.float32(np.dot(inp, syn1[node]))
-                sign = 1.0 if codes[j] == 0 else -1.0
-                z = sign * f
-                if z > MAX_EXP:
-                    continue
-                if z < -MAX_EXP:
-                    loss += -z
-                    continue
-                g = np.float32((1.0 - codes[j] - sig[table_index(f)]) * lr)
-                loss -= logsig[table_index(z)]
-                neu1e += g * syn1[node]
-                syn1[node] += g * inp
-        if negative:
-            loss += unit(inp, word, 1, syn1neg, neu1e, lr)
-            for _ in range(negative):
-                r = rng.next()
-                i = ((r >> 32) * vocab) >> 32
-                u = np.float32((r >> 11) & 0x1FFFFF) * np.float32(1.0 / 2097152.0)
-                target = i if u < prob[i] else int(alias[i])
-                if target != word:
-                    loss += unit(inp, target, 0, syn1neg, neu1e, lr)
-        return loss
-
-    for s in range(len(offsets) - 1):
-        lr = max(lr_start - (lr_start - lr_end) * (words_before + raw) / total, lr_end)
-        sentence = []
-        for k in range(offsets[s], offsets[s + 1]):
-            w = ids[k]
-            r = rng.next()
-            if keep[w] < 1.0 and keep[w] < ((r >> 11) / 9007199254740992.0):
-                continue
-            sentence.append(w)
-        raw += offsets[s + 1] - offsets[s]
-        n = len(sentence)
-        for pos, word in enumerate(sentence):
-            r = rng.next()
-            b = ((r >> 32) * window) >> 32
-            contexts = [c for c in range(max(pos - window + b, 0), min(pos + window - b + 1, n)) if c != pos]
-            if skip_gram:
-                for c in contexts:
-                    neu1e = np.zeros(syn0.shape[1], np.float32)
-                    loss_sum += outputs(syn0[sentence[c]], word, neu1e, lr)
-                    syn0[sentence[c]] += neu1e
-            elif contexts:
-                neu1 = syn0[[sentence[c] for c in contexts]].sum(axis=0, dtype=np.float32)
-                if cbow_mean:
-                    neu1 *= np.float32(1.0 / len(contexts))
-                neu1e = np.zeros(syn0.shape[1], np.float32)
-                loss_sum += outputs(neu1, word, neu1e, lr)
-                for c in contexts:
-                    syn0[sentence[c]] += neu1e
-    return loss_sum
+def _with_rows(weights, rows: int, fill: float = 7.0):
+    """`weights` with `rows` more rows of `fill` after each matrix's own (room for replicas)."""
+    return type(weights)(*(np.vstack([m, np.full((rows, m.shape[1]), fill, np.float32)]) for m in weights))
 
 
 @pytest.mark.parametrize("skip_gram", [True, False])
 @pytest.mark.parametrize("loss", ["ns", "hs", "ns+hs"])
 def test_kernel_equals_numpy_reference(skip_gram, loss):
-    from seqkit.vocab import alias_table, huffman_tree, keep_probabilities
-    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk
+    from seqkit_word2vec.kernels import NO_REPLICAS, train_chunk
 
-    counts, ids, offsets, syn0, syn1neg = small_training_problem(7, 60, [0, 25, 26, 60])
-    vocab, dim = syn0.shape
-    syn1 = (np.random.default_rng(8).random((vocab - 1, dim), dtype=np.float32) * 0.2).astype(np.float32)
-    keep = keep_probabilities(counts, 0.05)
-    prob, alias = alias_table(counts)
-    tree = huffman_tree(counts)
-    sig, logsig = sigmoid_tables()
-    use_hs, negative = "hs" in loss, (3 if "ns" in loss else 0)
-    args = (keep, prob, alias, tree.codes, tree.points, tree.offsets, skip_gram, use_hs, negative, True, 3,
-            0.5, 0.01, 100, 1000.0, 12345, sig, logsig)
-    mats = [m.copy() for m in (syn0, syn1neg, syn1)]
-    got_loss, terms, raw, trained = train_chunk(ids, offsets, 0, 3, *mats, *args)
-    ref = [m.copy() for m in (syn0, syn1neg, syn1)]
-    want_loss = reference_chunk(ids, offsets, *ref, *args)
-    for got, want in zip(mats, ref):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    chunk, start, tables, settings = _problem(7, 60, [0, 25, 26, 60], skip_gram=skip_gram, hs="hs" in loss,
+                                              negative=3 if "ns" in loss else 0)
+    got = _copy(start)
+    got_loss, terms, raw, trained = train_chunk(chunk, got, tables, settings, NO_REPLICAS)
+    want = _copy(start)
+    want_loss = reference_chunk(chunk, want, tables, settings)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
     assert got_loss == pytest.approx(want_loss, rel=1e-3)  # table-index rounding may differ by one slot
     assert raw == 60 and 0 < trained <= 60 and terms > 0
-    assert not np.allclose(mats[0], syn0)  # training moved the vectors
+    assert not np.allclose(got.input, start.input)  # training moved the vectors
+    if "hs" in loss:
+        assert not np.allclose(got.nodes, start.nodes)
 
 
 def _replica_case(skip_gram: bool):
-    """A small sg-ns or cbow-ns chunk: (ids, offsets, syn0, syn1neg, the arguments after them)."""
-    from seqkit.vocab import alias_table, keep_probabilities
-    from seqkit_word2vec.kernels import sigmoid_tables
-
-    counts, ids, offsets, syn0, syn1neg = small_training_problem(11, 200, [0, 90, 91, 200])
-    vocab, dim = syn0.shape
-    prob, alias = alias_table(counts)
-    sig, logsig = sigmoid_tables()
-    args = (np.zeros((1, dim), np.float32), keep_probabilities(counts, 0.05), prob, alias, np.zeros(1, np.uint8),
-            np.zeros(1, np.int32), np.zeros(vocab + 1, np.int64), skip_gram, False, 3, True, 3, 0.5, 0.01, 100,
-            1000.0, 12345, sig, logsig)
-    return ids, offsets, syn0, syn1neg, args
+    """A small sg-ns or cbow-ns chunk over 200 words."""
+    return _problem(11, 200, [0, 90, 91, 200], skip_gram=skip_gram)
 
 
 @pytest.mark.parametrize("skip_gram", [True, False])
 def test_replicated_rows_train_like_the_shared_ones_on_one_thread(skip_gram):
     """With one thread, training the hot rows in a replica merged every few positions changes only rounding;
     a wrong redirection or merge would move the vectors far apart (checked against the NumPy reference)."""
-    from seqkit_word2vec.kernels import train_chunk
+    from seqkit_word2vec.kernels import NO_REPLICAS, Replicas, train_chunk
 
-    ids, offsets, syn0, syn1neg, args = _replica_case(skip_gram)
-    vocab, hot, replica = len(syn0), 5, len(syn0) + 1
-    plain = [syn0.copy(), syn1neg.copy()]
-    plain_loss = train_chunk(ids, offsets, 0, 3, *plain, *args)[0]
-    extended = [np.vstack([m, np.full((hot + 1, m.shape[1]), 7.0, np.float32)]) for m in (syn0, syn1neg)]
-    replica_loss = train_chunk(ids, offsets, 0, 3, *extended, *args, hot, replica, 4)[0]
-    ref = [syn0.copy(), syn1neg.copy()]
-    reference_chunk(ids, offsets, *ref, *args)
-    for got, want, start in zip(extended, plain, (syn0, syn1neg)):
+    chunk, start, tables, settings = _replica_case(skip_gram)
+    vocab, hot, replica = len(start.input), 5, len(start.input) + 1
+    plain = _copy(start)
+    plain_loss = train_chunk(chunk, plain, tables, settings, NO_REPLICAS)[0]
+    extended = _with_rows(start, hot + 1)
+    replica_loss = train_chunk(chunk, extended, tables, settings, Replicas(hot, replica, 4, 0, 1))[0]
+    ref = _copy(start)
+    reference_chunk(chunk, ref, tables, settings)
+    for got, want, first in zip(extended[:2], plain[:2], start[:2]):
         np.testing.assert_allclose(got[:vocab], want, rtol=1e-5, atol=1e-6)
         assert np.array_equal(got[replica:replica + hot], got[:hot])  # the last merge left them equal
-        assert not np.allclose(got[:hot], start[:hot])  # the hot rows did train
-    np.testing.assert_allclose(plain[0], ref[0], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(got[:hot], first[:hot])  # the hot rows did train
+    np.testing.assert_allclose(plain.input, ref.input, rtol=1e-5, atol=1e-6)
     assert replica_loss == pytest.approx(plain_loss, rel=1e-4)
 
 
-def _hs_case(skip_gram: bool, negative: int):
-    """`_replica_case` with hierarchical softmax (and `negative` noise words): (ids, offsets, syn0, syn1neg,
-    the arguments after them, syn1 first)."""
-    from seqkit.vocab import huffman_tree
-
-    ids, offsets, syn0, syn1neg, args = _replica_case(skip_gram)
-    vocab, dim = syn0.shape
-    tree = huffman_tree(np.sort(np.random.default_rng(3).integers(1, 50, vocab))[::-1])
-    syn1 = (np.random.default_rng(4).random((vocab - 1, dim), dtype=np.float32) * 0.2).astype(np.float32)
-    args = (syn1,) + args[1:4] + (tree.codes, tree.points, tree.offsets, skip_gram, True, negative) + args[10:]
-    return ids, offsets, syn0, syn1neg, args
+def _hs_case(skip_gram: bool, negative: int, lr: float = 0.5):
+    """`_replica_case` with hierarchical softmax (and `negative` noise words)."""
+    counts = np.sort(np.random.default_rng(3).integers(1, 50, 12))[::-1]
+    return _problem(11, 200, [0, 90, 91, 200], skip_gram=skip_gram, hs=True, negative=negative, lr=lr,
+                    tree_counts=counts)
 
 
 @pytest.mark.parametrize("skip_gram,negative", [(True, 0), (False, 0), (True, 3)])
@@ -197,30 +103,28 @@ def test_replicated_rows_and_tree_nodes_train_like_the_shared_ones_on_one_thread
     the root (the highest ids); with one thread they change only rounding. The path is still looked up
     by the word's own id (a replica row's id indexes past the code table), and a node replica inside the
     tree's rows is refused."""
-    from seqkit_word2vec.kernels import train_chunk
+    from seqkit_word2vec.kernels import NO_REPLICAS, Replicas, train_chunk
 
-    ids, offsets, syn0, syn1neg, args = _hs_case(skip_gram, negative)
-    # at the shared case's rate of 0.5, the merges' rounding grows through hs + ns updates to ~1e-3 in 200
-    # words (chaotically: merging every position instead of every 4 does the same); at 0.05 it stays ~1e-7
-    args = args[:12] + (0.05, 0.001) + args[14:]
-    vocab, nodes, hot = len(syn0), len(syn0) - 1, 5
+    # at a rate of 0.5 the merges' rounding grows through hs + ns updates to ~1e-3 in 200 words
+    # (chaotically: merging every position instead of every 4 does the same); at 0.05 it stays ~1e-7
+    chunk, start, tables, settings = _hs_case(skip_gram, negative, lr=0.05)
+    vocab, nodes, hot = len(start.input), len(start.input) - 1, 5
     replica, node_replica = vocab + 1, nodes + 1  # one spare row before each replica, left at 7.0
-    plain = [syn0.copy(), syn1neg.copy(), args[0].copy()]
-    plain_loss = train_chunk(ids, offsets, 0, 3, *plain, *args[1:])[0]
-    extended = [np.vstack([m, np.full((hot + 1, m.shape[1]), 7.0, np.float32)]) for m in (syn0, syn1neg, args[0])]
-    replica_loss = train_chunk(ids, offsets, 0, 3, *extended, *args[1:], hot, replica, 4)[0]
+    plain = _copy(start)
+    plain_loss = train_chunk(chunk, plain, tables, settings, NO_REPLICAS)[0]
+    extended = _with_rows(start, hot + 1)
+    replica_loss = train_chunk(chunk, extended, tables, settings, Replicas(hot, replica, 4, 0, 1))[0]
     for got, want in zip(extended, plain):
         np.testing.assert_allclose(got[:len(want)], want, rtol=1e-5, atol=1e-6)
     assert replica_loss == pytest.approx(plain_loss, rel=1e-4)
-    syn0_got, syn1neg_got, syn1_got = extended
-    assert np.array_equal(syn0_got[replica:replica + hot], syn0_got[:hot])  # the last merge left them equal
-    top = syn1_got[nodes - hot:nodes]
-    assert np.array_equal(syn1_got[node_replica:node_replica + hot], top)
-    assert not np.allclose(top, args[0][nodes - hot:])  # the top nodes did train
+    assert np.array_equal(extended.input[replica:replica + hot], extended.input[:hot])  # the last merge
+    top = extended.nodes[nodes - hot:nodes]
+    assert np.array_equal(extended.nodes[node_replica:node_replica + hot], top)
+    assert not np.allclose(top, start.nodes[nodes - hot:])  # the top nodes did train
     if negative == 0:
-        assert (syn1neg_got[vocab:] == 7.0).all()  # no noise words: syn1neg has no replica to open
-    with pytest.raises(ValueError, match="replica rows"):
-        train_chunk(ids, offsets, 0, 3, *extended, *args[1:], hot, nodes - 1, 4)  # node replica at nodes - 2
+        assert (extended.output[vocab:] == 7.0).all()  # no noise words: syn1neg has no replica to open
+    with pytest.raises(ValueError, match="replica rows"):  # node replica at nodes - 2
+        train_chunk(chunk, extended, tables, settings, Replicas(hot, nodes - 1, 4, 0, 1))
 
 
 def test_replica_merge_keeps_the_other_threads_changes():
@@ -243,16 +147,16 @@ def test_noise_draws_of_hot_words_go_to_the_threads_replica():
     """With one thread the replicas only change rounding, so the run above cannot tell a redirection that
     does nothing; the noise draws show it directly: the same stream, hot ids moved to the replica, and the
     true word (itself redirected) still skipped."""
-    from seqkit.vocab import alias_table
-    from seqkit_word2vec.kernels import _draw_noise
+    from seqkit.sampling import alias_table
+    from seqkit_word2vec.kernels import NO_REPLICAS, Replicas, _draw_noise
 
     prob, alias = alias_table(np.array([50, 30, 20, 10, 5, 5, 3, 2], np.int64))
     weights = np.zeros((64, 4), np.float32)
     hot, replica, word = 3, 40, 1
     plain, redirected = np.empty(500, np.int64), np.empty(500, np.int64)
-    end_plain, state_plain = _draw_noise(word, 500, prob, alias, np.uint64(99), weights, plain, 0, 0, 0)
+    end_plain, state_plain = _draw_noise(word, 500, prob, alias, np.uint64(99), weights, plain, 0, NO_REPLICAS)
     end, state = _draw_noise(replica + word, 500, prob, alias, np.uint64(99), weights, redirected, 0,
-                             hot, replica)
+                             Replicas(hot, replica, 1, 0, 1))
     assert (end, state) == (end_plain, state_plain) and end < 500  # same draws, the true word skipped alike
     drawn, expected = redirected[:end], plain[:end]
     assert np.array_equal(drawn, np.where(expected < hot, expected + replica, expected))
@@ -265,8 +169,8 @@ def test_noise_shares_move_each_draw_within_its_round_of_blocks(groups):
     stream gives each share the row at the draw's place in the share's own block of the draw's round (so
     the draw itself is one of them), hot draws still go to the replica, and in the last, short round a
     draw whose place lies past the last row stays where it is."""
-    from seqkit.vocab import alias_table
-    from seqkit_word2vec.kernels import NOISE_BLOCK_BITS, _draw_noise
+    from seqkit.sampling import alias_table
+    from seqkit_word2vec.kernels import NOISE_BLOCK_BITS, Replicas, _draw_noise
 
     block, hot, replica = 2 ** NOISE_BLOCK_BITS, 5, 400
     vocab = hot + 5 * groups * block + 20  # 5 whole rounds, then 20 rows
@@ -275,12 +179,12 @@ def test_noise_shares_move_each_draw_within_its_round_of_blocks(groups):
 
     def draws(where):
         out = np.empty(30_000, np.int64)
-        end, state = _draw_noise(-1, len(out), prob, alias, np.uint64(7), weights, out, 0, *where)
+        end, state = _draw_noise(-1, len(out), prob, alias, np.uint64(7), weights, out, 0, where)
         assert end == len(out)
         return out, state
 
-    plain, plain_state = draws((0, 0, 0, 1))
-    shared = [draws((hot, replica, group, groups)) for group in range(groups)]
+    plain, plain_state = draws(Replicas(0, 0, 1, 0, 1))
+    shared = [draws(Replicas(hot, replica, 1, group, groups)) for group in range(groups)]
     assert all(state == plain_state for _, state in shared)  # no extra randomness
     rows = np.stack([out for out, _ in shared])  # rows[g]: share g's draws
     hot_draws = plain < hot
@@ -337,13 +241,13 @@ def test_noise_shares_go_to_running_chunks_one_each_and_serve_equal_words():
 
 
 def test_noise_shares_refuse_what_they_need():
-    from seqkit_word2vec.kernels import train_chunk
+    from seqkit_word2vec.kernels import Replicas, train_chunk
 
-    ids, offsets, syn0, syn1neg, args = _replica_case(True)
+    chunk, weights, tables, settings = _replica_case(True)
     with pytest.raises(ValueError, match="noise shares"):
-        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 0, 0, 1, 0, 0, 2)  # no hot rows
-    with pytest.raises(ValueError, match="noise shares"):
-        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 2, len(syn0) - 2, 4, 0, 2, 2)  # no such share
+        train_chunk(chunk, weights, tables, settings, Replicas(0, 0, 1, 0, 2))  # no hot rows
+    with pytest.raises(ValueError, match="noise shares"):  # no such share
+        train_chunk(chunk, weights, tables, settings, Replicas(2, len(weights.input) - 2, 4, 2, 2))
 
 
 PAD = 7.0  # a padding sentinel: a kernel reading it would change the results, one writing it would change it
@@ -361,96 +265,96 @@ def _padded(matrix: np.ndarray, extra: int = 5) -> np.ndarray:
 def test_kernels_on_padded_rows_use_only_the_first_dim_columns(case):
     """Rows wider than `dim` (the driver pads them to whole cache lines) train exactly as unpadded rows,
     and the padding is neither read nor written: replicas (their copies, merges and bases), hs and batch."""
-    from seqkit.vocab import huffman_tree
-    from seqkit_word2vec.kernels import train_chunk, train_chunk_sg_batch
+    from seqkit_word2vec.kernels import NO_REPLICAS, Replicas, train_chunk, train_chunk_sg_batch
 
     skip_gram = case.startswith("sg")
     if "hs" in case:
-        ids, offsets, syn0, syn1neg, args = _hs_case(skip_gram, 3 if "ns" in case else 0)
+        chunk, start, tables, settings = _hs_case(skip_gram, 3 if "ns" in case else 0)
     else:
-        ids, offsets, syn0, syn1neg, args = _replica_case(skip_gram)
-    vocab, dim = syn0.shape
+        chunk, start, tables, settings = _replica_case(skip_gram)
+    vocab, dim = start.input.shape
+    replicas = NO_REPLICAS
     if "replicas" in case:
-        hot, replica = 5, vocab + 1
-        syn0, syn1neg = (np.vstack([m, np.zeros((hot + 1, dim), np.float32)]) for m in (syn0, syn1neg))
-        if "hs" in case:
-            args = (np.vstack([args[0], np.zeros((hot + 1, dim), np.float32)]),) + args[1:]
-        tail = (hot, replica, 4)
-    else:
-        tail = (0, 0, 1)
-    plain = [m.copy() for m in (syn0, syn1neg, args[0])]
-    wide = [_padded(m) for m in plain]
+        start = _with_rows(start, 6, 0.0)
+        replicas = Replicas(5, vocab + 1, 4, 0, 1)
+    plain = _copy(start)
+    wide = type(start)(*(_padded(m) for m in start))
     if case.endswith("batch"):
-        batch_args = args[1:4] + (3, 3) + args[12:]  # keep, prob, alias, negative, window, schedule, tables
-        train_chunk_sg_batch(ids, offsets, 0, 3, *plain[:2], *batch_args)
-        train_chunk_sg_batch(ids, offsets, 0, 3, *wide[:2], *batch_args, dim)
+        train_chunk_sg_batch(chunk, plain, tables, settings)
+        train_chunk_sg_batch(chunk, wide, tables, settings)
     else:
-        train_chunk(ids, offsets, 0, 3, *plain, *args[1:], *tail)
-        train_chunk(ids, offsets, 0, 3, *wide, *args[1:], *tail, dim)
+        train_chunk(chunk, plain, tables, settings, replicas)
+        train_chunk(chunk, wide, tables, settings, replicas)
     for got, want in zip(wide, plain):
         assert np.array_equal(got[:, :dim], want)
         assert (got[:, dim:] == PAD).all()
-    assert not np.array_equal(plain[0], syn0)  # training did happen
+    assert not np.array_equal(plain.input, start.input)  # training did happen
     if "hs" in case:
-        assert not np.array_equal(plain[2], args[0])
+        assert not np.array_equal(plain.nodes, start.nodes)
 
 
 def test_kernels_refuse_a_dim_wider_than_the_rows():
-    from seqkit_word2vec.kernels import train_chunk
+    from seqkit_word2vec.kernels import NO_REPLICAS, Replicas, train_chunk, train_chunk_sg_batch
 
-    ids, offsets, syn0, syn1neg, args = _replica_case(True)
+    chunk, weights, tables, settings = _replica_case(True)
+    wider = settings._replace(dim=settings.dim + 1)
     with pytest.raises(ValueError, match="wider than a weight row"):
-        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 0, 0, 1, syn0.shape[1] + 1)
+        train_chunk(chunk, weights, tables, wider, NO_REPLICAS)
+    with pytest.raises(ValueError, match="wider than a weight row"):
+        train_chunk_sg_batch(chunk, weights, tables, wider)
     with pytest.raises(ValueError, match="run past"):
-        train_chunk(ids, offsets, 0, 3, syn0, syn1neg, *args, 2, len(syn0) - 1, 4)
+        train_chunk(chunk, weights, tables, settings, Replicas(2, len(weights.input) - 1, 4, 0, 1))
 
 
-@pytest.mark.parametrize("options,replicated", [({}, True), ({"skip_gram": False}, True), ({"hs": True}, True),
-                                                ({"hs": True, "negative": 0}, True),
-                                                ({"batch_negatives": True}, False), ({"threads": 1}, False),
-                                                ({"replica_rows": 0}, False),
-                                                ({"noise_shares": False}, True)])
-def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, replicated, monkeypatch):
+@pytest.mark.parametrize("options,constants,replicated", [
+    ({}, {}, True), ({"skip_gram": False}, {}, True), ({"hs": True}, {}, True),
+    ({"hs": True, "negative": 0}, {}, True), ({"batch_negatives": True}, {}, False), ({"threads": 1}, {}, False),
+    ({}, {"REPLICA_ROWS": 0}, False), ({}, {"NOISE_SHARES": False}, True)])
+def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, constants, replicated, monkeypatch):
     """Threads get replicas only where they apply, each thread its own, in rows padded to whole cache lines
     (so no line holds rows of two threads); the vectors returned never include their rows or the padding."""
+    from seqkit.encoded import EncodedCorpus
     from seqkit.progress import Reporter
-    from seqkit.vocab import Vocabulary
+    from seqkit.vocabulary import Vocabulary
     from seqkit_word2vec import kernels
     from seqkit_word2vec import train as training
 
+    for name, value in constants.items():
+        monkeypatch.setattr(training, name, value)
     shapes, calls, syn1_rows = [], [], []
     real_weights, real_chunks, real_kernel = training.initial_weights, training.make_chunks, kernels.train_chunk
     monkeypatch.setattr(training, "initial_weights",
                         lambda n, config, extra_rows=0: shapes.append(extra_rows) or real_weights(n, config, extra_rows))
     monkeypatch.setattr(training, "make_chunks", lambda offsets: real_chunks(offsets, chunk_words=24))
 
-    def recording_kernel(*args):
-        syn0, syn1, dim = args[4], args[6], args[-3]
-        assert syn0.ctypes.data % 64 == 0 and syn0.strides[0] == 64 and dim == 12  # 12 floats padded to 16
-        calls.append((threading.get_ident(), args[-6], args[-5], args[-2], args[-1]))  # thread, hot, replica,
-        syn1_rows.append(len(syn1))  # noise share and shares; the tree's rows and its replicas' (hs)
-        return real_kernel(*args)
+    def recording_kernel(chunk, weights, tables, settings, replicas):
+        syn0 = weights.input
+        assert syn0.ctypes.data % 64 == 0 and syn0.strides[0] == 64 and settings.dim == 12  # 12 floats in 16
+        calls.append((threading.get_ident(), replicas))
+        syn1_rows.append(len(weights.nodes))  # the tree's rows and its replicas' (hs)
+        return real_kernel(chunk, weights, tables, settings, replicas)
 
     monkeypatch.setattr(kernels, "train_chunk", recording_kernel)
-    lines = [b"the cat sat on the mat".split(), b"the dog sat on the log".split()] * 50
-    vocab, _, corpus = Vocabulary.build_encoded(iter(lines), min_count=1, directory=str(tmp_path))
+    sentences = [[0, 3, 1, 2, 0, 4], [0, 5, 1, 2, 0, 6]] * 50  # the cat sat on the mat / the dog sat on the log
+    vocab = Vocabulary(["the", "sat", "on", "cat", "mat", "dog", "log"], [200, 100, 100, 50, 50, 50, 50])
+    corpus = EncodedCorpus(np.array(sum(sentences, []), np.int32), np.arange(0, 601, 6, dtype=np.int64))
     config = training.Config(**{"epochs": 1, "threads": 2, "dim": 12, **options})
-    with corpus:
-        vectors, _ = training.train(vocab, corpus, config, Reporter(True))
+    vectors, _ = training.train(vocab, corpus, config, Reporter(True))
     assert vectors.shape == (len(vocab), 12) and np.isfinite(vectors).all()
     assert (shapes[0] > 0) == replicated
-    shared_noise = not replicated or options.get("noise_shares") is False or options.get("negative") == 0
-    assert all(groups == (1 if shared_noise else 3) for *_, groups in calls)  # one share more than threads
+    shared_noise = not replicated or constants.get("NOISE_SHARES") is False or options.get("negative") == 0
+    assert all(replicas.groups == (1 if shared_noise else 3) for _, replicas in calls)  # one share more than threads
     if not shared_noise:
-        per_share = np.bincount([group for *_, group, _ in calls], minlength=3)
+        per_share = np.bincount([replicas.group for _, replicas in calls], minlength=3)
         # the chunks' words are equal here, so the counts stay close; not within 1, as a thread the OS holds
         # back keeps its share while the other alternates between two (exact balance: the NoiseShares tests)
         assert per_share.min() > 0 and per_share.max() - per_share.min() <= 4
     if replicated:
-        replica_of = {thread: replica for thread, _, replica, _, _ in calls}
-        assert all(replica_of[thread] == replica for thread, _, replica, _, _ in calls)  # one replica per thread
+        replica_of = {thread: replicas.replica for thread, replicas in calls}
+        assert all(replica_of[thread] == replicas.replica for thread, replicas in calls)  # one per thread
         starts = sorted(replica_of.values())
-        hot = calls[0][1]
+        hot = calls[0][1].hot
+        assert hot == min(training.REPLICA_ROWS, len(vocab)) and calls[0][1].sync_every == training.SYNC_POSITIONS
         assert starts[0] >= len(vocab) and all(b - a >= hot for a, b in zip(starts, starts[1:]))
         assert starts[-1] + hot <= len(vocab) + shapes[0]
     if replicated and options.get("hs"):  # the tree's top nodes: each thread's at its replica - 1 in syn1
@@ -478,31 +382,33 @@ def test_row_prefetch_compiles_for_every_index_type_and_changes_nothing():
     assert np.array_equal(weights, before)
 
 
-def test_negative_draws_follow_unigram_power():
-    """The kernel's noise words come from counts^0.75 (checked through syn1neg rows it touched)."""
-    from seqkit.vocab import alias_table
-    from seqkit_word2vec.kernels import sigmoid_tables, train_chunk
+@pytest.mark.parametrize("power", [0.75, 0.5])
+def test_negative_draws_follow_unigram_power(power):
+    """The kernel's noise words come from counts**power. Words 2-5 never occur, so every change to their
+    output rows is a noise update; at a tiny rate each update moves a row by the same amount, so a row's
+    total change counts its draws, whose ratios must follow the counts' ratios to the power (uniform noise
+    would give 0, the plain unigram 1)."""
+    from seqkit.sampling import alias_table
+    from seqkit_word2vec.kernels import NO_REPLICAS, Chunk, Settings, Tables, Weights, sigmoid_tables, train_chunk
 
     counts = np.array([1000, 300, 100, 30, 10, 3], dtype=np.int64)
-    prob, alias = alias_table(counts)
-    sig, logsig = sigmoid_tables()
-    ids = np.zeros(20000, dtype=np.int32)  # always word 0: every other row touched is a negative
+    ids = np.zeros(20000, dtype=np.int32)  # words 0 and 1 only: rows 2-5 are touched as noise alone
     ids[1::2] = 1
     offsets = np.array([0, ids.size], dtype=np.int64)
-    hits = np.zeros(6)
+    tables = Tables(np.ones(6, np.float32), *alias_table(counts, power), np.zeros(1, np.uint8), np.zeros(1, np.int32),
+                    np.zeros(7, np.int64), *sigmoid_tables())
+    settings = Settings(True, False, 5, True, 1, 4, 1e-6, 1e-6, 1e9)
+    moved = np.zeros(6)
     for seed in range(3):
-        syn0 = np.ones((6, 4), np.float32) * 0.01
-        syn1neg = np.zeros((6, 4), np.float32)
-        before = syn1neg.copy()
-        train_chunk(ids, offsets, 0, 1, syn0, syn1neg, np.zeros((1, 4), np.float32), np.ones(6, np.float32),
-                    prob, alias, np.zeros(1, np.uint8), np.zeros(1, np.int32), np.zeros(7, np.int64), True,
-                    False, 5, True, 1, 1e-6, 1e-6, 0, 1e9, seed, sig, logsig)
-        hits += np.abs(syn1neg - before).sum(axis=1) > 0
-    assert hits[2:].min() > 0  # even rare words get drawn
+        weights = Weights(np.full((6, 4), 0.01, np.float32), np.zeros((6, 4), np.float32), np.zeros((1, 4), np.float32))
+        train_chunk(Chunk(ids, offsets, 0, seed), weights, tables, settings, NO_REPLICAS)
+        moved += np.abs(weights.output).sum(axis=1)
+    exponents = np.log(moved[3:] / moved[2]) / np.log(counts[3:] / counts[2])
+    assert np.allclose(exponents, power, atol=0.04), exponents
 
 
 def test_huffman_paths_used_by_hs_are_valid():
-    from seqkit.vocab import huffman_tree
+    from seqkit.sampling import huffman_tree
 
     counts = np.array([40, 30, 20, 5, 5])
     tree = huffman_tree(counts)
@@ -545,12 +451,12 @@ def test_initial_weights_span_plus_minus_one_over_dim_and_follow_the_seed():
 def test_padded_rows_train_exactly_like_unpadded_ones(tmp_path, monkeypatch, options):
     """The padding is invisible: one thread gives the same vectors, bit for bit, as rows of exactly `dim`."""
     from seqkit.progress import Reporter
-    from seqkit.vocab import Vocabulary
+    from seqkit.vocabulary import read_corpus
     from seqkit_word2vec import train as training
 
-    lines = [b"the cat sat on the mat".split(), b"the dog sat on the log".split(),
-             b"a bird flew over the dog".split()] * 40
-    vocab, _, corpus = Vocabulary.build_encoded(iter(lines), min_count=1, directory=str(tmp_path))
+    path = tmp_path / "corpus.txt"
+    path.write_text("the cat sat on the mat\nthe dog sat on the log\na bird flew over the dog\n" * 40)
+    vocab, _, corpus = read_corpus([str(path)], min_count=1, directory=str(tmp_path))
     config = training.Config(**{"epochs": 2, "threads": 1, "dim": 21, "sample": 0.0, **options})
     with corpus:
         padded, _ = training.train(vocab, corpus, config, Reporter(True))
@@ -565,16 +471,21 @@ def test_padded_rows_train_exactly_like_unpadded_ones(tmp_path, monkeypatch, opt
 @pytest.mark.parametrize("batch_negatives", [False, True])
 def test_training_from_disk_equals_training_from_memory(tmp_path, batch_negatives):
     """The command trains from the temporary-file corpus; chunks read back must train identically."""
+    from seqkit.encoded import DiskCorpus, EncodedCorpus
     from seqkit.progress import Reporter
-    from seqkit.vocab import Vocabulary
+    from seqkit.vocabulary import read_corpus
     from seqkit_word2vec.train import Config, train
 
     rng = np.random.default_rng(5)
-    lines = [[f"w{int(i)}".encode() for i in rng.zipf(1.3, rng.integers(1, 400)) % 300] for _ in range(120)]
-    vocab, _ = Vocabulary.build(iter(lines), min_count=2)
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join(" ".join(f"w{int(i)}" for i in rng.zipf(1.3, rng.integers(1, 400)) % 300) + "\n"
+                            for _ in range(120)))
+    vocab, _, in_memory = read_corpus([str(path)], min_count=2, in_memory=True)
     config = Config(epochs=2, threads=1, seed=4, dim=16, batch_negatives=batch_negatives)
-    from_memory, _ = train(vocab, vocab.encode(iter(lines)), config, Reporter(True))
-    with vocab.encode_to_disk(iter(lines), directory=str(tmp_path)) as corpus:
+    assert isinstance(in_memory, EncodedCorpus)
+    from_memory, _ = train(vocab, in_memory, config, Reporter(True))
+    with read_corpus([str(path)], min_count=2, directory=str(tmp_path))[2] as corpus:
+        assert isinstance(corpus, DiskCorpus)
         from_disk, _ = train(vocab, corpus, config, Reporter(True))
     assert from_memory.tobytes() == from_disk.tobytes()
     assert np.abs(from_memory).sum() > 0
@@ -584,11 +495,11 @@ def test_training_from_disk_equals_training_from_memory(tmp_path, batch_negative
                                      {"hs": True}, {"batch_negatives": True}])
 def test_load_kernels_loads_what_the_real_run_calls(tmp_path, options):
     """The warm-up must leave nothing to compile: a new specialisation would bring LLVM's pages back."""
-    from seqkit._textformat import format_rows
-    from seqkit._token_kernels import encode_block, rehash
+    from seqkit._reader_kernels import encode_block, rehash
+    from seqkit._vector_text_writer import format_rows
     from seqkit.progress import Reporter
     from seqkit.vectors import Embeddings
-    from seqkit.vocab import Vocabulary
+    from seqkit.vocabulary import read_corpus
     from seqkit_word2vec.kernels import train_chunk, train_chunk_sg_batch
     from seqkit_word2vec.train import Config, load_kernels, train
 
@@ -601,7 +512,7 @@ def test_load_kernels_loads_what_the_real_run_calls(tmp_path, options):
     loaded = signatures()
     path = tmp_path / "corpus.txt"
     path.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 50)
-    vocab, _, corpus = Vocabulary.read_encoded([str(path)], min_count=1, directory=str(tmp_path))
+    vocab, _, corpus = read_corpus([str(path)], min_count=1, directory=str(tmp_path))
     with corpus:
         vectors, _ = train(vocab, corpus, config, Reporter(True))
     Embeddings(vocab.words, vectors).save(str(tmp_path / "vectors.txt"))
