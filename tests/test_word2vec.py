@@ -545,15 +545,54 @@ def test_trains_and_writes_loadable_vectors(small_corpus, tmp_path, cli_run):
     assert emb.matrix.shape == (30, 16) and np.isfinite(emb.matrix).all()
 
 
-@pytest.mark.parametrize("model,loss", [("sg", "hs"), ("cbow", "ns"), ("cbow", "hs"), ("sg", "ns+hs")])
-def test_every_mode_runs(small_corpus, tmp_path, cli_run, model, loss):
-    out = tmp_path / "v.bin"
-    result = cli_run("word2vec", small_corpus, "-o", out, "--dim", "8", "--min-count", "1", "--model", model,
-                     "--loss", loss, "--binary", "--epochs", "1", "-q")
-    assert result.exit_code == 0 and result.stderr == ""
+MODES = {"sg-ns": [], "sg-hs": ["--loss", "hs"], "sg-ns+hs": ["--loss", "ns+hs"], "cbow-ns": ["--model", "cbow"],
+         "cbow-hs": ["--model", "cbow", "--loss", "hs"], "cbow-ns-sum": ["--model", "cbow", "--cbow-sum"],
+         "sg-ns-batch": ["--batch-negatives"]}
+
+
+@pytest.fixture(scope="module")
+def trained_modes(tmp_path_factory):
+    """Every mode trained on two planted topics (sentences use words of one topic only): mode -> (vectors,
+    final loss)."""
+    from click.testing import CliRunner
+    from seqkit.cli import cli
     from seqkit.vectors import Embeddings
 
-    assert Embeddings.load(str(out)).matrix.shape == (30, 8)
+    tmp = tmp_path_factory.mktemp("modes")
+    rng = np.random.default_rng(1)
+    corpus = tmp / "topics.txt"
+    corpus.write_text("".join(" ".join(f"{topic}{i}" for i in rng.integers(0, 10, 12)) + "\n"
+                              for topic in rng.choice(["a", "b"], 300)))
+    results = {}
+    for mode, extra in MODES.items():
+        out = tmp / f"{mode}.bin"
+        result = CliRunner().invoke(cli, ["word2vec", str(corpus), "-o", str(out), "--dim", "16", "--min-count", "1",
+                                          "--sample", "0", "--epochs", "3", "--threads", "1", "--seed", "2",
+                                          "--binary", *extra], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        loss = float(result.stderr.rsplit("final loss ", 1)[1].split()[0])
+        results[mode] = (Embeddings.load(str(out)), loss)
+    return results
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_every_mode_runs(trained_modes, mode):
+    """Each mode learns: its loss per output unit falls well below ln 2 (the loss of the untrained model,
+    whose output weights are zero), and every word's nearest neighbour is from its own planted topic."""
+    emb, loss = trained_modes[mode]
+    assert emb.matrix.shape == (20, 16) and np.isfinite(emb.matrix).all()
+    assert loss < 0.9 * math.log(2), loss
+    same_topic = [emb.nearest(word, 1)[0][0][0] == word[0] for word in emb.words]
+    assert all(same_topic), [w for w, ok in zip(emb.words, same_topic) if not ok]
+
+
+def test_modes_train_differently(trained_modes):
+    """Same corpus, seed and thread: each mode's vectors differ from every other mode's."""
+    matrices = {mode: emb.matrix for mode, (emb, _) in trained_modes.items()}
+    for first in matrices:
+        for second in matrices:
+            if first < second:
+                assert not np.allclose(matrices[first], matrices[second]), (first, second)
 
 
 @pytest.mark.parametrize("model, default_exponent, other", [("sg", "0.75", "0.5"), ("cbow", "0.5", "0.75")])
@@ -658,13 +697,27 @@ def test_all_words_rare_names_the_counts(tmp_path, cli_run):
 
 
 def test_one_word_vocabulary(tmp_path, cli_run):
+    """One word: negative sampling still trains it against its output row (every noise draw is the word
+    itself, so skipped); hierarchical softmax has a tree without inner nodes, so the vector stays as
+    initialised."""
+    from seqkit.vectors import Embeddings
+    from seqkit_word2vec.train import Config, initial_weights
+
     corpus = tmp_path / "c.txt"
     corpus.write_text("solo " * 50 + "\n")
+    start = initial_weights(1, Config(dim=4, seed=3))[0][:, :4]
     for loss in ("ns", "hs"):
-        out = tmp_path / f"v-{loss}.txt"
-        result = cli_run("word2vec", corpus, "-o", out, "--dim", "4", "--loss", loss, "-q", "--sample", "0")
+        out = tmp_path / f"v-{loss}.bin"
+        result = cli_run("word2vec", corpus, "-o", out, "--dim", "4", "--loss", loss, "--sample", "0",
+                         "--threads", "1", "--seed", "3", "--binary")
         assert result.exit_code == 0, result.stderr
-        assert out.read_text().splitlines()[0] == "1 4"
+        emb = Embeddings.load(str(out))
+        assert emb.words == ["solo"] and emb.matrix.shape == (1, 4) and np.isfinite(emb.matrix).all()
+        final_loss = float(result.stderr.rsplit("final loss ", 1)[1].split()[0])
+        if loss == "ns":
+            assert not np.allclose(emb.matrix, start) and 0 < final_loss < math.log(2)
+        else:
+            assert np.array_equal(emb.matrix, start) and final_loss == 0
 
 
 def test_long_line_long_word_crlf_and_bom(tmp_path, cli_run):
@@ -729,13 +782,38 @@ def test_plugin_import_is_light():
     assert out.stdout.strip() == "False"
 
 
-def test_cache_dir_is_used(tmp_path):
-    """Kernels are cached on disk (a second run must not recompile)."""
-    from seqkit_word2vec import kernels
+CACHE_PROBE = """
+import numpy as np
+from seqkit_word2vec.kernels import NO_REPLICAS, Chunk, Settings, Tables, Weights, sigmoid_tables, train_chunk
+tables = Tables(np.ones(2, np.float32), np.ones(2, np.float32), np.arange(2, dtype=np.int32), np.zeros(1, np.uint8),
+                np.zeros(1, np.int32), np.zeros(3, np.int64), *sigmoid_tables())
+weights = Weights(*(np.full((2, 4), 0.1, np.float32) for _ in range(3)))
+train_chunk(Chunk(np.array([0, 1, 0], np.int32), np.array([0, 3]), 0, 1), weights, tables,
+            Settings(True, False, 1, True, 1, 4, 0.1, 0.1, 3.0), NO_REPLICAS)
+stats = train_chunk.stats
+print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
 
-    assert kernels.train_chunk._cache.__class__.__name__ == "FunctionCache"
-    assert os.path.isdir(os.path.dirname(kernels.__file__))
-    assert math.isfinite(kernels.MAX_EXP)
+
+def test_cache_dir_is_used(tmp_path):
+    """Kernels are cached on disk: the first process compiles and writes the cache, a second one loads
+    the kernel from it without compiling."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", CACHE_PROBE], capture_output=True, text=True, env=env,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        return [int(n) for n in out.stdout.split()]
+
+    assert run() == [0, 1]  # compiled: nothing in the cache yet
+    written = [p.name for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(name.startswith("kernels.train_chunk") and name.endswith(".nbi") for name in written), written
+    assert any(name.startswith("kernels.train_chunk") and name.endswith(".nbc") for name in written), written
+    assert run() == [1, 0]  # loaded from the cache, not compiled
 
 
 @pytest.mark.slow
