@@ -59,6 +59,8 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     if len(train_ids) < 2 * schedule.batch + 1:
         raise SeqkitError(f"the corpus has {len(train_ids)} tokens, too few for --batch {schedule.batch}")
     valid_ids = read_ids([valid], index, errors)[0] if valid else None
+    if valid_ids is not None and len(valid_ids) <= 2 * schedule.batch:
+        raise SeqkitError(f"{valid}: {len(valid_ids)} tokens, too few to validate with --batch {schedule.batch}")
     from seqkit_rnnlm.network import GATES
 
     gates, H = GATES[config.cell], config.hidden
@@ -72,6 +74,8 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
                          output=output, reporter=reporter, resume=resume, threads=threads)
     epochs_done = [h for h in progress.history if "epoch" in h]
     last = epochs_done[-1] if epochs_done else {}
-    reporter.summary(f"rnnlm: {progress.epoch} epochs, train ppl {last.get('train_ppl', float('nan')):.2f}, valid ppl "
-                     f"{last.get('valid_ppl', float('nan')):.2f} (best {progress.best_valid:.2f}), "
-                     f"{last.get('tokens_per_s', 0):,.0f} tokens/s -> {output}")
+    figures = f"train ppl {last.get('train_ppl', float('nan')):.2f}"
+    if "valid_ppl" in last:
+        figures += f", valid ppl {last['valid_ppl']:.2f} (best {progress.best_valid:.2f})"
+    reporter.summary(f"rnnlm: {progress.epoch} epochs, {figures}, {last.get('tokens_per_s', 0):,.0f} tokens/s "
+                     f"-> {output}")

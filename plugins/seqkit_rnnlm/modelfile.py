@@ -1,7 +1,8 @@
 """The rnnlm model file: `.npz` arrays plus a JSON metadata entry; loading it can never run code.
 
 The file holds the parameters, the vocabulary and the configuration, and, for `--resume`, the optimizer
-state and training progress. With validation, the parameters are those of the best epoch; when training
+state, training progress and, for a checkpoint taken in the middle of an epoch, the hidden state carried
+between segments. With validation, the parameters are those of the best epoch; when training
 has gone on past it, the latest parameters (what `--resume` continues from) are stored beside them. Loading validates the format, version, names and shapes against the
 metadata before trusting anything.
 """
@@ -23,9 +24,11 @@ MAX_ELEMENTS = 1 << 31  # refuse shapes claiming more than this many numbers bef
 
 
 def save(path: str, params: dict[str, np.ndarray], vocab: list[str], config: Config, training: dict,
-         optimizer: dict[str, np.ndarray] | None = None, latest: dict[str, np.ndarray] | None = None) -> None:
+         optimizer: dict[str, np.ndarray] | None = None, latest: dict[str, np.ndarray] | None = None,
+         carry: list[tuple[np.ndarray, ...]] | None = None) -> None:
     """Write everything atomically (a crash mid-write leaves the previous file intact). `params` is the
-    model that scoring uses; `latest`, if given, the parameters that --resume continues from."""
+    model that scoring uses; `latest`, if given, the parameters that --resume continues from; `carry`,
+    the recurrent state (per layer: h, or h and c) that the interrupted epoch goes on from."""
     meta = {"format": FORMAT, "version": VERSION, "config": config.as_dict(), "vocab": vocab,
             "training": training, "params": {k: list(v.shape) for k, v in params.items()}}
     arrays = {f"param/{k}": v for k, v in params.items()}
@@ -36,6 +39,9 @@ def save(path: str, params: dict[str, np.ndarray], vocab: list[str], config: Con
             raise ValueError("the latest parameters must have the model's names and shapes")
         for k, v in latest.items():
             arrays[f"latest/{k}"] = v
+    for layer, parts in enumerate(carry or []):
+        for part, value in enumerate(parts):
+            arrays[f"carry/{layer}/{part}"] = value
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_output(path, binary=True) as out:
         np.savez(out, **arrays)
@@ -58,6 +64,19 @@ def has_latest(path: str) -> bool:
             return any(name.startswith("latest/") for name in archive.namelist())
     except (OSError, zipfile.BadZipFile):
         return False
+
+
+def load_carry(path: str) -> list[tuple[np.ndarray, ...]]:
+    """The recurrent state saved by a checkpoint taken in the middle of an epoch."""
+    with np.load(path, allow_pickle=False) as archive:
+        keys = sorted((tuple(int(i) for i in name.split("/")[1:]), name) for name in archive.files
+                      if name.startswith("carry/"))
+        if not keys:
+            raise DataError("the checkpoint stops in the middle of an epoch but holds no recurrent state", path)
+        layers: list[list[np.ndarray]] = [[] for _ in range(keys[-1][0][0] + 1)]
+        for (layer, _), name in keys:
+            layers[layer].append(np.array(archive[name]))
+    return [tuple(parts) for parts in layers]
 
 
 def load(path: str, *, with_optimizer: bool = False):

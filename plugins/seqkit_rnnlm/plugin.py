@@ -14,8 +14,10 @@ version = "0.1.0"
 @click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
 @click.option("-o", "--output", required=True, metavar="LM.npz",
               help="Model file; rewritten (atomically) after every epoch, so it is also the checkpoint. "
-                   "With --valid its model is the best-validation epoch (and --resume goes on from the latest).")
-@click.option("--valid", metavar="FILE", default=None, help="Validation text (perplexity each epoch, lr halving, early stop).")
+                   "With --valid its model is the best-validation epoch (and --resume goes on from the latest); "
+                   "without it, the last epoch's.")
+@click.option("--valid", metavar="FILE", default=None, help="Validation text (perplexity each epoch, lr halving, early stop, best-epoch selection). "
+                   "Without it: none of these; every --epochs epoch runs and the last one is kept.")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="lstm", show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--embed", type=click.IntRange(min=1), default=200, show_default=True, help="Embedding size.")
@@ -40,8 +42,10 @@ version = "0.1.0"
               help="Uniform initialisation in [-s, s].")
 @click.option("--forget-bias", type=float, default=0.0, show_default=True, help="Added to the LSTM forget-gate bias.")
 @click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Stop after this many epochs without validation improvement.")
-@click.option("--resume", is_flag=True, help="Continue the training saved in -o (same settings).")
+              help="Stop after this many epochs without validation improvement (only with --valid).")
+@click.option("--resume", is_flag=True,
+              help="Continue the training saved in -o (same settings), from the batch where Ctrl-C stopped it: "
+                   "with --threads 1 the result equals an uninterrupted run's.")
 @threads_option
 @seed_option
 @errors_option
@@ -54,7 +58,8 @@ def rnnlm(corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bpt
     Defaults are the "small" configuration of Zaremba et al. (2014). The vocabulary is every word of the
     training text (use a corpus with <unk> for rare words, as PTB does); unknown words at scoring time
     map to <unk>. Score with `seqkit perplexity -m LM.npz`, sample with `seqkit generate -m LM.npz`.
-    Ctrl-C saves a checkpoint (exit 130); a non-finite loss stops with exit 3 and keeps the last good
+    Ctrl-C finishes the current batch and saves a checkpoint (exit 130; a second Ctrl-C stops at once
+    without saving); a non-finite loss stops with exit 3 and keeps the last good
     epoch's file.
     """
     if tied and embed != hidden:

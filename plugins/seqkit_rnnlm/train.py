@@ -1,15 +1,19 @@
 """Training: truncated BPTT over batched streams, SGD (with decay and plateau halving) or Adam, global-norm
-clipping, per-epoch validation and checkpoints, exact resume, and the divergence / Ctrl-C guards."""
+clipping, per-epoch validation and checkpoints, exact resume (also from the middle of an epoch), and the
+divergence / Ctrl-C guards."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator
 
 import numpy as np
 
-from seqkit.errors import Interrupted, TrainingDiverged
+from seqkit.errors import DataError, Interrupted, TrainingDiverged
 from seqkit.lm import perplexity
 from seqkit.recurrent.pool import Pool
 from seqkit_rnnlm import modelfile
@@ -29,7 +33,7 @@ class Schedule:
     batch: int = 20
     bptt: int = 35
     seed: int = 1
-    patience: int = 3          # stop after this many epochs without validation improvement
+    patience: int = 3          # with validation: stop after this many epochs without improvement
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -44,6 +48,9 @@ class Progress:
     history: list = field(default_factory=list)
     rng_state: dict | None = None
     adam_step: int = 0
+    batch: int = 0                 # segments done in the epoch after `epoch` (a checkpoint taken mid-epoch)
+    epoch_loss: float = 0.0        # that epoch's summed training loss and token count so far
+    epoch_tokens: int = 0
 
 
 def batchify(ids: np.ndarray, batch: int) -> np.ndarray:
@@ -87,11 +94,20 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
         elif math.isfinite(progress.best_valid):  # the best epoch is the one resumed from
             best = {k: v.copy() for k, v in params.items()}
         rng.bit_generator.state = progress.rng_state
-        reporter.info(f"resuming after epoch {progress.epoch} (lr {progress.lr:g})")
+        carried = modelfile.load_carry(output) if progress.batch else None
+        expected = [[part.shape for part in layer] for layer in zero_state(config, schedule.batch)]
+        if carried is not None and [[part.shape for part in layer] for layer in carried] != expected:
+            raise DataError("the recurrent state saved mid-epoch does not match the model's layers and --batch",
+                            output)
+        if progress.batch:
+            reporter.info(f"resuming epoch {progress.epoch + 1} at batch {progress.batch + 1} (lr {progress.lr:g})")
+        else:
+            reporter.info(f"resuming after epoch {progress.epoch} (lr {progress.lr:g})")
     else:
         params = init_params(config, len(vocab), rng)
         optimizer = {}
         progress = Progress(lr=schedule.lr)
+        carried = None
     if schedule.optimizer == "adam" and not optimizer:
         optimizer = {f"m/{k}": np.zeros_like(v) for k, v in params.items()}
         optimizer.update({f"v/{k}": np.zeros_like(v) for k, v in params.items()})
@@ -100,27 +116,40 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
     segments = range(0, data.shape[0] - 1, schedule.bptt)
     network = Network(config, params, schedule.batch, schedule.bptt, pool)
 
-    def checkpoint(current_is_best: bool = False) -> None:
+    def checkpoint(current_is_best: bool = False, carry: list | None = None) -> None:
         """The file's model is the best-validation one; the parameters to resume from go beside it when
-        training has moved on from that (a model file is also its own checkpoint)."""
+        training has moved on from that (a model file is also its own checkpoint). `carry` is the hidden
+        state between segments, for a checkpoint taken in the middle of an epoch."""
         progress.rng_state = rng.bit_generator.state
         training = {"schedule": schedule.as_dict(), "progress": asdict(progress)}
         if current_is_best or best is None:
-            modelfile.save(output, params, vocab, config, training, optimizer)
+            modelfile.save(output, params, vocab, config, training, optimizer, carry=carry)
         else:
-            modelfile.save(output, best, vocab, config, training, optimizer, latest=params)
+            modelfile.save(output, best, vocab, config, training, optimizer, latest=params, carry=carry)
 
     started = time.perf_counter()
     tokens_done = 0
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught by the loss check
+    # over/invalid: a diverging run is caught by the loss check
+    with np.errstate(over="ignore", invalid="ignore"), _deferred_interrupt() as interrupted:
         try:
             while progress.epoch < schedule.epochs:
                 epoch = progress.epoch + 1
-                state = zero_state(config, schedule.batch)
-                loss_sum, count = 0.0, 0
+                if progress.batch:  # resumed in the middle of this epoch
+                    state, loss_sum, count = carried, progress.epoch_loss, progress.epoch_tokens
+                else:
+                    state, loss_sum, count = zero_state(config, schedule.batch), 0.0, 0
+                resumed_tokens = count
                 epoch_start = time.perf_counter()
                 with reporter.task(f"epoch {epoch}/{schedule.epochs}", total=data.size, unit="tokens") as task:
-                    for start in segments:
+                    task.update(count)
+                    for position, start in enumerate(segments):
+                        if position < progress.batch:
+                            continue
+                        if interrupted():
+                            checkpoint(carry=state if progress.batch else None)
+                            raise Interrupted(
+                                f"interrupted in epoch {epoch} after batch {progress.batch} of {len(segments)}; "
+                                f"checkpoint saved to {output} (--resume continues from the next batch)")
                         targets = data[start + 1:start + 1 + schedule.bptt]
                         inputs = data[start:start + len(targets)]
                         loss, grads, state = network.train_step(inputs, targets, state, rng)
@@ -136,37 +165,66 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                         loss_sum += loss * targets.size
                         count += targets.size
                         tokens_done += targets.size
+                        progress.batch, progress.epoch_loss, progress.epoch_tokens = position + 1, loss_sum, count
+                        speed = (count - resumed_tokens) / max(time.perf_counter() - epoch_start, 1e-9)
                         task.update(targets.size, ppl=perplexity(loss_sum / count), lr=progress.lr,
-                                    **{"tok/s": f"{count / max(time.perf_counter() - epoch_start, 1e-9):,.0f}"})
+                                    **{"tok/s": f"{speed:,.0f}"})
                 seconds = time.perf_counter() - epoch_start
                 train_ppl = perplexity(loss_sum / max(count, 1))
-                valid_ppl = evaluate(network, valid, schedule.bptt) if valid is not None else float("nan")
-                progress.epoch = epoch
-                progress.history.append({"epoch": epoch, "train_ppl": train_ppl, "valid_ppl": valid_ppl,
-                                         "lr": progress.lr, "seconds": seconds, "tokens_per_s": count / seconds})
-                reporter.info(f"epoch {epoch}: train ppl {train_ppl:.2f}, valid ppl {valid_ppl:.2f}, lr {progress.lr:g}, "
-                              f"{count / seconds:,.0f} tokens/s")
-                improved = valid_ppl < progress.best_valid
-                if improved:
-                    progress.best_valid, progress.bad_epochs = valid_ppl, 0
-                    best = {k: v.copy() for k, v in params.items()}  # later epochs change params in place
-                else:
-                    progress.bad_epochs += 1
+                progress.epoch, progress.batch, progress.epoch_loss, progress.epoch_tokens = epoch, 0, 0.0, 0
+                record = {"epoch": epoch, "train_ppl": train_ppl, "lr": progress.lr, "seconds": seconds,
+                          "tokens_per_s": (count - resumed_tokens) / seconds}
+                message = f"epoch {epoch}: train ppl {train_ppl:.2f}"
+                # without validation there is nothing to select or stop on: the file holds the last epoch
+                improved = valid is None
+                if valid is not None:
+                    record["valid_ppl"] = valid_ppl = evaluate(network, valid, schedule.bptt)
+                    message += f", valid ppl {valid_ppl:.2f}"
+                    improved = valid_ppl < progress.best_valid
+                    if improved:
+                        progress.best_valid, progress.bad_epochs = valid_ppl, 0
+                        best = {k: v.copy() for k, v in params.items()}  # later epochs change params in place
+                    else:
+                        progress.bad_epochs += 1
+                progress.history.append(record)
+                reporter.info(f"{message}, lr {progress.lr:g}, {record['tokens_per_s']:,.0f} tokens/s")
                 if schedule.optimizer == "sgd":
                     if epoch >= schedule.decay_start:
                         progress.lr *= schedule.decay
-                    elif schedule.plateau and not improved and valid is not None:
+                    elif schedule.plateau and not improved:
                         progress.lr *= 0.5
-                checkpoint(current_is_best=improved or valid is None)
+                checkpoint(current_is_best=improved)
                 if valid is not None and progress.bad_epochs >= schedule.patience:
                     reporter.info(f"stopping early: no validation improvement for {schedule.patience} epochs")
                     break
-        except KeyboardInterrupt:
-            checkpoint()  # parameters as they are now; --resume restarts the interrupted epoch from them
-            raise Interrupted(f"interrupted in epoch {progress.epoch + 1}; checkpoint saved to {output} "
-                              "(continue with --resume)") from None
+                if interrupted() and epoch < schedule.epochs:
+                    raise Interrupted(f"interrupted after epoch {epoch}; checkpoint saved to {output} "
+                                      "(continue with --resume)")
+        except KeyboardInterrupt:  # a second Ctrl-C, while the first one's checkpoint was pending
+            raise Interrupted(f"interrupted again; {output} holds the last checkpoint saved, if any") from None
     progress.history.append({"total_seconds": time.perf_counter() - started, "tokens": tokens_done})
     return progress
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C only sets a flag, checked between batches, so that a checkpoint never catches a parameter
+    update half done and --resume can go on exactly; a second Ctrl-C interrupts at once."""
+    received: list[int] = []
+
+    def handler(signum: int, frame) -> None:
+        received.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler) or signal.default_int_handler
+    except ValueError:  # not the main thread, which is the only one a signal reaches
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _clip_factor(grads: Gradients, limit: float, scale: float = 1.0) -> float:
