@@ -7,7 +7,7 @@ already in the cache (it runs itself twice), so the figures are a floor under ev
 seqkit's kernels aside. The last step is `seqkit.memory.release_compiler_pages()`, which seqkit's
 word2vec calls once its kernels are loaded: LLVM's code is clean file pages, which the OS can drop.
 
-    python benchmarks/numba_floor.py
+    python benchmarks/experiments/numba_floor.py
 """
 
 from __future__ import annotations

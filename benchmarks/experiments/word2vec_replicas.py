@@ -11,17 +11,17 @@ then each setting's mean speed per placement against one thread's, and its speed
 default's in the same round (geometric mean, median, rounds faster):
 
 - `1 thread`: the reference speed (no replicas or noise shares with one thread);
-- `2 threads, shared`: every row shared, as before replicas (`Config(replica_rows=0)`);
+- `2 threads, shared`: every row shared, as before replicas (`train.REPLICA_ROWS = 0`);
 - `2 threads, shared noise`: replicas, but every thread draws noise words from every row
-  (`Config(noise_shares=False)`), as before the noise shares;
+  (`train.NOISE_SHARES = False`), as before the noise shares;
 - `2 threads, unpadded rows`: rows of exactly dim floats (`train.ROW_ALIGN_BYTES = 4`, with a spare line
   before each replica), the layout before the padding to whole cache lines;
-- `2 threads, default`: replicas (`train.HOT_ROWS` rows per thread), noise shares and padded rows.
+- `2 threads, default`: replicas (`train.REPLICA_ROWS` rows per thread), noise shares and padded rows.
 
 With `--loss hs` the replicas hold the hot words' syn0 rows and the Huffman tree's nodes nearest the
 root, and there are no noise shares to compare.
 
-    python benchmarks/word2vec_replicas.py [--rounds 10] [--words 1500000] [--model sg|cbow] [--loss ns|hs]
+    python benchmarks/experiments/word2vec_replicas.py [--rounds 10] [--words 1500000] [--model sg|cbow] [--loss ns|hs]
 """
 
 from __future__ import annotations
@@ -32,14 +32,17 @@ import sys
 import time
 from dataclasses import replace
 
-from _common import ROOT, benchmark_corpus
-from _roundtrip import placement, round_trip_ns
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmarks/, for _common
+from _common import ROOT, benchmark_corpus  # noqa: E402
+from _roundtrip import placement, round_trip_ns  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from seqkit.corpus import iter_sentences  # noqa: E402
+from seqkit.encoded import EncodedCorpus  # noqa: E402
 from seqkit.progress import Reporter  # noqa: E402
-from seqkit.vocab import EncodedCorpus, Vocabulary  # noqa: E402
+from seqkit.vocabulary import read_corpus  # noqa: E402
 from seqkit_word2vec import train as training  # noqa: E402
 
 
@@ -59,24 +62,26 @@ def main() -> None:
     parser.add_argument("--corpus", default=None)
     args = parser.parse_args()
     path = args.corpus or str(benchmark_corpus())
-    vocab, _, encoded = Vocabulary.build_encoded(iter_sentences([path]), min_count=5)
+    vocab, _, encoded = read_corpus([path], min_count=5)
     with encoded:
         sample = first_words(encoded, args.words)
     skip_gram = args.model == "sg"
     hs = args.loss == "hs"
     config = training.Config(skip_gram=skip_gram, hs=hs, negative=0 if hs else 5, epochs=1,
                              lr=0.025 if skip_gram else 0.05, ns_exponent=0.75 if skip_gram else 0.5)
-    aligned = training.ROW_ALIGN_BYTES
     default = "2 threads, default"
-    settings = {"1 thread": ({"threads": 1}, aligned), "2 threads, shared": ({"replica_rows": 0}, aligned),
-                "2 threads, shared noise": ({"noise_shares": False}, aligned),
-                "2 threads, unpadded rows": ({}, 4), default: ({}, aligned)}
+    # each setting: Config fields, then the train module's constants it patches for its runs
+    settings = {"1 thread": ({"threads": 1}, {}), "2 threads, shared": ({}, {"REPLICA_ROWS": 0}),
+                "2 threads, shared noise": ({}, {"NOISE_SHARES": False}),
+                "2 threads, unpadded rows": ({}, {"ROW_ALIGN_BYTES": 4}), default: ({}, {})}
     if hs:
         del settings["2 threads, shared noise"]
 
-    def speed(options: dict, align: int) -> tuple[float, float, str]:
+    def speed(options: dict, constants: dict) -> tuple[float, float, str]:
         """words/s, loss, and the vCPUs' placement during the run"""
-        training.ROW_ALIGN_BYTES = align
+        saved = {name: getattr(training, name) for name in constants}
+        for name, value in constants.items():
+            setattr(training, name, value)
         try:
             before = round_trip_ns()
             started = time.perf_counter()
@@ -85,7 +90,8 @@ def main() -> None:
             words_per_second = stats.raw_words / (time.perf_counter() - started)
             return words_per_second, stats.loss, placement(before, round_trip_ns())
         finally:
-            training.ROW_ALIGN_BYTES = aligned
+            for name, value in saved.items():
+                setattr(training, name, value)
 
     for setting in settings.values():
         speed(*setting)  # load the kernels and warm the caches
