@@ -6,14 +6,18 @@ shell completion stay fast and never import numba or a kernel module.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import importlib
 import os
 import sys
+from typing import Iterator
 
 import click
 
 from seqkit import __version__
 from seqkit.commands import CORE_COMMANDS
+from seqkit.errors import Interrupted, SeqkitError
 
 def _load_core(name: str) -> click.Command | None:
     module_name, attribute = CORE_COMMANDS[name].split(":")
@@ -39,13 +43,45 @@ class SeqkitGroup(click.Group):
 
         return load_registry().commands.get(name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchOption:
+            raise
+        except click.UsageError:
+            name = click.utils.make_str(args[0]) if args else ""
+            if name.startswith("-") or not (matches := difflib.get_close_matches(name, self.list_commands(ctx))):
+                raise
+            choices = repr(matches[0]) if len(matches) == 1 else "one of " + ", ".join(map(repr, matches))
+            raise click.UsageError(f"No such command {name!r}. Did you mean {choices}?", ctx) from None
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        with _plain_interrupts():
+            return super().make_context(*args, **kwargs)
+
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _plain_interrupts():
+                return super().invoke(ctx)
         except BrokenPipeError:
             # `seqkit ... | head`: the reader left. Exit quietly; silence the flush at shutdown too.
             _silence_stdout()
             raise click.exceptions.Exit(0) from None
+
+
+@contextlib.contextmanager
+def _plain_interrupts() -> Iterator[None]:
+    """Ctrl-C becomes one `seqkit: interrupted` line (exit 130) and a stray EOFError an error (exit 1).
+
+    click would turn both into an Abort after printing a blank line, so damaged input would pass for
+    Ctrl-C; catching them before click does keeps exit 130 for SIGINT alone.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted") from None
+    except EOFError as exc:
+        raise SeqkitError(f"unexpected end of input ({exc or 'EOFError'})") from None
 
 
 @click.group("seqkit", cls=SeqkitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,10 +113,14 @@ def main(args: list[str] | None = None) -> None:
     """Console-script entry point: clean messages and exit codes instead of tracebacks."""
     try:
         code = cli.main(args=args, prog_name="seqkit", standalone_mode=False)
-    except click.exceptions.Abort:
-        # click turns Ctrl-C (and EOF at a prompt) into Abort.
-        print("seqkit: interrupted", file=sys.stderr)
-        code = 130
+    except click.exceptions.Abort as exc:
+        # what escaped _plain_interrupts (an answer refused at a prompt, Ctrl-C as the context closed)
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            Interrupted("interrupted").show()
+            code = 130
+        else:
+            print("seqkit: error: aborted (unexpected end of input)", file=sys.stderr)
+            code = 1
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
@@ -90,7 +130,7 @@ def main(args: list[str] | None = None) -> None:
         _silence_stdout()
         code = 0
     except KeyboardInterrupt:
-        print("seqkit: interrupted", file=sys.stderr)
+        Interrupted("interrupted").show()
         code = 130
     except MemoryError:
         print("seqkit: error: out of memory (try a smaller --max-vocab, --dim or input)", file=sys.stderr)

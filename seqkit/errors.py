@@ -6,6 +6,8 @@ message and an exit code the same way everywhere.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 
@@ -36,9 +38,21 @@ class TrainingDiverged(SeqkitError):
 
 
 class Interrupted(SeqkitError):
-    """Ctrl-C: whatever could be saved was saved."""
+    """Ctrl-C: whatever could be saved was saved. The message starts with "interrupted"."""
 
     exit_code = 130
+
+    def show(self, file=None) -> None:  # noqa: D102 - click's hook
+        # on a terminal the line starts after the echoed ^C; elsewhere stderr holds exactly one line
+        lead = "\n" if _is_terminal(sys.stderr) else ""
+        click.echo(f"{lead}seqkit: {self.format_message()}", err=True)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _display(path: str) -> str:

@@ -14,14 +14,17 @@ import lzma
 import os
 import sys
 import tempfile
-from typing import IO, Iterator
+import zlib
+from typing import IO, Iterable, Iterator
 
 import click
 
-from seqkit.errors import SeqkitError
+from seqkit.errors import DataError, SeqkitError
 
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _MAGIC = {b"\x1f\x8b": ".gz", b"BZh": ".bz2", b"\xfd7zXZ\x00": ".xz"}
+_KINDS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz"}
+_READ_BUFFER = 1 << 20  # large enough that the guard's Python call per read costs nothing measurable
 
 
 def compression_of(path: str) -> str | None:
@@ -66,17 +69,73 @@ def open_input(path: str, *, binary: bool = False, errors: str = "strict") -> It
     except PermissionError:
         raise SeqkitError(f"{path}: permission denied") from None
     suffix = sniff_compression(head) or compression_of(path)
-    opener = _OPENERS.get(suffix, open)
-    mode = "rb" if binary else "rt"
-    kwargs = {} if binary else {"encoding": "utf-8", "errors": errors}
-    with opener(path, mode, **kwargs) as handle:
-        yield handle
+    if suffix is None:
+        mode = "rb" if binary else "rt"
+        kwargs = {} if binary else {"encoding": "utf-8", "errors": errors}
+        with open(path, mode, **kwargs) as handle:
+            yield handle
+        return
+    with _OPENERS[suffix](path, "rb") as decompressor:
+        handle = io.BufferedReader(_DamageGuard(decompressor, path, _KINDS[suffix]), _READ_BUFFER)
+        yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
 
 
-def check_output_path(path: str) -> None:
-    """Fail now, before any expensive work, if `path` cannot be written."""
+class _DamageGuard(io.RawIOBase):
+    """A decompressing stream whose damage (truncation, corruption) is one error naming the file.
+
+    The decompressors report damage as EOFError, lzma.LZMAError, zlib.error or an OSError without an
+    errno; click would turn the EOFError into an abort that looks like Ctrl-C, and the others carry no
+    file name, so they become a DataError that says how much text came out before the damage.
+    """
+
+    def __init__(self, stream: IO[bytes], path: str, kind: str):
+        super().__init__()
+        self._stream, self._path, self._kind = stream, path, kind
+        self.delivered = 0  # bytes of decompressed text handed out so far
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            n = self._stream.readinto(buffer)
+        except (EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
+            raise self._damage(exc) from None
+        self.delivered += n
+        return n
+
+    def readall(self) -> bytes:
+        try:
+            data = self._stream.read()
+        except (EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
+            raise self._damage(exc) from None
+        self.delivered += len(data)
+        return data
+
+    def _damage(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return exc  # a real I/O failure (disk, permissions), not damaged data: reported as such
+        try:  # the decompressor's position also counts text decoded in the read that failed
+            produced = max(self.delivered, self._stream.tell())
+        except (OSError, ValueError, EOFError):
+            produced = self.delivered
+        return DataError(f"truncated or corrupt {self._kind} stream (after {produced:,} bytes of text)", self._path)
+
+
+def check_output_path(path: str, inputs: Iterable[str | None] = (), *,
+                      param_hint: str = "'-o' / '--output'") -> None:
+    """Fail now, before any expensive work, if `path` cannot be written or is one of `inputs`.
+
+    An output that is an input (the same path, a symlink or a hard link to it) is a usage error naming
+    both, since the finished output would replace the data it was made from. `param_hint` names the
+    option or argument that gave `path`; `None` and `-` among `inputs` are ignored.
+    """
     if path == "-":
         return
+    for source in inputs:
+        if source is not None and source != "-" and _same_file(path, str(source)):
+            raise click.BadParameter(f"{path!r} is the same file as the input {str(source)!r}; name another file",
+                                     ctx=click.get_current_context(silent=True), param_hint=param_hint)
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
         raise SeqkitError(f"{path}: is a directory; name a file to write")
@@ -86,6 +145,15 @@ def check_output_path(path: str) -> None:
         raise SeqkitError(f"{path}: directory {directory} is not writable")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise SeqkitError(f"{path}: file exists and is not writable")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether paths `a` and `b` name one file: the same device and inode, or the same resolved path."""
+    try:
+        first, second = os.stat(a), os.stat(b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
     """Read and encode the corpus, count it in chunks within `memory` bytes (spilling sorted runs to
     `temp_dir`), derive every order's counts, smooth, prune and write the ARPA file."""
     reporter = Reporter(quiet)
-    check_output_path(output)
+    check_output_path(output, corpus)
     started = time.perf_counter()
     _no_hugepage_advice()
     stats = CorpusStats()

@@ -18,8 +18,11 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         cbow_mean: bool, batch_negatives: bool, binary: bool, save_vocab: str | None, read_vocab: str | None,
         threads: int, seed: int, errors: str, max_sentence_len: int, quiet: bool) -> None:
     reporter = Reporter(quiet)
-    for path in filter(None, [output, save_vocab]):
-        check_output_path(path)  # a bad path fails now, not after an hour of training
+    # a bad path, or one that would overwrite an input, fails now, not after an hour of training
+    inputs = [*corpus, read_vocab]
+    check_output_path(output, inputs)
+    if save_vocab:
+        check_output_path(save_vocab, inputs, param_hint="'--save-vocab'")
     skip_gram = model == "sg"
     if ns_exponent is None:
         # word2vec's counts^0.75 for skip-gram; CBOW learns better analogies from fastText's flatter

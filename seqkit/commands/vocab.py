@@ -32,7 +32,7 @@ def vocab(corpus: tuple[str, ...], output: str, min_count: int, max_vocab: int |
     from seqkit.vocabulary import count_words
 
     reporter = Reporter(quiet)
-    check_output_path(output)
+    check_output_path(output, corpus)
     stats = CorpusStats()
     with reporter.task("counting", total=None):
         vocabulary, build = count_words(list(corpus), min_count=min_count, max_vocab=max_vocab, errors=errors,
