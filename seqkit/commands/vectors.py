@@ -168,7 +168,7 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
     from seqkit.textio import check_output_path
     from seqkit.vectors import Embeddings, sniff_format
 
-    check_output_path(target)
+    check_output_path(target, (source,), param_hint="'OUT'")
     reporter = Reporter(quiet)
     emb = Embeddings.load(source, source_format, errors=errors, limit=limit, reporter=reporter)
     fmt = to or sniff_format(target)
