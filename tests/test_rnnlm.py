@@ -455,3 +455,121 @@ def test_the_format_is_recognised_by_its_metadata_not_its_name(tmp_path):
     truncated = tmp_path / "cut.npz"
     truncated.write_bytes(open(npz("whole.npz", {"format": FORMAT}), "rb").read()[:60])
     assert not sniff(str(truncated))
+
+
+def test_without_validation_nothing_is_said_about_it_and_the_last_epoch_is_kept(corpus, tmp_path, cli_run):
+    from seqkit_rnnlm import modelfile
+
+    model = tmp_path / "lm.npz"
+    quietless = [a for a in SMALL if a != "-q"]
+    result = cli_run("rnnlm", corpus, "-o", model, "--epochs", "3", "--patience", "1", "--seed", "2", *quietless)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines[1:4]] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert lines[-1].startswith("rnnlm: 3 epochs, train ppl ") and lines[-1].endswith(f"-> {model}")
+    said = result.stderr.replace(str(model), "LM")
+    for word in ("valid", "nan", "inf", "best", "stopping"):
+        assert word not in said, said
+    _, _, _, training, _ = modelfile.load(str(model))
+    assert training["progress"]["epoch"] == 3 and not modelfile.has_latest(str(model))
+    assert all("valid_ppl" not in entry for entry in training["progress"]["history"])
+    help_text = " ".join(cli_run("rnnlm", "--help").stdout.split())
+    assert "without it, the last epoch's" in help_text and "(only with --valid)" in help_text
+    short = tmp_path / "short.txt"
+    short.write_text("the cat\n")
+    result = cli_run("rnnlm", corpus, "-o", tmp_path / "x.npz", "--valid", short, "--epochs", "1", *SMALL)
+    assert result.exit_code == 1 and "too few to validate with --batch 2" in result.stderr
+
+
+def _arrays(path) -> dict:
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files if name != "meta"}
+
+
+def _assert_same_training(a, b) -> None:
+    """Same model, resume parameters and optimizer state, and the same training figures per epoch."""
+    from seqkit_rnnlm import modelfile
+
+    first, second = _arrays(a), _arrays(b)
+    assert sorted(first) == sorted(second) and not any(name.startswith("carry/") for name in first)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+    histories = [modelfile.load(str(path))[3]["progress"] for path in (a, b)]
+    for key in ("epoch", "lr", "best_valid", "rng_state", "adam_step", "batch"):
+        assert histories[0][key] == histories[1][key], key
+    assert [(h["train_ppl"], h.get("valid_ppl")) for h in histories[0]["history"] if "epoch" in h] == \
+        [(h["train_ppl"], h.get("valid_ppl")) for h in histories[1]["history"] if "epoch" in h]
+
+
+@pytest.mark.parametrize("optimizer,cut", [("sgd", 3), ("sgd", 8), ("adam", 11)])  # 8 batches per epoch
+def test_ctrl_c_then_resume_equals_an_uninterrupted_run(corpus, tmp_path, cli_run, monkeypatch, optimizer, cut):
+    """Ctrl-C (a real SIGINT) after `cut` batches, then --resume: the same model, optimizer state and
+    figures as a run never interrupted, whether the stop fell inside an epoch or at its last batch."""
+    import os
+    import signal
+
+    import seqkit_rnnlm.network as network_module
+
+    common = ["--valid", corpus, "--dropout", "0.3", "--epochs", "3", "--decay-start", "2", "--seed", "7",
+              "--optimizer", optimizer, *SMALL]
+    straight, resumed = tmp_path / "straight.npz", tmp_path / "resumed.npz"
+    assert cli_run("rnnlm", corpus, "-o", straight, *common).exit_code == 0
+    original, steps = network_module.Network.train_step, []
+
+    def step_then_ctrl_c(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        steps.append(1)
+        if len(steps) == cut:
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(network_module.Network, "train_step", step_then_ctrl_c)
+    result = cli_run("rnnlm", corpus, "-o", resumed, *common)
+    monkeypatch.setattr(network_module.Network, "train_step", original)
+    assert result.exit_code == 130 and len(steps) == cut
+    epoch, batch = divmod(cut, 8)
+    where = f"after epoch {epoch};" if batch == 0 else f"in epoch {epoch + 1} after batch {batch} of 8;"
+    assert f"seqkit: interrupted {where} checkpoint saved to {resumed}" in result.stderr
+    assert any(name.startswith("carry/") for name in _arrays(resumed)) == (batch > 0)
+    result = cli_run("rnnlm", corpus, "-o", resumed, "--resume", "--valid", corpus, "--threads", "1")
+    assert result.exit_code == 0, result.stderr
+    assert (f"resuming epoch {epoch + 1} at batch {batch + 1}" if batch else f"resuming after epoch {epoch}") \
+        in result.stderr
+    _assert_same_training(straight, resumed)
+
+
+@pytest.mark.timeout(120)
+def test_sigint_to_a_training_process_then_resume_equals_an_uninterrupted_run(tmp_path, cli_run, seqkit_proc):
+    """The real thing: SIGINT to a `seqkit rnnlm` process in its second epoch exits 130 with a checkpoint,
+    and --resume in a new process finishes with exactly the model of an uninterrupted run."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "train.txt"
+    corpus.write_text(TEXT * 30)
+    common = ["--epochs", "3", "--dropout", "0.2", "--seed", "5", *SMALL[:-1]]
+    straight, resumed = tmp_path / "straight.npz", tmp_path / "resumed.npz"
+    assert cli_run("rnnlm", corpus, "-o", straight, *common, "-q").exit_code == 0
+    proc = subprocess.Popen([sys.executable, "-m", "seqkit", "rnnlm", str(corpus), "-o", str(resumed), *common],
+                            stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("epoch 1:"):
+            while not resumed.exists():  # epoch 1's checkpoint: the signal then falls in epoch 2
+                time.sleep(0.005)
+            time.sleep(0.03)
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, seen + [rest]
+    # mid-epoch almost always; at the end of epoch 1 if the machine is slow enough to let it finish first
+    assert re.fullmatch(rf"seqkit: interrupted (in epoch 2 after batch \d+ of 240|after epoch 1); checkpoint "
+                        rf"saved to {re.escape(str(resumed))} \(.*--resume.*\)\n", rest), rest
+    done = seqkit_proc("rnnlm", corpus, "-o", resumed, "--resume", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert b"resuming " in done.stderr
+    _assert_same_training(straight, resumed)
