@@ -17,6 +17,9 @@ lines wait on each other; the replica's changes are added to the shared rows eve
 positions. Each running chunk also draws its noise words from a share of the other rows that no other
 running chunk holds (`group` of `groups`, blocks of 2**NOISE_BLOCK_BITS rows dealt round-robin), since
 noise rows are most of what a thread writes.
+
+The module is longer than 400 lines on purpose: Numba's on-disk cache is invalidated only when the file
+of the cached kernel changes, so the kernels and every helper they inline live in this one file.
 """
 
 from __future__ import annotations
