@@ -5,7 +5,7 @@ time: one that fails to import (or to register) is reported on stderr and skippe
 never takes `seqkit --help` or the other commands down with it.
 
 A plugin is any object (usually a module) with `name`, `version` and either a `register(registry)`
-callback or `commands` / `language_models` sequences.
+callback or `commands` / `language_models` / `classifiers` sequences.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ class PluginInfo:
     distribution: str = ""
     commands: list[str] = field(default_factory=list)
     language_models: list[str] = field(default_factory=list)
+    classifiers: list[str] = field(default_factory=list)
     error: str | None = None
 
     def as_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "distribution": self.distribution,
-                "commands": self.commands, "language_models": self.language_models, "error": self.error}
+                "commands": self.commands, "language_models": self.language_models,
+                "classifiers": self.classifiers, "error": self.error}
 
 
 class Registry:
@@ -46,6 +48,7 @@ class Registry:
         self.commands: dict[str, click.Command] = {}
         self.command_owner: dict[str, str] = {name: f"{CORE} (core)" for name in reserved}
         self.language_models: list[Any] = []
+        self.classifiers: list[Any] = []
         self.plugins: list[PluginInfo] = []
         self._current: PluginInfo | None = None
 
@@ -71,6 +74,15 @@ class Registry:
         self.language_models.append(fmt)
         if self._current:
             self._current.language_models.append(fmt.name)
+
+    def add_classifier(self, fmt: Any) -> None:
+        """Register a classifier file format (`name`, `sniff(path)`, `load(path) -> seqkit.classifier.Classifier`)."""
+        for attr in ("name", "sniff", "load"):
+            if not hasattr(fmt, attr):
+                raise TypeError(f"a classifier format needs `{attr}`")
+        self.classifiers.append(fmt)
+        if self._current:
+            self._current.classifiers.append(fmt.name)
 
 
 class PluginConflict(Exception):
@@ -113,6 +125,7 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
     before_commands = dict(registry.commands)
     before_owner = dict(registry.command_owner)
     before_models = list(registry.language_models)
+    before_classifiers = list(registry.classifiers)
     registry._current = info
     try:
         plugin = entry.load()
@@ -125,10 +138,12 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
                 registry.add_command(command)
             for fmt in getattr(plugin, "language_models", ()):
                 registry.add_language_model(fmt)
+            for fmt in getattr(plugin, "classifiers", ()):
+                registry.add_classifier(fmt)
     except Exception as exc:  # a broken plugin must not break the CLI
         registry.commands, registry.command_owner = before_commands, before_owner
-        registry.language_models = before_models
-        info.commands, info.language_models = [], []
+        registry.language_models, registry.classifiers = before_models, before_classifiers
+        info.commands, info.language_models, info.classifiers = [], [], []
         info.error = str(exc) if isinstance(exc, PluginConflict) else f"{type(exc).__name__}: {exc}"
         verb = "was not loaded" if isinstance(exc, PluginConflict) else "failed to load"
         print(f"seqkit: plugin '{entry.name}' {verb}: {info.error}", file=sys.stderr)

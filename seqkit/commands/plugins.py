@@ -13,7 +13,7 @@ from seqkit.options import json_option
 @json_option
 def plugins_command(as_json: bool) -> None:
     """List plugins found through the `seqkit.plugins` entry points: name, version, distribution,
-    commands and language-model formats (tab-separated), or JSON with --json.
+    commands and model formats, language models' then classifiers' (tab-separated), or JSON with --json.
 
     $SEQKIT_LOAD_PLUGINS limits which plugins load (comma-separated names; empty loads none).
     """
@@ -25,5 +25,5 @@ def plugins_command(as_json: bool) -> None:
         return
     for p in plugins:
         status = f"failed: {p.error}" if p.error else ",".join(p.commands) or "-"
-        models = ",".join(p.language_models) or "-"
+        models = ",".join(p.language_models + p.classifiers) or "-"
         click.echo("\t".join([p.name, p.version or "-", p.distribution or "-", status, models]))

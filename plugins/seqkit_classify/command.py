@@ -1,0 +1,185 @@
+"""What `seqkit classify` does, step by step (imported only when the command runs)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from seqkit.corpus import CorpusStats
+from seqkit.errors import DataError, SeqkitError
+from seqkit.memory import memory_estimate
+from seqkit.progress import Reporter
+from seqkit.sampling import huffman_tree
+from seqkit.textio import check_output_path, open_input
+from seqkit_classify import modelfile
+from seqkit_classify.data import Examples, Settings, locate_line, read_examples, spooled
+from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
+from seqkit_classify.train import train as train_model
+
+# Small data needs more passes and a larger step than fastText's 5 epochs at lr 0.1 (which leave a
+# 10k-line set near chance): epochs grow as the data shrinks, between these bounds.
+DEFAULT_EPOCHS, MAX_EPOCHS = 5, 25
+EPOCH_TOKENS = 5_000_000  # below this many training tokens, epochs scale up
+SMALL_DATA_LR = 0.5
+DEFAULT_LR = 0.1
+
+
+def run(*, train: tuple[str, ...], output: str, valid: str | None, label_prefix: str, loss: str, dim: int,
+        lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int, maxn: int,
+        min_count: int, min_count_label: int, negative: int, class_weight: str | None,
+        pretrained_vectors: str | None, strict: bool, threads: int, seed: int, errors: str, quiet: bool) -> None:
+    reporter = Reporter(quiet)
+    check_output_path(output)  # a bad path fails now, not after training
+    paths = spooled(list(train), reporter) if strict else list(train)
+    settings = Settings(label_prefix=label_prefix, word_ngrams=word_ngrams,
+                        buckets=buckets if (word_ngrams > 1 or maxn > 0) else 0, minn=minn, maxn=maxn)
+    stats = CorpusStats()
+    with reporter.task("reading training data", total=None):
+        dictionary, examples = read_examples(paths, settings, min_count=min_count, min_count_label=min_count_label,
+                                             errors=errors, stats=stats)
+    if examples.unlabelled:
+        if strict:
+            path, line = locate_line(paths, examples.first_unlabelled, errors)
+            raise DataError(f"no label (no token starting with {label_prefix!r}; --strict)", path, line)
+        reporter.warn(f"skipped {examples.unlabelled:,} lines without a label")
+    if len(examples) == 0:
+        raise SeqkitError(f"no labelled lines in {', '.join(train)}")
+    n_tokens = float(examples.tokens.sum())
+    small = n_tokens < EPOCH_TOKENS
+    config = Config(loss=loss, dim=dim, negative=negative, threads=threads, seed=seed,
+                    lr=lr if lr is not None else (SMALL_DATA_LR if small else DEFAULT_LR),
+                    epochs=epochs if epochs is not None else default_epochs(n_tokens))
+    load_kernels(config)
+    bucket_ids = compact(examples, len(dictionary.words))
+    weights = init_weights(dictionary, bucket_ids, config)
+    reporter.info(f"{len(examples):,} examples, {len(dictionary.words):,} words, {len(dictionary.labels):,} labels, "
+                  f"{len(bucket_ids):,} n-gram buckets used; model needs about "
+                  f"{memory_estimate(weights.input.shape[0] + weights.output.shape[0], dim, 1)}")
+    if pretrained_vectors:
+        _pretrained(pretrained_vectors, dictionary.words, weights, errors, reporter)
+    weight_of_class = class_weights(class_weight, dictionary.labels, dictionary.label_counts)
+    tracker = None
+    if valid:
+        _, held_out = read_examples([valid], settings, errors=errors, dictionary=dictionary)
+        if len(held_out) == 0:
+            raise SeqkitError(f"{valid}: no lines with a label the training data has")
+        tree = huffman_tree(dictionary.label_counts) if loss == "hs" else None
+        tracker = BestEpoch(held_out, weights, len(dictionary.words), tree, reporter)
+    result = train_model(dictionary, examples, weights, config, weight_of_class,
+                   on_epoch=tracker.update if tracker else None, reporter=reporter)
+    kept = tracker.best_weights() if tracker else weights
+    training = {"epochs": len(result.losses), "lr": config.lr, "losses": result.losses, "seed": seed,
+                "examples": len(examples), "skipped_unlabelled": examples.unlabelled}
+    if tracker:
+        training.update(best_epoch=tracker.best_epoch + 1, valid_precision=tracker.best)
+    modelfile.save(output, dictionary, settings, loss, kept.input, kept.output, kept.bucket_ids, training)
+    best = f"; best epoch {tracker.best_epoch + 1} (valid P@1 {tracker.best:.4f})" if tracker else ""
+    reporter.summary(
+        f"classify {loss}: {len(examples):,} examples ({stats.describe()}), {len(dictionary.words):,} words, "
+        f"{len(dictionary.labels):,} labels, {len(bucket_ids):,} buckets; {len(result.losses)} epochs at lr "
+        f"{config.lr:g} in {result.seconds:.1f} s ({result.tokens_per_second:,.0f} tokens/s, {threads} threads), "
+        f"loss {result.losses[-1]:.4f}{best} -> {output} ({_size(output)})")
+
+
+def default_epochs(n_tokens: float) -> int:
+    """fastText's 5 epochs on large data, up to MAX_EPOCHS as the data shrinks."""
+    return int(min(MAX_EPOCHS, max(DEFAULT_EPOCHS, round(DEFAULT_EPOCHS * EPOCH_TOKENS / max(n_tokens, 1.0) ** 1.0))))
+
+
+def class_weights(spec: str | None, labels: list[str], counts: np.ndarray) -> np.ndarray:
+    """Per-label factor on the learning rate: 1, 'balanced' (sklearn's n / (k * count)) or from a file."""
+    weights = np.ones(len(labels), dtype=np.float64)
+    if spec is None:
+        return weights
+    if spec == "balanced":
+        return counts.sum() / (len(labels) * counts.astype(np.float64))
+    index = {label: i for i, label in enumerate(labels)}
+    with open_input(spec) as handle:
+        for number, line in enumerate(handle, 1):
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            if len(parts) != 2:
+                raise DataError(f"expected `label weight`, found {len(parts)} fields", spec, number)
+            label = parts[0]
+            if label not in index:
+                raise DataError(f"label {parts[0]!r} is not in the training data", spec, number)
+            try:
+                value = float(parts[1])
+            except ValueError:
+                raise DataError(f"weight {parts[1]!r} is not a number", spec, number) from None
+            if not (value >= 0 and np.isfinite(value)):
+                raise DataError(f"weight {value} must be finite and >= 0", spec, number)
+            weights[index[label]] = value
+    return weights
+
+
+def _pretrained(path: str, words: list[str], weights: Weights, errors: str, reporter: Reporter) -> None:
+    from seqkit.vectors import Embeddings
+
+    vectors = Embeddings.load(path, errors=errors)
+    if vectors.matrix.shape[1] != weights.input.shape[1]:
+        raise SeqkitError(f"{path}: vectors have dimension {vectors.matrix.shape[1]}, but --dim is "
+                          f"{weights.input.shape[1]}")
+    found = 0
+    for i, word in enumerate(words):
+        row = vectors.index.get(word)
+        if row is not None:
+            weights.input[i] = vectors.matrix[row]
+            found += 1
+    reporter.info(f"pretrained vectors: {found:,} of {len(words):,} words found in {path}")
+
+
+class BestEpoch:
+    """P@1 on the validation lines after each epoch; keeps a copy of the best epoch's weights."""
+
+    def __init__(self, examples: Examples, weights: Weights, n_words: int, tree, reporter: Reporter):
+        self.weights, self.tree, self.reporter = weights, tree, reporter
+        self.gold = [set(examples.labels[a:b].tolist())
+                     for a, b in zip(examples.label_offsets[:-1], examples.label_offsets[1:])]
+        features = examples.features
+        grams = features >= n_words
+        at = np.searchsorted(weights.bucket_ids, features[grams] - n_words)
+        at = np.minimum(at, max(len(weights.bucket_ids) - 1, 0))
+        seen = np.zeros(len(features), dtype=bool)
+        seen[~grams] = True
+        if len(weights.bucket_ids):
+            seen[np.flatnonzero(grams)] = weights.bucket_ids[at] == features[grams] - n_words
+        rows = features.copy()
+        rows[np.flatnonzero(grams)] = n_words + at
+        # unseen buckets count in the mean as zero rows, as the saved model treats them
+        self.rows = np.where(seen, rows, -1)
+        self.offsets = examples.feat_offsets
+        self.best, self.best_epoch, self.saved = -1.0, -1, None
+
+    def precision(self) -> float:
+        table = np.vstack([self.weights.input, np.zeros((1, self.weights.input.shape[1]), np.float32)])
+        rows = np.where(self.rows >= 0, self.rows, len(table) - 1)
+        sums = np.add.reduceat(table[rows].astype(np.float64), self.offsets[:-1], axis=0)
+        hidden = sums / np.diff(self.offsets)[:, None]
+        scores = hidden @ self.weights.output.T.astype(np.float64)
+        if self.tree is not None:  # a label's log-probability is the sum over its path
+            right = -np.logaddexp(0.0, -scores)
+            wrong = -np.logaddexp(0.0, scores)
+            t = self.tree
+            taken = np.where(t.codes == 0, right[:, t.points], wrong[:, t.points])
+            scores = np.add.reduceat(taken, t.offsets[:-1], axis=1)
+        top = scores.argmax(axis=1)
+        return float(np.mean([t in g for t, g in zip(top.tolist(), self.gold)]))
+
+    def update(self, epoch: int, loss: float) -> bool:
+        value = self.precision()
+        self.reporter.info(f"epoch {epoch + 1}: valid P@1 {value:.4f}")
+        if value > self.best:
+            self.best, self.best_epoch = value, epoch
+            self.saved = Weights(self.weights.input.copy(), self.weights.output.copy(), self.weights.bucket_ids)
+        return True
+
+    def best_weights(self) -> Weights:
+        return self.saved if self.saved is not None else self.weights
+
+
+def _size(path: str) -> str:
+    size = os.path.getsize(path)
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"

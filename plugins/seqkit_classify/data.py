@@ -1,0 +1,176 @@
+"""Labelled lines in fastText's format -> a vocabulary, labels and every line's input features.
+
+The core reader splits and numbers the tokens in one compiled pass; a token starting with the label
+prefix, anywhere on the line, is a label. Features are computed once (fastText recomputes them every
+epoch): word ids, then `n_words + bucket` for hashed character and word n-grams, `</s>` ending each line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqkit.corpus import CorpusStats, materialize_stdin
+from seqkit.errors import DataError, SeqkitError
+from seqkit.hashing import word_hash
+from seqkit.textio import open_input
+from seqkit.vocabulary import read_corpus
+from seqkit_classify import kernels
+
+EOS = "</s>"
+WHOLE_LINES = 1 << 62  # a line is one example, however long: never cut it into pieces
+
+
+@dataclass
+class Settings:
+    """What decides the features of a line (saved in the model file)."""
+
+    label_prefix: str = "__label__"
+    word_ngrams: int = 1
+    buckets: int = 2_000_000
+    minn: int = 0
+    maxn: int = 0
+
+
+@dataclass
+class Examples:
+    """The labelled lines, as CSR arrays: line e's features are `features[feat_offsets[e]:feat_offsets[e+1]]`."""
+
+    features: np.ndarray       # int64: word id, or n_words + bucket
+    feat_offsets: np.ndarray   # int64[n + 1]
+    labels: np.ndarray         # int32 label ids
+    label_offsets: np.ndarray  # int64[n + 1]
+    tokens: np.ndarray         # float64: tokens per line (words and labels), for the lr schedule
+    unlabelled: int = 0        # lines skipped for having no (known) label
+    first_unlabelled: int = -1  # index, among non-empty lines, of the first of those
+
+    def __len__(self) -> int:
+        return len(self.feat_offsets) - 1
+
+
+@dataclass
+class Dictionary:
+    """Words (`</s>` first) and labels with their counts, each most frequent first."""
+
+    words: list[str]
+    word_counts: np.ndarray
+    labels: list[str]
+    label_counts: np.ndarray
+    word_hashes: np.ndarray = field(default=None)  # int32, fastText's hash of each word
+
+    def __post_init__(self) -> None:
+        if self.word_hashes is None:
+            self.word_hashes = np.array([word_hash(w) for w in self.words], dtype=np.uint32).view(np.int32)
+
+
+def read_examples(paths: list[str], settings: Settings, *, min_count: int = 1, min_count_label: int = 1,
+                  errors: str = "strict", stats: CorpusStats | None = None,
+                  dictionary: Dictionary | None = None) -> tuple[Dictionary, Examples]:
+    """Read labelled lines; build the dictionary from them unless one is given (validation data)."""
+    vocab, _, corpus = read_corpus(paths, min_count=1, order="first-seen", errors=errors,
+                                   max_sentence_len=WHOLE_LINES, stats=stats, in_memory=True)
+    types = vocab.words
+    prefix = settings.label_prefix
+    is_label = np.array([w.startswith(prefix) for w in types], dtype=bool)
+    counts = vocab.counts
+    if dictionary is None:
+        dictionary = _build_dictionary(types, counts, is_label, min_count, min_count_label, len(corpus.offsets) - 1)
+    word_index = {w: i for i, w in enumerate(dictionary.words)}
+    label_index = {w: i for i, w in enumerate(dictionary.labels)}
+    type_word = np.array([-1 if lab else word_index.get(w, -1) for w, lab in zip(types, is_label)], dtype=np.int32)
+    type_label = np.array([label_index.get(w, -2) if lab else -1 for w, lab in zip(types, is_label)], dtype=np.int32)
+    type_hash = np.array([0 if lab else word_hash(w) for w, lab in zip(types, is_label)],
+                         dtype=np.uint32).view(np.int32)
+    sub_offsets, sub_buckets = subword_table(types, is_label, settings)
+    examples = _features(corpus.ids, corpus.offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets,
+                         dictionary, settings)
+    return dictionary, examples
+
+
+def _build_dictionary(types: list[str], counts: np.ndarray, is_label: np.ndarray, min_count: int,
+                      min_count_label: int, n_lines: int) -> Dictionary:
+    def kept(mask: np.ndarray, least: int) -> tuple[list[str], np.ndarray]:
+        chosen = np.flatnonzero(mask & (counts >= least))
+        chosen = chosen[np.argsort(-counts[chosen], kind="stable")]  # most frequent first, then first seen
+        return [types[i] for i in chosen], counts[chosen].astype(np.int64)
+
+    words, word_counts = kept(~is_label & (np.array([w != EOS for w in types], dtype=bool)), min_count)
+    labels, label_counts = kept(is_label, min_count_label)
+    if not labels:
+        seen = int(is_label.sum())
+        raise SeqkitError(f"no labels to learn: {seen} label types seen (tokens starting with the label "
+                          f"prefix), {seen and 'none'} occurring >= {min_count_label} times")
+    if len(labels) == 1:
+        raise SeqkitError(f"only one label ({labels[0]}) in the training data: a classifier needs two or more")
+    return Dictionary([EOS] + words, np.concatenate([[n_lines], word_counts]), labels, label_counts)
+
+
+def subword_table(types: list[str], is_label: np.ndarray, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Each word type's character n-gram buckets (CSR), or none when `maxn` is 0."""
+    offsets = np.zeros(len(types) + 1, dtype=np.int64)
+    if settings.maxn <= 0 or settings.buckets <= 0:
+        return offsets, np.zeros(0, dtype=np.int64)
+    parts = []
+    scratch = np.empty(16, dtype=np.int64)
+    for t, (word, label) in enumerate(zip(types, is_label)):
+        if label or word == EOS:
+            offsets[t + 1] = offsets[t]
+            continue
+        data = np.frombuffer(("<" + word + ">").encode("utf-8"), dtype=np.uint8)
+        if len(scratch) < len(data) * settings.maxn:
+            scratch = np.empty(2 * len(data) * settings.maxn, dtype=np.int64)
+        n = kernels.char_ngram_buckets(data, settings.minn, settings.maxn, settings.buckets, scratch)
+        parts.append(scratch[:n].copy())
+        offsets[t + 1] = offsets[t] + n
+    return offsets, (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
+
+
+def _features(ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets, dictionary: Dictionary,
+              settings: Settings) -> Examples:
+    n = len(offsets) - 1
+    feat_offsets = np.zeros(n + 1, dtype=np.int64)
+    label_offsets = np.zeros(n + 1, dtype=np.int64)
+    args = (ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets, 0,
+            int(dictionary.word_hashes[0]), settings.word_ngrams, settings.buckets, len(dictionary.words))
+    kernels.line_features(*args, False, feat_offsets, np.empty(0, np.int64), label_offsets, np.empty(0, np.int32))
+    features = np.empty(feat_offsets[-1], dtype=np.int64)
+    labels = np.empty(label_offsets[-1], dtype=np.int32)
+    kernels.line_features(*args, True, feat_offsets, features, label_offsets, labels)
+    has_label = np.diff(label_offsets) > 0
+    unlabelled = int(n - has_label.sum())
+    first = int(np.argmin(has_label)) if unlabelled else -1
+    tokens = np.diff(offsets).astype(np.float64) + 1.0  # words, labels and the line's </s>
+    if unlabelled:  # drop them, keeping the CSR arrays consistent
+        keep = np.flatnonzero(has_label)
+        features, feat_offsets = _take(features, feat_offsets, keep)
+        labels, label_offsets = _take(labels, label_offsets, keep)
+        tokens = tokens[keep]
+    return Examples(features, feat_offsets, labels, label_offsets, tokens, unlabelled, first)
+
+
+def _take(values: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.diff(offsets)[keep]
+    new_offsets = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    index = np.repeat(offsets[:-1][keep] - new_offsets[:-1], lengths) + np.arange(new_offsets[-1])
+    return values[index], new_offsets
+
+
+def locate_line(paths: list[str], nonempty_index: int, errors: str) -> tuple[str, int]:
+    """(path, 1-based line number) of the `nonempty_index`-th line holding a token (the reader skips the
+    others), found by reading the files again: only on the way to an error message."""
+    seen = 0
+    for path in paths:
+        with open_input(path, binary=True) as handle:
+            for number, line in enumerate(handle, 1):
+                if line.split():
+                    if seen == nonempty_index:
+                        return path, number
+                    seen += 1
+    raise DataError(f"line {nonempty_index + 1} not found", paths[-1])
+
+
+def spooled(paths: list[str], reporter=None) -> list[str]:
+    """`paths` with stdin saved to a file, for when a line must be found again."""
+    return materialize_stdin(paths, reporter)

@@ -1,0 +1,286 @@
+"""The classifier's Numba kernels: input features of a line, and one SGD kernel per loss.
+
+The model is fastText's: the hidden layer is the mean of the input rows of a line's features (word ids,
+then hashed character and word n-grams), the output a linear layer scored by the loss. Each kernel walks
+its examples in the order given, draws from its own LCG state (`rng[0]`), decays the learning rate
+linearly to 0 over the whole run, and writes the shared weights without locks (Hogwild). As in fastText,
+the gradient of the mean is applied whole (divided by the number of features) to every input row.
+Kernels take arrays and scalars only: validation and messages live in the Python driver.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from seqkit.hashing import NGRAM_MULTIPLIER, fnv1a
+
+LCG_MULTIPLIER = np.uint64(6364136223846793005)
+LCG_INCREMENT = np.uint64(1442695040888963407)
+EPSILON = 1e-12  # keeps -log p finite for a probability rounded to 0
+
+
+@njit(nogil=True, cache=True)
+def lcg_next(rng: np.ndarray) -> np.uint64:  # pragma: no cover - jitted
+    """Advance the 64-bit LCG in rng[0] and return its high 31 bits (the well-mixed ones)."""
+    rng[0] = rng[0] * LCG_MULTIPLIER + LCG_INCREMENT
+    return rng[0] >> np.uint64(33)
+
+
+@njit(nogil=True, cache=True)
+def char_ngram_buckets(word: np.ndarray, minn: int, maxn: int, buckets: int, out: np.ndarray) -> int:  # pragma: no cover
+    """fastText's `computeSubwords` over the UTF-8 bytes of `<word>`: buckets of its character n-grams
+    (n counted in characters, a bare `<` or `>` left out) written to `out`; returns how many."""
+    count = 0
+    size = len(word)
+    for i in range(size):
+        if (word[i] & 0xC0) == 0x80:
+            continue
+        j = i
+        n = 1
+        while j < size and n <= maxn:
+            j += 1
+            while j < size and (word[j] & 0xC0) == 0x80:
+                j += 1
+            if n >= minn and not (n == 1 and (i == 0 or j == size)):
+                out[count] = np.int64(fnv1a(word, i, j)) % buckets
+                count += 1
+            n += 1
+    return count
+
+
+@njit(nogil=True, cache=True)
+def line_features(ids: np.ndarray, offsets: np.ndarray, type_word: np.ndarray, type_label: np.ndarray,
+                  type_hash: np.ndarray, sub_offsets: np.ndarray, sub_buckets: np.ndarray, eos: int,
+                  eos_hash: int, word_ngrams: int, buckets: int, n_words: int, fill: bool,
+                  feat_offsets: np.ndarray, features: np.ndarray, label_offsets: np.ndarray,
+                  labels: np.ndarray) -> None:  # pragma: no cover - jitted
+    """fastText's `getLine` for every line: features (word ids; n_words + bucket for hashed n-grams) and
+    label ids. With `fill` false only the offsets are computed (the sizes to allocate).
+
+    Per word token: its id if it is in the vocabulary, then its character n-grams (`sub_*`, by type);
+    its hash joins the word n-grams whether or not it is in the vocabulary; `</s>` ends every line."""
+    hashes = np.empty(0, dtype=np.int32)
+    grams = np.empty(0, dtype=np.int64)
+    nf = 0
+    nl = 0
+    for s in range(len(offsets) - 1):
+        start, end = offsets[s], offsets[s + 1]
+        if len(hashes) < end - start + 1:
+            hashes = np.empty(2 * (end - start + 1), dtype=np.int32)
+            grams = np.empty(2 * (end - start + 1) * max(word_ngrams - 1, 1), dtype=np.int64)
+        nh = 0
+        for p in range(start, end):
+            t = ids[p]
+            if type_label[t] >= 0:
+                if fill:
+                    labels[nl] = type_label[t]
+                nl += 1
+                continue
+            if type_label[t] == -2:
+                continue  # a label below --min-count-label: neither a label nor a word
+            if type_word[t] >= 0:
+                if fill:
+                    features[nf] = type_word[t]
+                nf += 1
+            for b in range(sub_offsets[t], sub_offsets[t + 1]):
+                if fill:
+                    features[nf] = n_words + sub_buckets[b]
+                nf += 1
+            hashes[nh] = type_hash[t]
+            nh += 1
+        if fill:
+            features[nf] = eos
+        nf += 1
+        hashes[nh] = eos_hash
+        nh += 1
+        if word_ngrams > 1 and buckets > 0:
+            for i in range(nh):
+                h = np.uint64(np.int64(hashes[i]))
+                for j in range(i + 1, min(nh, i + word_ngrams)):
+                    h = h * np.uint64(NGRAM_MULTIPLIER) + np.uint64(np.int64(hashes[j]))
+                    if fill:
+                        features[nf] = n_words + np.int64(h % np.uint64(buckets))
+                    nf += 1
+        feat_offsets[s + 1] = nf
+        label_offsets[s + 1] = nl
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _hidden(wi, features, start, end, hidden):  # pragma: no cover - jitted
+    hidden[:] = 0.0
+    for f in range(start, end):
+        row = wi[features[f]]
+        for d in range(len(hidden)):
+            hidden[d] += row[d]
+    scale = 1.0 / (end - start)
+    for d in range(len(hidden)):
+        hidden[d] *= scale
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _backprop(wi, features, start, end, grad):  # pragma: no cover - jitted
+    scale = 1.0 / (end - start)
+    for d in range(len(grad)):
+        grad[d] *= scale
+    for f in range(start, end):
+        row = wi[features[f]]
+        for d in range(len(grad)):
+            row[d] += grad[d]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _binary_logistic(wo, node, hidden, grad, positive, lr):  # pragma: no cover - jitted
+    """fastText's `Loss::binaryLogistic`: one sigmoid unit, updated; returns its -log likelihood."""
+    row = wo[node]
+    score = 0.0
+    for d in range(len(hidden)):
+        score += row[d] * hidden[d]
+    p = 1.0 / (1.0 + math.exp(-score)) if score > -30.0 else 0.0
+    label = 1.0 if positive else 0.0
+    alpha = lr * (label - p)
+    for d in range(len(hidden)):
+        grad[d] += alpha * row[d]
+        row[d] += alpha * hidden[d]
+    return -math.log((p if positive else 1.0 - p) + EPSILON)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _learning_rate(lr0, progress0, span, done, part):  # pragma: no cover - jitted
+    return lr0 * max(1.0 - (progress0 + span * done / part), 0.0)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _pick_target(labels, lstart, lend, rng):  # pragma: no cover - jitted
+    """One of the example's labels, uniformly (fastText trains a multi-label line on one at a time)."""
+    n = lend - lstart
+    return labels[lstart] if n == 1 else labels[lstart + np.int64(lcg_next(rng) % np.uint64(n))]
+
+
+@njit(nogil=True, cache=True)
+def train_softmax(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
+                  lr0, progress0, span, rng, hidden, grad, scores):  # pragma: no cover - jitted
+    """SGD over examples `order` with the full softmax; returns the summed loss.
+
+    `weights` are the examples' token counts, for the learning-rate schedule: progress goes from
+    `progress0` to `progress0 + span` over this call."""
+    loss = 0.0
+    part = 0.0
+    for e in order:
+        part += weights[e]
+    done = 0.0
+    for e in order:
+        start, end = feat_offsets[e], feat_offsets[e + 1]
+        lr = _learning_rate(lr0, progress0, span, done, part)
+        done += weights[e]
+        target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
+        lr = lr * class_weight[target]
+        _hidden(wi, features, start, end, hidden)
+        grad[:] = 0.0
+        top = -np.inf
+        for i in range(len(scores)):
+            s = 0.0
+            row = wo[i]
+            for d in range(len(hidden)):
+                s += row[d] * hidden[d]
+            scores[i] = s
+            top = max(top, s)
+        total = 0.0
+        for i in range(len(scores)):
+            scores[i] = math.exp(scores[i] - top)
+            total += scores[i]
+        for i in range(len(scores)):
+            scores[i] /= total
+        for i in range(len(scores)):
+            alpha = lr * ((1.0 if i == target else 0.0) - scores[i])
+            row = wo[i]
+            for d in range(len(hidden)):
+                grad[d] += alpha * row[d]
+                row[d] += alpha * hidden[d]
+        loss += -math.log(scores[target] + EPSILON)
+        _backprop(wi, features, start, end, grad)
+    return loss
+
+
+@njit(nogil=True, cache=True)
+def train_ns(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
+             lr0, progress0, span, rng, hidden, grad, negative, noise_prob, noise_alias):  # pragma: no cover
+    """SGD with negative sampling: the target label's unit, then `negative` other labels drawn from
+    label counts^0.5 (alias table), as fastText's NegativeSamplingLoss; returns the summed loss."""
+    n_labels = len(noise_prob)
+    loss = 0.0
+    part = 0.0
+    for e in order:
+        part += weights[e]
+    done = 0.0
+    for e in order:
+        start, end = feat_offsets[e], feat_offsets[e + 1]
+        lr = _learning_rate(lr0, progress0, span, done, part)
+        done += weights[e]
+        target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
+        lr = lr * class_weight[target]
+        _hidden(wi, features, start, end, hidden)
+        grad[:] = 0.0
+        loss += _binary_logistic(wo, target, hidden, grad, True, lr)
+        for _ in range(negative):
+            while True:
+                k = np.int64(lcg_next(rng) % np.uint64(n_labels))
+                u = np.float32(lcg_next(rng)) / np.float32(2147483648.0)
+                noise = k if u < noise_prob[k] else noise_alias[k]
+                if noise != target:
+                    break
+            loss += _binary_logistic(wo, noise, hidden, grad, False, lr)
+        _backprop(wi, features, start, end, grad)
+    return loss
+
+
+@njit(nogil=True, cache=True)
+def train_hs(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
+             lr0, progress0, span, rng, hidden, grad, codes, points, paths):  # pragma: no cover - jitted
+    """SGD with hierarchical softmax over a Huffman tree of the labels (bit b of a path is the unit's
+    negative class); returns the summed loss."""
+    loss = 0.0
+    part = 0.0
+    for e in order:
+        part += weights[e]
+    done = 0.0
+    for e in order:
+        start, end = feat_offsets[e], feat_offsets[e + 1]
+        lr = _learning_rate(lr0, progress0, span, done, part)
+        done += weights[e]
+        target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
+        lr = lr * class_weight[target]
+        _hidden(wi, features, start, end, hidden)
+        grad[:] = 0.0
+        for b in range(paths[target], paths[target + 1]):
+            loss += _binary_logistic(wo, points[b], hidden, grad, codes[b] == 0, lr)
+        _backprop(wi, features, start, end, grad)
+    return loss
+
+
+@njit(nogil=True, cache=True)
+def train_ova(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
+              lr0, progress0, span, rng, hidden, grad):  # pragma: no cover - jitted
+    """SGD with one independent sigmoid per label (one-vs-all: every label of a line is a positive, every
+    other a negative), for multi-label data; returns the summed loss."""
+    loss = 0.0
+    part = 0.0
+    for e in order:
+        part += weights[e]
+    done = 0.0
+    for e in order:
+        start, end = feat_offsets[e], feat_offsets[e + 1]
+        lr = _learning_rate(lr0, progress0, span, done, part)
+        done += weights[e]
+        _hidden(wi, features, start, end, hidden)
+        grad[:] = 0.0
+        for i in range(len(wo)):
+            positive = False
+            for l in range(label_offsets[e], label_offsets[e + 1]):
+                if labels[l] == i:
+                    positive = True
+            loss += _binary_logistic(wo, i, hidden, grad, positive, lr * class_weight[i])
+        _backprop(wi, features, start, end, grad)
+    return loss

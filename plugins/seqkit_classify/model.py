@@ -1,0 +1,93 @@
+"""A trained classifier as a `seqkit.classifier.Classifier`: fastText's features and forward pass in NumPy."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from seqkit.hashing import line_ngram_buckets, word_hash
+from seqkit_classify import kernels, modelfile
+from seqkit_classify.data import EOS
+
+
+class BagOfNgramsClassifier:
+    """Mean of the input rows of a line's features -> the loss's output probabilities."""
+
+    def __init__(self, path: str):
+        meta, self.dictionary, self.settings, arrays = modelfile.load(path)
+        self.loss = meta["loss"]
+        self.labels = self.dictionary.labels
+        self.label_prefix = self.settings.label_prefix
+        self.input, self.output = arrays["input"], arrays["output"]
+        self.bucket_ids = arrays["bucket_ids"]
+        self.n_words = len(self.dictionary.words)
+        self.word_index = {w: i for i, w in enumerate(self.dictionary.words)}
+        self._subwords: dict[str, np.ndarray] = {}
+        if self.loss == "hs":
+            from seqkit.sampling import huffman_tree
+
+            self.tree = huffman_tree(self.dictionary.label_counts)
+
+    def features(self, tokens: Sequence[str]) -> tuple[np.ndarray, int]:
+        """(input rows of the features training saw, count of all features): fastText's `getLine`."""
+        s = self.settings
+        rows: list[int] = []
+        hashes: list[int] = []
+        buckets: list[np.ndarray] = []
+        for token in list(tokens) + [EOS]:
+            wid = self.word_index.get(token, -1)
+            if wid >= 0:
+                rows.append(wid)
+                hashes.append(int(self.dictionary.word_hashes[wid]))
+            else:
+                hashes.append(np.int32(np.uint32(word_hash(token))).item())
+            if s.maxn > 0 and token != EOS:
+                buckets.append(self.subwords(token))
+        if s.word_ngrams > 1 and s.buckets > 0:
+            buckets.append(line_ngram_buckets(np.array(hashes, dtype=np.int32), s.word_ngrams, s.buckets))
+        grams = np.concatenate(buckets) if buckets else np.zeros(0, dtype=np.int64)
+        count = len(rows) + len(grams)
+        if len(grams) and len(self.bucket_ids):
+            at = np.minimum(np.searchsorted(self.bucket_ids, grams), len(self.bucket_ids) - 1)
+            seen = self.bucket_ids[at] == grams  # a bucket training never used is a zero row
+            rows.extend((self.n_words + at[seen]).tolist())
+        return np.array(rows, dtype=np.int64), count
+
+    def subwords(self, word: str) -> np.ndarray:
+        found = self._subwords.get(word)
+        if found is None:
+            data = np.frombuffer(("<" + word + ">").encode("utf-8"), dtype=np.uint8)
+            out = np.empty(max(len(data) * self.settings.maxn, 1), dtype=np.int64)
+            found = out[:kernels.char_ngram_buckets(data, self.settings.minn, self.settings.maxn,
+                                                    self.settings.buckets, out)].copy()
+            if len(self._subwords) < 100_000:
+                self._subwords[word] = found
+        return found
+
+    def sentence_vector(self, tokens: Sequence[str]) -> np.ndarray:
+        rows, count = self.features(tokens)
+        vector = self.input[rows].sum(axis=0, dtype=np.float64) / max(count, 1)
+        return vector.astype(np.float32)
+
+    def probabilities(self, tokens: Sequence[str]) -> np.ndarray:
+        """Each label's probability (softmax; a sigmoid per label for ns and ova; tree paths for hs)."""
+        scores = self.output.astype(np.float64) @ self.sentence_vector(tokens).astype(np.float64)
+        if self.loss == "softmax":
+            scores = np.exp(scores - scores.max())
+            return scores / scores.sum()
+        with np.errstate(over="ignore"):
+            right = 1.0 / (1.0 + np.exp(-scores))
+        if self.loss != "hs":
+            return right
+        t = self.tree
+        taken = np.where(t.codes == 0, right[t.points], 1.0 - right[t.points])
+        logs = np.log(np.maximum(taken, 1e-300))
+        return np.exp(np.add.reduceat(logs, t.offsets[:-1])) if len(logs) else np.ones(len(self.labels))
+
+    def predict(self, tokens: Sequence[str], k: int, threshold: float) -> list[tuple[str, float]]:
+        probs = self.probabilities(tokens)
+        order = np.argsort(-probs, kind="stable")
+        if k > 0:
+            order = order[:k]
+        return [(self.labels[i], float(probs[i])) for i in order if probs[i] >= threshold]

@@ -1,0 +1,105 @@
+"""The classifier's model file: `.npz` arrays plus a JSON metadata entry; loading it can never run code.
+
+Only the input rows of n-gram buckets that training saw are stored (`bucket_ids`, sorted): a bucket no
+training line used would hold its random initial vector, noise that the file need not carry. Loading
+checks format, version, names, dtypes and shapes against the metadata before trusting anything.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import asdict
+
+import numpy as np
+
+from seqkit.errors import DataError
+from seqkit.textio import atomic_output
+from seqkit_classify.data import Dictionary, Settings
+
+FORMAT = "seqkit-classify"
+VERSION = 1
+LOSSES = ("softmax", "ns", "hs", "ova")
+MAX_ELEMENTS = 1 << 31  # refuse shapes claiming more than this many numbers before allocating
+
+
+def save(path: str, dictionary: Dictionary, settings: Settings, loss: str, input_rows: np.ndarray,
+         output_rows: np.ndarray, bucket_ids: np.ndarray, training: dict) -> None:
+    """Write the model atomically (a failed write leaves any previous file intact)."""
+    meta = {"format": FORMAT, "version": VERSION, "settings": asdict(settings), "loss": loss,
+            "dim": int(input_rows.shape[1]), "words": dictionary.words, "labels": dictionary.labels,
+            "word_counts": dictionary.word_counts.tolist(), "label_counts": dictionary.label_counts.tolist(),
+            "shapes": {"input": list(input_rows.shape), "output": list(output_rows.shape),
+                       "bucket_ids": [len(bucket_ids)]},
+            "training": training}
+    arrays = {"input": np.ascontiguousarray(input_rows, dtype=np.float32),
+              "output": np.ascontiguousarray(output_rows, dtype=np.float32),
+              "bucket_ids": np.ascontiguousarray(bucket_ids, dtype=np.int64),
+              "word_hashes": np.ascontiguousarray(dictionary.word_hashes, dtype=np.int32),
+              "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
+    with atomic_output(path, binary=True) as out:
+        np.savez(out, **arrays)
+
+
+def sniff(path: str) -> bool:
+    """Whether `path` is a zip whose JSON metadata names this format (whatever the file is called)."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("meta.npy") as member:
+            meta = json.loads(np.lib.format.read_array(member, allow_pickle=False).tobytes().decode("utf-8"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def load(path: str) -> tuple[dict, Dictionary, Settings, dict[str, np.ndarray]]:
+    """(metadata, dictionary, settings, arrays) from a model file, validated."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"not a seqkit classifier ({exc})", path) from None
+    with archive:
+        if "meta" not in archive.files:
+            raise DataError("no metadata entry: not a seqkit classifier", path)
+        try:
+            meta = json.loads(archive["meta"].tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+            raise DataError(f"corrupt metadata: {exc}", path) from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise DataError(f"format is {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                            f"expected {FORMAT!r}", path)
+        if meta.get("version") != VERSION:
+            raise DataError(f"model file version {meta.get('version')} is not supported (this seqkit reads {VERSION})",
+                            path)
+        try:
+            settings = Settings(**meta["settings"])
+            words, labels, loss, dim = list(meta["words"]), list(meta["labels"]), meta["loss"], int(meta["dim"])
+            shapes = {k: [int(x) for x in v] for k, v in meta["shapes"].items()}
+            word_counts = np.array(meta["word_counts"], dtype=np.int64)
+            label_counts = np.array(meta["label_counts"], dtype=np.int64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"bad metadata: {exc}", path) from None
+        if loss not in LOSSES or len(labels) < 2 or len(label_counts) != len(labels) or len(word_counts) != len(words):
+            raise DataError("bad metadata: loss, labels or counts do not fit together", path)
+        n_output = len(labels) - 1 if loss == "hs" else len(labels)
+        expected = {"input": ([len(words) + shapes.get("bucket_ids", [0])[0], dim], np.float32),
+                    "output": ([n_output, dim], np.float32), "bucket_ids": (shapes.get("bucket_ids"), np.int64),
+                    "word_hashes": ([len(words)], np.int32)}
+        arrays = {}
+        for name, (shape, dtype) in expected.items():
+            if shape is None or shapes.get(name, shape) != shape:
+                raise DataError(f"entry {name}: metadata shape {shapes.get(name)} does not fit the model", path)
+            if int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS:
+                raise DataError(f"entry {name} claims shape {shape}, more than seqkit will allocate", path)
+            if name not in archive.files:
+                raise DataError(f"entry {name} is missing", path)
+            array = archive[name]
+            if list(array.shape) != shape or array.dtype != dtype:
+                raise DataError(f"entry {name} is {list(array.shape)} {array.dtype}, expected {shape} "
+                                f"{np.dtype(dtype).name}", path)
+            arrays[name] = array
+    bucket_ids = arrays["bucket_ids"]
+    if len(bucket_ids) and (np.any(np.diff(bucket_ids) <= 0) or bucket_ids[0] < 0
+                            or bucket_ids[-1] >= settings.buckets):
+        raise DataError("bucket ids are not sorted, distinct and below the bucket count", path)
+    dictionary = Dictionary(words, word_counts, labels, label_counts, arrays["word_hashes"])
+    return meta, dictionary, settings, arrays

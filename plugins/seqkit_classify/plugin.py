@@ -1,0 +1,80 @@
+"""`seqkit classify` and the classifier model format (light imports only: kernels load when run)."""
+
+from __future__ import annotations
+
+import click
+
+from seqkit.options import errors_option, quiet_option, seed_option, threads_option
+
+name = "classify"
+version = "0.1.0"
+
+
+@click.command(short_help="Train a text classifier: fastText's bag of words and n-grams (supervised).")
+@click.argument("train", nargs=-1, required=True, metavar="TRAIN...")
+@click.option("-o", "--output", required=True, metavar="MODEL.npz", help="Model file (NumPy arrays + JSON metadata).")
+@click.option("--valid", metavar="FILE", default=None,
+              help="Labelled validation lines: P@1 after every epoch, and the best epoch's model is kept.")
+@click.option("--label-prefix", default="__label__", show_default=True,
+              help="Tokens starting with this are labels (anywhere on the line, one or more).")
+@click.option("--loss", type=click.Choice(["softmax", "ns", "hs", "ova"]), default="softmax", show_default=True,
+              help="Full softmax, negative sampling, hierarchical softmax (Huffman tree over label counts), "
+                   "or one sigmoid per label (one-vs-all, for multi-label data).")
+@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Embedding size.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Initial learning rate, decayed linearly to 0.  [default: 0.1, or higher on small data]")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes over the data.  [default: 5, or more on small data]")
+@click.option("--word-ngrams", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Also hash word n-grams up to this length into --buckets.")
+@click.option("--buckets", type=click.IntRange(min=1), default=2_000_000, show_default=True,
+              help="Hash buckets for word and character n-grams (only the used ones are stored).")
+@click.option("--minn", type=click.IntRange(min=0), default=0, show_default=True, help="Shortest character n-gram (0 = none).")
+@click.option("--maxn", type=click.IntRange(min=0), default=0, show_default=True, help="Longest character n-gram (0 = none).")
+@click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True, help="Drop rarer words.")
+@click.option("--min-count-label", type=click.IntRange(min=1), default=1, show_default=True, help="Drop rarer labels.")
+@click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Negative labels per example with --loss ns.")
+@click.option("--class-weight", default=None, metavar="balanced|FILE",
+              help="Scale each label's updates: 'balanced' (n / (labels x count)) or a file of `label weight` lines.")
+@click.option("--pretrained-vectors", metavar="VECS", default=None,
+              help="Initialise word rows from a word2vec/fastText .vec file (its dimension must be --dim).")
+@click.option("--strict", is_flag=True, help="A line without a label is an error naming it (default: skip and count).")
+@threads_option
+@seed_option
+@errors_option
+@quiet_option
+def classify(**options) -> None:
+    """Train a classifier on TRAIN (fastText's format: `__label__a __label__b words ...` per line; `-` is
+    stdin; .gz/.bz2/.xz read as such) and write MODEL.npz.
+
+    The model is fastText's: the mean of the embeddings of the words, hashed word n-grams (--word-ngrams)
+    and character n-grams (--minn/--maxn) feeds a linear output layer; features are hashed exactly as
+    fastText hashes them, `</s>` included. Use the model with `seqkit predict`, `seqkit test` and
+    `seqkit sentence-vectors`.
+    """
+    minn, maxn = options["minn"], options["maxn"]
+    if (minn == 0) != (maxn == 0) or minn > maxn:
+        raise click.UsageError("--minn and --maxn go together, with 1 <= minn <= maxn (or both 0)")
+    from seqkit_classify.command import run
+
+    run(**options)
+
+
+class ClassifierFormat:
+    name = "classify-npz"
+
+    def sniff(self, path: str) -> bool:
+        from seqkit_classify.modelfile import sniff
+
+        return sniff(path)
+
+    def load(self, path: str):
+        from seqkit_classify.model import BagOfNgramsClassifier
+
+        return BagOfNgramsClassifier(path)
+
+
+def register(registry) -> None:
+    registry.add_command(classify)
+    registry.add_classifier(ClassifierFormat())

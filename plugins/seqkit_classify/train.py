@@ -1,0 +1,143 @@
+"""The training driver: weights, loss tables, the epoch schedule and the worker threads.
+
+Each epoch the examples are shuffled (a permutation from the seed, so one thread is bit-for-bit
+reproducible) and cut into one contiguous share per thread; every thread runs the loss's kernel on its
+share, the GIL released, writing the shared weights without locks (Hogwild, as fastText).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from seqkit.errors import TrainingDiverged
+from seqkit.sampling import alias_table, huffman_tree
+from seqkit_classify import kernels
+from seqkit_classify.data import Dictionary, Examples
+
+NOISE_POWER = 0.5  # fastText draws negative labels from counts^0.5
+
+
+@dataclass
+class Config:
+    loss: str = "softmax"
+    dim: int = 100
+    lr: float = 0.1
+    epochs: int = 5
+    negative: int = 5
+    threads: int = 1
+    seed: int = 0
+    shuffle: bool = True
+
+
+@dataclass
+class Weights:
+    input: np.ndarray       # float32 [n_words + len(bucket_ids), dim]
+    output: np.ndarray      # float32 [labels (labels - 1 for hs), dim]
+    bucket_ids: np.ndarray  # int64, sorted: the n-gram bucket of each input row past the words
+
+
+@dataclass
+class Result:
+    seconds: float
+    tokens: float
+    losses: list[float]
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else float("nan")
+
+
+def compact(examples: Examples, n_words: int) -> np.ndarray:
+    """Renumber bucket features to rows after the words, in place; returns the buckets used (sorted)."""
+    grams = examples.features >= n_words
+    bucket_ids, rows = np.unique(examples.features[grams] - n_words, return_inverse=True)
+    examples.features[grams] = n_words + rows
+    return bucket_ids
+
+
+def init_weights(dictionary: Dictionary, bucket_ids: np.ndarray, config: Config) -> Weights:
+    """fastText's initialisation: input rows uniform in +-1/dim, output rows zero."""
+    rng = np.random.default_rng(config.seed)
+    rows = len(dictionary.words) + len(bucket_ids)
+    bound = 1.0 / config.dim
+    input_rows = rng.uniform(-bound, bound, size=(rows, config.dim)).astype(np.float32)
+    n_output = len(dictionary.labels) - 1 if config.loss == "hs" else len(dictionary.labels)
+    return Weights(input_rows, np.zeros((n_output, config.dim), dtype=np.float32), bucket_ids)
+
+
+def loss_step(config: Config, dictionary: Dictionary) -> Callable:
+    """kernel(order, ..., rng, hidden, grad) for the configured loss, its tables bound."""
+    n_labels = len(dictionary.labels)
+    if config.loss == "softmax":
+        return lambda *args: kernels.train_softmax(*args, np.zeros(n_labels, dtype=np.float64))
+    if config.loss == "ns":
+        prob, alias = alias_table(dictionary.label_counts, power=NOISE_POWER)
+        return lambda *args: kernels.train_ns(*args, config.negative, prob, alias)
+    if config.loss == "hs":
+        tree = huffman_tree(dictionary.label_counts)
+        return lambda *args: kernels.train_hs(*args, tree.codes, tree.points, tree.offsets)
+    if config.loss == "ova":
+        return kernels.train_ova
+    raise ValueError(f"unknown loss {config.loss!r}")
+
+
+def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: Config,
+          class_weight: np.ndarray | None = None,
+          on_epoch: Callable[[int, float], bool] | None = None, reporter=None) -> Result:
+    """Run `config.epochs` epochs; `on_epoch(epoch, mean loss)` may return False to stop early."""
+    step = loss_step(config, dictionary)
+    n = len(examples)
+    if class_weight is None:
+        class_weight = np.ones(len(dictionary.labels), dtype=np.float64)
+    shares = config.threads if n >= 2 * config.threads else 1
+    losses: list[float] = []
+    started = time.perf_counter()
+    trained = 0.0
+    with ThreadPoolExecutor(max_workers=shares) as pool:
+        for epoch in range(config.epochs):
+            order = (np.random.default_rng([config.seed, epoch]).permutation(n) if config.shuffle
+                     else np.arange(n)).astype(np.int64)
+            parts = np.array_split(order, shares)
+
+            def run(t: int, parts=parts, epoch=epoch) -> float:
+                part = parts[t]
+                rng = _rng_state(config.seed, epoch, t)
+                hidden = np.zeros(config.dim, dtype=np.float32)
+                grad = np.zeros(config.dim, dtype=np.float32)
+                return step(part, examples.features, examples.feat_offsets, examples.labels,
+                            examples.label_offsets, examples.tokens, weights.input, weights.output, class_weight,
+                            config.lr, epoch / config.epochs, 1.0 / config.epochs, rng, hidden, grad)
+
+            total = sum(pool.map(run, range(shares)))
+            trained += float(examples.tokens.sum())
+            mean = total / max(n, 1)
+            if not math.isfinite(mean):
+                raise TrainingDiverged(f"the loss became {mean} in epoch {epoch + 1}; lower --lr")
+            losses.append(mean)
+            if reporter is not None:
+                reporter.info(f"epoch {epoch + 1}/{config.epochs}: loss {mean:.4f}")
+            if on_epoch is not None and on_epoch(epoch, mean) is False:
+                break
+    return Result(time.perf_counter() - started, trained, losses)
+
+
+def _rng_state(seed: int, epoch: int, thread: int) -> np.ndarray:
+    """A distinct LCG start for every (seed, epoch, thread), mixed so that nearby seeds differ at once."""
+    mixed = np.random.default_rng([seed, epoch, thread]).integers(0, 2**63, dtype=np.int64)
+    return np.array([mixed], dtype=np.uint64)
+
+
+def load_kernels(config: Config) -> None:
+    """Compile (or load from the cache) the kernels this run uses, on a tiny input."""
+    tiny = Examples(np.array([1, 2], np.int64), np.array([0, 2], np.int64), np.array([0], np.int32),
+                    np.array([0, 1], np.int64), np.ones(1))
+    d = Dictionary(["</s>", "a", "b"], np.ones(3, np.int64), ["x", "y"], np.array([2, 1], np.int64),
+                   np.zeros(3, np.int32))
+    small = Config(loss=config.loss, dim=2, epochs=1, negative=1, threads=1)
+    train(d, tiny, init_weights(d, np.zeros(0, np.int64), small), small)
