@@ -137,11 +137,13 @@ class NgramModel:
             start = end
 
     def sample(self, rng: np.random.Generator, *, max_tokens: int, temperature: float, prefix: Sequence[str],
-               top_k: int | None = None) -> list[str]:
-        """Draw words one at a time from the full next-word distribution."""
+               top_k: int | None = None, no_unk: bool = False) -> list[str]:
+        """Draw words one at a time from the full next-word distribution (renormalised without `<unk>`
+        when `no_unk`)."""
         history = [self.bos] + [self.index.get(w, self.unk) for w in prefix]
         out: list[str] = []
-        candidates = np.array([i for i in range(self.vocab_size) if i != self.bos], dtype=np.int64)
+        banned = {self.bos, self.unk} if no_unk else {self.bos}
+        candidates = np.array([i for i in range(self.vocab_size) if i not in banned], dtype=np.int64)
         for _ in range(max_tokens):
             context = history[-(self.order - 1):] if self.order > 1 else []
             stream = np.empty((len(candidates), len(context) + 2), dtype=np.int64)

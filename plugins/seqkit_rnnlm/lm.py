@@ -68,13 +68,21 @@ class RnnLanguageModel:
             token = self.index.get(word, self.unk)
         return token, state
 
+    def _banned(self, no_unk: bool) -> int | None:
+        """The id generation must not produce: `<unk>` with `no_unk` (a model without one has nothing to ban)."""
+        return self.unk if no_unk and UNK in self.index else None
+
     def sample(self, rng: np.random.Generator, *, max_tokens: int, temperature: float, prefix: Sequence[str],
-               top_k: int | None = None) -> list[str]:
+               top_k: int | None = None, no_unk: bool = False) -> list[str]:
+        """Words drawn one at a time; with `no_unk` the distribution is renormalised without `<unk>`."""
         token, state = self._prime(prefix)
+        banned = self._banned(no_unk)
         out: list[str] = []
         for _ in range(max_tokens):
             logp, state = self._next_distribution(token, state)
             logits = logp / max(temperature, 1e-6)
+            if banned is not None:
+                logits[banned] = -np.inf
             if top_k and top_k < len(logits):
                 cut = np.partition(logits, -top_k)[-top_k]
                 logits = np.where(logits >= cut, logits, -np.inf)
@@ -85,17 +93,23 @@ class RnnLanguageModel:
             out.append(self.vocab[token])
         return out
 
-    def beam_search(self, prefix: Sequence[str], *, beam: int, max_tokens: int) -> list[str]:
-        """The best continuation by total log-probability divided by length (length normalisation)."""
+    def beam_search(self, prefix: Sequence[str], *, beam: int, max_tokens: int, count: int = 1,
+                    no_unk: bool = False) -> list[list[str]]:
+        """Up to `count` distinct continuations, best first, by total log-probability divided by length
+        (length normalisation); with `no_unk` no hypothesis is extended with `<unk>`."""
         token, state = self._prime(prefix)
+        banned = self._banned(no_unk)
         beams = [(0.0, [], token, state)]
         finished: list[tuple[float, list[int]]] = []
         for _ in range(max_tokens):
             candidates = []
             for score, words, last, st in beams:
                 logp, new_state = self._next_distribution(last, st)
+                if banned is not None:
+                    logp[banned] = -np.inf
                 for nxt in np.argsort(-logp)[:beam]:
-                    candidates.append((score + float(logp[nxt]), words + [int(nxt)], int(nxt), new_state))
+                    if np.isfinite(logp[nxt]):
+                        candidates.append((score + float(logp[nxt]), words + [int(nxt)], int(nxt), new_state))
             candidates.sort(key=lambda c: -c[0] / len(c[1]))
             beams = []
             for cand in candidates:
@@ -103,8 +117,14 @@ class RnnLanguageModel:
                     finished.append((cand[0] / len(cand[1]), cand[1][:-1]))
                 elif len(beams) < beam:
                     beams.append(cand)
-            if not beams or len(finished) >= beam:
+            if not beams or len(finished) >= max(beam, count):
                 break
         finished.extend((s / len(w), w) for s, w, _, _ in beams)
-        best = max(finished, key=lambda f: f[0])[1] if finished else []
-        return [self.vocab[i] for i in best]
+        finished.sort(key=lambda f: -f[0])
+        # a sentence ended by </s> and the same words cut at max_tokens print alike: keep the better one
+        distinct: dict[tuple[int, ...], None] = {}
+        for _, ids in finished:
+            distinct.setdefault(tuple(ids))
+            if len(distinct) == count:
+                break
+        return [[self.vocab[i] for i in ids] for ids in distinct]
