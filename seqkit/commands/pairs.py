@@ -1,0 +1,90 @@
+"""gensim's `similarity` and `doesnt_match` as commands: `seqkit similarity W1 W2` and `seqkit outlier W...`."""
+
+from __future__ import annotations
+
+import click
+
+from seqkit.commands.queries import (IGNORE_CASE_OPTION, WordLookup, answer_all, bad_query, echo_rows,
+                                     load_vectors, queries)
+from seqkit.options import errors_option, quiet_option, vectors_option
+
+
+@click.command(short_help="Cosine similarity of word pairs (gensim's similarity).")
+@click.argument("words", nargs=-1, metavar="[W1 W2]...")
+@vectors_option
+@IGNORE_CASE_OPTION
+@errors_option
+@quiet_option
+def similarity(words: tuple[str, ...], vectors: str, ignore_case: bool, errors: str, quiet: bool) -> None:
+    """Print `w1<TAB>w2<TAB>cosine` for each pair W1 W2 (the words as given).
+
+    Without arguments, pairs are read from stdin, one `W1 W2` per line (space or tab); on a terminal a
+    prompt asks for them until Ctrl-D. A pair with an unknown word is skipped with one line on stderr
+    per unknown word; the exit code is 1 only when no pair could be answered.
+    """
+    if len(words) % 2:
+        raise click.UsageError(f"expected pairs of words, got {len(words)} words")
+    given = [list(words[i:i + 2]) for i in range(0, len(words), 2)] if words else None
+    items, interactive = queries(given, "Query pair? ", vectors, errors)
+    emb = load_vectors(vectors, errors, quiet)
+    lookup = WordLookup(emb, ignore_case)
+
+    def answer(pair: list[str]) -> bool:
+        if len(pair) != 2:
+            bad_query("two words `W1 W2`", pair)
+            return False
+        found = lookup.find_all(pair)
+        if found is None:
+            return False
+        unit = emb.unit
+        # float64 dot of the float32 unit rows: gensim's dot(unitvec(v1), unitvec(v2)) without its rounding
+        score = float(unit[emb.index[found[0]]].astype(float) @ unit[emb.index[found[1]]].astype(float))
+        echo_rows([(pair[0], pair[1], score)])
+        return True
+
+    answer_all(items, answer, interactive)
+
+
+@click.command(short_help="The word that does not match the others (gensim's doesnt_match).")
+@click.argument("words", nargs=-1, metavar="[W1 W2 W3...]")
+@click.option("--scores", is_flag=True, help="Print every word's cosine to the mean, the outlier first.")
+@vectors_option
+@IGNORE_CASE_OPTION
+@errors_option
+@quiet_option
+def outlier(words: tuple[str, ...], scores: bool, vectors: str, ignore_case: bool, errors: str,
+            quiet: bool) -> None:
+    """Print the word furthest from the mean of the words' unit vectors, as `query<TAB>word<TAB>cosine`.
+
+    The query column is the words as given, joined by spaces; the cosine is the word's to the (unit) mean.
+    With --scores, every word gets such a line, lowest cosine (the outlier) first. Unknown words are
+    reported on stderr and left out, as gensim's doesnt_match ignores them. Without arguments, each line
+    of stdin is a group of words; on a terminal a prompt asks for them until Ctrl-D. The exit code is 1
+    only when no group could be answered.
+    """
+    import numpy as np
+
+    if len(words) == 1:
+        raise click.UsageError("expected at least two words")
+    items, interactive = queries([list(words)] if words else None, "Query words? ", vectors, errors)
+    emb = load_vectors(vectors, errors, quiet)
+    lookup = WordLookup(emb, ignore_case)
+
+    def answer(group: list[str]) -> bool:
+        if len(group) < 2:
+            bad_query("at least two words", group)
+            return False
+        used = [(typed, found) for typed, found in ((w, lookup.find(w)) for w in group) if found is not None]
+        if not used:
+            return False
+        unit = emb.unit[[emb.index[found] for _, found in used]].astype(np.float64)
+        mean = unit.mean(axis=0)
+        norm = np.linalg.norm(mean)
+        cosines = unit @ (mean / norm if norm > 0 else mean)
+        # gensim ranks (cosine, word) tuples: ties go to the alphabetically first vocabulary word
+        ranked = sorted(zip(cosines.tolist(), (found for _, found in used), (typed for typed, _ in used)))
+        label = " ".join(group)
+        echo_rows((label, typed, cosine) for cosine, _, typed in (ranked if scores else ranked[:1]))
+        return True
+
+    answer_all(items, answer, interactive)
