@@ -469,9 +469,10 @@ def test_perplexity_cli_plain_json_per_sentence_and_stdin(toy_arpa, cli_run):
     text = "the cat sat\nthe zebra ate"  # no final newline: the last line still counts
     result = cli_run("perplexity", "-m", toy_arpa, "--per-sentence", input=text)
     assert result.exit_code == 0, result.stderr
-    lines = dict(line.split("\t", 1) for line in result.stdout.splitlines() if not line.startswith("sentence\t"))
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["sentence", "1", "2", "total"]
+    summary = cli_run("perplexity", "-m", toy_arpa, input=text).stdout
+    lines = dict(line.split("\t", 1) for line in summary.splitlines())
     assert lines["sentences"] == "2" and lines["tokens"] == "8" and lines["oovs"] == "1"
-    assert len([l for l in result.stdout.splitlines() if l.startswith("sentence\t")]) == 2
     data = json.loads(cli_run("perplexity", "-m", toy_arpa, "--json", input=text).stdout)
     assert data["words"] == 6 and data["ppl"] == pytest.approx(float(lines["ppl"]), rel=1e-4)
     assert data["ppl1"] > data["ppl_excluding_oov"]

@@ -81,6 +81,10 @@ class NgramModel:
 
     def score_ids(self, stream: np.ndarray) -> np.ndarray:
         """log10 p of every token of `stream` (ids with <s> starting each sentence; <s> itself gets 0)."""
+        return self.score_ids_lengths(stream)[0]
+
+    def score_ids_lengths(self, stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`score_ids` and the length of the n-gram each token was found as (KenLM's ngram_length)."""
         T = len(stream)
         is_bos = stream == self.bos
         # tokens available as context: distance back to the sentence's <s>
@@ -108,12 +112,16 @@ class NgramModel:
         missing = np.isnan(logp)
         if missing.any():  # a word with no unigram (no <unk> entry either)
             logp[missing] = -99.0
-        return logp
+        return logp, best
 
     def score_sentence(self, words: Sequence[str]) -> SentenceScore:
         return next(iter(self.score_stream([words])))
 
     def score_stream(self, sentences: Iterable[Sequence[str]]) -> Iterator[SentenceScore]:
+        return (score for score, _ in self.score_stream_detail(sentences))
+
+    def score_stream_detail(self, sentences: Iterable[Sequence[str]]) -> Iterator[tuple[SentenceScore, np.ndarray]]:
+        """`score_stream` with each token's n-gram length (the optional extra `perplexity --per-word` uses)."""
         batch: list[Sequence[str]] = []
         for words in sentences:
             batch.append(list(words))
@@ -123,17 +131,18 @@ class NgramModel:
         if batch:
             yield from self._score_batch(batch)
 
-    def _score_batch(self, batch: list[Sequence[str]]) -> Iterator[SentenceScore]:
+    def _score_batch(self, batch: list[Sequence[str]]) -> Iterator[tuple[SentenceScore, np.ndarray]]:
         stream, _ = self.encode(batch)
-        logp = self.score_ids(stream) * LN10
+        logp, lengths = self.score_ids_lengths(stream)
+        logp = logp * LN10
         oov_words = np.array([w not in self.index or w == "<unk>" for words in batch for w in [None, *words, "</s>"]
                               if w is not None])
         keep = stream != self.bos
-        logp = logp[keep]
+        logp, lengths = logp[keep], lengths[keep]
         start = 0
         for words in batch:
             end = start + len(words) + 1
-            yield SentenceScore(logp[start:end], oov_words[start:end])
+            yield SentenceScore(logp[start:end], oov_words[start:end]), lengths[start:end]
             start = end
 
     def sample(self, rng: np.random.Generator, *, max_tokens: int, temperature: float, prefix: Sequence[str],
