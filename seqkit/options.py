@@ -11,7 +11,8 @@ from seqkit.errors import SeqkitError
 
 ENV_VECTORS = "SEQKIT_VECTORS"
 DATA_DIR = Path(__file__).parent / "data"
-DEFAULT_VECTOR_FILES = ("default.bin", "default.bin.xz", "default.vec.xz", "default.vec")
+# The bundled vectors ship in the fast format (mapped, not parsed); the others are for older or custom installs.
+DEFAULT_VECTOR_FILES = ("default.skv", "default.bin", "default.bin.xz", "default.vec.xz", "default.vec")
 
 
 def default_vectors_path() -> str | None:
@@ -45,7 +46,7 @@ def _vectors_callback(ctx: click.Context, param: click.Parameter, value: str | N
 
 vectors_option = click.option(
     "-v", "--vectors", "vectors", metavar="PATH", default=None, callback=_vectors_callback,
-    help=f"Vector file (word2vec text/binary, GloVe, fastText .vec; .gz/.bz2/.xz; '-' = stdin). "
+    help=f"Vector file (word2vec text/binary, GloVe, fastText .vec, seqkit's fast .skv; .gz/.bz2/.xz; '-' = stdin). "
          f"Default: ${ENV_VECTORS}, else the bundled vectors.")
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress or messages on stderr (errors only).")

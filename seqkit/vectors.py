@@ -1,7 +1,8 @@
 """An embedding table: the vector file formats, unit normalisation, neighbours and analogies.
 
 Formats (auto-detected): word2vec text (`N D` header; word2vec.c, fastText `.vec` with trailing spaces,
-gensim), headerless GloVe text, and word2vec binary (with or without the newline after each vector).
+gensim), headerless GloVe text, word2vec binary (with or without the newline after each vector), and
+seqkit's memory-mapped fast format (`.skv`, see `seqkit.vector_store`), recognised by its magic bytes.
 Lines are split on single ASCII spaces only, because real vocabularies contain words with non-breaking
 or other Unicode spaces. Sizes are checked against the header before anything large is allocated, and
 every problem is reported with the file and line (or record) it was found at.
@@ -15,10 +16,14 @@ from typing import Sequence
 
 import numpy as np
 
+from seqkit import vector_store
 from seqkit.errors import DataError
-from seqkit.textio import atomic_output, open_input
+from seqkit.textio import atomic_output, compression_of, open_input, sniff_compression
+from seqkit.vector_store import Stored, WordTable
 
-FORMATS = ("auto", "text", "binary", "glove")
+FORMATS = ("auto", "text", "binary", "glove", "fast")
+# What a text vector file looks like, for the error that says a file is not one.
+EXPECTED_TEXT = "word2vec text: a first line 'COUNT DIM', then 'word v1 ... vDIM' lines"
 # Refuse headers claiming more than this many floats (16 GiB) before allocating anything.
 MAX_FLOATS = 1 << 32
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
@@ -28,25 +33,64 @@ _SAVE_ROWS = 4096  # rows formatted per write when saving text
 
 
 class Embeddings:
-    """Words and their float32 vectors; row order is the file's (most frequent first by convention)."""
+    """Words and their float32 vectors; row order is the file's (most frequent first by convention).
 
-    def __init__(self, words: Sequence[str], matrix: np.ndarray, *, duplicates: int = 0):
+    Queries divide by the row norms instead of normalising the whole matrix, so a memory-mapped file is
+    answered without a second copy of it and only the query rows are ever normalised.
+    """
+
+    def __init__(self, words: Sequence[str], matrix: np.ndarray, *, duplicates: int = 0,
+                 norms: np.ndarray | None = None):
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[0] != len(words):
             raise ValueError(f"matrix shape {matrix.shape} does not match {len(words)} words")
-        self.words = list(words)
         self.matrix = matrix
-        self.index: dict[str, int] = {}
-        for i, word in enumerate(self.words):
-            self.index.setdefault(word, i)  # a duplicate word keeps its first (most frequent) row
-        self.duplicates = duplicates or len(self.words) - len(self.index)
+        self._words: list[str] | None = list(words)
+        self._table: WordTable | None = None
+        self._index: dict[str, int] | None = None
+        self._norms = norms
+        self._safe_norms: np.ndarray | None = None
         self._unit: np.ndarray | None = None
+        self.duplicates = duplicates or len(self._words) - len(self.index)
+
+    @classmethod
+    def _from_store(cls, stored: Stored) -> "Embeddings":
+        """Over a mapped fast file: the word list and its index are built only if something asks for them."""
+        emb = cls.__new__(cls)
+        emb.matrix = np.asarray(stored.matrix, dtype=np.float32)  # float16 files are widened once, here
+        emb._words, emb._table, emb._index = None, stored.words, None
+        emb._norms, emb._safe_norms, emb._unit = stored.norms, None, None
+        emb.duplicates = stored.duplicates
+        return emb
+
+    @property
+    def words(self) -> list[str]:
+        if self._words is None:
+            self._words = self._table.all()
+        return self._words
+
+    @property
+    def index(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {}
+            for i, word in enumerate(self.words):
+                self._index.setdefault(word, i)  # a duplicate word keeps its first (most frequent) row
+        return self._index
+
+    def row(self, word: str) -> int | None:
+        """The row of `word` (its first, if duplicated), or None."""
+        if self._index is None and self._table is not None:
+            return self._table.find(word)
+        return self.index.get(word)
+
+    def word_at(self, row: int) -> str:
+        return self._table.word(row) if self._words is None else self._words[row]
 
     def __len__(self) -> int:
-        return len(self.words)
+        return self.matrix.shape[0]
 
     def __contains__(self, word: str) -> bool:
-        return word in self.index
+        return self.row(word) is not None
 
     @property
     def dim(self) -> int:
@@ -54,19 +98,38 @@ class Embeddings:
 
     @property
     def norms(self) -> np.ndarray:
-        return np.linalg.norm(self.matrix, axis=1)
+        if self._norms is None:
+            self._norms = np.linalg.norm(self.matrix, axis=1)
+        return self._norms
+
+    def _divisors(self) -> np.ndarray:
+        """Norms with zeros made 1, so zero rows stay zero (and score 0) instead of becoming NaN."""
+        if self._safe_norms is None:
+            self._safe_norms = np.where(self.norms == 0, np.float32(1), self.norms).astype(np.float32)
+        return self._safe_norms
 
     @property
     def unit(self) -> np.ndarray:
         """Rows scaled to unit length (zero rows stay zero), computed once on first use."""
         if self._unit is None:
-            norms = self.norms
-            norms[norms == 0] = 1.0
-            self._unit = self.matrix / norms[:, None]
+            self._unit = self.matrix / self._divisors()[:, None]
         return self._unit
 
+    def _unit_rows(self, rows: Sequence[int]) -> np.ndarray:
+        return self.matrix[list(rows)] / self._divisors()[list(rows), None]
+
+    def _cosines(self, target: np.ndarray, restrict: int | None) -> np.ndarray:
+        """Cosine of every row (up to `restrict`) with a unit-length target."""
+        return (self.matrix[:restrict] @ target) / self._divisors()[:restrict]
+
+    def _required_row(self, word: str) -> int:
+        row = self.row(word)
+        if row is None:
+            raise KeyError(word)
+        return row
+
     def vector(self, word: str) -> np.ndarray:
-        return self.matrix[self.index[word]]
+        return self.matrix[self._required_row(word)]
 
     # --- queries ---------------------------------------------------------------------------------
 
@@ -74,24 +137,25 @@ class Embeddings:
                 exclude: Sequence[int] = ()) -> list[tuple[str, float]]:
         """The k words with the highest cosine similarity to a word (itself excluded) or a vector."""
         if isinstance(word_or_vector, str):
-            target = self.unit[self.index[word_or_vector]]
-            exclude = [*exclude, self.index[word_or_vector]]
+            row = self._required_row(word_or_vector)
+            target = self._unit_rows([row])[0]
+            exclude = [*exclude, row]
         else:
             target = _unit_vector(np.asarray(word_or_vector, dtype=np.float32))
-        scores = self.unit[:restrict] @ target
-        return self._top(scores, k, exclude)
+        return self._top(self._cosines(target, restrict), k, exclude)
 
     def analogy(self, positive: Sequence[str], negative: Sequence[str] = (), k: int = 10, *,
                 method: str = "add", restrict: int | None = None) -> list[tuple[str, float]]:
         """3CosAdd (gensim's most_similar) or 3CosMul (Levy & Goldberg 2014) over unit vectors."""
-        pos = [self.index[w] for w in positive]
-        neg = [self.index[w] for w in negative]
-        unit = self.unit[:restrict]
+        pos = [self._required_row(w) for w in positive]
+        neg = [self._required_row(w) for w in negative]
+        pos_unit, neg_unit = self._unit_rows(pos), self._unit_rows(neg)
         if method == "add":
-            query = (self.unit[pos].sum(axis=0) - self.unit[neg].sum(axis=0)) / max(len(pos) + len(neg), 1)
-            scores = unit @ _unit_vector(query)
+            query = (pos_unit.sum(axis=0) - neg_unit.sum(axis=0)) / max(len(pos) + len(neg), 1)
+            scores = self._cosines(_unit_vector(query), restrict)
         elif method == "mul":
-            scores = cosmul_scores(unit, self.unit[pos], self.unit[neg])
+            scores = _cosmul(len(self.matrix[:restrict]), [self._cosines(p, restrict) for p in pos_unit],
+                             [self._cosines(q, restrict) for q in neg_unit])
         else:
             raise ValueError(f"method must be 'add' or 'mul', not {method!r}")
         return self._top(scores, k, pos + neg)
@@ -105,28 +169,48 @@ class Embeddings:
             return []
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
-        return [(self.words[i], float(scores[i])) for i in best]
+        return [(self.word_at(i), float(scores[i])) for i in best.tolist()]
 
     # --- files -----------------------------------------------------------------------------------
 
     @classmethod
     def load(cls, path: str, fmt: str = "auto", *, errors: str = "strict", limit: int | None = None,
              reporter=None) -> "Embeddings":
-        """Read a vector file in any supported format (compressed or `-` too)."""
+        """Read a vector file in any supported format (compressed or `-` too).
+
+        A fast (`.skv`) file is recognised by its magic bytes and memory-mapped unless it is compressed
+        or stdin; `limit` then keeps its first rows without reading the others.
+        """
         if fmt not in FORMATS:
             raise ValueError(f"fmt must be one of {FORMATS}")
         with open_input(path, binary=True) as handle:
-            data = handle.read()
-        loaded = _parse(data, str(path), fmt, errors, limit)
+            head = handle.read(len(vector_store.MAGIC))
+            mappable = path != "-" and compression_of(str(path)) is None and sniff_compression(head) is None
+            if mappable and (vector_store.is_fast(head) or fmt == "fast" or _named_fast(str(path))):
+                loaded = cls._from_store(vector_store.map_file(str(path)))
+            else:
+                data = head + handle.read()
+                if vector_store.is_fast(data) or fmt == "fast" or _named_fast(str(path)):
+                    loaded = cls._from_store(vector_store.from_bytes(data, str(path)))
+                else:
+                    loaded = _parse(data, str(path), fmt, errors, limit)
+        if limit is not None and limit < len(loaded) and loaded._table is not None:
+            loaded = Embeddings(loaded.words[:limit], loaded.matrix[:limit])
         if loaded.duplicates and reporter is not None:
             reporter.warn(f"{path}: {loaded.duplicates:,} duplicate words; the first vector of each is used")
         return loaded
 
-    def save(self, path: str, *, binary: bool = False, fmt: str | None = None) -> None:
-        """Write word2vec text (default), word2vec binary (`binary=True`) or GloVe text (`fmt='glove'`)."""
+    def save(self, path: str, *, binary: bool = False, fmt: str | None = None, dtype: str = "float32") -> None:
+        """Write word2vec text (default), word2vec binary (`binary=True`), GloVe text (`fmt='glove'`) or
+        the fast memory-mapped format (`fmt='fast'`, values as `dtype`: float32 or float16)."""
         fmt = fmt or ("binary" if binary else "text")
         n, dim = self.matrix.shape
+        if fmt == "fast" and n == 0:
+            raise DataError("no vectors to write", path)
         with atomic_output(path, binary=True) as out:
+            if fmt == "fast":
+                vector_store.write(out, self.words, self.matrix, dtype=dtype, duplicates=self.duplicates, path=path)
+                return
             if fmt != "glove":
                 out.write(f"{n} {dim}\n".encode())
             if fmt == "binary":
@@ -142,13 +226,18 @@ class Embeddings:
 
 def cosmul_scores(unit: np.ndarray, pos: np.ndarray, neg: np.ndarray, eps: float = 1e-3) -> np.ndarray:
     """3CosMul: prod of (cos+1)/2 over positives divided by the same over negatives plus eps."""
-    num = np.ones(unit.shape[0], dtype=np.float64)
-    den = np.ones(unit.shape[0], dtype=np.float64)
-    for p in pos:
-        num *= (unit @ p + 1.0) / 2.0
-    for q in neg:
-        den *= (unit @ q + 1.0) / 2.0
-    return num / (den + eps) if len(neg) else num
+    return _cosmul(unit.shape[0], [unit @ p for p in pos], [unit @ q for q in neg], eps)
+
+
+def _cosmul(size: int, pos_cosines: Sequence[np.ndarray], neg_cosines: Sequence[np.ndarray],
+            eps: float = 1e-3) -> np.ndarray:
+    num = np.ones(size, dtype=np.float64)
+    den = np.ones_like(num)
+    for cos in pos_cosines:
+        num *= (cos + 1.0) / 2.0
+    for cos in neg_cosines:
+        den *= (cos + 1.0) / 2.0
+    return num / (den + eps) if len(neg_cosines) else num
 
 
 def _unit_vector(v: np.ndarray) -> np.ndarray:
@@ -171,7 +260,7 @@ def _parse(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> 
     if fmt == "glove" or (fmt == "auto" and header is None):
         if fmt != "glove" and re.match(rb"^\s*\d+\s*$", first):
             raise DataError(f"header {first.decode('latin-1').strip()!r} should be `COUNT DIM`", path, 1)
-        return _parse_glove(data, path, errors, limit)
+        return _parse_glove(data, path, errors, limit, guessed=fmt == "auto")
     if header is None:
         raise DataError(f"expected a `COUNT DIM` header, found {first[:60].decode('utf-8', 'replace')!r}", path, 1)
     n, dim = int(header.group(1)), int(header.group(2))
@@ -250,11 +339,18 @@ def _is_float(text: bytes) -> bool:
         return False
 
 
-def _parse_glove(data: bytes, path: str, errors: str, limit: int | None) -> Embeddings:
+def _parse_glove(data: bytes, path: str, errors: str, limit: int | None, guessed: bool = False) -> Embeddings:
+    """Headerless text; `guessed`: the format was not named, so a first line of words means "not vectors"."""
     first = data.split(b"\n", 1)[0].rstrip(b"\r").rstrip(b" ")
     dim = first.count(b" ")
     if dim == 0:
-        raise DataError("not a vector file: the first line has no values", path, 1)
+        raise DataError(f"does not look like a vector file: the first line has no values; expected {EXPECTED_TEXT}",
+                        path, 1)
+    bad = next((x for x in first.split(b" ")[1:] if not _is_float(x)), None)
+    if guessed and bad is not None:  # e.g. a text corpus given as -v
+        raise DataError(f"does not look like a vector file: the first line has no 'COUNT DIM' header and "
+                        f"{bad[:40].decode('utf-8', 'replace')!r} is not a number; expected {EXPECTED_TEXT} "
+                        "(or GloVe text: the same lines without the header)", path, 1)
     upper = data.count(b"\n") + 1  # no header: at most this many lines hold vectors
     rows = upper if limit is None else min(upper, limit)
     return _parse_text(data, 0, None, dim, rows, path, errors, first_line=1)
@@ -310,12 +406,23 @@ def _decode_words(raw: list[bytes], path: str, errors: str, line_of, record: boo
     return words
 
 
-def sniff_format(path: str) -> str:
-    """'binary' for a .bin suffix, else 'text' (used for outputs)."""
+def _base_name(path: str) -> str:
     name = os.path.basename(path)
     for suffix in (".gz", ".bz2", ".xz"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
+    return name
+
+
+def _named_fast(path: str) -> bool:
+    return _base_name(path).endswith(vector_store.SUFFIX)
+
+
+def sniff_format(path: str) -> str:
+    """'fast' for a .skv suffix, 'binary' for .bin, else 'text' (used for outputs)."""
+    name = _base_name(path)
+    if name.endswith(vector_store.SUFFIX):
+        return "fast"
     return "binary" if name.endswith(".bin") else "text"
 
 

@@ -294,3 +294,28 @@ def test_unknown_format_name_is_rejected():
     with pytest.raises(ValueError):
         Embeddings.load("x", fmt="word2vec-ish")
     assert vectors_module.sniff_format("a.bin.gz") == "binary" and vectors_module.sniff_format("a.vec") == "text"
+
+
+def test_a_text_corpus_is_said_not_to_be_a_vector_file(tmp_path, cli_run):
+    """Not "small.txt:1: not a number: 'aer'": what the file is not, and what a vector file looks like."""
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("the aer of it\nand more words here\n")
+    message = load_error(corpus)
+    assert message.startswith(f"{corpus}:1: does not look like a vector file")
+    assert "'aer' is not a number" in message
+    assert "word2vec text: a first line 'COUNT DIM', then 'word v1 ... vDIM' lines" in message
+    result = cli_run("similar", "-v", corpus, "the")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "does not look like a vector file" in result.stderr
+    one_word_lines = tmp_path / "words.txt"
+    one_word_lines.write_text("the\nand\n")
+    assert "does not look like a vector file" in load_error(one_word_lines)
+    assert "'COUNT DIM'" in load_error(one_word_lines)
+
+
+def test_named_glove_format_keeps_the_plain_message(tmp_path):
+    path = tmp_path / "g.txt"
+    path.write_text("a 1 2\nb 1 zz\n")
+    assert "g.txt:2:" in load_error(path) and "'zz'" in load_error(path)
+    with pytest.raises(DataError, match=r"g.txt:1: not a number: 'x'"):
+        path.write_text("a x 2\n")
+        Embeddings.load(str(path), fmt="glove")
