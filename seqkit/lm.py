@@ -147,6 +147,9 @@ def load_language_model(path: str) -> LanguageModel:
     for fmt in formats:
         if fmt.sniff(path):
             return fmt.load(path)
+    from seqkit.textio import check_compressed_intact
+
+    check_compressed_intact(path)  # a damaged compressed model is named as such, not as "not a model"
     names = ", ".join(fmt.name for fmt in formats)
     raise SeqkitError(f"{path}: {describe_file(path)}, not a language model any installed plugin can read "
                       f"(formats: {names})")

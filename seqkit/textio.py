@@ -80,6 +80,22 @@ def open_input(path: str, *, binary: bool = False, errors: str = "strict") -> It
         yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
 
 
+def check_compressed_intact(path: str) -> None:
+    """Read a compressed file to its end, raising the DataError that names its damage if it has any.
+
+    For messages about a file no reader claimed: a format sniffer that met the damage in the first
+    bytes declined the file quietly, and "a gzip file, not a model" would hide what is wrong with it.
+    """
+    if path == "-":
+        return
+    with open(path, "rb") as probe:
+        if sniff_compression(probe.read(6)) is None:
+            return
+    with open_input(path, binary=True) as handle:
+        while handle.read(_READ_BUFFER):
+            pass
+
+
 class _DamageGuard(io.RawIOBase):
     """A decompressing stream whose damage (truncation, corruption) is one error naming the file.
 

@@ -39,3 +39,36 @@ def test_help_lists_every_command(cli_run):
     out = cli_run("--help").stdout
     for name in all_command_names():
         assert f"  {name} " in out
+
+
+def _modules_after(args: list[str]) -> tuple[int, str]:
+    """Exit code of `seqkit ARGS` run in a fresh interpreter, and the numba or kernel modules it imported."""
+    code = ("import sys\nfrom seqkit.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n"
+            "    heavy = ','.join(m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite')"
+            " or m.endswith('kernels'))\n"
+            "    sys.stderr.write(f'\\nexit={exc.code} heavy={heavy}')\n")
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    exit_code, heavy = proc.stderr.rsplit("\nexit=", 1)[1].split(" heavy=")
+    return int(exit_code), heavy
+
+
+@pytest.mark.parametrize("typo,meant", [("word2vc", "word2vec"), ("perplexty", "perplexity"), ("ngrm", "ngram")])
+def test_misspelled_command_gets_a_suggestion(cli_run, typo, meant):
+    """Core (perplexity) and plugin (word2vec, ngram) commands are both suggested."""
+    result = cli_run(typo)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: No such command '{typo}'. Did you mean '{meant}'?\n")
+    assert result.stderr.startswith("Usage: seqkit ")
+    assert result.stdout == ""
+
+
+def test_unknown_command_without_a_close_match_is_plain(cli_run):
+    result = cli_run("xyzzy")
+    assert result.exit_code == 2 and result.stderr.endswith("Error: No such command 'xyzzy'.\n")
+
+
+@pytest.mark.parametrize("args", [["word2vc"], ["--help"]], ids=["misspelled", "help"])
+def test_suggestion_and_help_import_no_numba(args):
+    exit_code, heavy = _modules_after(args)
+    assert exit_code == (2 if args == ["word2vc"] else 0)
+    assert heavy == ""
