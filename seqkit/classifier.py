@@ -7,12 +7,16 @@ through a registered `ClassifierFormat`, so the commands and their metrics are w
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from seqkit.errors import SeqkitError
+
+_ASCII_SPACE = re.compile(r"[\t\n\v\f\r ]+")
 
 
 @runtime_checkable
@@ -75,3 +79,105 @@ def load_classifier(path: str) -> Classifier:
     names = ", ".join(fmt.name for fmt in formats)
     raise SeqkitError(f"{path}: {describe_file(path)}, not a classifier any installed plugin can read "
                       f"(formats: {names})")
+
+
+def line_tokens(line: str) -> list[str]:
+    """The tokens of one line, split on ASCII whitespace as the corpus reader and fastText split."""
+    return [token for token in _ASCII_SPACE.split(line) if token]
+
+
+class Meter:
+    """fastText's `Meter` (P@k, R@k over all predictions, multi-label aware), plus per-label precision,
+    recall and F1, micro and macro F1, subset accuracy and, for single-label data, a confusion matrix.
+
+    Only lines with at least one label the model knows are counted, as fastText's `test` counts them;
+    the others, and the labels only the test data has, are reported apart."""
+
+    def __init__(self, labels: Sequence[str]):
+        self.labels = list(labels)
+        self.index = {label: i for i, label in enumerate(self.labels)}
+        n = len(self.labels)
+        self.examples = self.gold = self.predicted = self.predicted_gold = self.exact = 0
+        self.label_gold = np.zeros(n, dtype=np.int64)
+        self.label_predicted = np.zeros(n, dtype=np.int64)
+        self.label_predicted_gold = np.zeros(n, dtype=np.int64)
+        self.confusion = np.zeros((n, n), dtype=np.int64)  # [gold, top prediction], single-label lines
+        self.single_label = True
+        self.unlabelled = 0                    # lines with no label at all
+        self.unknown_only = 0                  # lines whose labels the model does not know
+        self.unknown_labels: dict[str, int] = {}
+
+    def add(self, gold_labels: Sequence[str], predictions: Sequence[tuple[str, float]]) -> bool:
+        """Count one line; False when fastText would skip it (no label the model knows)."""
+        if not gold_labels:
+            self.unlabelled += 1
+            return False
+        gold = []
+        for label in gold_labels:
+            if label in self.index:
+                gold.append(self.index[label])
+            else:
+                self.unknown_labels[label] = self.unknown_labels.get(label, 0) + 1
+        if not gold:
+            self.unknown_only += 1
+            return False
+        self.examples += 1
+        self.gold += len(gold)  # fastText counts a repeated label twice
+        predicted = [self.index[label] for label, _ in predictions]
+        self.predicted += len(predicted)
+        gold_set = set(gold)
+        for p in predicted:
+            self.label_predicted[p] += 1
+            if p in gold_set:
+                self.label_predicted_gold[p] += 1
+                self.predicted_gold += 1
+        for g in gold:
+            self.label_gold[g] += 1
+        self.exact += set(predicted) == gold_set
+        if len(gold_set) == 1 and self.single_label:
+            if predicted:
+                self.confusion[gold[0], predicted[0]] += 1
+        else:
+            self.single_label = False
+        return True
+
+    @property
+    def precision(self) -> float:
+        return self.predicted_gold / self.predicted if self.predicted else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.predicted_gold / self.gold if self.gold else float("nan")
+
+    def per_label(self) -> list[dict]:
+        rows = []
+        for i, label in enumerate(self.labels):
+            g, p, pg = int(self.label_gold[i]), int(self.label_predicted[i]), int(self.label_predicted_gold[i])
+            if g == 0 and p == 0:
+                continue
+            precision = pg / p if p else float("nan")
+            recall = pg / g if g else float("nan")
+            rows.append({"label": label, "precision": precision, "recall": recall, "f1": _f1(precision, recall),
+                         "gold": g, "predicted": p})
+        return rows
+
+    def summary(self, k: int) -> dict:
+        """Every figure, by name (fastText's are `N`, `P@k`, `R@k`)."""
+        rows = self.per_label()
+        macro = [0.0 if math.isnan(r["f1"]) else r["f1"] for r in rows]
+        result = {"N": self.examples, f"P@{k}": self.precision, f"R@{k}": self.recall,
+                  "f1_micro": _f1(self.precision, self.recall),
+                  "f1_macro": float(np.mean(macro)) if macro else float("nan"),
+                  "accuracy": self.exact / self.examples if self.examples else float("nan"),
+                  "skipped_unlabelled": self.unlabelled, "skipped_unknown_labels": self.unknown_only,
+                  "unknown_labels": dict(sorted(self.unknown_labels.items()))}
+        result["per_label"] = rows
+        if self.single_label and self.examples:
+            result["confusion"] = {"labels": self.labels, "matrix": self.confusion.tolist()}
+        return result
+
+
+def _f1(precision: float, recall: float) -> float:
+    if math.isnan(precision) or math.isnan(recall) or precision + recall == 0:
+        return float("nan") if math.isnan(precision) or math.isnan(recall) else 0.0
+    return 2 * precision * recall / (precision + recall)

@@ -1,0 +1,135 @@
+"""`seqkit predict`, `seqkit test` and `seqkit sentence-vectors`: any registered classifier's model."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+from seqkit.options import errors_option, json_option, quiet_option
+
+model_option = click.option("-m", "--model", "model_path", required=True, metavar="MODEL",
+                            help="A classifier file any installed plugin reads (seqkit classify's .npz, ...).")
+k_option = click.option("-k", type=int, default=1, show_default=True,
+                        help="Labels per line, most probable first (-1: all).")
+threshold_option = click.option("--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                                help="Only labels with at least this probability.")
+
+
+def _lines(path: str, errors: str):
+    from seqkit.textio import open_input
+
+    with open_input(path, errors=errors) as handle:
+        yield from handle
+
+
+@click.command(short_help="Most probable labels of each line (fastText's predict / predict-prob).")
+@model_option
+@click.argument("text", default="-", metavar="[FILE|-]")
+@k_option
+@threshold_option
+@click.option("--prob", is_flag=True, help="Follow each label by its probability (fastText's predict-prob).")
+@json_option
+@errors_option
+def predict(model_path: str, text: str, k: int, threshold: float, prob: bool, as_json: bool, errors: str) -> None:
+    """Print, for every line of FILE (stdin by default), its K most probable labels on one line,
+    space-separated, as fastText's `predict` (`__label__x`) or, with --prob, `predict-prob`
+    (`__label__x 0.97`); with --json, one JSON object per line. Label tokens in the input are ignored.
+    """
+    from seqkit.classifier import line_tokens, load_classifier, split_labels
+
+    model = load_classifier(model_path)
+    for line in _lines(text, errors):
+        words, _ = split_labels(line_tokens(line), model.label_prefix)
+        predictions = model.predict(words, k, threshold)
+        if as_json:
+            click.echo(json.dumps({"labels": [label for label, _ in predictions],
+                                   "probs": [round(p, 6) for _, p in predictions]}))
+        elif prob:
+            click.echo(" ".join(f"{label} {p:.6g}" for label, p in predictions))
+        else:
+            click.echo(" ".join(label for label, _ in predictions))
+
+
+@click.command("test", short_help="Evaluate a classifier: N, P@k, R@k as fastText, per-label P/R/F1.")
+@model_option
+@click.argument("text", metavar="FILE")
+@k_option
+@threshold_option
+@click.option("--per-label", is_flag=True, help="Also each label's precision, recall and F1, and a confusion "
+                                                "matrix when every line has one label.")
+@json_option
+@errors_option
+@quiet_option
+def test_command(model_path: str, text: str, k: int, threshold: float, per_label: bool, as_json: bool, errors: str,
+                 quiet: bool) -> None:
+    """Evaluate MODEL on the labelled lines of FILE (`-` for stdin).
+
+    \b
+    Prints, tab-separated, fastText's figures first:
+      N          lines with at least one label the model knows (the others are reported, not counted)
+      P@k, R@k   correct predictions / predictions, and / gold labels, over all lines (multi-label aware)
+    then f1_micro (from P@k and R@k), f1_macro (mean per-label F1) and accuracy (share of lines whose
+    predicted labels are exactly their gold labels).
+    """
+    from seqkit.classifier import Meter, line_tokens, load_classifier, split_labels
+    from seqkit.errors import SeqkitError
+    from seqkit.progress import Reporter
+
+    reporter = Reporter(quiet)
+    model = load_classifier(model_path)
+    meter = Meter(model.labels)
+    for line in _lines(text, errors):
+        words, gold = split_labels(line_tokens(line), model.label_prefix)
+        if gold and any(label in meter.index for label in gold):
+            meter.add(gold, model.predict(words, k, threshold))
+        else:
+            meter.add(gold, [])
+    result = meter.summary(k)
+    if meter.unknown_labels:
+        shown = ", ".join(f"{label} ({n:,})" for label, n in list(result["unknown_labels"].items())[:10])
+        reporter.warn(f"{len(meter.unknown_labels):,} labels of {text} are not in the model: {shown}"
+                      f"{' ...' if len(meter.unknown_labels) > 10 else ''}; "
+                      f"{meter.unknown_only:,} lines with only such labels were not counted")
+    if meter.unlabelled:
+        reporter.warn(f"{meter.unlabelled:,} lines of {text} have no label and were not counted")
+    if meter.examples == 0:
+        raise SeqkitError(f"{text}: no line has a label the model knows")
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"N\t{meter.examples}")
+    click.echo(f"P@{k}\t{_num(result[f'P@{k}'])}")
+    click.echo(f"R@{k}\t{_num(result[f'R@{k}'])}")
+    for key in ("f1_micro", "f1_macro", "accuracy"):
+        click.echo(f"{key}\t{_num(result[key])}")
+    if per_label:
+        for row in result["per_label"]:
+            click.echo("\t".join(["label", row["label"], _num(row["precision"]), _num(row["recall"]),
+                                  _num(row["f1"]), str(row["gold"]), str(row["predicted"])]))
+        if "confusion" in result:
+            labels = result["confusion"]["labels"]
+            click.echo("\t".join(["confusion", "gold\\predicted", *labels]))
+            for label, counts in zip(labels, result["confusion"]["matrix"]):
+                click.echo("\t".join(["confusion", label, *map(str, counts)]))
+
+
+@click.command("sentence-vectors", short_help="A classifier's vector of each line (fastText's print-sentence-vectors).")
+@model_option
+@click.argument("text", default="-", metavar="[FILE|-]")
+@errors_option
+def sentence_vectors(model_path: str, text: str, errors: str) -> None:
+    """Print the model's vector of every line of FILE (stdin by default): for the bag-of-n-grams model,
+    the mean of the input rows of the line's features, as fastText prints it (5 significant digits, each
+    followed by a space)."""
+    from seqkit.classifier import line_tokens, load_classifier, split_labels
+
+    model = load_classifier(model_path)
+    for line in _lines(text, errors):
+        words, _ = split_labels(line_tokens(line), model.label_prefix)
+        click.echo("".join(f"{float(v):.5g} " for v in model.sentence_vector(words)))
+
+
+def _num(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.3f}"
