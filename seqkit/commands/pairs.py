@@ -9,6 +9,18 @@ from seqkit.commands.queries import (IGNORE_CASE_OPTION, WordLookup, answer_all,
 from seqkit.options import errors_option, quiet_option, vectors_option
 
 
+def unit_rows(emb, words: list[str]):
+    """The words' vectors scaled to unit length in float64 (a zero vector stays zero, as in gensim's unitvec).
+
+    Only these rows are normalised: a query over a memory-mapped file never copies the whole matrix.
+    """
+    import numpy as np
+
+    rows = emb.matrix[[emb.row(w) for w in words]].astype(np.float64)
+    norms = np.linalg.norm(rows, axis=1)
+    return rows / np.where(norms == 0, 1.0, norms)[:, None]
+
+
 @click.command(short_help="Cosine similarity of word pairs (gensim's similarity).")
 @click.argument("words", nargs=-1, metavar="[W1 W2]...")
 @vectors_option
@@ -36,10 +48,8 @@ def similarity(words: tuple[str, ...], vectors: str, ignore_case: bool, errors: 
         found = lookup.find_all(pair)
         if found is None:
             return False
-        unit = emb.unit
-        # float64 dot of the float32 unit rows: gensim's dot(unitvec(v1), unitvec(v2)) without its rounding
-        score = float(unit[emb.index[found[0]]].astype(float) @ unit[emb.index[found[1]]].astype(float))
-        echo_rows([(pair[0], pair[1], score)])
+        first, second = unit_rows(emb, found)
+        echo_rows([(pair[0], pair[1], float(first @ second))])
         return True
 
     answer_all(items, answer, interactive)
@@ -77,7 +87,7 @@ def outlier(words: tuple[str, ...], scores: bool, vectors: str, ignore_case: boo
         used = [(typed, found) for typed, found in ((w, lookup.find(w)) for w in group) if found is not None]
         if not used:
             return False
-        unit = emb.unit[[emb.index[found] for _, found in used]].astype(np.float64)
+        unit = unit_rows(emb, [found for _, found in used])
         mean = unit.mean(axis=0)
         norm = np.linalg.norm(mean)
         cosines = unit @ (mean / norm if norm > 0 else mean)
