@@ -10,8 +10,11 @@ CORE_COMMANDS = {
     "outlier": "seqkit.commands.pairs:outlier",
     "perplexity": "seqkit.commands.perplexity:perplexity",
     "plugins": "seqkit.commands.plugins:plugins_command",
+    "predict": "seqkit.commands.classification:predict",
     "print-vectors": "seqkit.commands.vectors:print_vectors",
+    "sentence-vectors": "seqkit.commands.classification:sentence_vectors",
     "similar": "seqkit.commands.vectors:similar",
     "similarity": "seqkit.commands.pairs:similarity",
+    "test": "seqkit.commands.classification:test_command",
     "vocab": "seqkit.commands.vocab:vocab",
 }
