@@ -75,7 +75,7 @@ def test_plugins_lists_the_example(run):
     assert proc.returncode == 0 and proc.stderr == ""
     info = next(p for p in json.loads(proc.stdout) if p["name"] == "unigram")
     assert info == {"name": "unigram", "version": "0.1.0", "distribution": "seqkit-unigram",
-                    "commands": ["unigram"], "language_models": ["unigram-npz"], "error": None}
+                    "commands": ["unigram"], "language_models": ["unigram-npz"], "classifiers": [], "error": None}
 
 
 def test_training_writes_npz_with_json_metadata_and_one_summary_line(trained):
@@ -129,8 +129,9 @@ def test_damaged_models_give_one_clear_line(trained, run, tmp_path):
     truncated.write_bytes(data[: len(data) // 2])
     proc = run("-m", "seqkit", "perplexity", "-m", truncated, work / "test.txt")
     assert proc.returncode == 1 and proc.stdout == ""
-    assert proc.stderr.splitlines() == [f"seqkit: error: {truncated}: not a language model any installed plugin "
-                                        "can read (formats: arpa, rnnlm-npz, unigram-npz)"]
+    assert proc.stderr.splitlines() == [f"seqkit: error: {truncated}: a zip archive (.npz) that is damaged or "
+                                        "truncated, not a language model any installed plugin can read "
+                                        "(formats: arpa, rnnlm-npz, unigram-npz)"]
     bad_meta = tmp_path / "bad-meta.npz"  # the magic is right, so this format loads it and must explain
     with zipfile.ZipFile(work / "model.npz") as source, zipfile.ZipFile(bad_meta, "w") as target:
         for item in source.infolist():
