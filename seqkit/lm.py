@@ -27,7 +27,13 @@ class SentenceScore(NamedTuple):
 
 @runtime_checkable
 class LanguageModel(Protocol):
-    """What `seqkit perplexity` and `seqkit generate` need from a model."""
+    """What `seqkit perplexity` and `seqkit generate` need from a model.
+
+    Optional, used when present: `score_stream(sentences)` (scores carrying state across sentences),
+    `score_stream_detail(sentences)` (each score with the n-gram length behind each token, for
+    `perplexity --per-word`), `index` (word -> id), `beam_search(...)`, and the `no_unk`/`count` keywords
+    of `sample`/`beam_search` (`generate --no-unk`, `-n` with `--beam`); see docs/plugins.md.
+    """
 
     vocab_size: int
 
