@@ -17,17 +17,10 @@ import numpy as np
 from numba import njit
 
 from seqkit._vector_text_parser import POWERS_OF_TEN  # exact powers of ten, 10**0 .. 10**22
+from seqkit.vector_text import text_line
 
 DIGITS = 6  # '%.6g'
 MAX_VALUE_BYTES = 12  # '-0.000123456' and '-1.23456e-07' are the longest
-
-
-def text_line(word: str, row: np.ndarray) -> str:
-    """One `word v1 ... vD` line of word2vec text formatted by Python ('%.6g'): what `save`'s kernel
-    prints byte for byte, its fallback for values outside the kernel's exact path, and `print-vectors`'
-    format."""
-    return word + " " + " ".join("%.6g" % value for value in row.tolist()) + "\n"
-
 
 
 @njit(nogil=True, cache=True)

@@ -13,7 +13,6 @@ import io
 import lzma
 import os
 import sys
-import tempfile
 import zlib
 from typing import IO, Iterable, Iterator
 
@@ -181,6 +180,8 @@ def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
         stream.flush()
         return
     check_output_path(path)
+    import tempfile  # here, not at the top: queries that write nothing need not import it
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     os.close(fd)

@@ -178,3 +178,10 @@ def _decode_words(raw: list[bytes], path: str, errors: str, line_of, record: boo
                                 "use --errors replace or ignore", path, None if where else line_of(i)) from None
             words.append(w.decode("utf-8", errors))
     return words
+
+
+def text_line(word: str, row: np.ndarray) -> str:
+    """One `word v1 ... vD` line of word2vec text formatted by Python ('%.6g'): what `save`'s kernel
+    prints byte for byte, its fallback for values outside the kernel's exact path, and `print-vectors`'
+    format."""
+    return word + " " + " ".join("%.6g" % value for value in row.tolist()) + "\n"

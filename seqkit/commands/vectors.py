@@ -111,7 +111,7 @@ def print_vectors(words: tuple[str, ...], vectors: str, ignore_case: bool, error
     Unknown words get one line on stderr and are skipped (there are no subword vectors to fall back on);
     the exit code is 1 only when no word could be printed.
     """
-    from seqkit._vector_text_writer import text_line
+    from seqkit.vector_text import text_line
 
     items, interactive = queries([[w] for w in words] if words else None, "Query word? ", vectors, errors)
     emb = load_vectors(vectors, errors, quiet)
