@@ -19,6 +19,7 @@ from seqkit import __version__
 from seqkit.commands import CORE_COMMANDS
 from seqkit.errors import Interrupted, SeqkitError
 
+
 def _load_core(name: str) -> click.Command | None:
     module_name, attribute = CORE_COMMANDS[name].split(":")
     try:
