@@ -1,0 +1,79 @@
+"""`seqkit bleu`: corpus and sentence BLEU by sacreBLEU itself.
+
+sacreBLEU defines the metric (its 13a tokenizer, exponential smoothing and signature are versioned
+there), so calling the library is the only way to stay equal to it as it evolves; it is the optional
+extra `translate`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from seqkit.errors import DataError, SeqkitError
+from seqkit.textio import open_input
+
+EXTRA_MESSAGE = "BLEU needs sacreBLEU: pip install 'seqkit[translate]'"
+
+
+def sacrebleu_module():
+    """The sacrebleu package, or one line naming the extra that installs it."""
+    try:
+        import sacrebleu
+    except ImportError:
+        raise SeqkitError(EXTRA_MESSAGE) from None
+    return sacrebleu
+
+
+def read_lines(path: str) -> list[str]:
+    """Every line without its line end (an empty line is an empty hypothesis, never skipped)."""
+    with open_input(path) as handle:
+        return [line.rstrip("\r\n") for line in handle]
+
+
+def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]):
+    """sacreBLEU's corpus BLEU with its defaults (13a, exp smoothing, 4-grams): a BLEUScore and the
+    signature string."""
+    sacrebleu = sacrebleu_module()
+    metric = sacrebleu.metrics.BLEU()
+    score = metric.corpus_score(list(hypotheses), [list(r) for r in references])
+    return score, str(metric.get_signature())
+
+
+def sentence_bleus(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[list[float], str]:
+    """Per line, sacreBLEU's sentence BLEU (exp smoothing, effective order), and the signature."""
+    sacrebleu = sacrebleu_module()
+    metric = sacrebleu.metrics.BLEU(effective_order=True)
+    scores = [metric.sentence_score(hyp, [refs[i] for refs in references]).score
+              for i, hyp in enumerate(hypotheses)]
+    return scores, str(metric.get_signature())
+
+
+def run(reference: str, hypothesis: str, more_references: Sequence[str], sentence: bool, as_json: bool) -> None:
+    import json
+
+    import click
+
+    sacrebleu_module()
+    ref_paths = [reference, *more_references]
+    references = [read_lines(path) for path in ref_paths]
+    hypotheses = read_lines(hypothesis)
+    for path, lines in zip(ref_paths, references):
+        if len(lines) != len(hypotheses):
+            name = "stdin" if hypothesis == "-" else hypothesis
+            raise DataError(f"{len(lines)} reference lines but {len(hypotheses)} hypothesis lines in {name}", path,
+                            min(len(lines), len(hypotheses)) + 1)
+    if sentence:
+        scores, signature = sentence_bleus(hypotheses, references)
+        if as_json:
+            click.echo(json.dumps({"sentence_bleu": scores, "signature": signature}))
+        else:
+            for value in scores:
+                click.echo(f"{value:.2f}")
+        return
+    score, signature = corpus_bleu(hypotheses, references)
+    if as_json:
+        click.echo(json.dumps({"score": score.score, "precisions": score.precisions, "bp": score.bp,
+                               "sys_len": score.sys_len, "ref_len": score.ref_len, "signature": signature}))
+    else:
+        click.echo(str(score))
+        click.echo(signature)
