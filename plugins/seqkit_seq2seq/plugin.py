@@ -14,8 +14,7 @@ version = "0.1.0"
 @click.argument("source", metavar="SRC")
 @click.argument("target", metavar="TGT")
 @click.option("-o", "--output", required=True, metavar="MODEL.npz",
-              help="Model file, rewritten atomically after every epoch (it is also the checkpoint); with "
-                   "--valid-src/--valid-tgt it holds the best-validation epoch.")
+              help="Model file, rewritten atomically after every epoch (it is also the checkpoint for --resume).")
 @click.option("--valid-src", metavar="FILE", default=None, help="Validation source text (perplexity, BLEU).")
 @click.option("--valid-tgt", metavar="FILE", default=None, help="Validation target text.")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="gru", show_default=True)
