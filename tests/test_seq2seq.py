@@ -1,0 +1,133 @@
+"""The seq2seq commands: beam search against greedy and brute force, the date task end to end,
+one-thread reproducibility, exact --resume, and damaged model files."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import random
+
+import numpy as np
+import pytest
+
+from seqkit_seq2seq.decode import Translator
+from seqkit_seq2seq.network import BOS, EOS, Config, init_params
+
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"]
+
+
+def dates(seed: int, count: int) -> tuple[list[str], list[str]]:
+    """Dates written four ways -> ISO 8601 spelt digit by digit."""
+    rng = random.Random(seed)
+    src, tgt = [], []
+    for _ in range(count):
+        d = datetime.date(1950, 1, 1) + datetime.timedelta(days=rng.randrange(40000))
+        m = MONTHS[d.month - 1]
+        src.append([f"{d.day} {m} {d.year}", f"{m} {d.day} , {d.year}", f"{d.month} / {d.day} / {d.year}",
+                    f"{d.day:02d} . {d.month:02d} . {d.year}"][rng.randrange(4)])
+        tgt.append(" ".join(d.isoformat()))
+    return src, tgt
+
+
+def _tiny(cell="gru", kind="additive", tgt_vocab=6, seed=0):
+    config = Config(cell=cell, embed=4, hidden=5, attention=kind, attn_size=4, init_scale=1.0)
+    return Translator(config, init_params(config, 9, tgt_vocab, np.random.default_rng(seed)))
+
+
+def _score(translator, ids, out, finished) -> float:
+    enc, keys, state = translator.encode(ids)
+    total, token = 0.0, BOS
+    for nxt in list(out) + ([EOS] if finished else []):
+        logprobs, state, _ = translator.step(np.array([token]), state, enc, keys)
+        total += logprobs[0, nxt]
+        token = nxt
+    return total
+
+
+@pytest.mark.parametrize("cell,kind", [("gru", "additive"), ("lstm", "dot")])
+def test_beam_one_equals_greedy(cell, kind):
+    translator = _tiny(cell, kind, tgt_vocab=12)
+    for ids in ([4, 5, 6], [7], [8, 8, 4, 5, 6, 7]):
+        out, score, _ = translator.greedy(ids, 8)
+        (beam_out, beam_score), = translator.beam(ids, 1, 8, alpha=0.0)
+        assert beam_out == out and beam_score == pytest.approx(score)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_wide_beam_finds_the_brute_force_best(alpha):
+    translator = _tiny(seed=3)
+    ids, limit = [4, 5, 6, 7], 3
+    words = [k for k in range(6) if k != EOS]
+    candidates = []
+    for length in range(limit + 1):
+        for out in itertools.product(words, repeat=length):
+            finished = length < limit
+            score = _score(translator, ids, out, finished)
+            candidates.append((score / (length + 1) ** alpha if alpha else score, list(out)))
+    best_score, best = max(candidates)
+    (out, score), = translator.beam(ids, 200, limit, alpha=alpha)
+    assert out == best and score == pytest.approx(best_score)
+    # and a narrow beam is a real approximation: it never beats the exhaustive search
+    assert translator.beam(ids, 2, limit, alpha=alpha)[0][1] <= best_score + 1e-5
+
+
+def _write(directory, name, lines):
+    path = directory / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+TRAIN_OPTIONS = ["--pretokenized", "--embed", "32", "--hidden", "64", "--attn-size", "32", "--batch", "32",
+                 "--lr", "0.005"]
+
+
+def test_date_task_is_learnt_and_translated(cli_run, tmp_path):
+    src, tgt = dates(1, 3000)
+    test_src, test_tgt = dates(2, 100)
+    model = tmp_path / "dates.npz"
+    result = cli_run("seq2seq", _write(tmp_path, "s", src), _write(tmp_path, "t", tgt), "-o", model, "--epochs", "5",
+                     "--threads", "2", "-q", *TRAIN_OPTIONS)
+    assert result.exit_code == 0, result.output
+    inputs = "".join(line + "\n" for line in test_src)
+    greedy = cli_run("translate", "-m", model, input=inputs).stdout.splitlines()
+    beam = cli_run("translate", "-m", model, "--beam", "4", input=inputs).stdout.splitlines()
+    assert np.mean([g == t for g, t in zip(greedy, test_tgt)]) >= 0.99
+    assert np.mean([b == t for b, t in zip(beam, test_tgt)]) >= 0.99
+
+    from seqkit_seq2seq.command import TranslationModel
+
+    loaded = TranslationModel(str(model))
+    source, target, weights = loaded.attention("21 june 1999")
+    assert source == ["21", "june", "1999"] and target[-1] == "</s>" and " ".join(target[:-1]) == "1 9 9 9 - 0 6 - 2 1"
+    assert weights.shape == (len(target), 3) and np.allclose(weights.sum(axis=1), 1, atol=1e-5)
+    history = __import__("json").loads(np.load(model)["meta"].tobytes())["history"]
+    assert [h["epoch"] for h in history if "epoch" in h] == [1, 2, 3, 4, 5]
+
+
+def _params(path):
+    with np.load(path) as archive:
+        return {k: archive[k] for k in archive.files if k.startswith("param/")}
+
+
+def test_one_thread_reproducible_and_resume_is_exact(seqkit_proc, tmp_path):
+    src, tgt = dates(3, 200)
+    s, t = _write(tmp_path, "s", src), _write(tmp_path, "t", tgt)
+    common = ["--threads", "1", "--seed", "7", "--dropout", "0.2", "--teacher-forcing", "0.5", "-q", *TRAIN_OPTIONS]
+    for name in ("a", "b"):
+        assert seqkit_proc("seq2seq", s, t, "-o", tmp_path / f"{name}.npz", "--epochs", "2", *common).returncode == 0
+    assert seqkit_proc("seq2seq", s, t, "-o", tmp_path / "c.npz", "--epochs", "1", *common).returncode == 0
+    assert seqkit_proc("seq2seq", s, t, "-o", tmp_path / "c.npz", "--epochs", "2", "--resume", *common).returncode == 0
+    a, b, c = (_params(tmp_path / f"{n}.npz") for n in "abc")
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a[key], c[key])
+
+
+def test_damaged_model_is_one_line(seqkit_proc, tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, meta=np.frombuffer(b'{"format": "seqkit-seq2seq", "version": 1, "params": {"Wout": [99999999999, 9]}}',
+                                     dtype=np.uint8))
+    proc = seqkit_proc("translate", "-m", bad, input=b"hello\n")
+    assert proc.returncode == 1
+    assert proc.stderr.decode().count("\n") == 1 and "bad.npz" in proc.stderr.decode()
