@@ -1,0 +1,270 @@
+"""Subword vector models: a word's vector is the mean of its own row and its character n-gram rows.
+
+The rule is fastText's `getWordVector`: the n-grams of `<word>` of minn..maxn characters (UTF-8
+characters; a lone `<` or `>` left out) go to row `nwords + fnv1a(ngram) % buckets`; a vocabulary word
+adds its own row, an unseen word has only its n-grams (no n-gram at all: a zero vector), and `</s>` has
+no n-grams. The hashing here is pure Python (the same FNV-1a as `seqkit.hashing`, which needs numba), so
+a query never compiles anything.
+
+Files: fastText's `.bin` (`seqkit.fasttext_bin`) and seqkit's `.npz` (format "seqkit-subword": an
+`input` array of (words + buckets) x dim float32, an optional `output` array, `counts`, and JSON `meta`
+holding the vocabulary and the hashing settings; never pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from seqkit import fasttext_bin
+from seqkit.errors import DataError, SeqkitError
+
+FORMAT = "seqkit-subword"
+VERSION = 1
+EOS = "</s>"
+_MASK32, _MASK64 = 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
+MAX_VALUES = 1 << 33  # refuse a stored matrix claiming more values than this before reading it
+
+
+@runtime_checkable
+class VectorModel(Protocol):
+    """What `-m MODEL` needs: a vocabulary (most frequent first) and a vector for any word."""
+
+    words: Sequence[str]
+    dim: int
+
+    def word_vector(self, word: str) -> np.ndarray:
+        """float32[dim] for any word (zeros when the model has nothing for it)."""
+        ...
+
+    def vocab_vectors(self) -> np.ndarray:
+        """float32[len(words), dim]: every vocabulary word's vector, in `words` order."""
+        ...
+
+
+def fnv1a(data: bytes) -> int:
+    """fastText's `Dictionary::hash`: 32-bit FNV-1a over sign-extended bytes (as `seqkit.hashing.fnv1a`)."""
+    h = 2166136261
+    for byte in data:
+        h = ((h ^ (byte | 0xFFFFFF00 if byte >= 0x80 else byte)) * 16777619) & _MASK32
+    return h
+
+
+def ngram_hashes(word: str, minn: int, maxn: int) -> list[int]:
+    """The hashes of `<word>`'s character n-grams, in fastText's order (`computeSubwords`)."""
+    if maxn < 1 or maxn < minn:
+        return []
+    text = b"<" + word.encode("utf-8", "surrogateescape") + b">"
+    starts = [i for i, byte in enumerate(text) if byte & 0xC0 != 0x80] + [len(text)]
+    chars = len(starts) - 1
+    hashes = []
+    for i in range(chars):
+        for n in range(max(minn, 1), min(maxn, chars - i) + 1):
+            if n == 1 and (i == 0 or i + 1 == chars):
+                continue  # the bare `<` and `>` carry nothing
+            hashes.append(fnv1a(text[starts[i]:starts[i + n]]))
+    return hashes
+
+
+def word_ngram_buckets(hashes: Sequence[int], n: int, buckets: int) -> list[int]:
+    """fastText's `addWordNgrams` over 32-bit word hashes (each sign-extended, combined in 64 bits)."""
+    signed = [h - (1 << 32) if h >= 1 << 31 else h for h in hashes]
+    out = []
+    for i in range(len(signed)):
+        h = signed[i] & _MASK64
+        for j in range(i + 1, min(len(signed), i + n)):
+            h = (h * 116049371 + (signed[j] & _MASK64)) & _MASK64
+            out.append(h % buckets)
+    return out
+
+
+class SubwordModel:
+    """Rows of words then n-gram buckets, looked up as fastText does (see the module's docstring)."""
+
+    def __init__(self, words: Sequence[str], input_matrix: np.ndarray, *, minn: int, maxn: int, buckets: int,
+                 counts: np.ndarray | None = None, output_matrix: np.ndarray | None = None,
+                 pruneidx: dict[int, int] | None = None, source: Any = None):
+        self.words = list(words)
+        self.nwords = len(self.words)
+        self.input_matrix = input_matrix
+        self.output_matrix = output_matrix
+        self.minn, self.maxn, self.buckets = minn, maxn, buckets
+        self.counts = counts
+        self.pruneidx = pruneidx
+        self.source = source  # the FastTextModel read, when there is one (for its labels and settings)
+        self.index: dict[str, int] = {}
+        for i, word in enumerate(self.words):
+            self.index.setdefault(word, i)
+        if input_matrix.ndim != 2 or input_matrix.shape[0] != self.nwords + (
+                len(pruneidx) if pruneidx is not None else buckets):
+            raise ValueError(f"input matrix {input_matrix.shape} does not fit {self.nwords} words + {buckets} buckets")
+
+    @property
+    def dim(self) -> int:
+        return self.input_matrix.shape[1]
+
+    def bucket_row(self, bucket: int) -> int | None:
+        """The input row of an n-gram bucket (None when a pruned model dropped it)."""
+        if self.pruneidx is None:
+            return self.nwords + bucket
+        row = self.pruneidx.get(bucket)
+        return None if row is None else self.nwords + row
+
+    def ngram_rows(self, word: str) -> list[int]:
+        if word == EOS or self.buckets == 0:
+            return []
+        rows = (self.bucket_row(h % self.buckets) for h in ngram_hashes(word, self.minn, self.maxn))
+        return [row for row in rows if row is not None]
+
+    def rows(self, word: str) -> list[int]:
+        """fastText's `getSubwords(word)`: its own row when it is in the vocabulary, then its n-gram rows."""
+        own = self.index.get(word)
+        return ([] if own is None else [own]) + self.ngram_rows(word)
+
+    def knows(self, word: str) -> bool:
+        """Whether `word` gets a non-trivial vector (in the vocabulary, or has n-grams)."""
+        return word in self.index or bool(self.ngram_rows(word))
+
+    def word_vector(self, word: str) -> np.ndarray:
+        rows = self.rows(word)
+        if not rows:
+            return np.zeros(self.dim, dtype=np.float32)
+        total = self.input_matrix[rows].sum(axis=0, dtype=np.float64)
+        return (total / len(rows)).astype(np.float32)
+
+    def vocab_vectors(self) -> np.ndarray:
+        out = np.empty((self.nwords, self.dim), dtype=np.float32)
+        for i, word in enumerate(self.words):
+            out[i] = self.word_vector(word)
+        return out
+
+    @classmethod
+    def from_fasttext(cls, model: fasttext_bin.FastTextModel) -> "SubwordModel":
+        a = model.args
+        words = model.words[:model.nwords]
+        return cls(words, model.input_matrix, minn=a.minn, maxn=a.maxn, buckets=a.bucket,
+                   counts=model.counts[:model.nwords], output_matrix=model.output_matrix,
+                   pruneidx=model.pruneidx, source=model)
+
+    # --- seqkit's .npz ---------------------------------------------------------------------------
+
+    def save(self, out, settings: dict | None = None) -> None:
+        """Write the `.npz` form to an open binary file (`seqkit.textio.atomic_output` gives one)."""
+        meta = {"format": FORMAT, "version": VERSION, "minn": self.minn, "maxn": self.maxn,
+                "buckets": self.buckets, "dim": self.dim, "words": self.words, "settings": settings or {}}
+        arrays = {"input": np.ascontiguousarray(self.input_matrix, dtype=np.float32),
+                  "counts": np.asarray(self.counts if self.counts is not None else np.zeros(self.nwords), np.int64),
+                  "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
+        if self.output_matrix is not None:
+            arrays["output"] = np.ascontiguousarray(self.output_matrix, dtype=np.float32)
+        np.savez(out, **arrays)
+
+    @classmethod
+    def load_npz(cls, path: str) -> "SubwordModel":
+        meta = _npz_meta(path)
+        if meta is None or meta.get("format") != FORMAT:
+            raise DataError("not a seqkit subword model (no metadata naming format 'seqkit-subword')", path)
+        if meta.get("version") != VERSION:
+            raise DataError(f"subword model version {meta.get('version')}; this seqkit reads {VERSION}", path)
+        try:
+            words, minn, maxn, buckets, dim = (meta["words"], int(meta["minn"]), int(meta["maxn"]),
+                                               int(meta["buckets"]), int(meta["dim"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"bad metadata: {exc!r}", path) from None
+        if not isinstance(words, list) or min(minn, maxn, buckets) < 0 or dim < 1:
+            raise DataError(f"bad metadata: minn {minn}, maxn {maxn}, buckets {buckets}, dim {dim}", path)
+        shapes = {"input": (len(words) + buckets, dim), "output": (len(words), dim), "counts": (len(words),)}
+        arrays = {}
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+            for name, shape in shapes.items():
+                if name not in names:
+                    if name == "output":
+                        continue
+                    raise DataError(f"the {name} array is missing", path)
+                arrays[name] = _read_member(archive, name, shape, path)
+        return cls(words, arrays["input"], minn=minn, maxn=maxn, buckets=buckets, counts=arrays["counts"],
+                   output_matrix=arrays.get("output"))
+
+
+def _npz_meta(path: str) -> dict | None:
+    """The JSON metadata of an `.npz`, or None when the file is not one or has none."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("meta.npy") as member:
+            meta = json.loads(np.lib.format.read_array(member, allow_pickle=False).tobytes().decode("utf-8"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, shape: tuple, path: str) -> np.ndarray:
+    """One array of the archive, its header checked against `shape` before its data is read."""
+    with archive.open(name + ".npy") as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            stored, _, dtype = np.lib.format._read_array_header(member, version)
+        except ValueError as exc:
+            raise DataError(f"array {name} is damaged: {exc}", path) from None
+        if tuple(stored) != shape or int(np.prod(shape, dtype=np.float64)) > MAX_VALUES:
+            raise DataError(f"array {name} has shape {tuple(stored)}, expected {shape}", path)
+        if dtype.hasobject:
+            raise DataError(f"array {name} holds Python objects; refused (no pickle)", path)
+    with archive.open(name + ".npy") as member:
+        array = np.lib.format.read_array(member, allow_pickle=False)
+    return array.astype(np.float32 if name != "counts" else np.int64, copy=False)
+
+
+# --- formats and loading ---------------------------------------------------------------------------
+
+class _FastTextBin:
+    name = "fasttext-bin"
+
+    @staticmethod
+    def sniff(path: str) -> bool:
+        return fasttext_bin.sniff(path)
+
+    @staticmethod
+    def load(path: str) -> SubwordModel:
+        return SubwordModel.from_fasttext(fasttext_bin.read(path))
+
+
+class _SeqkitNpz:
+    name = FORMAT
+
+    @staticmethod
+    def sniff(path: str) -> bool:
+        meta = _npz_meta(path)
+        return meta is not None and meta.get("format") == FORMAT
+
+    @staticmethod
+    def load(path: str) -> SubwordModel:
+        return SubwordModel.load_npz(path)
+
+
+BUILTIN_FORMATS = (_FastTextBin(), _SeqkitNpz())
+
+
+def load_vector_model(path: str) -> VectorModel:
+    """Load `path` with the first format (built in, then registered by plugins) whose `sniff` accepts it."""
+    from seqkit.lm import describe_file
+
+    if path == "-":
+        raise SeqkitError("-m -: a model is read from a file (formats are recognised by their first bytes)")
+    if not os.path.isfile(path):
+        raise SeqkitError(f"{path}: {'is a directory, not' if os.path.isdir(path) else 'no such file, not'} a model file")
+    formats = list(BUILTIN_FORMATS)
+    try:
+        from seqkit.plugins import load_registry
+
+        formats += getattr(load_registry(), "vector_models", [])
+    except Exception:  # the built-in formats still work when plugins cannot be loaded
+        pass
+    for fmt in formats:
+        if fmt.sniff(path):
+            return fmt.load(path)
+    names = ", ".join(fmt.name for fmt in formats)
+    raise DataError(f"{describe_file(path)}, not a vector model ({names})", path)

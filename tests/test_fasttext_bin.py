@@ -1,0 +1,189 @@
+"""fastText's `.bin`: read against real fastText (word vectors, unseen words, supervised predictions),
+written so that fastText and gensim load it, and refused cleanly when damaged."""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from seqkit import fasttext_bin, subword
+from seqkit.errors import DataError
+
+fasttext = pytest.importorskip("fasttext")
+fasttext.FastText.eprint = lambda *a: None  # its load_model warning is noise here
+
+VOCAB = ["chat", "chien", "école", "été", "naïve", "猫", "犬", "😀", "the", "a", "and", "über", "straße",
+         *(f"w{i}" for i in range(40))]
+PROBES = ["chat", "école", "猫", "😀", "über", "w7", "unseenword", "naïveté", "犬猫", "😀😀", "Ünïcödé", "x", "",
+          "</s>"]
+LABELS = ["pos", "neg", "mid", "odd"]
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ft")
+    rng = random.Random(0)
+    plain, sup = root / "corpus.txt", root / "sup.txt"
+    plain.write_text("".join(" ".join(rng.choice(VOCAB) for _ in range(12)) + "\n" for _ in range(300)),
+                     encoding="utf-8")
+    lines = []
+    for _ in range(300):
+        label = rng.choice(LABELS)
+        pool = VOCAB[:20] if label in ("pos", "odd") else VOCAB[10:]
+        lines.append(f"__label__{label} " + " ".join(rng.choice(pool) for _ in range(8)))
+    sup.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root, plain, sup, lines
+
+
+@pytest.fixture(scope="module")
+def skipgram(corpora):
+    root, plain, _, _ = corpora
+    model = fasttext.train_unsupervised(str(plain), model="skipgram", dim=8, minn=2, maxn=4, bucket=500,
+                                        epoch=1, minCount=1, thread=1, verbose=0)
+    path = root / "sg.bin"
+    model.save_model(str(path))
+    return model, path
+
+
+def test_hash_and_ngram_ids_equal_fasttexts(skipgram):
+    ft, path = skipgram
+    model = subword.load_vector_model(str(path))
+    from seqkit.hashing import word_hash
+
+    for word in PROBES:
+        assert subword.fnv1a(word.encode()) == word_hash(word)
+        _, ids = ft.get_subwords(word)
+        assert model.rows(word) == list(ids), word
+    assert subword.fnv1a(b"a") == 0xE40C292C  # plain FNV-1a for ASCII; bytes >= 0x80 differ (sign-extended)
+
+
+def test_word_vectors_equal_fasttexts_known_and_unseen(skipgram):
+    ft, path = skipgram
+    model = subword.load_vector_model(str(path))
+    assert model.words == ft.get_words(include_freq=False)
+    unseen = [w for w in PROBES if w not in model.index]
+    assert len(unseen) >= 5
+    for word in PROBES:
+        np.testing.assert_allclose(model.word_vector(word), ft.get_word_vector(word), atol=1e-6, err_msg=word)
+    np.testing.assert_allclose(model.vocab_vectors(), np.array([ft.get_word_vector(w) for w in model.words]),
+                               atol=1e-6)
+
+
+def test_read_then_write_is_byte_identical(skipgram, corpora):
+    _, path = skipgram
+    out = io.BytesIO()
+    fasttext_bin.write(out, fasttext_bin.read(str(path)))
+    assert out.getvalue() == path.read_bytes()
+
+
+def _seqkit_model() -> fasttext_bin.FastTextModel:
+    rng = np.random.default_rng(0)
+    words = ["</s>", "the", "école", "猫", "😀", "naïve"]
+    args = fasttext_bin.FastTextArgs(dim=6, bucket=50, minn=2, maxn=4, min_count=1)
+    return fasttext_bin.unsupervised(words, [10, 8, 5, 3, 2, 1],
+                                     rng.standard_normal((len(words) + 50, 6)).astype(np.float32),
+                                     rng.standard_normal((len(words), 6)).astype(np.float32), args)
+
+
+def test_written_model_loads_in_fasttext_and_gensim(tmp_path):
+    made = _seqkit_model()
+    path = tmp_path / "mine.bin"
+    with open(path, "wb") as out:
+        fasttext_bin.write(out, made)
+    ours = subword.SubwordModel.from_fasttext(made)
+    ft = fasttext.load_model(str(path))
+    probes = ["the", "école", "猫", "😀", "naïve", "unseen", "écoles", "猫猫"]
+    assert ft.get_words(include_freq=False) == made.words
+    for word in ["</s>", *probes]:
+        np.testing.assert_allclose(ft.get_word_vector(word), ours.word_vector(word), atol=1e-6, err_msg=word)
+    gensim_fasttext = pytest.importorskip("gensim.models.fasttext")
+    loaded = gensim_fasttext.load_facebook_model(str(path))
+    for word in probes:  # gensim gives `</s>` n-grams, which fastText does not: left out
+        np.testing.assert_allclose(loaded.wv[word], ours.word_vector(word), atol=1e-6, err_msg=word)
+
+
+@pytest.mark.parametrize("loss", ["softmax", "ova", "hs", "ns"])
+def test_supervised_predictions_equal_fasttexts(corpora, loss):
+    from seqkit.fasttext_predict import FastTextClassifier
+
+    root, _, sup, lines = corpora
+    ft = fasttext.train_supervised(str(sup), dim=8, bucket=300, epoch=3, minCount=1, wordNgrams=2, minn=2,
+                                   maxn=3, thread=1, verbose=0, loss=loss)
+    path = root / f"sup-{loss}.bin"
+    ft.save_model(str(path))
+    clf = FastTextClassifier(fasttext_bin.read(str(path)))
+    assert clf.labels == ft.get_labels(include_freq=False) and clf.label_prefix == "__label__"
+    for line in [*lines[:120], "unseen zzz école"]:
+        words = [t for t in line.split() if not t.startswith("__label__")]
+        for k in (1, 3):
+            expected = ft.f.predict(" ".join(words) + "\n", k, 0.0, "strict")  # ft.predict needs NumPy < 2
+            got = clf.predict(words, k, 0.0)
+            assert [label for _, label in expected] == [label for label, _ in got], (line, k)
+            np.testing.assert_allclose([p for p, _ in expected], [p for _, p in got], atol=1e-6)
+        np.testing.assert_allclose(clf.sentence_vector(words), ft.get_sentence_vector(" ".join(words)), atol=1e-6)
+
+
+# --- damaged files -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def good_bytes() -> bytes:
+    out = io.BytesIO()
+    fasttext_bin.write(out, _seqkit_model())
+    return out.getvalue()
+
+
+def _expect_refused(data: bytes, *fragments: str) -> str:
+    started = time.perf_counter()
+    with pytest.raises(DataError) as caught:
+        fasttext_bin.parse(data, "bad.bin")
+    message = str(caught.value)
+    assert message.startswith("bad.bin: ") and "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert time.perf_counter() - started < 1.0  # refused from the header, not after allocating
+    return message
+
+
+def test_truncated_anywhere_is_one_clear_error(good_bytes):
+    for cut in sorted({0, 3, 7, 8, 30, 63, 64, 70, 100, len(good_bytes) // 2, len(good_bytes) - 1}):
+        _expect_refused(good_bytes[:cut])
+
+
+def test_wrong_magic_and_version(good_bytes):
+    _expect_refused(struct.pack("<i", 12345) + good_bytes[4:], "magic number 12345")
+    _expect_refused(good_bytes[:4] + struct.pack("<i", 13) + good_bytes[8:], "version 13")
+    assert "not a fastText model" in _expect_refused(b"hello world, this is text\n")
+
+
+def _patched(data: bytes, offset: int, fmt: str, value) -> bytes:
+    buffer = bytearray(data)
+    struct.pack_into(fmt, buffer, offset, value)
+    return bytes(buffer)
+
+
+def test_sizes_that_do_not_add_up(good_bytes):
+    dict_at = 8 + 56
+    _expect_refused(_patched(good_bytes, dict_at, "<i", 2_000_000_000), "dictionary")  # entries claimed
+    _expect_refused(_patched(good_bytes, dict_at + 4, "<i", 5), "cannot hold")         # nwords != size
+    _expect_refused(_patched(good_bytes, 8 + 32, "<i", 10 ** 9), "input matrix")       # buckets in args
+    _expect_refused(_patched(good_bytes, 8, "<i", 7), "input matrix")                  # dim in args
+    _expect_refused(_patched(good_bytes, 8, "<i", -1), "impossible settings")
+    _expect_refused(good_bytes + b"\0\0\0\0", "unexpected bytes")
+    matrix_at = good_bytes.index("naïve".encode() + b"\0") + len("naïve".encode()) + 1 + 9
+    _expect_refused(_patched(good_bytes, matrix_at + 1, "<q", 1 << 40), "input matrix")
+    _expect_refused(_patched(good_bytes, matrix_at, "<B", 1), "quantized")
+
+
+def test_quantized_ftz_is_refused_with_a_clear_line(corpora):
+    root, _, sup, _ = corpora
+    ft = fasttext.train_supervised(str(sup), dim=8, bucket=300, epoch=1, minCount=1, wordNgrams=2, thread=1, verbose=0)
+    ft.quantize(input=str(sup), retrain=False, cutoff=0, dsub=2, qnorm=False)
+    path = root / "q.ftz"
+    ft.save_model(str(path))
+    with pytest.raises(DataError, match="quantized fastText model"):
+        fasttext_bin.read(str(path))
