@@ -20,12 +20,12 @@ from seqkit_classify.train import train as train_model
 # Small data needs more passes and a larger step than fastText's 5 epochs at lr 0.1 (which leave a
 # 10k-line set near chance): epochs grow as the data shrinks, between these bounds.
 DEFAULT_EPOCHS, MAX_EPOCHS = 5, 25
-EPOCH_TOKENS = 5_000_000  # below this many training tokens, epochs scale up
+EPOCH_TOKENS = 2_000_000  # below this many training tokens, epochs scale up
 SMALL_DATA_LR = 0.5
 DEFAULT_LR = 0.1
 
 
-def run(*, train: tuple[str, ...], output: str, valid: str | None, label_prefix: str, loss: str, dim: int,
+def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int, label_prefix: str, loss: str, dim: int,
         lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int, maxn: int,
         min_count: int, min_count_label: int, negative: int, class_weight: str | None,
         pretrained_vectors: str | None, strict: bool, threads: int, seed: int, errors: str, quiet: bool) -> None:
@@ -65,7 +65,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, label_prefix:
         if len(held_out) == 0:
             raise SeqkitError(f"{valid}: no lines with a label the training data has")
         tree = huffman_tree(dictionary.label_counts) if loss == "hs" else None
-        tracker = BestEpoch(held_out, weights, len(dictionary.words), tree, reporter)
+        tracker = BestEpoch(held_out, weights, len(dictionary.words), tree, patience, reporter)
     result = train_model(dictionary, examples, weights, config, weight_of_class,
                    on_epoch=tracker.update if tracker else None, reporter=reporter)
     kept = tracker.best_weights() if tracker else weights
@@ -134,8 +134,8 @@ def _pretrained(path: str, words: list[str], weights: Weights, errors: str, repo
 class BestEpoch:
     """P@1 on the validation lines after each epoch; keeps a copy of the best epoch's weights."""
 
-    def __init__(self, examples: Examples, weights: Weights, n_words: int, tree, reporter: Reporter):
-        self.weights, self.tree, self.reporter = weights, tree, reporter
+    def __init__(self, examples: Examples, weights: Weights, n_words: int, tree, patience: int, reporter: Reporter):
+        self.weights, self.tree, self.patience, self.reporter = weights, tree, patience, reporter
         self.gold = [set(examples.labels[a:b].tolist())
                      for a, b in zip(examples.label_offsets[:-1], examples.label_offsets[1:])]
         features = examples.features
@@ -174,6 +174,9 @@ class BestEpoch:
         if value > self.best:
             self.best, self.best_epoch = value, epoch
             self.saved = Weights(self.weights.input.copy(), self.weights.output.copy(), self.weights.bucket_ids)
+        if epoch - self.best_epoch >= self.patience:
+            self.reporter.info(f"stopping: no better validation P@1 for {self.patience} epochs")
+            return False
         return True
 
     def best_weights(self) -> Weights:

@@ -179,14 +179,8 @@ def train_softmax(order, features, feat_offsets, labels, label_offsets, weights,
         lr = lr * class_weight[target]
         _hidden(wi, features, start, end, hidden)
         grad[:] = 0.0
-        top = -np.inf
-        for i in range(len(scores)):
-            s = 0.0
-            row = wo[i]
-            for d in range(len(hidden)):
-                s += row[d] * hidden[d]
-            scores[i] = s
-            top = max(top, s)
+        np.dot(wo, hidden, scores)  # BLAS: with many labels this product is most of the work
+        top = scores.max()
         total = 0.0
         for i in range(len(scores)):
             scores[i] = math.exp(scores[i] - top)
@@ -194,7 +188,7 @@ def train_softmax(order, features, feat_offsets, labels, label_offsets, weights,
         for i in range(len(scores)):
             scores[i] /= total
         for i in range(len(scores)):
-            alpha = lr * ((1.0 if i == target else 0.0) - scores[i])
+            alpha = np.float32(lr * ((1.0 if i == target else 0.0) - scores[i]))
             row = wo[i]
             for d in range(len(hidden)):
                 grad[d] += alpha * row[d]

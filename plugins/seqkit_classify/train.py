@@ -75,7 +75,7 @@ def loss_step(config: Config, dictionary: Dictionary) -> Callable:
     """kernel(order, ..., rng, hidden, grad) for the configured loss, its tables bound."""
     n_labels = len(dictionary.labels)
     if config.loss == "softmax":
-        return lambda *args: kernels.train_softmax(*args, np.zeros(n_labels, dtype=np.float64))
+        return lambda *args: kernels.train_softmax(*args, np.zeros(n_labels, dtype=np.float32))
     if config.loss == "ns":
         prob, alias = alias_table(dictionary.label_counts, power=NOISE_POWER)
         return lambda *args: kernels.train_ns(*args, config.negative, prob, alias)
