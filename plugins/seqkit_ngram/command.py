@@ -20,7 +20,7 @@ END_OF_SENTENCE = 2
 
 
 def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count, max_vocab, errors,
-        max_sentence_len, quiet, prune=None, memory=None, temp_dir=None) -> None:
+        max_sentence_len, quiet, prune=None, memory=None, temp_dir=None, binary=False) -> None:
     """Read and encode the corpus, count it in chunks within `memory` bytes (spilling sorted runs to
     `temp_dir`), derive every order's counts, smooth, prune and write the ARPA file."""
     reporter = Reporter(quiet)
@@ -49,7 +49,12 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
     model = estimate(counts, smoothing, fallback=FALLBACK if discount_fallback else None, k=add_k, prune=prune)
     for n in model.fallback_orders:
         reporter.warn(f"{n}-gram discounts could not be estimated; using the fallback {' '.join(map(str, FALLBACK))}")
-    write_arpa(model, output)
+    if binary:
+        from seqkit_ngram.binary import build_tables, write_binary
+
+        write_binary(build_tables(model.vocab, model.words, model.logprob, model.backoff), output)
+    else:
+        write_arpa(model, output)
     sizes = " ".join(f"{n}:{len(w):,}" for n, w in enumerate(model.words, 1))
     pruned = f" (pruned {' '.join(map(str, prune))})" if prune and any(prune) else ""
     reporter.summary(f"ngram: order {order} {smoothing} from {stats.describe()}; n-grams {sizes}{pruned}; "

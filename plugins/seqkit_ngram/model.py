@@ -1,83 +1,68 @@
-"""Querying an n-gram model the way KenLM does, vectorised over a whole text with NumPy.
+"""Querying an n-gram model the way KenLM does, over probing hash tables (see `probing`).
 
-Each order's n-grams are keyed by (row of the (n-1)-word prefix, last word) in one sorted int64 array,
-so looking up every position's n-gram of order n is one `np.searchsorted`. A word's probability is that
-of the longest n-gram found, plus the back-off weights of the longer contexts (KenLM's `query`).
+The tables come from an ARPA file (built at load by Numba kernels) or from seqkit's binary format
+(memory-mapped), so both forms answer every query identically. One Numba kernel walks the token stream, so the
+probes of all orders for a token go to memory together. The word -> id dictionary is built on first use, which keeps
+loading a binary model independent of its vocabulary's size.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cached_property
+from itertools import repeat
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from seqkit.lm import SentenceScore
-from seqkit_ngram.arpa import ArpaData
 
 LN10 = math.log(10.0)
 
 
 class NgramModel:
-    """A back-off n-gram language model (seqkit's LanguageModel protocol)."""
+    """A back-off n-gram language model (seqkit's LanguageModel protocol).
 
-    def __init__(self, data: ArpaData):
-        self.vocab = data.vocab
-        self.index = {w: i for i, w in enumerate(self.vocab)}
-        self.vocab_size = len(self.vocab)
-        self.order = data.order
-        self.unk = self.index.get("<unk>", -1)
-        self.bos, self.eos = self.index["<s>"], self.index["</s>"]
-        V = self.vocab_size
-        # order 1: row = word id
-        uni = np.full(V, -99.0)
-        uni_bo = np.zeros(V)
-        uni[data.words[0][:, 0]] = data.logprob[0]
-        uni_bo[data.words[0][:, 0]] = data.backoff[0]
-        self.keys = [np.arange(V, dtype=np.int64)]
-        self.logprob = [uni]
-        self.backoff = [uni_bo]
-        for n in range(2, self.order + 1):
-            words = data.words[n - 1]
-            prefix = self._rows(words[:, :-1])
-            if (prefix < 0).any():
-                bad = int(np.nonzero(prefix < 0)[0][0])
-                from seqkit.errors import DataError
+    `NgramModel(read_arpa(path))` or `NgramModel(read_binary(path))`; `score_sentence(words)` gives
+    natural-log probabilities of each word and `</s>` (see docs/plugins.md)."""
 
-                gram = " ".join(self.vocab[w] for w in words[bad])
-                raise DataError(f"the {n}-gram '{gram}' has no {n - 1}-gram prefix; seqkit needs every "
-                                "n-gram's context listed (as lmplz and SRILM write them)")
-            keys = prefix * V + words[:, -1]
-            order = np.argsort(keys, kind="stable")
-            self.keys.append(keys[order])
-            self.logprob.append(data.logprob[n - 1][order])
-            self.backoff.append(data.backoff[n - 1][order])
+    def __init__(self, data):
+        from seqkit_ngram.binary import Tables, build_tables
 
-    def _rows(self, words: np.ndarray) -> np.ndarray:
-        """Row of each (n-1)-gram in its order's table, or -1."""
-        rows = words[:, 0].astype(np.int64)
-        for j in range(1, words.shape[1]):
-            rows = self._lookup(j + 1, rows, words[:, j])
-        return rows
+        tables = data if isinstance(data, Tables) else build_tables(data.vocab, data.words, data.logprob,
+                                                                    data.backoff)
+        self.tables = tables
+        self.vocab_size = tables.vocab_size
+        self.order = tables.order
+        self.unk, self.bos, self.eos = tables.unk, tables.bos, tables.eos
+        self._args = (tables.bos, tables.order, tables.vocab_size, np.asarray(tables.uni_logprob),
+                      np.asarray(tables.uni_backoff), np.asarray(tables.table),
+                      np.asarray(tables.table).view(np.float64), tables.starts, tables.buckets)
 
-    def _lookup(self, n: int, prefix_rows: np.ndarray, last: np.ndarray) -> np.ndarray:
-        keys = self.keys[n - 1]
-        query = prefix_rows * self.vocab_size + last
-        pos = np.searchsorted(keys, query)
-        pos_clipped = np.minimum(pos, len(keys) - 1)
-        found = (prefix_rows >= 0) & (pos < len(keys)) & (keys[pos_clipped] == query)
-        return np.where(found, pos_clipped, -1)
+    @cached_property
+    def vocab(self) -> list[str]:
+        return self.tables.words()
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.vocab)}
+
+    @cached_property
+    def _codes(self) -> dict[str | None, int]:
+        """`index` plus None for the <s> that `encode` puts before each sentence."""
+        codes: dict[str | None, int] = dict(self.index)
+        codes[None] = self.bos
+        return codes
 
     def encode(self, sentences: Iterable[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """Ids with one <s> before each sentence and </s> after; and each token's sentence-relative index."""
-        ids: list[int] = []
-        get = self.index.get
-        unk = self.unk
+        flat: list[str | None] = []
         for words in sentences:
-            ids.append(self.bos)
-            ids.extend(get(w, unk) for w in words)
-            ids.append(self.eos)
-        return np.asarray(ids, dtype=np.int64), None
+            flat.append(None)  # <s>, whatever the text holds
+            flat.extend(words)
+            flat.append("</s>")
+        ids = np.fromiter(map(self._codes.get, flat, repeat(self.unk)), dtype=np.int64, count=len(flat))
+        return ids, None
 
     def score_ids(self, stream: np.ndarray) -> np.ndarray:
         """log10 p of every token of `stream` (ids with <s> starting each sentence; <s> itself gets 0)."""
@@ -85,34 +70,13 @@ class NgramModel:
 
     def score_ids_lengths(self, stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`score_ids` and the length of the n-gram each token was found as (KenLM's ngram_length)."""
-        T = len(stream)
-        is_bos = stream == self.bos
-        # tokens available as context: distance back to the sentence's <s>
-        last_bos = np.maximum.accumulate(np.where(is_bos, np.arange(T), 0))
-        avail = np.arange(T) - last_bos
-        rows = [np.where(stream >= 0, stream, -1)]
-        for n in range(2, self.order + 1):
-            prev = np.full(T, -1, dtype=np.int64)
-            prev[1:] = rows[-1][:-1]
-            prev[avail < n - 1] = -1
-            rows.append(self._lookup(n, prev, stream))
-        best = np.zeros(T, dtype=np.int64)
-        logp = np.full(T, np.nan)
-        for n in range(1, self.order + 1):
-            hit = rows[n - 1] >= 0
-            logp[hit] = self.logprob[n - 1][rows[n - 1][hit]]
-            best[hit] = n
-        # back-off weights of every context longer than the matched n-gram's context
-        for k in range(1, self.order):
-            ctx = np.full(T, -1, dtype=np.int64)
-            ctx[1:] = rows[k - 1][:-1]
-            use = (ctx >= 0) & (best <= k) & (avail >= k)
-            logp[use] += self.backoff[k - 1][ctx[use]]
-        logp[is_bos] = 0.0
-        missing = np.isnan(logp)
-        if missing.any():  # a word with no unigram (no <unk> entry either)
-            logp[missing] = -99.0
-        return logp, best
+        from seqkit_ngram.probing import score
+
+        stream = np.ascontiguousarray(stream, dtype=np.int64)
+        logp = np.empty(len(stream), dtype=np.float64)
+        lengths = np.empty(len(stream), dtype=np.int64)
+        score(stream, *self._args, logp, lengths)
+        return logp, lengths
 
     def score_sentence(self, words: Sequence[str]) -> SentenceScore:
         return next(iter(self.score_stream([words])))
@@ -135,10 +99,9 @@ class NgramModel:
         stream, _ = self.encode(batch)
         logp, lengths = self.score_ids_lengths(stream)
         logp = logp * LN10
-        oov_words = np.array([w not in self.index or w == "<unk>" for words in batch for w in [None, *words, "</s>"]
-                              if w is not None])
         keep = stream != self.bos
-        logp, lengths = logp[keep], lengths[keep]
+        logp, lengths, ids = logp[keep], lengths[keep], stream[keep]
+        oov_words = (ids == self.unk) | (ids < 0)  # unknown words were encoded as <unk> (or -1 without one)
         start = 0
         for words in batch:
             end = start + len(words) + 1

@@ -68,7 +68,11 @@ class MemorySize(click.ParamType):
 
 @click.command(short_help="Estimate an n-gram language model (modified Kneser-Ney by default) as ARPA.")
 @click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
-@click.option("-o", "--output", required=True, metavar="PATH", help="ARPA file to write (.gz/.bz2/.xz ok; '-' = stdout).")
+@click.option("-o", "--output", required=True, metavar="PATH",
+              help="Model to write: ARPA text (.gz/.bz2/.xz ok; '-' = stdout), or seqkit's memory-mapped binary "
+                   "format for a .bin PATH or with --binary.")
+@click.option("--binary/--arpa", "binary", default=None,
+              help="Write seqkit's binary format (loads in milliseconds) or ARPA text. [default: by PATH's suffix]")
 @click.option("--order", type=click.IntRange(min=1, max=12), default=3, show_default=True, help="Model order N.")
 @click.option("--smoothing", type=click.Choice(["mkn", "kn", "wb", "addk"]), default="mkn", show_default=True,
               help="mkn: interpolated modified Kneser-Ney (KenLM lmplz's estimator); kn: interpolated "
@@ -96,7 +100,7 @@ class MemorySize(click.ParamType):
 @errors_option
 @max_sentence_len_option
 @quiet_option
-def ngram(corpus, output, order, smoothing, add_k, discount_fallback, min_count, max_vocab, prune, memory,
+def ngram(corpus, output, binary, order, smoothing, add_k, discount_fallback, min_count, max_vocab, prune, memory,
           temp_dir, errors, max_sentence_len, quiet) -> None:
     """Count the n-grams of CORPUS (one sentence per line; <s> and </s> are added) and write an ARPA
     language model that KenLM and SRILM read.
@@ -111,7 +115,40 @@ def ngram(corpus, output, order, smoothing, add_k, discount_fallback, min_count,
 
     run(corpus=list(corpus), output=output, order=order, smoothing=smoothing, add_k=add_k,
         discount_fallback=discount_fallback, min_count=min_count, max_vocab=max_vocab, errors=errors,
-        max_sentence_len=max_sentence_len, quiet=quiet, prune=thresholds, memory=memory, temp_dir=temp_dir)
+        max_sentence_len=max_sentence_len, quiet=quiet, prune=thresholds, memory=memory, temp_dir=temp_dir,
+        binary=output.endswith(".bin") if binary is None else binary)
+
+
+@click.command("ngram-convert", short_help="Convert an n-gram model between ARPA and seqkit's binary format.")
+@click.argument("source", metavar="IN")
+@click.argument("target", metavar="OUT")
+@click.option("--to", "to", type=click.Choice(["arpa", "binary"]), default=None,
+              help="Output format. [default: binary for a .bin OUT, else ARPA]")
+@quiet_option
+def ngram_convert(source: str, target: str, to: str | None, quiet: bool) -> None:
+    """Read IN (ARPA text, compressed or not, or seqkit's binary format: recognised by its first bytes)
+    and write OUT. The binary format is memory-mapped by `perplexity` and `generate` and holds the ARPA's
+    numbers bit for bit, so converting back gives the same probabilities and back-offs."""
+    from seqkit_ngram.convert import convert
+
+    convert(source, target, to or ("binary" if target.endswith(".bin") else "arpa"), quiet)
+
+
+class BinaryFormat:
+    """seqkit's binary n-gram format, recognised by its magic bytes whatever the file's name."""
+
+    name = "ngram-binary"
+
+    def sniff(self, path: str) -> bool:
+        from seqkit_ngram.binary import is_binary
+
+        return is_binary(path)
+
+    def load(self, path: str):
+        from seqkit_ngram.binary import read_binary
+        from seqkit_ngram.model import NgramModel
+
+        return NgramModel(read_binary(path))
 
 
 class ArpaFormat:
@@ -148,4 +185,6 @@ class ArpaFormat:
 
 def register(registry) -> None:
     registry.add_command(ngram)
+    registry.add_command(ngram_convert)
+    registry.add_language_model(BinaryFormat())
     registry.add_language_model(ArpaFormat())
