@@ -170,7 +170,7 @@ class BestEpoch:
 
     def update(self, epoch: int, loss: float) -> bool:
         value = self.precision()
-        self.reporter.info(f"epoch {epoch + 1}: valid P@1 {value:.4f}")
+        self.reporter.info(f"epoch {epoch + 1}: loss {loss:.4f}, valid P@1 {value:.4f}")
         if value > self.best:
             self.best, self.best_epoch = value, epoch
             self.saved = Weights(self.weights.input.copy(), self.weights.output.copy(), self.weights.bucket_ids)

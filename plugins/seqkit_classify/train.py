@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -99,7 +100,7 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
     losses: list[float] = []
     started = time.perf_counter()
     trained = 0.0
-    with ThreadPoolExecutor(max_workers=shares) as pool:
+    with ThreadPoolExecutor(max_workers=shares) as pool, _epochs_task(reporter, config.epochs) as task:
         for epoch in range(config.epochs):
             order = (np.random.default_rng([config.seed, epoch]).permutation(n) if config.shuffle
                      else np.arange(n)).astype(np.int64)
@@ -120,11 +121,16 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
             if not math.isfinite(mean):
                 raise TrainingDiverged(f"the loss became {mean} in epoch {epoch + 1}; lower --lr")
             losses.append(mean)
-            if reporter is not None:
-                reporter.info(f"epoch {epoch + 1}/{config.epochs}: loss {mean:.4f}")
+            if task is not None:
+                task.update(1, loss=f"{mean:.4f}")
             if on_epoch is not None and on_epoch(epoch, mean) is False:
                 break
     return Result(time.perf_counter() - started, trained, losses)
+
+
+def _epochs_task(reporter, epochs: int):
+    """A transient progress bar over the epochs (none without a reporter)."""
+    return reporter.task("training", total=epochs, unit="epochs") if reporter is not None else nullcontext()
 
 
 def _rng_state(seed: int, epoch: int, thread: int) -> np.ndarray:
