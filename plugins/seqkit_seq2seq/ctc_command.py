@@ -1,0 +1,138 @@
+"""What `seqkit ctc` and `seqkit ctc-decode` do: lines of `input tokens<TAB>output tokens`."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from seqkit.errors import DataError, SeqkitError
+from seqkit.progress import Reporter
+from seqkit.textio import check_output_path, open_input
+
+FORMAT = "seqkit-ctc"
+
+
+def _read(path: str, errors: str, need_output: bool) -> list[tuple[list[str], list[str] | None]]:
+    rows = []
+    with open_input(path, errors=errors) as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            left, tab, right = line.partition("\t")
+            if need_output and not tab:
+                raise DataError("expected 'input tokens<TAB>output tokens'", path, number)
+            rows.append((left.split(), right.split() if tab else None))
+    if not rows:
+        raise SeqkitError(f"{path}: no lines")
+    return rows
+
+
+def _cer(model, rows, beam: int) -> float:
+    errors = total = 0
+    for (inputs, reference), hyp in zip(rows, model.decode([r[0] for r in rows], beam)):
+        from seqkit_seq2seq.ctc import edit_distance
+
+        errors += edit_distance(hyp, reference)
+        total += len(reference)
+    return 100.0 * errors / max(total, 1)
+
+
+class CtcModel:
+    def __init__(self, params, meta):
+        from seqkit_seq2seq.ctc import CtcNetwork
+
+        self.params, self.meta = params, meta
+        self.inputs, self.outputs = meta["inputs"], meta["outputs"]
+        self.index = {w: i for i, w in enumerate(self.inputs)}
+        self.cell, self.layers = meta["cell"], meta["layers"]
+        self._network = lambda batch, steps: CtcNetwork(self.cell, self.layers, params, batch=batch, max_steps=steps)
+
+    def decode(self, sentences: list[list[str]], beam: int = 1) -> list[list[str]]:
+        from seqkit_seq2seq.ctc import best_path, prefix_beam_search
+
+        results = []
+        for words in sentences:
+            ids = np.array([[self.index.get(w, 1)] for w in words] or [[1]], dtype=np.int64)
+            logprobs = self._network(1, len(ids)).logprobs(ids, np.array([len(ids)]))[:, 0]
+            labels = best_path(logprobs) if beam == 1 else prefix_beam_search(logprobs, beam)
+            results.append([self.outputs[k] for k in labels])
+        return results
+
+
+def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, epochs, lr, clip, threads, seed,
+              errors, quiet) -> None:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from seqkit.recurrent.blas import single_threaded_blas
+    from seqkit.recurrent.pool import Pool
+    from seqkit_seq2seq import modelfile
+    from seqkit_seq2seq.ctc import CtcNetwork, init_ctc_params
+    from seqkit_seq2seq.train import Adam
+
+    reporter = Reporter(quiet)
+    check_output_path(output, (train_path, valid))
+    rows = _read(train_path, errors, True)
+    inputs = ["<pad>", "<unk>"] + sorted({w for r in rows for w in r[0]})
+    outputs = ["<blank>"] + sorted({w for r in rows for w in r[1]})
+    in_index, out_index = {w: i for i, w in enumerate(inputs)}, {w: i for i, w in enumerate(outputs)}
+    valid_rows = _read(valid, errors, True) if valid else None
+    rng = np.random.default_rng(seed)
+    params = init_ctc_params(cell, layers, len(inputs), len(outputs), embed, hidden, rng)
+    meta = {"cell": cell, "layers": layers, "inputs": inputs, "outputs": outputs, "history": []}
+    adam = Adam(params)
+    max_steps = max(len(r[0]) for r in rows)
+    step = 0
+    with single_threaded_blas(), Pool(threads) as pool:
+        network = CtcNetwork(cell, layers, params, batch=batch, max_steps=max_steps, pool=pool)
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(len(rows))
+            total = 0.0
+            for start in range(0, len(order), batch):
+                chosen = list(order[start:start + batch])
+                lengths = np.array([len(rows[i][0]) for i in chosen] + [1] * (batch - len(chosen)), dtype=np.int64)
+                x = np.zeros((int(lengths.max()), batch), np.int64)
+                labels = []
+                for b, i in enumerate(chosen):
+                    x[:lengths[b], b] = [in_index[w] for w in rows[i][0]]
+                    labels.append(np.array([out_index[w] for w in rows[i][1]], dtype=np.int64))
+                labels += [None] * (batch - len(chosen))
+                loss, grads = network.loss_and_backward(x, lengths, labels)
+                if not math.isfinite(loss):
+                    from seqkit.errors import TrainingDiverged
+
+                    raise TrainingDiverged(f"the loss became {loss} in epoch {epoch}; lower --lr")
+                norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+                step += 1
+                adam.step(params, grads, lr, step, clip / norm if clip and norm > clip else 1.0)
+                total += loss
+            record = {"epoch": epoch, "loss": total / len(rows)}
+            message = f"epoch {epoch}: CTC loss {record['loss']:.3f}"
+            if valid_rows:
+                record["valid_cer"] = _cer(CtcModel(params, meta), valid_rows, 1)
+                message += f", valid CER {record['valid_cer']:.2f}%"
+            meta["history"].append(record)
+            reporter.info(message)
+            modelfile.save(output, FORMAT, params, meta)
+    reporter.summary(f"ctc: {epochs} epochs, {message.split(': ', 1)[1]} -> {output}")
+
+
+def run_decode(*, input_path, model, beam, errors, quiet) -> None:
+    import click
+
+    from seqkit_seq2seq import modelfile
+
+    params, meta, _ = modelfile.load(model, FORMAT)
+    ctc = CtcModel(params, meta)
+    rows = _read(input_path, errors, False)
+    for hyp in ctc.decode([r[0] for r in rows], beam):
+        click.echo(" ".join(hyp))
+    refs = [r for r in rows if r[1] is not None]
+    if refs and len(refs) == len(rows):
+        from seqkit_seq2seq.ctc import edit_distance
+
+        hyps = ctc.decode([r[0] for r in rows], beam)
+        wrong = sum(edit_distance(h, r[1]) for h, r in zip(hyps, rows))
+        Reporter(False).info(f"CER {100.0 * wrong / max(1, sum(len(r[1]) for r in rows)):.2f}% "
+                             f"over {len(rows):,} lines")
