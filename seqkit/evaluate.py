@@ -279,23 +279,37 @@ def read_pairs(path: str) -> list[tuple[str, str, float]]:
     return pairs
 
 
-def evaluate_similarity(vectors: Embeddings, path: str, *, restrict: int = 300000) -> SimilarityResult:
-    """Spearman and Pearson correlation of cosine similarity with human scores (gensim's definition)."""
+def evaluate_similarity(vectors: Embeddings, path: str, *, restrict: int = 300000,
+                        subwords=None) -> SimilarityResult:
+    """Spearman and Pearson correlation of cosine similarity with human scores (gensim's definition).
+
+    With `subwords` (word -> vector, e.g. a subword model's), pairs with an unknown word are scored with
+    the lower-cased word's vector instead of dropped (fastText's protocol for rare words); `pairs` then
+    still counts the pairs of known words, the correlations cover every pair."""
     from scipy import stats
 
     ok_vocab = restricted_vocab(vectors, restrict)
     gold, model = [], []
     oov = 0
     unit = vectors.unit
+
+    def unit_of(word: str) -> np.ndarray:
+        if word in ok_vocab:
+            return unit[ok_vocab[word]]
+        vector = np.asarray(subwords(word.lower()), dtype=np.float32)
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm > 0 else vector
+
     for a, b, score in read_pairs(path):
         if a not in ok_vocab or b not in ok_vocab:
             oov += 1
-            continue
+            if subwords is None:
+                continue
         gold.append(score)
-        model.append(float(unit[ok_vocab[a]] @ unit[ok_vocab[b]]))
+        model.append(float(unit_of(a) @ unit_of(b)))
     if len(gold) < 2:
         raise DataError(f"only {len(gold)} of {len(gold) + oov} pairs have both words in the vectors", path)
     spearman = stats.spearmanr(gold, model)
     pearson = stats.pearsonr(gold, model)
-    return SimilarityResult(len(gold), oov, float(spearman.statistic), float(spearman.pvalue),
-                            float(pearson.statistic), float(pearson.pvalue))
+    return SimilarityResult(len(gold) - (oov if subwords is not None else 0), oov, float(spearman.statistic),
+                            float(spearman.pvalue), float(pearson.statistic), float(pearson.pvalue))

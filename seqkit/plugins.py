@@ -5,7 +5,7 @@ time: one that fails to import (or to register) is reported on stderr and skippe
 never takes `seqkit --help` or the other commands down with it.
 
 A plugin is any object (usually a module) with `name`, `version` and either a `register(registry)`
-callback or `commands` / `language_models` / `classifiers` sequences.
+callback or `commands` / `language_models` / `classifiers` / `vector_models` sequences.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ class PluginInfo:
     commands: list[str] = field(default_factory=list)
     language_models: list[str] = field(default_factory=list)
     classifiers: list[str] = field(default_factory=list)
+    vector_models: list[str] = field(default_factory=list)
     error: str | None = None
 
     def as_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "distribution": self.distribution,
                 "commands": self.commands, "language_models": self.language_models,
-                "classifiers": self.classifiers, "error": self.error}
+                "classifiers": self.classifiers, "vector_models": self.vector_models, "error": self.error}
 
 
 class Registry:
@@ -49,6 +50,7 @@ class Registry:
         self.command_owner: dict[str, str] = {name: f"{CORE} (core)" for name in reserved}
         self.language_models: list[Any] = []
         self.classifiers: list[Any] = []
+        self.vector_models: list[Any] = []
         self.plugins: list[PluginInfo] = []
         self._current: PluginInfo | None = None
 
@@ -83,6 +85,15 @@ class Registry:
         self.classifiers.append(fmt)
         if self._current:
             self._current.classifiers.append(fmt.name)
+
+    def add_vector_model(self, fmt: Any) -> None:
+        """Register a vector-model file format (`name`, `sniff(path)`, `load(path) -> seqkit.subword.VectorModel`)."""
+        for attr in ("name", "sniff", "load"):
+            if not hasattr(fmt, attr):
+                raise TypeError(f"a vector-model format needs `{attr}`")
+        self.vector_models.append(fmt)
+        if self._current:
+            self._current.vector_models.append(fmt.name)
 
 
 class PluginConflict(Exception):
@@ -126,6 +137,7 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
     before_owner = dict(registry.command_owner)
     before_models = list(registry.language_models)
     before_classifiers = list(registry.classifiers)
+    before_vector_models = list(registry.vector_models)
     registry._current = info
     try:
         plugin = entry.load()
@@ -140,10 +152,13 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
                 registry.add_language_model(fmt)
             for fmt in getattr(plugin, "classifiers", ()):
                 registry.add_classifier(fmt)
+            for fmt in getattr(plugin, "vector_models", ()):
+                registry.add_vector_model(fmt)
     except Exception as exc:  # a broken plugin must not break the CLI
         registry.commands, registry.command_owner = before_commands, before_owner
         registry.language_models, registry.classifiers = before_models, before_classifiers
-        info.commands, info.language_models, info.classifiers = [], [], []
+        registry.vector_models = before_vector_models
+        info.commands, info.language_models, info.classifiers, info.vector_models = [], [], [], []
         info.error = str(exc) if isinstance(exc, PluginConflict) else f"{type(exc).__name__}: {exc}"
         verb = "was not loaded" if isinstance(exc, PluginConflict) else "failed to load"
         print(f"seqkit: plugin '{entry.name}' {verb}: {info.error}", file=sys.stderr)

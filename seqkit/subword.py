@@ -206,7 +206,11 @@ def _read_member(archive: zipfile.ZipFile, name: str, shape: tuple, path: str) -
     with archive.open(name + ".npy") as member:
         try:
             version = np.lib.format.read_magic(member)
-            stored, _, dtype = np.lib.format._read_array_header(member, version)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"npy format version {version}")
+            stored, _, dtype = read_header(member)
         except ValueError as exc:
             raise DataError(f"array {name} is damaged: {exc}", path) from None
         if tuple(stored) != shape or int(np.prod(shape, dtype=np.float64)) > MAX_VALUES:
@@ -268,3 +272,86 @@ def load_vector_model(path: str) -> VectorModel:
             return fmt.load(path)
     names = ", ".join(fmt.name for fmt in formats)
     raise DataError(f"{describe_file(path)}, not a vector model ({names})", path)
+
+
+# --- queries over a model ----------------------------------------------------------------------------
+
+def model_embeddings(path: str):
+    """The vector commands' table for `-m MODEL`: its vocabulary's vectors, and a vector for any other word."""
+    from seqkit.vectors import Embeddings, _cosmul, _unit_vector
+
+    class SubwordEmbeddings(Embeddings):
+        """Neighbours and analogies among the vocabulary; query words may be unseen (built from n-grams)."""
+
+        def __init__(self, model: VectorModel):
+            self.model, self._matrix = model, None
+            self._words, self._table, self._index = list(model.words), None, None
+            self._norms = self._safe_norms = self._unit = None
+            self.duplicates = 0
+
+        @property
+        def matrix(self) -> np.ndarray:
+            if self._matrix is None:  # computed on first need: print-vectors never needs it
+                self._matrix = np.ascontiguousarray(self.model.vocab_vectors(), dtype=np.float32)
+            return self._matrix
+
+        def __len__(self) -> int:
+            return len(self._words)
+
+        @property
+        def dim(self) -> int:
+            return self.model.dim
+
+        def __contains__(self, word: str) -> bool:
+            knows = getattr(self.model, "knows", None)
+            return self.row(word) is not None or (knows(word) if knows else True)
+
+        def vector(self, word: str) -> np.ndarray:
+            return np.asarray(self.model.word_vector(word), dtype=np.float32)
+
+        def nearest(self, word_or_vector, k: int = 10, *, restrict: int | None = None, exclude=()):
+            if isinstance(word_or_vector, str) and self.row(word_or_vector) is None:
+                word_or_vector = self.vector(word_or_vector)
+            return super().nearest(word_or_vector, k, restrict=restrict, exclude=exclude)
+
+        def analogy(self, positive, negative=(), k: int = 10, *, method: str = "add", restrict: int | None = None):
+            pos = [_unit_vector(self.vector(w)) for w in positive]
+            neg = [_unit_vector(self.vector(w)) for w in negative]
+            if method == "add":
+                query = (np.sum(pos, axis=0) - np.sum(neg, axis=0)) / max(len(pos) + len(neg), 1)
+                scores = self._cosines(_unit_vector(query.astype(np.float32)), restrict)
+            elif method == "mul":
+                scores = _cosmul(len(self.matrix[:restrict]), [self._cosines(p, restrict) for p in pos],
+                                 [self._cosines(q, restrict) for q in neg])
+            else:
+                raise ValueError(f"method must be 'add' or 'mul', not {method!r}")
+            rows = [self.row(w) for w in [*positive, *negative]]
+            return self._top(scores, k, [r for r in rows if r is not None])
+
+    return SubwordEmbeddings(load_vector_model(path))
+
+
+def is_model(path: str) -> bool:
+    """Whether a built-in subword-model format claims `path` (a regular file only)."""
+    return os.path.isfile(path) and any(fmt.sniff(path) for fmt in BUILTIN_FORMATS)
+
+
+def save_model(model: SubwordModel, path: str, fmt: str) -> None:
+    """Write `model` atomically as fastText's `.bin` (`fmt='fasttext-bin'`) or seqkit's `.npz` ('subword')."""
+    from seqkit.textio import atomic_output
+
+    if model.pruneidx is not None:
+        raise DataError("a pruned fastText model cannot be converted (its n-gram rows are a subset)", path)
+    output = model.output_matrix if model.output_matrix is not None else np.zeros((model.nwords, model.dim),
+                                                                                  np.float32)
+    counts = model.counts if model.counts is not None else np.zeros(model.nwords, np.int64)
+    with atomic_output(path, binary=True) as out:
+        if fmt == "subword":
+            model.save(out)
+            return
+        source = model.source
+        if source is not None:
+            fasttext_bin.write(out, source)
+            return
+        args = fasttext_bin.FastTextArgs(dim=model.dim, bucket=model.buckets, minn=model.minn, maxn=model.maxn)
+        fasttext_bin.write(out, fasttext_bin.unsupervised(model.words, counts, model.input_matrix, output, args))

@@ -187,3 +187,26 @@ def test_quantized_ftz_is_refused_with_a_clear_line(corpora):
     ft.save_model(str(path))
     with pytest.raises(DataError, match="quantized fastText model"):
         fasttext_bin.read(str(path))
+
+
+def test_supervised_bin_through_seqkit_predict_and_test(corpora):
+    import subprocess
+    import sys
+
+    root, _, sup, lines = corpora
+    ft = fasttext.train_supervised(str(sup), dim=8, bucket=300, epoch=5, minCount=1, wordNgrams=2, thread=1,
+                                   verbose=0)
+    path = root / "cli.bin"
+    ft.save_model(str(path))
+    run = [sys.executable, "-m", "seqkit"]
+    done = subprocess.run([*run, "test", "-m", str(path), str(sup)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    figures = dict(line.split("\t") for line in done.stdout.splitlines())
+    n, precision, _ = ft.test(str(sup))
+    assert int(figures["N"]) == n and abs(float(figures["P@1"]) - precision) < 1e-3
+    text = "\n".join(" ".join(t for t in line.split() if not t.startswith("__label__")) for line in lines[:20])
+    done = subprocess.run([*run, "predict", "-m", str(path), "-"], input=text + "\n", capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = [ft.f.predict(line + "\n", 1, 0.0, "strict")[0][1] for line in text.splitlines()]
+    assert done.stdout.split() == expected

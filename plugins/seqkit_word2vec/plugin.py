@@ -79,5 +79,25 @@ def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sa
         max_sentence_len=max_sentence_len, quiet=quiet)
 
 
+class _FastTextClassifier:
+    """fastText's supervised `.bin` for `seqkit predict` / `test` (the reader is in the core; imported on use)."""
+
+    name = "fasttext-bin"
+
+    @staticmethod
+    def sniff(path: str) -> bool:
+        from seqkit.fasttext_bin import sniff
+
+        return sniff(path)
+
+    @staticmethod
+    def load(path: str):
+        from seqkit.fasttext_predict import FastTextClassifierFormat
+
+        return FastTextClassifierFormat.load(path)
+
+
 def register(registry) -> None:
     registry.add_command(word2vec)
+    if hasattr(registry, "add_classifier"):
+        registry.add_classifier(_FastTextClassifier())

@@ -7,6 +7,7 @@ import math
 
 import click
 
+from seqkit.commands.queries import MODEL_OPTION, load_vectors
 from seqkit.options import errors_option, json_option, quiet_option, vectors_option
 
 
@@ -22,6 +23,7 @@ def _pct(x: float) -> str:
 @eval_group.command("analogy", short_help="Accuracy on analogy questions (e.g. questions-words.txt).")
 @click.argument("questions", metavar="FILE")
 @vectors_option
+@MODEL_OPTION
 @click.option("--restrict", type=click.IntRange(min=1), default=30000, show_default=True,
               help="Answer among the N most frequent words only; questions with other words are skipped.")
 @click.option("--method", type=click.Choice(["add", "mul"]), default="add", show_default=True,
@@ -29,7 +31,7 @@ def _pct(x: float) -> str:
 @json_option
 @errors_option
 @quiet_option
-def analogy_command(questions: str, vectors: str, restrict: int, method: str, as_json: bool, errors: str,
+def analogy_command(questions: str, vectors: str, model: str | None, restrict: int, method: str, as_json: bool, errors: str,
                     quiet: bool) -> None:
     """Answer every question `a b c d` of FILE (b - a + c should be d) and print per-section accuracy,
     semantic and syntactic totals (sections named gram* are syntactic) and coverage, as
@@ -43,7 +45,8 @@ def analogy_command(questions: str, vectors: str, restrict: int, method: str, as
     from seqkit.vectors import Embeddings
 
     reporter = Reporter(quiet)
-    emb = Embeddings.load(vectors, errors=errors, reporter=reporter)
+    emb = load_vectors(vectors, errors, quiet, model) if model else Embeddings.load(vectors, errors=errors,
+                                                                                      reporter=reporter)
     result = evaluate_analogies(emb, questions, restrict=restrict, method=method)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
@@ -62,26 +65,36 @@ def analogy_command(questions: str, vectors: str, restrict: int, method: str, as
 @eval_group.command("similarity", short_help="Spearman/Pearson on word pairs (e.g. WordSim-353).")
 @click.argument("pairs", metavar="FILE")
 @vectors_option
+@MODEL_OPTION
 @click.option("--restrict", type=click.IntRange(min=1), default=300000, show_default=True,
               help="Use only the N most frequent words.")
 @json_option
 @errors_option
 @quiet_option
-def similarity_command(pairs: str, vectors: str, restrict: int, as_json: bool, errors: str, quiet: bool) -> None:
+def similarity_command(pairs: str, vectors: str, model: str | None, restrict: int, as_json: bool, errors: str,
+                       quiet: bool) -> None:
     """Correlate cosine similarity with the human scores of FILE (`w1<TAB>w2<TAB>score`, `#` comments).
 
-    Prints Spearman (the headline figure), Pearson and the share of pairs with an unknown word.
+    Prints Spearman (the headline figure), Pearson and the share of pairs with an unknown word. With
+    -m MODEL, also `subword_*` figures over every pair, unknown words given their subword vectors
+    (fastText's protocol for rare words), beside the first ones (pairs with unknown words dropped, gensim's).
     """
     from seqkit.evaluate import evaluate_similarity
     from seqkit.progress import Reporter
     from seqkit.vectors import Embeddings
 
-    emb = Embeddings.load(vectors, errors=errors, reporter=Reporter(quiet))
+    emb = load_vectors(vectors, errors, quiet, model) if model else Embeddings.load(vectors, errors=errors,
+                                                                                      reporter=Reporter(quiet))
     result = evaluate_similarity(emb, pairs, restrict=restrict)
+    subword = evaluate_similarity(emb, pairs, restrict=restrict, subwords=emb.vector) if model else None
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        click.echo(json.dumps({**result.as_dict(), **({"subword": subword.as_dict()} if subword else {})}, indent=2))
         return
     click.echo(f"spearman\t{result.spearman:.4f}")
     click.echo(f"pearson\t{result.pearson:.4f}")
     click.echo(f"pairs\t{result.pairs}")
     click.echo(f"oov_ratio\t{result.oov_ratio:.2f}")
+    if subword is not None:
+        click.echo(f"subword_spearman\t{subword.spearman:.4f}")
+        click.echo(f"subword_pearson\t{subword.pearson:.4f}")
+        click.echo(f"subword_pairs\t{subword.pairs + subword.oov_pairs}")

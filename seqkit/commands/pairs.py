@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from seqkit.commands.queries import (IGNORE_CASE_OPTION, WordLookup, answer_all, bad_query, echo_rows,
-                                     load_vectors, queries)
+from seqkit.commands.queries import (IGNORE_CASE_OPTION, MODEL_OPTION, WordLookup, answer_all, bad_query,
+                                     echo_rows, load_vectors, queries)
 from seqkit.options import errors_option, quiet_option, vectors_option
 
 
@@ -16,7 +16,7 @@ def unit_rows(emb, words: list[str]):
     """
     import numpy as np
 
-    rows = emb.matrix[[emb.row(w) for w in words]].astype(np.float64)
+    rows = np.array([emb.vector(w) for w in words], dtype=np.float64)  # a subword model's unseen words too
     norms = np.linalg.norm(rows, axis=1)
     return rows / np.where(norms == 0, 1.0, norms)[:, None]
 
@@ -24,10 +24,11 @@ def unit_rows(emb, words: list[str]):
 @click.command(short_help="Cosine similarity of word pairs (gensim's similarity).")
 @click.argument("words", nargs=-1, metavar="[W1 W2]...")
 @vectors_option
+@MODEL_OPTION
 @IGNORE_CASE_OPTION
 @errors_option
 @quiet_option
-def similarity(words: tuple[str, ...], vectors: str, ignore_case: bool, errors: str, quiet: bool) -> None:
+def similarity(words: tuple[str, ...], vectors: str, model: str | None, ignore_case: bool, errors: str, quiet: bool) -> None:
     """Print `w1<TAB>w2<TAB>cosine` for each pair W1 W2 (the words as given).
 
     Without arguments, pairs are read from stdin, one `W1 W2` per line (space or tab); on a terminal a
@@ -38,7 +39,7 @@ def similarity(words: tuple[str, ...], vectors: str, ignore_case: bool, errors: 
         raise click.UsageError(f"expected pairs of words, got {len(words)} words")
     given = [list(words[i:i + 2]) for i in range(0, len(words), 2)] if words else None
     items, interactive = queries(given, "Query pair? ", vectors, errors)
-    emb = load_vectors(vectors, errors, quiet)
+    emb = load_vectors(vectors, errors, quiet, model)
     lookup = WordLookup(emb, ignore_case)
 
     def answer(pair: list[str]) -> bool:
@@ -59,10 +60,11 @@ def similarity(words: tuple[str, ...], vectors: str, ignore_case: bool, errors: 
 @click.argument("words", nargs=-1, metavar="[W1 W2 W3...]")
 @click.option("--scores", is_flag=True, help="Print every word's cosine to the mean, the outlier first.")
 @vectors_option
+@MODEL_OPTION
 @IGNORE_CASE_OPTION
 @errors_option
 @quiet_option
-def outlier(words: tuple[str, ...], scores: bool, vectors: str, ignore_case: bool, errors: str,
+def outlier(words: tuple[str, ...], scores: bool, vectors: str, model: str | None, ignore_case: bool, errors: str,
             quiet: bool) -> None:
     """Print the word furthest from the mean of the words' unit vectors, as `query<TAB>word<TAB>cosine`.
 
@@ -77,7 +79,7 @@ def outlier(words: tuple[str, ...], scores: bool, vectors: str, ignore_case: boo
     if len(words) == 1:
         raise click.UsageError("expected at least two words")
     items, interactive = queries([list(words)] if words else None, "Query words? ", vectors, errors)
-    emb = load_vectors(vectors, errors, quiet)
+    emb = load_vectors(vectors, errors, quiet, model)
     lookup = WordLookup(emb, ignore_case)
 
     def answer(group: list[str]) -> bool:

@@ -18,10 +18,20 @@ IGNORE_CASE_OPTION = click.option(
          "(gensim's case_insensitive).")
 
 
-def load_vectors(vectors: str, errors: str = "strict", quiet: bool = False):
+MODEL_OPTION = click.option(
+    "-m", "--model", "model", metavar="MODEL", default=None,
+    help="A subword model (fastText .bin, seqkit subword .npz) instead of -v: every word gets a vector, "
+         "unseen ones from their character n-grams.")
+
+
+def load_vectors(vectors: str, errors: str = "strict", quiet: bool = False, model: str | None = None):
     from seqkit.progress import Reporter
     from seqkit.vectors import Embeddings
 
+    if model is not None:
+        from seqkit.subword import model_embeddings
+
+        return model_embeddings(model)
     return Embeddings.load(vectors, errors=errors, reporter=Reporter(quiet))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from seqkit.commands.queries import (IGNORE_CASE_OPTION, WordLookup, answer_all, bad_query, echo_rows,
-                                     load_vectors, queries)
+from seqkit.commands.queries import (IGNORE_CASE_OPTION, MODEL_OPTION, WordLookup, answer_all, bad_query,
+                                     echo_rows, load_vectors, queries)
 from seqkit.options import errors_option, quiet_option, vectors_option
 
 K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
@@ -17,13 +17,14 @@ RESTRICT_OPTION = click.option("--restrict", type=click.IntRange(min=1), default
 @click.command(short_help="Nearest neighbours of words by cosine similarity.")
 @click.argument("words", nargs=-1)
 @vectors_option
+@MODEL_OPTION
 @K_OPTION
 @RESTRICT_OPTION
 @IGNORE_CASE_OPTION
 @errors_option
 @quiet_option
-def similar(words: tuple[str, ...], vectors: str, k: int, restrict: int | None, ignore_case: bool, errors: str,
-            quiet: bool) -> None:
+def similar(words: tuple[str, ...], vectors: str, model: str | None, k: int, restrict: int | None,
+            ignore_case: bool, errors: str, quiet: bool) -> None:
     """Print the K nearest neighbours of each WORD as `query<TAB>neighbour<TAB>cosine` lines.
 
     The shape is the same for one query or many, so `cut -f2` is always the neighbour. Without WORD,
@@ -32,7 +33,7 @@ def similar(words: tuple[str, ...], vectors: str, k: int, restrict: int | None, 
     only when no query could be answered.
     """
     items, interactive = queries([[w] for w in words] if words else None, "Query word? ", vectors, errors)
-    emb = load_vectors(vectors, errors, quiet)
+    emb = load_vectors(vectors, errors, quiet, model)
     lookup = WordLookup(emb, ignore_case)
 
     def answer(word: str) -> bool:
@@ -51,13 +52,14 @@ def similar(words: tuple[str, ...], vectors: str, k: int, restrict: int | None, 
 @click.option("--method", type=click.Choice(["add", "mul"]), default="add", show_default=True,
               help="3CosAdd (vector offset) or 3CosMul (Levy & Goldberg).")
 @vectors_option
+@MODEL_OPTION
 @K_OPTION
 @RESTRICT_OPTION
 @IGNORE_CASE_OPTION
 @errors_option
 @quiet_option
 def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[str, ...], method: str,
-            vectors: str, k: int, restrict: int | None, ignore_case: bool, errors: str, quiet: bool) -> None:
+            vectors: str, model: str | None, k: int, restrict: int | None, ignore_case: bool, errors: str, quiet: bool) -> None:
     """Print the words closest to A - B + C, excluding the query words, as `query<TAB>answer<TAB>cosine`.
 
     The order is fastText's: `seqkit analogy king man woman` computes king - man + woman and prints
@@ -77,7 +79,7 @@ def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[s
     elif positive or negative:
         given = [[*(f"+{w}" for w in positive), *(f"-{w}" for w in negative)]]
     items, interactive = queries(given, "Query triplet (A - B + C)? ", vectors, errors)
-    emb = load_vectors(vectors, errors, quiet)
+    emb = load_vectors(vectors, errors, quiet, model)
     lookup = WordLookup(emb, ignore_case)
 
     def answer(query: list[str]) -> bool:
@@ -102,19 +104,22 @@ def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[s
 @click.command("print-vectors", short_help="Print the vectors of words (arguments or stdin).")
 @click.argument("words", nargs=-1)
 @vectors_option
+@MODEL_OPTION
 @IGNORE_CASE_OPTION
 @errors_option
 @quiet_option
-def print_vectors(words: tuple[str, ...], vectors: str, ignore_case: bool, errors: str, quiet: bool) -> None:
+def print_vectors(words: tuple[str, ...], vectors: str, model: str | None, ignore_case: bool, errors: str,
+                  quiet: bool) -> None:
     """Print `word v1 ... vD` (a word2vec text line) for each WORD as given, or each word read from stdin.
 
-    Unknown words get one line on stderr and are skipped (there are no subword vectors to fall back on);
-    the exit code is 1 only when no word could be printed.
+    Unknown words get one line on stderr and are skipped; with -m MODEL (fastText .bin, seqkit subword
+    .npz) an unseen word gets its vector from its character n-grams, as fastText's print-word-vectors.
+    The exit code is 1 only when no word could be printed.
     """
     from seqkit.vector_text import text_line
 
     items, interactive = queries([[w] for w in words] if words else None, "Query word? ", vectors, errors)
-    emb = load_vectors(vectors, errors, quiet)
+    emb = load_vectors(vectors, errors, quiet, model)
     lookup = WordLookup(emb, ignore_case)
 
     def answer(word: str) -> bool:
@@ -129,8 +134,9 @@ def print_vectors(words: tuple[str, ...], vectors: str, ignore_case: bool, error
 @click.command(short_help="Convert between vector file formats.")
 @click.argument("source", metavar="IN")
 @click.argument("target", metavar="OUT")
-@click.option("--to", "to", type=click.Choice(["text", "binary", "glove", "fast"]), default=None,
-              help="Output format (default: fast for a .skv OUT, binary for a .bin OUT, else word2vec text).")
+@click.option("--to", "to", type=click.Choice(["text", "binary", "glove", "fast", "fasttext-bin", "subword"]),
+              default=None, help="Output format (default: fast for a .skv OUT, binary for a .bin OUT, else "
+                                 "word2vec text); fasttext-bin and subword (.npz) need a subword model IN.")
 @click.option("--from", "source_format", type=click.Choice(["auto", "text", "binary", "glove"]), default="auto",
               show_default=True, help="Input format.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Keep only the first N vectors.")
@@ -142,7 +148,8 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
 
     Formats: word2vec text (`N D` header), word2vec binary (little-endian float32, as word2vec.c and
     gensim read it), GloVe text (no header), seqkit's fast format (`.skv`: memory-mapped, loads in
-    milliseconds; every vector command reads it).
+    milliseconds; every vector command reads it). IN may be a subword model (fastText .bin, seqkit
+    subword .npz): its vocabulary's vectors are written, or the whole model with --to fasttext-bin|subword.
     """
     from seqkit.progress import Reporter
     from seqkit.textio import check_output_path
@@ -150,7 +157,21 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
 
     check_output_path(target, (source,), param_hint="'OUT'")
     reporter = Reporter(quiet)
-    emb = Embeddings.load(source, source_format, errors=errors, limit=limit, reporter=reporter)
+    from seqkit import subword
+
+    if subword.is_model(source):
+        model = subword.load_vector_model(source)
+        if to in ("fasttext-bin", "subword"):
+            subword.save_model(model, target, to)
+            reporter.summary(f"convert: a model of {len(model.words):,} words written as {to}")
+            return
+        emb = subword.model_embeddings(source)
+        if limit is not None:
+            emb = Embeddings(emb.words[:limit], emb.matrix[:limit])
+    elif to in ("fasttext-bin", "subword"):
+        raise click.UsageError(f"--to {to} needs a subword model IN (fastText .bin or seqkit subword .npz)")
+    else:
+        emb = Embeddings.load(source, source_format, errors=errors, limit=limit, reporter=reporter)
     fmt = to or sniff_format(target)
     emb.save(target, fmt=fmt)
     reporter.summary(f"convert: {len(emb):,} vectors of dimension {emb.dim} written as {fmt}")
