@@ -131,7 +131,7 @@ def test_damaged_models_give_one_clear_line(trained, run, tmp_path):
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.splitlines() == [f"seqkit: error: {truncated}: a zip archive (.npz) that is damaged or "
                                         "truncated, not a language model any installed plugin can read "
-                                        "(formats: arpa, rnnlm-npz, unigram-npz)"]
+                                        "(formats: arpa, ngram-binary, rnnlm-npz, unigram-npz)"]
     bad_meta = tmp_path / "bad-meta.npz"  # the magic is right, so this format loads it and must explain
     with zipfile.ZipFile(work / "model.npz") as source, zipfile.ZipFile(bad_meta, "w") as target:
         for item in source.infolist():

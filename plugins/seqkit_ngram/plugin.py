@@ -186,5 +186,5 @@ class ArpaFormat:
 def register(registry) -> None:
     registry.add_command(ngram)
     registry.add_command(ngram_convert)
-    registry.add_language_model(BinaryFormat())
     registry.add_language_model(ArpaFormat())
+    registry.add_language_model(BinaryFormat())
