@@ -1,0 +1,1 @@
+"""`seqkit plot`: pictures of word vectors, analogies, training curves and attention (optional extra `plot`)."""
