@@ -54,7 +54,7 @@ def weights_of(path: str, source: str) -> tuple[list[str], list[str], np.ndarray
             continue
         model = fmt.load(path)
         if not callable(getattr(model, "attention", None)):
-            raise SeqkitError(f"{NEEDS}; {path} is a {fmt.name} model without one")
+            raise SeqkitError(f"{NEEDS}; {path} is a model of format {fmt.name} without one")
         src, tgt, weights = model.attention(source)
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (len(tgt), len(src)) or not np.all(np.isfinite(weights)):

@@ -24,7 +24,12 @@ def draw_history(panels: list[Panel], title: str, path: str, fmt: str, width: in
         axes.set_title(panel.metric)
         axes.set_xlabel("epoch")
         if log_scale and panel.metric == "perplexity" and min(min(v) for v in panel.values.values()) > 0:
+            from matplotlib.ticker import FuncFormatter
+
             axes.set_yscale("log")
+            plain = FuncFormatter(lambda value, _: f"{value:g}")  # 3, 10, 300 rather than 3x10^0
+            axes.yaxis.set_major_formatter(plain)
+            axes.yaxis.set_minor_formatter(plain)
         axes.grid(True, alpha=0.3)
         axes.legend(frameon=False)
         epochs = sorted({e for values in panel.epochs.values() for e in values})
