@@ -398,3 +398,26 @@ def test_html_map_renders_points_and_labels_in_chromium(cli_run, vecs, tmp_path)
     assert all(p["size"][0] > 2 and p["size"][1] > 2 for p in found["points"])
     rendered = {label["text"] for label in found["labels"] if label["width"] > 5 and label["size"][1] > 5}
     assert set(words[:3]) <= rendered and len(rendered) >= 20
+
+
+def test_model_vectors_draw_unseen_words_from_their_ngrams(cli_run, tmp_path):
+    from seqkit import subword
+
+    words = ["walk", "walked", "walking", "talk", "talked", "house", "houses", "car"]
+    rng = np.random.default_rng(3)
+    model = subword.SubwordModel(words, rng.standard_normal((len(words) + 50, 12)).astype(np.float32),
+                                 minn=3, maxn=4, buckets=50, counts=np.arange(len(words), 0, -1))
+    path = tmp_path / "sub.npz"
+    subword.save_model(model, str(path), "subword")
+    coords = tmp_path / "c.tsv"
+    ok(cli_run("plot", "vectors", "walks", "talking", "--top", "8", "-m", path, "--method", "pca",
+               "-o", tmp_path / "m.svg", "--coordinates", coords, "-q"))
+    drawn, _, xy = read_coordinates(coords)
+    assert drawn == ["walks", "talking"] + words
+    loaded = subword.load_vector_model(str(path))
+    rows = unit(np.vstack([loaded.word_vector(w) for w in drawn]).astype(np.float64))
+    centred = rows - rows.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    expected = u[:, :2] * s[:2]
+    np.testing.assert_allclose(np.abs(xy), np.abs(expected), atol=1e-5)
+    assert {"walks", "talking"} <= set(svg_texts(tmp_path / "m.svg"))
