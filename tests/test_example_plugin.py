@@ -75,7 +75,8 @@ def test_plugins_lists_the_example(run):
     assert proc.returncode == 0 and proc.stderr == ""
     info = next(p for p in json.loads(proc.stdout) if p["name"] == "unigram")
     assert info == {"name": "unigram", "version": "0.1.0", "distribution": "seqkit-unigram",
-                    "commands": ["unigram"], "language_models": ["unigram-npz"], "classifiers": [], "error": None}
+                    "commands": ["unigram"], "language_models": ["unigram-npz"], "classifiers": [], "vector_models": [],
+                    "error": None}
 
 
 def test_training_writes_npz_with_json_metadata_and_one_summary_line(trained):
