@@ -88,13 +88,15 @@ def _plain_interrupts() -> Iterator[None]:
 @click.group("seqkit", cls=SeqkitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="seqkit")
 def cli() -> None:
-    """Word embeddings, n-gram and recurrent language models from the command line.
+    """Word vectors, text classifiers, n-gram and recurrent language models, and sequence-to-sequence
+    models from the command line.
 
     \b
     Examples:
       seqkit word2vec corpus.txt -o vecs.txt      train skip-gram vectors
       seqkit similar -v vecs.txt france           nearest neighbours
       seqkit analogy king man woman               king - man + woman = queen
+      seqkit classify train.txt -o clf.npz        fastText-style classifier
       seqkit ngram train.txt -o lm.arpa --order 5
       seqkit perplexity -m lm.arpa test.txt
 
