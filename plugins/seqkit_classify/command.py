@@ -14,6 +14,7 @@ from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path, open_input
 from seqkit_classify import modelfile
 from seqkit_classify.data import Examples, Settings, locate_line, read_examples, spooled
+from seqkit_classify.scoring import Metric, Validation, measure, top_k
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
 from seqkit_classify.train import train as train_model
 
@@ -72,7 +73,9 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     training = {"epochs": len(result.losses), "lr": config.lr, "losses": result.losses, "seed": seed,
                 "examples": len(examples), "skipped_unlabelled": examples.unlabelled}
     if tracker:
-        training.update(best_epoch=tracker.best_epoch + 1, valid_precision=tracker.best)
+        training.update(best_epoch=tracker.best_epoch + 1, valid_precision=tracker.best, history=tracker.history)
+    else:
+        training["history"] = [{"epoch": e + 1, "train_loss": x} for e, x in enumerate(result.losses)]
     modelfile.save(output, dictionary, settings, loss, kept.input, kept.output, kept.bucket_ids, training)
     best = f"; best epoch {tracker.best_epoch + 1} (valid P@1 {tracker.best:.4f})" if tracker else ""
     reporter.summary(
@@ -136,40 +139,19 @@ class BestEpoch:
 
     def __init__(self, examples: Examples, weights: Weights, n_words: int, tree, patience: int, reporter: Reporter):
         self.weights, self.tree, self.patience, self.reporter = weights, tree, patience, reporter
-        self.gold = [set(examples.labels[a:b].tolist())
-                     for a, b in zip(examples.label_offsets[:-1], examples.label_offsets[1:])]
-        features = examples.features
-        grams = features >= n_words
-        at = np.searchsorted(weights.bucket_ids, features[grams] - n_words)
-        at = np.minimum(at, max(len(weights.bucket_ids) - 1, 0))
-        seen = np.zeros(len(features), dtype=bool)
-        seen[~grams] = True
-        if len(weights.bucket_ids):
-            seen[np.flatnonzero(grams)] = weights.bucket_ids[at] == features[grams] - n_words
-        rows = features.copy()
-        rows[np.flatnonzero(grams)] = n_words + at
-        # unseen buckets count in the mean as zero rows, as the saved model treats them
-        self.rows = np.where(seen, rows, -1)
-        self.offsets = examples.feat_offsets
+        self.validation = Validation(examples, weights.bucket_ids, n_words)
+        self.n_labels = weights.output.shape[0] + (1 if tree is not None else 0)
         self.best, self.best_epoch, self.saved = -1.0, -1, None
+        self.history: list[dict] = []
 
     def precision(self) -> float:
-        table = np.vstack([self.weights.input, np.zeros((1, self.weights.input.shape[1]), np.float32)])
-        rows = np.where(self.rows >= 0, self.rows, len(table) - 1)
-        sums = np.add.reduceat(table[rows].astype(np.float64), self.offsets[:-1], axis=0)
-        hidden = sums / np.diff(self.offsets)[:, None]
-        scores = hidden @ self.weights.output.T.astype(np.float64)
-        if self.tree is not None:  # a label's log-probability is the sum over its path
-            right = -np.logaddexp(0.0, -scores)
-            wrong = -np.logaddexp(0.0, scores)
-            t = self.tree
-            taken = np.where(t.codes == 0, right[:, t.points], wrong[:, t.points])
-            scores = np.add.reduceat(taken, t.offsets[:-1], axis=1)
-        top = scores.argmax(axis=1)
-        return float(np.mean([t in g for t, g in zip(top.tolist(), self.gold)]))
+        v = self.validation
+        top = top_k(v.scores(self.weights.input, self.weights.output, self.tree), 1)
+        return measure(Metric("precision"), top, v.labels, v.label_offsets, self.n_labels)
 
     def update(self, epoch: int, loss: float) -> bool:
         value = self.precision()
+        self.history.append({"epoch": epoch + 1, "train_loss": loss, "valid_precision_at_1": value})
         self.reporter.info(f"epoch {epoch + 1}: loss {loss:.4f}, valid P@1 {value:.4f}")
         if value > self.best:
             self.best, self.best_epoch = value, epoch

@@ -64,18 +64,33 @@ class Dictionary:
             self.word_hashes = np.array([word_hash(w) for w in self.words], dtype=np.uint32).view(np.int32)
 
 
-def read_examples(paths: list[str], settings: Settings, *, min_count: int = 1, min_count_label: int = 1,
-                  errors: str = "strict", stats: CorpusStats | None = None,
-                  dictionary: Dictionary | None = None) -> tuple[Dictionary, Examples]:
-    """Read labelled lines; build the dictionary from them unless one is given (validation data)."""
+@dataclass
+class Lines:
+    """The token types and id sequences of labelled lines, read once; features are computed per Settings."""
+
+    types: list[str]
+    is_label: np.ndarray  # bool per type
+    counts: np.ndarray
+    ids: np.ndarray
+    offsets: np.ndarray
+
+
+def read_lines(paths: list[str], label_prefix: str, *, errors: str = "strict",
+               stats: CorpusStats | None = None) -> Lines:
     vocab, _, corpus = read_corpus(paths, min_count=1, order="first-seen", errors=errors,
                                    max_sentence_len=WHOLE_LINES, stats=stats, in_memory=True)
-    types = vocab.words
-    prefix = settings.label_prefix
-    is_label = np.array([w.startswith(prefix) for w in types], dtype=bool)
-    counts = vocab.counts
-    if dictionary is None:
-        dictionary = _build_dictionary(types, counts, is_label, min_count, min_count_label, len(corpus.offsets) - 1)
+    is_label = np.array([w.startswith(label_prefix) for w in vocab.words], dtype=bool)
+    return Lines(vocab.words, is_label, vocab.counts, corpus.ids, corpus.offsets)
+
+
+def build_dictionary(lines: Lines, min_count: int = 1, min_count_label: int = 1) -> Dictionary:
+    return _build_dictionary(lines.types, lines.counts, lines.is_label, min_count, min_count_label,
+                             len(lines.offsets) - 1)
+
+
+def featurise(lines: Lines, settings: Settings, dictionary: Dictionary) -> Examples:
+    """Every line's features under `settings`, numbered by `dictionary`."""
+    types, is_label = lines.types, lines.is_label
     word_index = {w: i for i, w in enumerate(dictionary.words)}
     label_index = {w: i for i, w in enumerate(dictionary.labels)}
     type_word = np.array([-1 if lab else word_index.get(w, -1) for w, lab in zip(types, is_label)], dtype=np.int32)
@@ -83,9 +98,18 @@ def read_examples(paths: list[str], settings: Settings, *, min_count: int = 1, m
     type_hash = np.array([0 if lab else word_hash(w) for w, lab in zip(types, is_label)],
                          dtype=np.uint32).view(np.int32)
     sub_offsets, sub_buckets = subword_table(types, is_label, settings)
-    examples = _features(corpus.ids, corpus.offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets,
-                         dictionary, settings)
-    return dictionary, examples
+    return _features(lines.ids, lines.offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets,
+                     dictionary, settings)
+
+
+def read_examples(paths: list[str], settings: Settings, *, min_count: int = 1, min_count_label: int = 1,
+                  errors: str = "strict", stats: CorpusStats | None = None,
+                  dictionary: Dictionary | None = None) -> tuple[Dictionary, Examples]:
+    """Read labelled lines; build the dictionary from them unless one is given (validation data)."""
+    lines = read_lines(paths, settings.label_prefix, errors=errors, stats=stats)
+    if dictionary is None:
+        dictionary = build_dictionary(lines, min_count, min_count_label)
+    return dictionary, featurise(lines, settings, dictionary)
 
 
 def _build_dictionary(types: list[str], counts: np.ndarray, is_label: np.ndarray, min_count: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seqkit.options import errors_option, quiet_option, seed_option, threads_option
+from seqkit.options import errors_option, json_option, quiet_option, seed_option, threads_option
 
 name = "classify"
 version = "0.1.0"
@@ -42,6 +42,20 @@ version = "0.1.0"
               help="Scale each label's updates: 'balanced' (n / (labels x count)) or a file of `label weight` lines.")
 @click.option("--pretrained-vectors", metavar="VECS", default=None,
               help="Initialise word rows from a word2vec/fastText .vec file (its dimension must be --dim).")
+@click.option("--autotune-validation", metavar="FILE", default=None,
+              help="Search lr, dim, word n-grams, buckets, loss and character n-grams (epochs by successive "
+                   "halving: many short runs, the best third run again with 3x the epochs) for the best "
+                   "--autotune-metric on these labelled lines, and save the best run's best epoch. Options "
+                   "given (--lr, --dim, ...) are the first configuration; --epochs is the longest run.")
+@click.option("--autotune-duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Time budget of the search (the first run always finishes).  [default: training tokens / "
+                   "5,000, between 60 and 300 s (fastText: 300 s); none with --autotune-trials]")
+@click.option("--autotune-trials", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Budget as a number of training runs: reproducible with --threads 1 and --seed, whatever the "
+                   "machine.")
+@click.option("--autotune-metric", default="f1", show_default=True, metavar="f1|f1:LABEL|precision@K|recall@K",
+              help="What the search maximises on the validation lines (f1: micro F1 of the top label).")
+@json_option
 @click.option("--strict", is_flag=True, help="A line without a label is an error naming it (default: skip and count).")
 @threads_option
 @seed_option
@@ -59,9 +73,22 @@ def classify(**options) -> None:
     minn, maxn = options["minn"], options["maxn"]
     if (minn == 0) != (maxn == 0) or minn > maxn:
         raise click.UsageError("--minn and --maxn go together, with 1 <= minn <= maxn (or both 0)")
+    tuning = ("autotune_duration", "autotune_trials", "as_json")
+    if options["autotune_validation"] is not None:
+        if options["valid"] is not None or options["pretrained_vectors"] is not None:
+            raise click.UsageError("--autotune-validation replaces --valid, and varies --dim (no --pretrained-vectors)")
+        from seqkit_classify.autotune import run as tune
+
+        tune(**{k: v for k, v in options.items() if k not in ("valid", "pretrained_vectors")})
+        return
+    given = [k for k in tuning if options[k] not in (None, False)] + (
+        ["autotune_metric"] if options["autotune_metric"] != "f1" else [])
+    if given:
+        raise click.UsageError(f"--{given[0].replace('_', '-').replace('as-json', 'json')} goes with "
+                               "--autotune-validation")
     from seqkit_classify.command import run
 
-    run(**options)
+    run(**{k: v for k, v in options.items() if not k.startswith("autotune_") and k != "as_json"})
 
 
 class ClassifierFormat:

@@ -1,0 +1,223 @@
+"""`seqkit classify --autotune-validation`: train configurations chosen by `search`, score each epoch on the
+validation lines, keep the best epoch of all runs and save it as the model.
+
+The corpus is read once; features are computed once per distinct feature setting (word n-grams, buckets,
+character n-grams) and shared by the runs that use it. Every run uses the same seed, so two runs differ by
+their settings, not by their luck. The trials go to stderr as a table, or as JSON on stdout with --json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from seqkit.corpus import CorpusStats
+from seqkit.errors import DataError, SeqkitError, TrainingDiverged
+from seqkit.progress import Reporter
+from seqkit.sampling import huffman_tree
+from seqkit.textio import check_output_path
+from seqkit_classify import modelfile
+from seqkit_classify.command import DEFAULT_LR, EPOCH_TOKENS, SMALL_DATA_LR, _size, class_weights, default_epochs
+from seqkit_classify.data import Settings, build_dictionary, featurise, locate_line, read_lines, spooled
+from seqkit_classify.scoring import Metric, Validation, measure, parse_metric, top_k
+from seqkit_classify.search import Halving, Params, Sampler, Trial, rung_epochs
+from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels, train
+
+MIN_SECONDS, MAX_SECONDS = 60.0, 300.0  # fastText's default budget is 300 s whatever the data
+TOKENS_PER_SECOND_OF_BUDGET = 5_000      # so rt-polarity (0.2M tokens) gets 60 s, 1.5M tokens or more 300 s
+
+
+def default_duration(n_tokens: float) -> float:
+    return min(MAX_SECONDS, max(MIN_SECONDS, n_tokens / TOKENS_PER_SECOND_OF_BUDGET))
+
+
+class Search:
+    def __init__(self, lines, valid_lines, dictionary, metric: Metric, class_weight: np.ndarray, base: Config,
+                 label_prefix: str, patience: int, rungs: list[int], deadline: float | None, trials: int | None):
+        self.lines, self.valid_lines, self.dictionary, self.metric = lines, valid_lines, dictionary, metric
+        self.class_weight, self.base, self.prefix, self.patience = class_weight, base, label_prefix, patience
+        self.rungs, self.deadline, self.max_trials = rungs, deadline, trials
+        self.features: dict[tuple, tuple] = {}
+        self.trials: list[Trial] = []
+        self.best: tuple[float, Trial, Weights] | None = None
+        self.unlabelled = 0
+
+    def settings(self, p: Params) -> Settings:
+        return Settings(label_prefix=self.prefix, word_ngrams=p.word_ngrams, minn=p.minn, maxn=p.maxn,
+                        buckets=p.buckets if (p.word_ngrams > 1 or p.maxn > 0) else 0)
+
+    def data(self, p: Params):
+        """(examples, bucket ids, validation) for the configuration's feature settings, computed once."""
+        settings = self.settings(p)
+        key = (settings.word_ngrams, settings.buckets, settings.minn, settings.maxn)
+        if key not in self.features:
+            examples = featurise(self.lines, settings, self.dictionary)
+            self.unlabelled = examples.unlabelled
+            bucket_ids = compact(examples, len(self.dictionary.words))
+            held_out = featurise(self.valid_lines, settings, self.dictionary)
+            self.features[key] = (examples, bucket_ids, Validation(held_out, bucket_ids, len(self.dictionary.words)))
+        return self.features[key]
+
+    def left(self) -> float:
+        return math.inf if self.deadline is None else self.deadline - time.perf_counter()
+
+    def over(self) -> bool:
+        return (self.max_trials is not None and len(self.trials) >= self.max_trials) or self.left() <= 0
+
+    def seconds_per_epoch(self, config: int | None = None) -> float:
+        runs = [t.seconds / t.epochs_run for t in self.trials
+                if t.epochs_run and (config is None or t.config == config)]
+        return float(np.median(runs)) if runs else 0.0
+
+    def fits(self, trial: Trial, epochs: int) -> bool:
+        return self.seconds_per_epoch(trial.config) * epochs <= self.left()
+
+    def run(self, trial: Trial) -> Trial:
+        p = trial.params
+        examples, bucket_ids, validation = self.data(p)
+        config = Config(loss=p.loss, dim=p.dim, lr=p.lr, epochs=trial.epochs, negative=self.base.negative,
+                        threads=self.base.threads, seed=self.base.seed)
+        load_kernels(config)
+        weights = init_weights(self.dictionary, bucket_ids, config)
+        tree = huffman_tree(self.dictionary.label_counts) if p.loss == "hs" else None
+        key = "valid_" + self.metric.name.replace("@", "_at_").replace(":", "_")
+        n_labels = len(self.dictionary.labels)
+
+        def on_epoch(epoch: int, loss: float) -> bool:
+            top = top_k(validation.scores(weights.input, weights.output, tree), self.metric.k)
+            value = measure(self.metric, top, validation.labels, validation.label_offsets, n_labels)
+            trial.history.append({"epoch": epoch + 1, "train_loss": loss, key: value})
+            trial.epochs_run = epoch + 1
+            if value > trial.metric:
+                trial.metric, trial.best_epoch = value, epoch + 1
+                if self.best is None or value > self.best[0]:
+                    self.best = (value, trial, Weights(weights.input.copy(), weights.output.copy(), bucket_ids))
+            if trial.number > 1 and self.left() <= 0 and epoch + 1 < trial.epochs:
+                trial.status = "cut"  # the first run always finishes, so there is always a model
+                return False
+            if epoch + 1 - trial.best_epoch >= self.patience:
+                trial.status = "stopped"
+                return False
+            return True
+
+        started = time.perf_counter()
+        try:
+            train(self.dictionary, examples, weights, config, self.class_weight, on_epoch=on_epoch)
+        except TrainingDiverged:
+            trial.status = "diverged"
+        trial.seconds = time.perf_counter() - started
+        self.trials.append(trial)
+        return trial
+
+    def search(self, sampler: Sampler, halving: Halving, reporter: Reporter, progress) -> None:
+        configs: dict[int, Params] = {}
+        top_rung = -1
+        while not self.over():
+            parent = halving.promotion(self.trials, self.fits if self.deadline is not None else lambda t, e: True)
+            if parent is not None:
+                config, params, rung = parent.config, parent.params, parent.rung + 1
+            else:
+                if self.deadline is not None and self.trials and \
+                        self.seconds_per_epoch() * self.rungs[0] > self.left():
+                    break  # not even a first-rung run fits in what is left
+                config, rung = len(configs) + 1, 0
+                params = sampler.draw(self.best[1].params if self.best else None)
+            configs[config] = params
+            trial = self.run(Trial(len(self.trials) + 1, config, params, rung, self.rungs[rung]))
+            progress.update(1 if self.max_trials is not None else 0, best=f"{self.best[0]:.4f}" if self.best else "-")
+            if rung > top_rung and trial.finished:
+                top_rung = rung
+                reporter.info(f"rung {rung + 1} ({self.rungs[rung]} epochs): config {config}, "
+                              f"{self.metric.name} {trial.metric:.4f}; best so far {self.best[0]:.4f} "
+                              f"(trial {self.best[1].number}) after {len(self.trials)} runs")
+
+
+def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotune_duration: float | None,
+        autotune_trials: int | None, autotune_metric: str, as_json: bool, patience: int, label_prefix: str,
+        loss: str, dim: int, lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int,
+        maxn: int, min_count: int, min_count_label: int, negative: int, class_weight: str | None, strict: bool,
+        threads: int, seed: int, errors: str, quiet: bool) -> None:
+    reporter = Reporter(quiet)
+    check_output_path(output)  # a bad path fails now, not after the search
+    paths = spooled(list(train), reporter) if strict else list(train)
+    stats = CorpusStats()
+    with reporter.task("reading training data", total=None):
+        lines = read_lines(paths, label_prefix, errors=errors, stats=stats)
+        dictionary = build_dictionary(lines, min_count, min_count_label)
+        valid_lines = read_lines([autotune_validation], label_prefix, errors=errors)
+    metric = parse_metric(autotune_metric, dictionary.labels, label_prefix)
+    n_tokens = float(np.diff(lines.offsets).sum() + len(lines.offsets) - 1)
+    multi_label = bool(np.any(np.bincount(np.repeat(np.arange(len(lines.offsets) - 1), np.diff(lines.offsets)),
+                                          weights=lines.is_label[lines.ids]) > 1)) if len(lines.ids) else False
+    losses = ("softmax", "ns", "hs") + (("ova",) if multi_label else ())
+    start = Params(lr=lr if lr is not None else (SMALL_DATA_LR if n_tokens < EPOCH_TOKENS else DEFAULT_LR), dim=dim,
+                   word_ngrams=word_ngrams, buckets=buckets, loss=loss, minn=minn, maxn=maxn)
+    max_epochs = epochs if epochs is not None else 2 * default_epochs(n_tokens)
+    rungs = rung_epochs(max_epochs)
+    duration = autotune_duration if autotune_duration is not None else (
+        None if autotune_trials is not None else default_duration(n_tokens))
+    began = time.perf_counter()
+    search = Search(lines, valid_lines, dictionary, metric,
+                    class_weights(class_weight, dictionary.labels, dictionary.label_counts),
+                    Config(negative=negative, threads=threads, seed=seed), label_prefix, patience, rungs,
+                    began + duration if duration is not None else None, autotune_trials)
+    examples, _, validation = search.data(start)
+    if examples.unlabelled:
+        if strict:
+            path, line = locate_line(paths, examples.first_unlabelled, errors)
+            raise DataError(f"no label (no token starting with {label_prefix!r}; --strict)", path, line)
+        reporter.warn(f"skipped {examples.unlabelled:,} lines without a label")
+    if len(validation) == 0:
+        raise SeqkitError(f"{autotune_validation}: no lines with a label the training data has")
+    budget = " and ".join(x for x in (f"{duration:g} s" if duration is not None else "",
+                                     f"{autotune_trials} runs" if autotune_trials else "") if x)
+    reporter.info(f"autotune: {len(examples):,} examples, {len(validation):,} validation lines, {metric.name}; "
+                  f"epochs per rung {'/'.join(map(str, rungs))}; budget {budget}")
+    total = autotune_trials if autotune_trials is not None else None
+    with reporter.task("autotune", total=total, unit="items") as progress:
+        search.search(Sampler(start, losses, seed), Halving(rungs), reporter, progress)
+    if search.best is None:
+        raise TrainingDiverged("every run diverged before its first epoch ended; lower --lr")
+    value, chosen, weights = search.best
+    seconds = time.perf_counter() - began
+    trials = [t.as_dict() for t in search.trials]
+    settings = search.settings(chosen.params)
+    training = {"epochs": chosen.epochs_run, "best_epoch": chosen.best_epoch, "lr": chosen.params.lr,
+                "losses": [h["train_loss"] for h in chosen.history], "seed": seed, "examples": len(examples),
+                "skipped_unlabelled": examples.unlabelled, "history": chosen.history,
+                "autotune": {"metric": metric.name, "value": value, "trial": chosen.number,
+                             "params": asdict(chosen.params), "epochs": chosen.epochs, "runs": len(trials),
+                             "seconds": round(seconds, 3)}}
+    modelfile.save(output, dictionary, settings, chosen.params.loss, weights.input, weights.output,
+                   weights.bucket_ids, training)
+    if as_json:
+        json.dump({"metric": metric.name, "value": value, "chosen": trials[chosen.number - 1],
+                   "epochs_per_rung": rungs, "seconds": round(seconds, 3), "model": output, "trials": trials},
+                  sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    elif not quiet:
+        reporter.info(trial_table(search.trials, chosen.number, metric.name))
+    configs = len({t.config for t in search.trials})
+    reporter.summary(
+        f"classify autotune: {len(trials)} runs of {configs} configurations in {seconds:.1f} s "
+        f"(epochs per rung {'/'.join(map(str, rungs))}); best {metric.name} {value:.4f}: trial {chosen.number}, "
+        f"{chosen.params.describe()}, epoch {chosen.best_epoch} of {chosen.epochs} -> {output} "
+        f"({_size(output)})")
+
+
+def trial_table(trials: list[Trial], chosen: int, metric: str) -> str:
+    """The runs as an aligned text table, the chosen one marked with `*`."""
+    head = ["trial", "config", "rung", "epochs", "lr", "dim", "ngrams", "buckets", "loss", "chars", metric,
+            "best ep", "s", "status"]
+    rows = [[f"{t.number}{'*' if t.number == chosen else ''}", str(t.config), str(t.rung + 1),
+             f"{t.epochs_run}/{t.epochs}", f"{t.params.lr:.3g}", str(t.params.dim), str(t.params.word_ngrams),
+             f"{t.params.buckets:,}", t.params.loss, f"{t.params.minn}-{t.params.maxn}" if t.params.maxn else "-",
+             "-" if math.isinf(t.metric) else f"{t.metric:.4f}", str(t.best_epoch), f"{t.seconds:.1f}", t.status]
+            for t in trials]
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head] + rows)

@@ -1,0 +1,152 @@
+"""The hyper-parameter search, without any training: configurations drawn from a space, and asynchronous
+successive halving (ASHA) over epochs deciding what to train next.
+
+fastText's autotune trains one random configuration after another, each for its full number of epochs.
+Here most configurations get a short run (the first rung, FIRST_EPOCHS epochs); whenever one is in the
+best 1/ETA of the runs finished at its rung it is trained again with ETA times the epochs (the learning
+rate decays over the whole run, so a longer run is a new run, not a continuation). The budget thus goes
+to the promising configurations, and the search can stop at any moment with the best run so far.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+ETA = 3           # a run is promoted when in the best third of its rung; the next rung has 3x the epochs
+FIRST_EPOCHS = 2  # one epoch ranks configurations mostly by how large their step is
+LR_RANGE = (0.02, 2.0)
+DIMS = (16, 32, 64, 100, 200)
+WORD_NGRAMS = (1, 2, 3)
+BUCKETS = (200_000, 1_000_000, 2_000_000)
+SUBWORDS = ((0, 0), (0, 0), (2, 4), (3, 6))  # none twice as likely: character n-grams cost the most time
+EXPLORE = 0.5     # chance that a new configuration is drawn at random rather than near the best one
+
+
+@dataclass(frozen=True)
+class Params:
+    """One configuration (the number of epochs is the rung's)."""
+
+    lr: float
+    dim: int
+    word_ngrams: int
+    buckets: int
+    loss: str
+    minn: int = 0
+    maxn: int = 0
+
+    def describe(self) -> str:
+        chars = f"char n-grams {self.minn}-{self.maxn}" if self.maxn else "no char n-grams"
+        return (f"lr {self.lr:.3g}, dim {self.dim}, word n-grams {self.word_ngrams}, buckets {self.buckets:,}, "
+                f"loss {self.loss}, {chars}")
+
+
+@dataclass
+class Trial:
+    """One training run of configuration `config` at rung `rung` (scheduled for `epochs` epochs)."""
+
+    number: int
+    config: int
+    params: Params
+    rung: int
+    epochs: int
+    metric: float = -math.inf  # the best epoch's value on the validation lines
+    best_epoch: int = 0        # 1-based
+    epochs_run: int = 0
+    seconds: float = 0.0
+    status: str = "done"       # done, stopped (no progress for --patience epochs), cut (budget), diverged
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run counts at its rung (a run cut by the budget or diverged does not)."""
+        return self.status in ("done", "stopped")
+
+    def as_dict(self) -> dict:
+        return {"trial": self.number, "config": self.config, "rung": self.rung + 1, "epochs": self.epochs,
+                "epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
+                "metric": None if math.isinf(self.metric) else self.metric, "seconds": round(self.seconds, 3),
+                "status": self.status, **self.params.__dict__}
+
+
+def rung_epochs(max_epochs: int) -> list[int]:
+    """FIRST_EPOCHS, times ETA while below `max_epochs`, then `max_epochs`: e.g. 2, 6, 18, 50."""
+    epochs = [min(FIRST_EPOCHS, max_epochs)]
+    while epochs[-1] * ETA < max_epochs:
+        epochs.append(epochs[-1] * ETA)
+    if epochs[-1] < max_epochs:
+        epochs.append(max_epochs)
+    return epochs
+
+
+class Sampler:
+    """The first configuration is the user's; then half at random, half a change of one or two settings of
+    the best so far (fastText's autotune also searches near its best)."""
+
+    def __init__(self, start: Params, losses: tuple[str, ...], seed: int):
+        self.start, self.losses = start, losses
+        self.rng = np.random.default_rng([seed, 0x70E])
+        self.drawn = 0
+
+    def draw(self, best: Params | None) -> Params:
+        self.drawn += 1
+        if self.drawn == 1:
+            return self.start
+        if best is None or self.rng.random() < EXPLORE:
+            return self._random()
+        return self._near(best)
+
+    def _random(self) -> Params:
+        minn, maxn = SUBWORDS[self.rng.integers(len(SUBWORDS))]
+        lr = math.exp(self.rng.uniform(math.log(LR_RANGE[0]), math.log(LR_RANGE[1])))
+        return Params(lr=round(lr, 4), dim=int(self.rng.choice(DIMS)), word_ngrams=int(self.rng.choice(WORD_NGRAMS)),
+                      buckets=int(self.rng.choice(BUCKETS)), loss=str(self.rng.choice(self.losses)),
+                      minn=minn, maxn=maxn)
+
+    def _near(self, best: Params) -> Params:
+        changes = {}
+        for name in self.rng.choice(["lr", "lr", "dim", "word_ngrams", "buckets", "loss", "chars"],
+                                    size=int(self.rng.integers(1, 3)), replace=False):
+            if name == "lr":
+                lr = best.lr * math.exp(self.rng.normal(0.0, 0.6))
+                changes["lr"] = round(min(max(lr, LR_RANGE[0]), LR_RANGE[1]), 4)
+            elif name == "dim":
+                changes["dim"] = _neighbour(DIMS, best.dim, self.rng)
+            elif name == "word_ngrams":
+                changes["word_ngrams"] = _neighbour(WORD_NGRAMS, best.word_ngrams, self.rng)
+            elif name == "buckets":
+                changes["buckets"] = _neighbour(BUCKETS, best.buckets, self.rng)
+            elif name == "loss":
+                changes["loss"] = str(self.rng.choice(self.losses))
+            else:
+                changes["minn"], changes["maxn"] = SUBWORDS[self.rng.integers(len(SUBWORDS))]
+        return replace(best, **changes)
+
+
+def _neighbour(values: tuple[int, ...], current: int, rng: np.random.Generator) -> int:
+    """A value next to `current` in `values` (or the nearest one, for a value outside the list)."""
+    at = int(np.argmin([abs(v - current) for v in values]))
+    step = int(rng.choice([-1, 1]))
+    return values[min(max(at + step, 0), len(values) - 1)] if values[at] == current else values[at]
+
+
+class Halving:
+    """ASHA's rule: promote a run in the best 1/ETA of the finished runs at its rung, top rungs first."""
+
+    def __init__(self, epochs: list[int]):
+        self.epochs = epochs
+        self.promoted: list[set[int]] = [set() for _ in epochs]
+
+    def promotion(self, trials: list[Trial], fits: Callable[[Trial, int], bool] = lambda t, e: True) -> Trial | None:
+        """The run whose configuration should go up a rung next (None: draw a new one). `fits(run, epochs)`
+        says whether the budget left can take that many epochs of that configuration."""
+        for rung in reversed(range(len(self.epochs) - 1)):
+            done = sorted((t for t in trials if t.rung == rung and t.finished), key=lambda t: (-t.metric, t.number))
+            for trial in done[:len(done) // ETA]:
+                if trial.config not in self.promoted[rung] and fits(trial, self.epochs[rung + 1]):
+                    self.promoted[rung].add(trial.config)
+                    return trial
+        return None

@@ -1,0 +1,156 @@
+"""`seqkit classify --autotune-validation`: the vectorised metrics equal `Meter`'s, successive halving gives
+the survivors more epochs, the search beats a bad start, reproducibility, budgets, outputs and errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from seqkit.classifier import Meter
+from seqkit_classify import modelfile
+from seqkit_classify.scoring import measure, parse_metric, top_k
+from seqkit_classify.search import ETA, Halving, Params, Sampler, Trial, rung_epochs
+
+START = Params(lr=0.5, dim=10, word_ngrams=2, buckets=1000, loss="softmax")
+
+
+def _synthetic(path, lines: int, seed: int) -> None:
+    """Three labels, each announced by two of its five cue words among four words of shared noise."""
+    rng = np.random.default_rng(seed)
+    cues = {label: [f"{label}{i}" for i in range(5)] for label in ("red", "green", "blue")}
+    noise = [f"w{i}" for i in range(40)]
+    out = []
+    for _ in range(lines):
+        label = str(rng.choice(list(cues)))
+        words = list(rng.choice(cues[label], 2)) + list(rng.choice(noise, 4))
+        rng.shuffle(words)
+        out.append(f"__label__{label} {' '.join(words)}\n")
+    path.write_text("".join(out), encoding="utf-8")
+
+
+@pytest.fixture
+def task(tmp_path):
+    train, valid = tmp_path / "train.txt", tmp_path / "valid.txt"
+    _synthetic(train, 300, 1)
+    _synthetic(valid, 90, 2)
+    return train, valid
+
+
+def _tune(cli_run, train, valid, model, *extra):
+    result = cli_run("classify", train, "-o", model, "--autotune-validation", valid, "-t", "1", "--epochs", "6",
+                     "--json", *extra)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_metrics_equal_meters():
+    rng = np.random.default_rng(0)
+    labels = [f"__label__{i}" for i in range(5)]
+    gold = [sorted(set(rng.integers(0, 5, size=rng.integers(1, 3)).tolist())) for _ in range(60)]
+    flat = np.array([g for gs in gold for g in gs], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(g) for g in gold])]).astype(np.int64)
+    scores = rng.normal(size=(60, 5))
+    for spec in ["f1", "f1:__label__3", "f1:1", "precision@2", "recall@3", "precision@1"]:
+        metric = parse_metric(spec, labels, "__label__")
+        top = top_k(scores, metric.k)
+        meter = Meter(labels)
+        for g, t in zip(gold, top):
+            meter.add([labels[i] for i in g], [(labels[i], 1.0) for i in t])
+        summary = meter.summary(metric.k)
+        expected = {"f1": summary["f1_micro"], "precision": summary[f"P@{metric.k}"],
+                    "recall": summary[f"R@{metric.k}"]}[metric.kind]
+        if metric.label >= 0:
+            expected = next(r["f1"] for r in summary["per_label"] if r["label"] == labels[metric.label])
+        assert measure(metric, top, flat, offsets, 5) == pytest.approx(expected), spec
+
+
+def test_rungs_and_sampler():
+    assert rung_epochs(50) == [2, 6, 18, 50] and rung_epochs(6) == [2, 6] and rung_epochs(1) == [1]
+    first, second = Sampler(START, ("softmax", "hs"), 7), Sampler(START, ("softmax", "hs"), 7)
+    draws = [first.draw(START) for _ in range(12)]
+    assert draws[0] == START and draws == [second.draw(START) for _ in range(12)]
+    assert len(set(draws)) > 8 and {d.loss for d in draws} == {"softmax", "hs"}
+
+
+def test_halving_promotes_the_best_third_top_rung_first():
+    halving = Halving([2, 6, 18])
+    trials = [Trial(i + 1, i + 1, START, 0, 2, metric=m) for i, m in enumerate([0.5, 0.9, 0.7])]
+    assert halving.promotion(trials[:2]) is None  # fewer than ETA finished runs: nothing to promote yet
+    assert halving.promotion(trials).config == 2
+    assert halving.promotion(trials) is None  # never twice
+    trials += [Trial(4, 4, START, 0, 2, metric=0.95), Trial(5, 5, START, 0, 2, metric=0.1),
+               Trial(6, 6, START, 0, 2, metric=0.2, status="cut")]
+    trials += [Trial(7, c, START, 1, 6, metric=m) for c, m in [(2, 0.8), (3, 0.85)]]
+    assert halving.promotion(trials).config == 4  # 5 finished at rung 1 -> the best one (2 is promoted)
+    trials.append(Trial(8, 4, START, 1, 6, metric=0.99))
+    assert halving.promotion(trials).rung == 1  # a third finished run at rung 2: its best goes to rung 3 first
+    assert halving.promotion(trials, lambda t, e: False) is None  # nothing fits the budget left
+
+
+def test_search_beats_a_bad_start_and_survivors_get_more_epochs(cli_run, task, tmp_path):
+    train, valid = task
+    model = tmp_path / "m.npz"
+    report, stderr = _tune(cli_run, train, valid, model, "--lr", "0.001", "--dim", "2", "--word-ngrams", "1",
+                           "--autotune-trials", "10", "--seed", "3")
+    trials = report["trials"]
+    assert len(trials) == 10 and trials[0]["lr"] == 0.001 and report["epochs_per_rung"] == [2, 6]
+    assert report["chosen"]["trial"] != 1 and report["value"] > trials[0]["metric"] + 0.2
+    assert report["value"] == max(t["metric"] for t in trials)
+    first = [t for t in trials if t["rung"] == 1]
+    survivors = [t for t in trials if t["rung"] == 2]
+    assert survivors and all(t["epochs"] == ETA * 2 for t in survivors) and all(t["epochs"] == 2 for t in first)
+    for s in survivors:  # each one was in the best third of the first rung when it was promoted
+        before = [t for t in first if t["trial"] < s["trial"]]
+        mine = next(t for t in before if t["config"] == s["config"])
+        assert sorted(t["metric"] for t in before)[-(len(before) // ETA)] <= mine["metric"]
+    assert "trial" in stderr and "rung 2 (6 epochs)" in stderr and "best f1" in stderr
+    meta, _, settings, _ = modelfile.load(str(model))
+    chosen = report["chosen"]
+    assert meta["loss"] == chosen["loss"] and meta["dim"] == chosen["dim"]
+    assert settings.word_ngrams == chosen["word_ngrams"] and meta["training"]["autotune"]["trial"] == chosen["trial"]
+    history = meta["training"]["history"]
+    assert len(history) == chosen["epochs_run"] and max(h["valid_f1"] for h in history) == report["value"]
+    test = cli_run("test", "-m", model, valid, "--json", "-q")
+    assert json.loads(test.stdout)["f1_micro"] == pytest.approx(report["value"])
+
+
+def test_reproducible_with_one_thread_and_a_seed(cli_run, task, tmp_path):
+    train, valid = task
+    runs = [_tune(cli_run, train, valid, tmp_path / f"{i}.npz", "--autotune-trials", "6", "--seed", "5", "-q")[0]
+            for i in range(2)]
+    strip = [[{k: v for k, v in t.items() if k != "seconds"} for t in r["trials"]] for r in runs]
+    assert strip[0] == strip[1]
+    a, b = (modelfile.load(str(tmp_path / f"{i}.npz"))[3] for i in range(2))
+    assert np.array_equal(a["input"], b["input"]) and np.array_equal(a["output"], b["output"])
+    other = _tune(cli_run, train, valid, tmp_path / "o.npz", "--autotune-trials", "6", "--seed", "6", "-q")[0]
+    assert [t["lr"] for t in other["trials"]] != [t["lr"] for t in runs[0]["trials"]]
+
+
+def test_metric_and_time_budget(cli_run, task, tmp_path):
+    train, valid = task
+    report, _ = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-metric", "recall@2",
+                      "--autotune-trials", "4")
+    assert report["metric"] == "recall@2" and all(t["metric"] <= 1.0 for t in report["trials"])
+    result = cli_run("classify", train, "-o", tmp_path / "t.npz", "--autotune-validation", valid,
+                     "--autotune-duration", "0.001", "-t", "1")
+    assert result.exit_code == 0 and result.stdout == ""  # the table is on stderr
+    assert "classify autotune: 1 runs" in result.stderr and (tmp_path / "t.npz").exists()
+
+
+def test_errors(cli_run, task, tmp_path):
+    train, valid = task
+    out = tmp_path / "x.npz"
+    result = cli_run("classify", train, "-o", out, "--autotune-validation", valid, "--autotune-metric", "f1:purple")
+    assert result.exit_code == 1 and "'purple' is not a label" in result.stderr and result.stderr.count("\n") == 1
+    result = cli_run("classify", train, "-o", out, "--autotune-validation", valid, "--autotune-metric", "precision@0")
+    assert result.exit_code == 1 and "K must be" in result.stderr
+    assert cli_run("classify", train, "-o", out, "--autotune-trials", "3").exit_code == 2
+    assert cli_run("classify", train, "-o", out, "--json").exit_code == 2
+    assert cli_run("classify", train, "-o", out, "--autotune-validation", valid, "--valid", valid).exit_code == 2
+    other = tmp_path / "other.txt"
+    other.write_text("__label__purple w1 w2\n")
+    result = cli_run("classify", train, "-o", out, "--autotune-validation", other)
+    assert result.exit_code == 1 and "no lines with a label" in result.stderr
+    assert not out.exists()
