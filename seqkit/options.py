@@ -67,3 +67,29 @@ max_sentence_len_option = click.option(
     help="Split longer lines into pieces of at most this many tokens (splits are counted).")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+
+ENV_SCHEDULER = "SEQKIT_SCHEDULER"
+
+
+def engine_options(command):
+    """--engine local|dask and --scheduler ADDRESS (seqkit.scale)."""
+    command = click.option(
+        "--scheduler", metavar="ADDRESS", default=None, envvar=ENV_SCHEDULER,
+        help=f"Dask scheduler for --engine dask (e.g. tcp://host:8786). Default: ${ENV_SCHEDULER}, else a "
+             "local cluster sized to this machine.")(command)
+    return click.option(
+        "--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+        help="Count on this machine, or on a Dask cluster (needs seqkit[dask]; same results; inputs may be "
+             "globs and fsspec URLs such as s3://...). See docs/scale.md.")(command)
+
+
+def check_engine(engine: str, scheduler: str | None) -> None:
+    """--scheduler typed with the local engine is a mistake (from the environment it is only a default);
+    the Dask engine without its extra is a one-line error."""
+    ctx = click.get_current_context()
+    if engine == "local" and scheduler and ctx.get_parameter_source("scheduler") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--scheduler needs --engine dask")
+    if engine == "dask":
+        from seqkit.scale import require_dask
+
+        require_dask()

@@ -20,7 +20,8 @@ END_OF_SENTENCE = 2
 
 
 def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count, max_vocab, errors,
-        max_sentence_len, quiet, prune=None, memory=None, temp_dir=None, binary=False) -> None:
+        max_sentence_len, quiet, prune=None, memory=None, temp_dir=None, binary=False, engine="local",
+        scheduler=None) -> None:
     """Read and encode the corpus, count it in chunks within `memory` bytes (spilling sorted runs to
     `temp_dir`), derive every order's counts, smooth, prune and write the ARPA file."""
     reporter = Reporter(quiet)
@@ -28,6 +29,14 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
     started = time.perf_counter()
     _no_hugepage_advice()
     stats = CorpusStats()
+    if engine == "dask":
+        vocab, tables, tokens, sentences = _count_on_cluster(corpus, order, min_count, max_vocab, errors,
+                                                             max_sentence_len, memory, scheduler, stats, reporter)
+        counts = Counts(vocab.words, build_orders(tables, order, len(vocab)), tokens, sentences)
+        del tables
+        _estimate_and_write(counts, order, smoothing, add_k, discount_fallback, prune, binary, output, stats,
+                            reporter, started)
+        return
     # an open vocabulary numbers words as they first appear; a closed one, most frequent first
     vocab, _, encoded = read_corpus(corpus, min_count=min_count, max_vocab=max_vocab, specials=SPECIALS,
                                     order="frequency" if min_count > 1 or max_vocab else "first-seen",
@@ -46,6 +55,28 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
         reporter.info(f"counts outgrew --memory {memory:,} bytes: merged {spills} sorted runs from disk")
     counts = Counts(vocab.words, build_orders(tables, order, len(vocab)), counter.tokens, counter.sentences)
     del tables
+    _estimate_and_write(counts, order, smoothing, add_k, discount_fallback, prune, binary, output, stats, reporter,
+                        started)
+
+
+def _count_on_cluster(corpus, order, min_count, max_vocab, errors, max_sentence_len, memory, scheduler, stats,
+                      reporter):
+    """The vocabulary and full-window tables the local path builds, counted on a Dask cluster."""
+    from seqkit.scale.engine import cluster_client, count_words
+    from seqkit_ngram.distributed import count_ngram_tables
+
+    with cluster_client(scheduler, reporter) as client:
+        vocab, _ = count_words(client, corpus, min_count=min_count, max_vocab=max_vocab, specials=SPECIALS,
+                               order="frequency" if min_count > 1 or max_vocab else "first-seen", errors=errors,
+                               max_sentence_len=max_sentence_len, stats=CorpusStats(), reporter=reporter)
+        tables, tokens, sentences = count_ngram_tables(
+            client, corpus, vocab, unknown="<unk>", order=order, memory=memory,
+            errors=errors, max_sentence_len=max_sentence_len, stats=stats, reporter=reporter)
+    return vocab, tables, tokens, sentences
+
+
+def _estimate_and_write(counts, order, smoothing, add_k, discount_fallback, prune, binary, output, stats, reporter,
+                        started) -> None:
     model = estimate(counts, smoothing, fallback=FALLBACK if discount_fallback else None, k=add_k, prune=prune)
     for n in model.fallback_orders:
         reporter.warn(f"{n}-gram discounts could not be estimated; using the fallback {' '.join(map(str, FALLBACK))}")

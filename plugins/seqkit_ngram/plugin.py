@@ -7,7 +7,7 @@ import os
 
 import click
 
-from seqkit.options import errors_option, max_sentence_len_option, quiet_option
+from seqkit.options import check_engine, engine_options, errors_option, max_sentence_len_option, quiet_option
 
 name = "ngram"
 version = "0.1.0"
@@ -99,9 +99,10 @@ class MemorySize(click.ParamType):
               help="Directory for those temporary files (removed afterwards). [default: $TMPDIR or /tmp]")
 @errors_option
 @max_sentence_len_option
+@engine_options
 @quiet_option
 def ngram(corpus, output, binary, order, smoothing, add_k, discount_fallback, min_count, max_vocab, prune, memory,
-          temp_dir, errors, max_sentence_len, quiet) -> None:
+          temp_dir, errors, max_sentence_len, engine, scheduler, quiet) -> None:
     """Count the n-grams of CORPUS (one sentence per line; <s> and </s> are added) and write an ARPA
     language model that KenLM and SRILM read.
 
@@ -111,12 +112,13 @@ def ngram(corpus, output, binary, order, smoothing, add_k, discount_fallback, mi
     interpolation gives it. --min-count and --max-vocab turn rare words into <unk>.
     """
     thresholds = parse_prune(prune, order)
+    check_engine(engine, scheduler)
     from seqkit_ngram.command import run
 
     run(corpus=list(corpus), output=output, order=order, smoothing=smoothing, add_k=add_k,
         discount_fallback=discount_fallback, min_count=min_count, max_vocab=max_vocab, errors=errors,
         max_sentence_len=max_sentence_len, quiet=quiet, prune=thresholds, memory=memory, temp_dir=temp_dir,
-        binary=output.endswith(".bin") if binary is None else binary)
+        binary=output.endswith(".bin") if binary is None else binary, engine=engine, scheduler=scheduler)
 
 
 @click.command("ngram-convert", short_help="Convert an n-gram model between ARPA and seqkit's binary format.")

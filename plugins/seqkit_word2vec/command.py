@@ -16,7 +16,8 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         ns_exponent: float | None,
         sample: float, min_count: int, max_vocab: int | None, epochs: int, lr: float | None, min_lr: float,
         cbow_mean: bool, batch_negatives: bool, binary: bool, save_vocab: str | None, read_vocab: str | None,
-        threads: int, seed: int, errors: str, max_sentence_len: int, quiet: bool) -> None:
+        threads: int, seed: int, errors: str, max_sentence_len: int, quiet: bool, engine: str = "local",
+        scheduler: str | None = None) -> None:
     reporter = Reporter(quiet)
     # a bad path, or one that would overwrite an input, fails now, not after an hour of training
     inputs = [*corpus, read_vocab]
@@ -46,11 +47,19 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
             raise SeqkitError(f"0 of {len(full):,} words in {read_vocab} occur >= {min_count} times; "
                               "lower --min-count")
         vocab = Vocabulary([w for w, k in zip(full.words, kept) if k][:max_vocab], full.counts[kept][:max_vocab])
+    build = None
+    if engine == "dask" and vocab is None:  # the vocabulary pass on the cluster; encoding and training here
+        from seqkit.scale.engine import cluster_client, count_words
+
+        with cluster_client(scheduler, reporter) as client:
+            vocab, build = count_words(client, corpus, min_count=min_count, max_vocab=max_vocab, errors=errors,
+                                       max_sentence_len=max_sentence_len, stats=CorpusStats(), reporter=reporter)
     # one pass counts and encodes; --max-vocab counts first (pruning to bound memory), then encodes
     with reporter.task("reading corpus", total=None):  # the ids go to disk: memory does not grow with the corpus
-        vocab, build, encoded = read_corpus(corpus, vocabulary=vocab, min_count=min_count, max_vocab=max_vocab,
-                                            errors=errors, max_sentence_len=max_sentence_len, stats=stats,
-                                            reporter=reporter)
+        vocab, local_build, encoded = read_corpus(corpus, vocabulary=vocab, min_count=min_count,
+                                                  max_vocab=max_vocab, errors=errors,
+                                                  max_sentence_len=max_sentence_len, stats=stats, reporter=reporter)
+    build = build or local_build
     vocab_note = f"{len(vocab):,} words from {read_vocab}" if build is None else build.describe(min_count)
     return_free_heap()  # what counting the words freed, before the weights are allocated
     if save_vocab:

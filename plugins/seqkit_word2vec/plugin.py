@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seqkit.options import errors_option, max_sentence_len_option, quiet_option, seed_option, threads_option
+from seqkit.options import check_engine, engine_options, errors_option, max_sentence_len_option, quiet_option, seed_option, threads_option
 
 name = "word2vec"
 version = "0.1.0"
@@ -50,10 +50,11 @@ version = "0.1.0"
 @seed_option
 @errors_option
 @max_sentence_len_option
+@engine_options
 @quiet_option
 def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sample, min_count, max_vocab,
              epochs, lr, min_lr, cbow_mean, batch_negatives, binary, save_vocab, read_vocab, threads, seed, errors,
-             max_sentence_len, quiet) -> None:
+             max_sentence_len, engine, scheduler, quiet) -> None:
     """Train word vectors on CORPUS (files, .gz/.bz2/.xz, or '-' for stdin) and write them to -o.
 
     Each line is a sentence of whitespace-separated tokens; context windows never cross lines, and
@@ -72,11 +73,12 @@ def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sa
         raise click.UsageError("--loss ns needs --negative >= 1 (or use --loss hs)")
     if batch_negatives and (model != "sg" or loss != "ns"):
         raise click.UsageError("--batch-negatives needs --model sg --loss ns")
+    check_engine(engine, scheduler)
     run(corpus=list(corpus), output=output, model=model, loss=loss, dim=dim, window=window, negative=negative,
         ns_exponent=ns_exponent, sample=sample, min_count=min_count, max_vocab=max_vocab, epochs=epochs, lr=lr,
         min_lr=min_lr, cbow_mean=cbow_mean, batch_negatives=batch_negatives, binary=binary,
         save_vocab=save_vocab, read_vocab=read_vocab, threads=threads, seed=seed, errors=errors,
-        max_sentence_len=max_sentence_len, quiet=quiet)
+        max_sentence_len=max_sentence_len, quiet=quiet, engine=engine, scheduler=scheduler)
 
 
 class _FastTextClassifier:
