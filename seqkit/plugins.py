@@ -5,7 +5,7 @@ time: one that fails to import (or to register) is reported on stderr and skippe
 never takes `seqkit --help` or the other commands down with it.
 
 A plugin is any object (usually a module) with `name`, `version` and either a `register(registry)`
-callback or `commands` / `language_models` / `classifiers` / `vector_models` sequences.
+callback or `commands` and format sequences named as `FORMAT_KINDS` (`language_models`, ...).
 """
 
 from __future__ import annotations
@@ -21,6 +21,14 @@ import click
 GROUP = "seqkit.plugins"
 ENV_LOAD = "SEQKIT_LOAD_PLUGINS"
 CORE = "seqkit"
+# Model file formats a plugin may register: the registry's list and `add_*` method for each, and what
+# its `load(path)` returns.
+FORMAT_KINDS = {
+    "language_models": "language-model",      # seqkit.lm.LanguageModel
+    "classifiers": "classifier",              # seqkit.classifier.Classifier
+    "vector_models": "vector-model",          # seqkit.subword.VectorModel
+    "translation_models": "translation-model",  # translate(source), attention(source)
+}
 
 
 @dataclass
@@ -34,12 +42,18 @@ class PluginInfo:
     language_models: list[str] = field(default_factory=list)
     classifiers: list[str] = field(default_factory=list)
     vector_models: list[str] = field(default_factory=list)
+    translation_models: list[str] = field(default_factory=list)
     error: str | None = None
 
     def as_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "distribution": self.distribution,
-                "commands": self.commands, "language_models": self.language_models,
-                "classifiers": self.classifiers, "vector_models": self.vector_models, "error": self.error}
+                "commands": self.commands, **{kind: getattr(self, kind) for kind in FORMAT_KINDS},
+                "error": self.error}
+
+    def forget(self) -> None:
+        self.commands = []
+        for kind in FORMAT_KINDS:
+            setattr(self, kind, [])
 
 
 class Registry:
@@ -51,6 +65,7 @@ class Registry:
         self.language_models: list[Any] = []
         self.classifiers: list[Any] = []
         self.vector_models: list[Any] = []
+        self.translation_models: list[Any] = []
         self.plugins: list[PluginInfo] = []
         self._current: PluginInfo | None = None
 
@@ -70,30 +85,32 @@ class Registry:
 
     def add_language_model(self, fmt: Any) -> None:
         """Register a language-model file format (`name`, `sniff(path)`, `load(path)`)."""
-        for attr in ("name", "sniff", "load"):
-            if not hasattr(fmt, attr):
-                raise TypeError(f"a language-model format needs `{attr}`")
-        self.language_models.append(fmt)
-        if self._current:
-            self._current.language_models.append(fmt.name)
+        self._add_format("language_models", fmt)
 
     def add_classifier(self, fmt: Any) -> None:
         """Register a classifier file format (`name`, `sniff(path)`, `load(path) -> seqkit.classifier.Classifier`)."""
-        for attr in ("name", "sniff", "load"):
-            if not hasattr(fmt, attr):
-                raise TypeError(f"a classifier format needs `{attr}`")
-        self.classifiers.append(fmt)
-        if self._current:
-            self._current.classifiers.append(fmt.name)
+        self._add_format("classifiers", fmt)
 
     def add_vector_model(self, fmt: Any) -> None:
         """Register a vector-model file format (`name`, `sniff(path)`, `load(path) -> seqkit.subword.VectorModel`)."""
+        self._add_format("vector_models", fmt)
+
+    def add_translation_model(self, fmt: Any) -> None:
+        """Register a sequence-to-sequence model format (`name`, `sniff(path)`, `load(path)` -> an object with
+        `translate(source)` and, optionally, `attention(source)` for `seqkit plot attention`)."""
+        self._add_format("translation_models", fmt)
+
+    def formats(self) -> list[Any]:
+        """Every registered model format, of every kind, in the order `FORMAT_KINDS` lists the kinds."""
+        return [fmt for kind in FORMAT_KINDS for fmt in getattr(self, kind)]
+
+    def _add_format(self, kind: str, fmt: Any) -> None:
         for attr in ("name", "sniff", "load"):
             if not hasattr(fmt, attr):
-                raise TypeError(f"a vector-model format needs `{attr}`")
-        self.vector_models.append(fmt)
+                raise TypeError(f"a {FORMAT_KINDS[kind]} format needs `{attr}`")
+        getattr(self, kind).append(fmt)
         if self._current:
-            self._current.vector_models.append(fmt.name)
+            getattr(self._current, kind).append(fmt.name)
 
 
 class PluginConflict(Exception):
@@ -135,9 +152,7 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
     registry.plugins.append(info)
     before_commands = dict(registry.commands)
     before_owner = dict(registry.command_owner)
-    before_models = list(registry.language_models)
-    before_classifiers = list(registry.classifiers)
-    before_vector_models = list(registry.vector_models)
+    before_formats = {kind: list(getattr(registry, kind)) for kind in FORMAT_KINDS}
     registry._current = info
     try:
         plugin = entry.load()
@@ -148,17 +163,14 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
         else:
             for command in getattr(plugin, "commands", ()):
                 registry.add_command(command)
-            for fmt in getattr(plugin, "language_models", ()):
-                registry.add_language_model(fmt)
-            for fmt in getattr(plugin, "classifiers", ()):
-                registry.add_classifier(fmt)
-            for fmt in getattr(plugin, "vector_models", ()):
-                registry.add_vector_model(fmt)
+            for kind in FORMAT_KINDS:
+                for fmt in getattr(plugin, kind, ()):
+                    registry._add_format(kind, fmt)
     except Exception as exc:  # a broken plugin must not break the CLI
         registry.commands, registry.command_owner = before_commands, before_owner
-        registry.language_models, registry.classifiers = before_models, before_classifiers
-        registry.vector_models = before_vector_models
-        info.commands, info.language_models, info.classifiers, info.vector_models = [], [], [], []
+        for kind, before in before_formats.items():
+            setattr(registry, kind, before)
+        info.forget()
         info.error = str(exc) if isinstance(exc, PluginConflict) else f"{type(exc).__name__}: {exc}"
         verb = "was not loaded" if isinstance(exc, PluginConflict) else "failed to load"
         print(f"seqkit: plugin '{entry.name}' {verb}: {info.error}", file=sys.stderr)

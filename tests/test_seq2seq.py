@@ -103,6 +103,14 @@ def test_date_task_is_learnt_and_translated(cli_run, tmp_path):
     assert weights.shape == (len(target), 3) and np.allclose(weights.sum(axis=1), 1, atol=1e-5)
     history = __import__("json").loads(np.load(model)["meta"].tobytes())["history"]
     assert [h["epoch"] for h in history if "epoch" in h] == [1, 2, 3, 4, 5]
+    # the model's format is registered, so `seqkit plot attention` finds its attention weights
+    picture = tmp_path / "attention.svg"
+    drawn = cli_run("plot", "attention", "-m", model, "21 june 1999", "-o", picture)
+    assert drawn.exit_code == 0, drawn.output
+    import xml.etree.ElementTree as ET
+
+    texts = {el.text for el in ET.parse(picture).getroot().iter() if el.tag.endswith("text") and el.text}
+    assert {"21", "june", "1999", "</s>"} <= texts
 
 
 def _params(path):

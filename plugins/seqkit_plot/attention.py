@@ -20,13 +20,8 @@ NEEDS = "plot attention needs a model with attention (a sequence-to-sequence mod
 
 
 def _formats() -> list[Any]:
-    """Every registered model format, whatever hook registered it (language models, classifiers, ...)."""
-    registry = load_registry()
-    found = []
-    for value in vars(registry).values():
-        if isinstance(value, list):
-            found.extend(f for f in value if hasattr(f, "sniff") and hasattr(f, "load") and hasattr(f, "name"))
-    return found
+    """Every registered model format, whatever hook registered it (translation models, language models, ...)."""
+    return load_registry().formats()
 
 
 def _kind(path: str) -> str:

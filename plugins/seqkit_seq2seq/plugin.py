@@ -134,6 +134,23 @@ def ctc_decode(**options) -> None:
     run_decode(**options)
 
 
+class Seq2seqFormat:
+    """seqkit seq2seq model files, recognised by the format their metadata names (for `seqkit plot attention`)."""
+
+    name = "seq2seq-npz"
+
+    def sniff(self, path: str) -> bool:
+        from seqkit_seq2seq.modelfile import sniff
+
+        return sniff(path, "seqkit-seq2seq")
+
+    def load(self, path: str):
+        from seqkit_seq2seq.command import TranslationModel
+
+        return TranslationModel(path)
+
+
 def register(registry) -> None:
     for command in (seq2seq, translate, bleu, ctc, ctc_decode):
         registry.add_command(command)
+    registry.add_translation_model(Seq2seqFormat())
