@@ -1,8 +1,10 @@
 """seqkit classify against fastText (fasttext-wheel) and TF-IDF + LinearSVC (scikit-learn) on the shared
 classification sets: test accuracy (P@1) with each tool's defaults, and training speed with the same
-hyper-parameters and threads. Prints markdown tables.
+hyper-parameters and threads; with --autotune SECONDS, `seqkit classify --autotune-validation` against
+fastText's autotune with the same budget (both tuned on every 10th training line, held out). Prints
+markdown tables.
 
-    python benchmarks/classify.py [--sets rt-polarity,trec] [--threads 2]
+    python benchmarks/classify.py [--sets rt-polarity,trec] [--threads 2] [--autotune 60 [--autotune-only]]
 
 The peers run under $PEER_PYTHON (see _common.py); seqkit under $SEQKIT_PYTHON.
 """
@@ -28,6 +30,19 @@ model = fasttext.train_supervised(train, verbose=0, **kw)
 seconds = time.perf_counter() - start
 n, p1, _ = model.test(test, k=1)
 print(json.dumps({"p1": p1, "seconds": seconds}))
+"""
+
+FASTTEXT_AUTOTUNE = """
+import json, re, sys, time, fasttext
+train, valid, test, seconds, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+start = time.perf_counter()
+model = fasttext.train_supervised(train, autotuneValidationFile=valid, autotuneDuration=seconds, thread=threads,
+                                  seed=int(sys.argv[6]), verbose=0)
+elapsed = time.perf_counter() - start
+n, p1, _ = model.test(test, k=1)
+print(json.dumps({"p1": p1, "seconds": elapsed, "lr": model.lr, "dim": model.dim, "epoch": model.epoch,
+                  "wordNgrams": model.wordNgrams, "loss": str(model.loss).split(".")[-1], "minn": model.minn,
+                  "maxn": model.maxn, "bucket": model.bucket}))
 """
 
 SVC = """
@@ -63,6 +78,26 @@ def splits(workdir: Path) -> dict[str, tuple[Path, Path]]:
             "cooking": (DATA / "cooking" / "train.txt", DATA / "cooking" / "valid.txt")}
 
 
+AUTOTUNE_MEMORY = 6 << 30  # fastText's autotune samples up to 10M buckets x 1000 dims (40 GB): it gets bad_alloc instead
+
+
+def fasttext_autotune(fit: Path, valid: Path, test: Path, seconds: int, threads: int) -> dict:
+    """fastText's autotune under a memory cap; when a sampled model does not fit, once more with another seed."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (AUTOTUNE_MEMORY, AUTOTUNE_MEMORY))
+
+    failures = []
+    for seed in (0, 1):
+        out = subprocess.run([PEER_PYTHON, "-c", FASTTEXT_AUTOTUNE, str(fit), str(valid), str(test), str(seconds),
+                              str(threads), str(seed)], capture_output=True, text=True, preexec_fn=cap)
+        if out.returncode == 0:
+            return {**json.loads(out.stdout), "failures": failures}
+        failures.append(f"seed {seed}: {(out.stderr.strip().splitlines() or ['exit ' + str(out.returncode)])[-1]}")
+    return {"p1": float("nan"), "seconds": float("nan"), "failures": failures}
+
+
 def peer(script: str, *args: str) -> dict:
     out = subprocess.run([PEER_PYTHON, "-c", script, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
@@ -78,17 +113,57 @@ def seqkit(train: Path, test: Path, model: Path, *options: str) -> dict:
             "tokens_per_s": float(speed.group(1).replace(",", "")) if speed else None}
 
 
+def held_out(train: Path, workdir: Path) -> tuple[Path, Path]:
+    """(training lines, every 10th line held out for tuning)."""
+    lines = train.read_text(encoding="utf-8").splitlines(keepends=True)
+    fit, valid = workdir / f"{train.parent.name}.fit", workdir / f"{train.parent.name}.valid"
+    fit.write_text("".join(x for i, x in enumerate(lines) if i % 10 != 9), encoding="utf-8")
+    valid.write_text("".join(x for i, x in enumerate(lines) if i % 10 == 9), encoding="utf-8")
+    return fit, valid
+
+
+def autotune_row(name: str, train: Path, test: Path, work: Path, seconds: int, threads: int) -> list:
+    """seqkit's and fastText's autotune on the same held-out slice and budget; LinearSVC on the same lines."""
+    fit, valid = held_out(train, work)
+    model = work / "tuned.npz"
+    run = timed(seqkit_cmd("classify", str(fit), "-o", str(model), "--autotune-validation", str(valid),
+                           "--autotune-duration", str(seconds), "-t", str(threads), "--json", "-q"))
+    report = json.loads(run.stdout)
+    tested = json.loads(subprocess.run(seqkit_cmd("test", "-m", str(model), str(test), "--json", "-q"),
+                                       capture_output=True, text=True, check=True).stdout)
+    c = report["chosen"]
+    ours = (f"lr {c['lr']:g} dim {c['dim']} ep {c['best_epoch']}/{c['epochs']} ng {c['word_ngrams']} {c['loss']}"
+            + (f" {c['minn']}-{c['maxn']}" if c["maxn"] else ""))
+    epochs = sum(t["epochs_run"] for t in report["trials"])
+    ft = fasttext_autotune(fit, valid, test, seconds, threads)
+    theirs = "; ".join(ft["failures"])
+    if "lr" in ft:
+        theirs = (f"lr {ft['lr']:.3g} dim {ft['dim']} ep {ft['epoch']} ng {ft['wordNgrams']} {ft['loss']}"
+                  + (f" {ft['minn']}-{ft['maxn']}" if ft["maxn"] else "") + (f" (after {theirs})" if theirs else ""))
+    svc = peer(SVC, str(fit), str(test))["p1"] if name != "cooking" else float("nan")
+    return [name, f"{tested['P@1']:.3f}", f"{ft['p1']:.3f}", f"{svc:.3f}", f"{run.seconds:.0f}", f"{ft['seconds']:.0f}",
+            f"{len(report['trials'])} runs, {len({t['config'] for t in report['trials']})} configs, {epochs} epochs",
+            ours, theirs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="rt-polarity,trec,sst2,subj,cooking")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--autotune", type=int, default=0, metavar="SECONDS",
+                        help="also compare the autotuners with this budget (fastText's default is 300)")
+    parser.add_argument("--autotune-only", action="store_true", help="skip the default and speed tables")
     args = parser.parse_args()
-    quality, speed = [], []
+    quality, speed, tuned = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model = work / "model.npz"
         for name, (train, test) in splits(work).items():
             if name not in args.sets.split(","):
+                continue
+            if args.autotune:
+                tuned.append(autotune_row(name, train, test, work, args.autotune, args.threads))
+            if args.autotune_only:
                 continue
             ours = seqkit(train, test, model, "-q", "-t", "1")
             ft = peer(FASTTEXT, str(train), str(test), json.dumps({"thread": 1}))
@@ -100,6 +175,14 @@ def main() -> None:
                                "--word-ngrams", "2")
             speed.append([name, f"{ours_same['wall']:.2f}", f"{ours_same['seconds']:.2f}", f"{ft_same['seconds']:.2f}",
                           f"{ours_same['p1']:.3f}", f"{ft_same['p1']:.3f}"])
+    if tuned:
+        print(f"Autotune, {args.autotune} s budget, {args.threads} threads, tuned on every 10th training line: test "
+              "P@1 (LinearSVC fitted on the same 90%), wall seconds, and what seqkit's search spent its budget on\n")
+        print(markdown(["set", "seqkit", "fastText", "LinearSVC", "seqkit s", "fastText s", "seqkit search",
+                        "seqkit chose", "fastText chose"], tuned))
+        print()
+    if args.autotune_only:
+        return
     print("Test P@1 with each tool's defaults (seqkit and fastText one thread; LinearSVC: TF-IDF 1-2 grams)\n")
     print(markdown(["set", "seqkit", "fastText", "LinearSVC"], quality))
     print(f"\nTraining with the same settings (5 epochs, lr 0.1, word n-grams 2, {args.threads} threads): seconds "
