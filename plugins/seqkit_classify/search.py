@@ -23,6 +23,7 @@ DIMS = (16, 32, 64, 100, 200)
 WORD_NGRAMS = (1, 2, 3)
 BUCKETS = (200_000, 1_000_000, 2_000_000)
 SUBWORDS = ((0, 0), (0, 0), (2, 4), (3, 6))  # none twice as likely: character n-grams cost the most time
+MAX_REDRAWS = 50  # then a repeat is accepted (a tiny space can run out of new configurations)
 EXPLORE = 0.5     # chance that a new configuration is drawn at random rather than near the best one
 
 
@@ -89,15 +90,17 @@ class Sampler:
     def __init__(self, start: Params, losses: tuple[str, ...], seed: int):
         self.start, self.losses = start, losses
         self.rng = np.random.default_rng([seed, 0x70E])
-        self.drawn = 0
+        self.seen: set[Params] = set()
 
     def draw(self, best: Params | None) -> Params:
-        self.drawn += 1
-        if self.drawn == 1:
-            return self.start
-        if best is None or self.rng.random() < EXPLORE:
-            return self._random()
-        return self._near(best)
+        """A configuration not drawn before (a change near the best can land on one already tried)."""
+        params = self.start
+        for _ in range(MAX_REDRAWS):
+            if params not in self.seen:
+                break
+            params = self._random() if best is None or self.rng.random() < EXPLORE else self._near(best)
+        self.seen.add(params)
+        return params
 
     def _random(self) -> Params:
         minn, maxn = SUBWORDS[self.rng.integers(len(SUBWORDS))]
