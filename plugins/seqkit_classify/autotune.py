@@ -117,7 +117,7 @@ class Search:
     def search(self, sampler: Sampler, halving: Halving, reporter: Reporter, progress) -> None:
         configs: dict[int, Params] = {}
         top_rung = -1
-        while not self.over():
+        while not self.trials or not self.over():  # the first run always happens
             parent = halving.promotion(self.trials, self.fits if self.deadline is not None else lambda t, e: True)
             if parent is not None:
                 config, params, rung = parent.config, parent.params, parent.rung + 1
