@@ -8,13 +8,11 @@ through a registered `ClassifierFormat`, so the commands and their metrics are w
 from __future__ import annotations
 
 import math
-import os
 import re
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from seqkit.errors import SeqkitError
 
 _ASCII_SPACE = re.compile(r"[\t\n\v\f\r ]+")
 
@@ -61,24 +59,9 @@ def split_labels(tokens: Sequence[str], prefix: str) -> tuple[list[str], list[st
 
 def load_classifier(path: str) -> Classifier:
     """Load `path` with the first registered classifier format whose `sniff` accepts it."""
-    from seqkit.lm import describe_file
-    from seqkit.plugins import load_registry
+    from seqkit.plugins import load_model
 
-    if path == "-":
-        raise SeqkitError("-m -: a model is read from a file (formats are recognised by their first bytes)")
-    if not os.path.exists(path):
-        raise SeqkitError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise SeqkitError(f"{path}: is a directory, not a model file")
-    formats = load_registry().classifiers
-    if not formats:
-        raise SeqkitError("no classifier formats are installed (check `seqkit plugins`)")
-    for fmt in formats:
-        if fmt.sniff(path):
-            return fmt.load(path)
-    names = ", ".join(fmt.name for fmt in formats)
-    raise SeqkitError(f"{path}: {describe_file(path)}, not a classifier any installed plugin can read "
-                      f"(formats: {names})")
+    return load_model("classifiers", path)
 
 
 def line_tokens(line: str) -> list[str]:

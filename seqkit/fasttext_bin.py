@@ -139,8 +139,8 @@ class _Cursor:
     def matrix(self, what: str, rows: int, cols: int) -> np.ndarray:
         at = self.pos
         if self.flag(f"{what} matrix's quantization"):
-            raise DataError(f"a quantized fastText model (.ftz) is not supported; use the unquantized .bin "
-                            f"(fastText's `quantize` keeps it)", self.path)
+            raise DataError("a quantized fastText model (.ftz) is not supported; use the unquantized .bin "
+                            "(fastText's `quantize` keeps it)", self.path)
         m, n = self.unpack(_MATRIX, f"{what} matrix's size")
         if (m, n) != (rows, cols):
             raise self.fail(f"the {what} matrix is {m:,} x {n:,}, but the header implies {rows:,} x {cols:,}", at)

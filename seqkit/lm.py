@@ -13,7 +13,6 @@ from typing import Iterable, Iterator, NamedTuple, Protocol, Sequence, runtime_c
 
 import numpy as np
 
-from seqkit.errors import SeqkitError
 
 LN10 = math.log(10.0)
 
@@ -137,69 +136,6 @@ def perplexity(mean_nll: float) -> float:
 
 def load_language_model(path: str) -> LanguageModel:
     """Load `path` with the first registered format whose `sniff` accepts it."""
-    import os
+    from seqkit.plugins import load_model
 
-    from seqkit.plugins import load_registry
-
-    if path == "-":
-        raise SeqkitError("-m -: a model is read from a file (formats are recognised by their first bytes)")
-    if not os.path.exists(path):
-        raise SeqkitError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise SeqkitError(f"{path}: is a directory, not a model file")
-    formats = load_registry().language_models
-    if not formats:
-        raise SeqkitError("no language-model formats are installed (check `seqkit plugins`)")
-    for fmt in formats:
-        if fmt.sniff(path):
-            return fmt.load(path)
-    from seqkit.textio import check_compressed_intact
-
-    check_compressed_intact(path)  # a damaged compressed model is named as such, not as "not a model"
-    names = ", ".join(fmt.name for fmt in formats)
-    raise SeqkitError(f"{path}: {describe_file(path)}, not a language model any installed plugin can read "
-                      f"(formats: {names})")
-
-
-# magic bytes -> what a file that starts with them is
-_MAGIC = [
-    (b"mmap lm ", "a KenLM binary model (convert it with KenLM's tools to ARPA)"),
-    ((793712314).to_bytes(4, "little"), "a fastText model (.bin)"),
-    (b"PK\x03\x04", "a zip archive (.npz)"),
-    (b"\x1f\x8b", "a gzip file"),
-    (b"BZh", "a bzip2 file"),
-    (b"\xfd7zXZ\x00", "an xz file"),
-    (b"\x93NUMPY", "a NumPy .npy array"),
-]
-
-
-def describe_file(path: str) -> str:
-    """What `path` looks like from its first bytes, for messages about files no format claimed."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(64)
-    except OSError as exc:
-        return f"unreadable ({exc.strerror or exc})"
-    if not head:
-        return "an empty file"
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            if magic.startswith(b"PK"):
-                return what + _npz_entries(path)
-            return what
-    first_line = head.split(b"\n")[0][:40]
-    try:
-        return f"text starting {first_line.decode('utf-8')!r}"
-    except UnicodeDecodeError:
-        return "a binary file of unknown kind"
-
-
-def _npz_entries(path: str) -> str:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [name.removesuffix(".npy") for name in archive.namelist()]
-    except (zipfile.BadZipFile, OSError):
-        return " that is damaged or truncated"
-    return f" holding {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}"
+    return load_model("language_models", path)

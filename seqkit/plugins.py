@@ -18,6 +18,8 @@ from typing import Any, Iterable
 
 import click
 
+from seqkit.errors import SeqkitError
+
 GROUP = "seqkit.plugins"
 ENV_LOAD = "SEQKIT_LOAD_PLUGINS"
 CORE = "seqkit"
@@ -176,6 +178,30 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
         print(f"seqkit: plugin '{entry.name}' {verb}: {info.error}", file=sys.stderr)
     finally:
         registry._current = None
+
+
+def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
+    """Load `path` with the first format of `kind` (a `FORMAT_KINDS` key), built in or registered, whose
+    `sniff` accepts it; a file none accepts is described by its first bytes."""
+    what = FORMAT_KINDS[kind].replace("-", " ")
+    if path == "-":
+        raise SeqkitError("-m -: a model is read from a file (formats are recognised by their first bytes)")
+    if not os.path.exists(path):
+        raise SeqkitError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise SeqkitError(f"{path}: is a directory, not a model file")
+    formats = [*builtin, *getattr(load_registry(), kind)]
+    if not formats:
+        raise SeqkitError(f"no {FORMAT_KINDS[kind]} formats are installed (check `seqkit plugins`)")
+    for fmt in formats:
+        if fmt.sniff(path):
+            return fmt.load(path)
+    from seqkit.modelfile import describe_file
+    from seqkit.textio import check_compressed_intact
+
+    check_compressed_intact(path)  # a damaged compressed model is named as such, not as "not a model"
+    names = ", ".join(fmt.name for fmt in formats)
+    raise SeqkitError(f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: {names})")
 
 
 _registry: Registry | None = None

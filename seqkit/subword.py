@@ -21,7 +21,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from seqkit import fasttext_bin
-from seqkit.errors import DataError, SeqkitError
+from seqkit.errors import DataError
 
 FORMAT = "seqkit-subword"
 VERSION = 1
@@ -254,24 +254,9 @@ BUILTIN_FORMATS = (_FastTextBin(), _SeqkitNpz())
 
 def load_vector_model(path: str) -> VectorModel:
     """Load `path` with the first format (built in, then registered by plugins) whose `sniff` accepts it."""
-    from seqkit.lm import describe_file
+    from seqkit.plugins import load_model
 
-    if path == "-":
-        raise SeqkitError("-m -: a model is read from a file (formats are recognised by their first bytes)")
-    if not os.path.isfile(path):
-        raise SeqkitError(f"{path}: {'is a directory, not' if os.path.isdir(path) else 'no such file, not'} a model file")
-    formats = list(BUILTIN_FORMATS)
-    try:
-        from seqkit.plugins import load_registry
-
-        formats += getattr(load_registry(), "vector_models", [])
-    except Exception:  # the built-in formats still work when plugins cannot be loaded
-        pass
-    for fmt in formats:
-        if fmt.sniff(path):
-            return fmt.load(path)
-    names = ", ".join(fmt.name for fmt in formats)
-    raise DataError(f"{describe_file(path)}, not a vector model ({names})", path)
+    return load_model("vector_models", path, builtin=BUILTIN_FORMATS)
 
 
 # --- queries over a model ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from seqkit.memory import _mappings, return_free_heap
+from seqkit.memory import _mappings
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and madvise are Linux's")
 

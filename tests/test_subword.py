@@ -3,7 +3,6 @@ registry, and `-m MODEL` on the vector commands (unseen words, eval similarity's
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import types
 import numpy as np
 import pytest
 
-from seqkit import fasttext_bin, subword
+from seqkit import subword
 from seqkit.errors import DataError, SeqkitError
 from seqkit.plugins import Registry
 from tests.reference import subword as reference
@@ -84,7 +83,7 @@ def test_loader_sniffs_by_content_and_asks_the_registry(model_bin, tmp_path, mon
     assert subword.load_vector_model(str(renamed)).words == WORDS  # the magic decides, not the suffix
     text = tmp_path / "v.txt"
     text.write_text("2 1\na 1\nb 2\n")
-    with pytest.raises(DataError, match="not a vector model"):
+    with pytest.raises(SeqkitError, match="text starting '2 1', not a vector model"):
         subword.load_vector_model(str(text))
     with pytest.raises(SeqkitError, match="no such file"):
         subword.load_vector_model(str(tmp_path / "missing.bin"))

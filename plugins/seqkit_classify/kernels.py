@@ -63,14 +63,12 @@ def line_features(ids: np.ndarray, offsets: np.ndarray, type_word: np.ndarray, t
     Per word token: its id if it is in the vocabulary, then its character n-grams (`sub_*`, by type);
     its hash joins the word n-grams whether or not it is in the vocabulary; `</s>` ends every line."""
     hashes = np.empty(0, dtype=np.int32)
-    grams = np.empty(0, dtype=np.int64)
     nf = 0
     nl = 0
     for s in range(len(offsets) - 1):
         start, end = offsets[s], offsets[s + 1]
         if len(hashes) < end - start + 1:
             hashes = np.empty(2 * (end - start + 1), dtype=np.int32)
-            grams = np.empty(2 * (end - start + 1) * max(word_ngrams - 1, 1), dtype=np.int64)
         nh = 0
         for p in range(start, end):
             t = ids[p]

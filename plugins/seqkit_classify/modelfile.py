@@ -7,20 +7,17 @@ checks format, version, names, dtypes and shapes against the metadata before tru
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import asdict
 
 import numpy as np
 
+from seqkit import modelfile
 from seqkit.errors import DataError
-from seqkit.textio import atomic_output
 from seqkit_classify.data import Dictionary, Settings
 
 FORMAT = "seqkit-classify"
 VERSION = 1
 LOSSES = ("softmax", "ns", "hs", "ova")
-MAX_ELEMENTS = 1 << 31  # refuse shapes claiming more than this many numbers before allocating
 
 
 def save(path: str, dictionary: Dictionary, settings: Settings, loss: str, input_rows: np.ndarray,
@@ -35,41 +32,19 @@ def save(path: str, dictionary: Dictionary, settings: Settings, loss: str, input
     arrays = {"input": np.ascontiguousarray(input_rows, dtype=np.float32),
               "output": np.ascontiguousarray(output_rows, dtype=np.float32),
               "bucket_ids": np.ascontiguousarray(bucket_ids, dtype=np.int64),
-              "word_hashes": np.ascontiguousarray(dictionary.word_hashes, dtype=np.int32),
-              "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
-    with atomic_output(path, binary=True) as out:
-        np.savez(out, **arrays)
+              "word_hashes": np.ascontiguousarray(dictionary.word_hashes, dtype=np.int32)}
+    modelfile.save(path, meta, arrays)
 
 
 def sniff(path: str) -> bool:
     """Whether `path` is a zip whose JSON metadata names this format (whatever the file is called)."""
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open("meta.npy") as member:
-            meta = json.loads(np.lib.format.read_array(member, allow_pickle=False).tobytes().decode("utf-8"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
-        return False
-    return isinstance(meta, dict) and meta.get("format") == FORMAT
+    return modelfile.sniff(path, FORMAT)
 
 
 def load(path: str) -> tuple[dict, Dictionary, Settings, dict[str, np.ndarray]]:
     """(metadata, dictionary, settings, arrays) from a model file, validated."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"not a seqkit classifier ({exc})", path) from None
-    with archive:
-        if "meta" not in archive.files:
-            raise DataError("no metadata entry: not a seqkit classifier", path)
-        try:
-            meta = json.loads(archive["meta"].tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
-            raise DataError(f"corrupt metadata: {exc}", path) from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise DataError(f"format is {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                            f"expected {FORMAT!r}", path)
-        if meta.get("version") != VERSION:
-            raise DataError(f"model file version {meta.get('version')} is not supported (this seqkit reads {VERSION})",
-                            path)
+    with modelfile.Archive(path, FORMAT, versions=(VERSION,)) as archive:
+        meta = archive.meta
         try:
             settings = Settings(**meta["settings"])
             words, labels, loss, dim = list(meta["words"]), list(meta["labels"]), meta["loss"], int(meta["dim"])
@@ -88,15 +63,7 @@ def load(path: str) -> tuple[dict, Dictionary, Settings, dict[str, np.ndarray]]:
         for name, (shape, dtype) in expected.items():
             if shape is None or shapes.get(name, shape) != shape:
                 raise DataError(f"entry {name}: metadata shape {shapes.get(name)} does not fit the model", path)
-            if int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS:
-                raise DataError(f"entry {name} claims shape {shape}, more than seqkit will allocate", path)
-            if name not in archive.files:
-                raise DataError(f"entry {name} is missing", path)
-            array = archive[name]
-            if list(array.shape) != shape or array.dtype != dtype:
-                raise DataError(f"entry {name} is {list(array.shape)} {array.dtype}, expected {shape} "
-                                f"{np.dtype(dtype).name}", path)
-            arrays[name] = array
+            arrays[name] = archive.array(name, shape, dtype)
     bucket_ids = arrays["bucket_ids"]
     if len(bucket_ids) and (np.any(np.diff(bucket_ids) <= 0) or bucket_ids[0] < 0
                             or bucket_ids[-1] >= settings.buckets):

@@ -177,7 +177,7 @@ def read_binary(path: str) -> Tables:
         size = os.fstat(handle.fileno()).st_size
         head = handle.read(HEADER_BYTES)
         if not head.startswith(MAGIC):
-            from seqkit.lm import describe_file
+            from seqkit.modelfile import describe_file
 
             raise DataError(f"not a seqkit binary n-gram model: {describe_file(path)}", path)
         if len(head) < HEADER_BYTES:

@@ -21,7 +21,7 @@ def convert(source: str, target: str, to: str, quiet: bool) -> None:
         data = ArpaData(*tables_to_arrays(tables)) if to == "arpa" else None
     else:
         if source != "-":
-            from seqkit.lm import describe_file
+            from seqkit.modelfile import describe_file
 
             what = describe_file(source)
             if not (what.startswith("text") or what.startswith(("a gzip", "a bzip2", "an xz"))):

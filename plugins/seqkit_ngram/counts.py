@@ -20,12 +20,10 @@ that key when the next word would not fit) turns each sort into NumPy's fast int
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 

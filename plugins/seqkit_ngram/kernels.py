@@ -7,7 +7,6 @@ format a PTB 5-gram model. Log10 values are written with 6 decimals (rounded), a
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 

@@ -7,12 +7,9 @@ A metric `train_X` / `valid_X` (also `val_`, `dev_`, `test_`, or no prefix) is o
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from seqkit import modelfile
 from seqkit.errors import DataError
 
 SPLITS = {"train": "training", "training": "training", "valid": "validation", "validation": "validation",
@@ -31,22 +28,7 @@ class Panel:
 
 def read_metadata(path: str) -> dict:
     """The JSON metadata entry (`meta`) of a seqkit `.npz`, without loading any array."""
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open("meta.npy") as member:
-            raw = np.lib.format.read_array(member, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError("no such file", path) from None
-    except KeyError:
-        raise DataError("no JSON metadata entry (meta): not a seqkit model file", path) from None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"not a seqkit model file (.npz with JSON metadata): {exc}", path) from None
-    try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"corrupt metadata: {exc}", path) from None
-    if not isinstance(meta, dict):
-        raise DataError("the metadata is not a JSON object", path)
-    return meta
+    return modelfile.read_metadata(path)
 
 
 def find_history(meta: dict) -> list[dict] | None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqkit.recurrent.pool import Pool
-from seqkit_rnnlm.kernels import scaled_subtract, subtract_rows, sum_squares
+from seqkit.recurrent.output import subtract_rows
+from seqkit_rnnlm.kernels import scaled_subtract, sum_squares
 
 
 @dataclass

@@ -1,70 +1,16 @@
-"""Numba kernels of the language model's own layers: softmax cross-entropy, scoring, the embedding
-lookup and the SGD updates (the recurrent cells are in `seqkit.recurrent.cells`).
+"""Numba kernels of the language model's SGD updates and gradient norm (the softmax output layer and the
+embedding lookup are in `seqkit.recurrent.output`, the recurrent cells in `seqkit.recurrent.cells`).
 
 Every kernel is single-threaded and `nogil`: the network splits work into row ranges and runs them on
 its own threads (`seqkit.recurrent.pool`), so Numba's and OpenBLAS's thread pools never compete for
-the same cores. They are dtype-generic, so the tests can run them in float64; in float32 the
-exponential is `seqkit.recurrent.fastmath.fexp`, which LLVM can vectorise (the softmax needs V of them
-per token).
+the same cores.
 """
 
 from __future__ import annotations
 
-import math
-
 from numba import njit
 
-from seqkit.recurrent.fastmath import fexp, like
-
-
-@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
-def softmax_xent(logits, bias, targets, scale, losses, dbias):  # pragma: no cover - jitted
-    """Per row: loss = -log softmax(logits + bias)[target] into `losses` (float64); logits are replaced by
-    scale * (softmax - onehot), the gradient of scale * loss, and that gradient's column sums are added to
-    `dbias` (the bias gradient), while each row is still in cache.
-
-    Three vectorisable passes per row (bias and max, exp and sum, scale) over a row that stays in L1/L2.
-    """
-    rows, vocab = logits.shape
-    for r in range(rows):
-        row = logits[r]
-        top = row[0] + bias[0]
-        for v in range(vocab):
-            x = row[v] + bias[v]
-            row[v] = x
-            top = max(top, x)
-        target = targets[r]
-        shifted_target = row[target] - top
-        total = like(0.0, top)
-        for v in range(vocab):
-            e = fexp(row[v] - top)
-            row[v] = e
-            total += e
-        losses[r] = math.log(total) - shifted_target
-        inv = like(scale, top) / total
-        step = like(scale, top)
-        for v in range(vocab):
-            d = row[v] * inv
-            row[v] = d
-            dbias[v] += d
-        row[target] -= step
-        dbias[target] -= step
-
-
-@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
-def log_softmax_at(logits, bias, targets, out):  # pragma: no cover - jitted
-    """out[r] = log softmax(logits[r] + bias)[targets[r]] (no gradient; logits are left unchanged)."""
-    rows, vocab = logits.shape
-    for r in range(rows):
-        row = logits[r]
-        top = row[0] + bias[0]
-        for v in range(vocab):
-            top = max(top, row[v] + bias[v])
-        total = like(0.0, top)
-        for v in range(vocab):
-            total += fexp(row[v] + bias[v] - top)
-        target = targets[r]
-        out[r] = row[target] + bias[target] - top - math.log(total)
+from seqkit.recurrent.fastmath import like
 
 
 @njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
@@ -88,28 +34,3 @@ def scaled_subtract(param, grad, coef):  # pragma: no cover - jitted
     c = like(coef, param[0])
     for i in range(param.shape[0]):
         param[i] -= c * grad[i]
-
-
-@njit(nogil=True, cache=True, error_model="numpy")
-def gather_rows(table, ids, out):  # pragma: no cover - jitted
-    """out[i] = table[ids[i]] (an embedding lookup into a preallocated buffer)."""
-    for i in range(ids.shape[0]):
-        out[i] = table[ids[i]]
-
-
-@njit(nogil=True, cache=True, error_model="numpy")
-def scatter_add_rows(ids, rows, out):  # pragma: no cover - jitted
-    """out[ids[i]] += rows[i]: the embedding gradient, summing repeated ids."""
-    for i in range(ids.shape[0]):
-        out[ids[i]] += rows[i]
-
-
-@njit(nogil=True, cache=True, error_model="numpy")
-def subtract_rows(table, ids, rows, coef):  # pragma: no cover - jitted
-    """table[ids[i]] -= coef * rows[i] for distinct ids: the SGD step of a sparse embedding gradient."""
-    c = like(coef, table[0, 0])
-    for i in range(ids.shape[0]):
-        target = table[ids[i]]
-        row = rows[i]
-        for k in range(row.shape[0]):
-            target[k] -= c * row[k]

@@ -9,18 +9,16 @@ metadata before trusting anything.
 
 from __future__ import annotations
 
-import json
 import zipfile
 
 import numpy as np
 
+from seqkit import modelfile
 from seqkit.errors import DataError
-from seqkit.textio import atomic_output
 from seqkit_rnnlm.network import GATES, Config
 
 FORMAT = "seqkit-rnnlm"
 VERSION = 1
-MAX_ELEMENTS = 1 << 31  # refuse shapes claiming more than this many numbers before allocating
 
 
 def save(path: str, params: dict[str, np.ndarray], vocab: list[str], config: Config, training: dict,
@@ -42,19 +40,12 @@ def save(path: str, params: dict[str, np.ndarray], vocab: list[str], config: Con
     for layer, parts in enumerate(carry or []):
         for part, value in enumerate(parts):
             arrays[f"carry/{layer}/{part}"] = value
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    with atomic_output(path, binary=True) as out:
-        np.savez(out, **arrays)
+    modelfile.save(path, meta, arrays)
 
 
 def sniff(path: str) -> bool:
     """Whether `path` is a zip whose JSON metadata names this format (whatever the file is called)."""
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open("meta.npy") as member:
-            meta = json.loads(np.lib.format.read_array(member, allow_pickle=False).tobytes().decode("utf-8"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
-        return False
-    return isinstance(meta, dict) and meta.get("format") == FORMAT
+    return modelfile.sniff(path, FORMAT)
 
 
 def has_latest(path: str) -> bool:
@@ -82,48 +73,20 @@ def load_carry(path: str) -> list[tuple[np.ndarray, ...]]:
 def load(path: str, *, with_optimizer: bool = False):
     """(params, vocab, config, training, optimizer) from a model file, validated. With `with_optimizer`
     (resuming), the params are the latest ones when the file keeps them apart from its model."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"not a seqkit rnnlm model ({exc})", path) from None
-    with archive:
-        if "meta" not in archive.files:
-            raise DataError("no metadata entry: not a seqkit rnnlm model", path)
-        meta_bytes = archive["meta"]
-        try:
-            meta = json.loads(meta_bytes.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"corrupt metadata: {exc}", path) from None
-        if meta.get("format") != FORMAT:
-            raise DataError(f"format is {meta.get('format')!r}, expected {FORMAT!r}", path)
-        if meta.get("version") != VERSION:
-            raise DataError(f"model file version {meta.get('version')} is not supported (this seqkit reads {VERSION})",
-                            path)
+    with modelfile.Archive(path, FORMAT, versions=(VERSION,)) as archive:
+        meta = archive.meta
         try:
             config = Config(**meta["config"])
-        except TypeError as exc:
+            vocab, expected = list(meta["vocab"]), dict(meta["params"])
+        except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"bad configuration: {exc}", path) from None
         if config.cell not in GATES or config.layers < 1:
             raise DataError(f"bad configuration: {meta['config']}", path)
-        vocab = meta["vocab"]
-        expected = meta["params"]
         for name, shape in expected.items():
-            if int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS:
-                raise DataError(f"parameter {name} claims shape {shape}, more than seqkit will allocate", path)
-        params = {}
-        prefix = "latest" if with_optimizer and any(k.startswith("latest/") for k in archive.files) else "param"
-        for name, shape in expected.items():
-            key = f"{prefix}/{name}"
-            if key not in archive.files:
-                raise DataError(f"parameter {key} is missing", path)
-            array = archive[key]
-            if list(array.shape) != shape or array.dtype != np.float32:
-                raise DataError(f"parameter {name} has shape {list(array.shape)} {array.dtype}, expected {shape} float32",
-                                path)
-            params[name] = array
+            modelfile.check_shape(name, shape, path)
+        prefix = "latest" if with_optimizer and any(k.startswith("latest/") for k in archive.names) else "param"
+        params = {name: archive.array(f"{prefix}/{name}", shape) for name, shape in expected.items()}
         if params["embed"].shape[0] != len(vocab):
             raise DataError("embedding rows do not match the vocabulary", path)
-        optimizer = {}
-        if with_optimizer:
-            optimizer = {k[4:]: archive[k] for k in archive.files if k.startswith("opt/")}
+        optimizer = archive.group("opt") if with_optimizer else {}
     return params, vocab, config, meta.get("training", {}), optimizer

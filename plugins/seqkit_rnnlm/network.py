@@ -26,7 +26,8 @@ from seqkit.recurrent.layers import GATES, LayerState, init_layer_params, make_l
 from seqkit.recurrent.pool import Pool, Stream, TaskQueue
 from seqkit.recurrent.stack import Stack
 from seqkit_rnnlm.gradients import Gradients
-from seqkit_rnnlm.kernels import gather_rows, log_softmax_at, scatter_add_rows, softmax_xent, sum_squares
+from seqkit.recurrent.output import gather_rows, log_softmax_at, scatter_add_rows, softmax_xent
+from seqkit_rnnlm.kernels import sum_squares
 
 __all__ = ["BLOCK_ROWS", "GATES", "Config", "Gradients", "Network", "init_params", "zero_state"]
 

@@ -10,7 +10,8 @@ from collections import defaultdict
 import numpy as np
 
 from seqkit_seq2seq.encoder import BiEncoder, init_encoder_params
-from seqkit_seq2seq.kernels import ctc_loss_grad, gather_rows, scatter_add_rows
+from seqkit.recurrent.output import gather_rows, scatter_add_rows
+from seqkit_seq2seq.kernels import ctc_loss_grad
 
 BLANK = 0
 

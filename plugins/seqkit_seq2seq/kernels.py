@@ -144,53 +144,6 @@ def dot_backward(queries, keys, enc, lengths, weights, dcontext, dqueries, dkeys
                     dk[d] += ds * q[d]
 
 
-@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
-def softmax_xent(logits, bias, targets, scale, losses, dbias):  # pragma: no cover - jitted
-    """Per row with targets[r] >= 0: losses[r] = -log softmax(logits + bias)[target] and the row becomes
-    scale * (softmax - onehot), its column sums added to dbias. A row with target -1 is padding: loss
-    0 and a zero gradient."""
-    rows, vocab = logits.shape
-    for r in range(rows):
-        row = logits[r]
-        target = targets[r]
-        if target < 0:
-            losses[r] = 0.0
-            row[:] = 0
-            continue
-        top = row[0] + bias[0]
-        for v in range(vocab):
-            x = row[v] + bias[v]
-            row[v] = x
-            top = max(top, x)
-        shifted = row[target] - top
-        total = like(0.0, top)
-        for v in range(vocab):
-            e = fexp(row[v] - top)
-            row[v] = e
-            total += e
-        losses[r] = math.log(total) - shifted
-        inv = like(scale, top) / total
-        for v in range(vocab):
-            d = row[v] * inv
-            row[v] = d
-            dbias[v] += d
-        row[target] -= like(scale, top)
-        dbias[target] -= like(scale, top)
-
-
-@njit(nogil=True, cache=True, error_model="numpy")
-def gather_rows(table, ids, out):  # pragma: no cover - jitted
-    for i in range(ids.shape[0]):
-        out[i] = table[ids[i]]
-
-
-@njit(nogil=True, cache=True, error_model="numpy")
-def scatter_add_rows(ids, rows, out):  # pragma: no cover - jitted
-    """out[ids[i]] += rows[i] (an embedding gradient; repeated ids add up)."""
-    for i in range(ids.shape[0]):
-        out[ids[i]] += rows[i]
-
-
 @njit(nogil=True, cache=True, error_model="numpy")
 def _logaddexp(a, b):  # pragma: no cover - jitted
     if a == -np.inf:

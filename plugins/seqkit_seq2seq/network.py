@@ -19,8 +19,8 @@ import numpy as np
 from seqkit.recurrent.layers import init_layer_params, make_layer
 from seqkit.recurrent.pool import Pool
 from seqkit_seq2seq.encoder import BiEncoder, init_encoder_params
-from seqkit_seq2seq.kernels import (additive_backward, additive_forward, dot_backward, dot_forward, gather_rows,
-                                    scatter_add_rows, softmax_xent)
+from seqkit.recurrent.output import gather_rows, scatter_add_rows, softmax_xent
+from seqkit_seq2seq.kernels import additive_backward, additive_forward, dot_backward, dot_forward
 
 SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
 PAD, UNK, BOS, EOS = range(4)

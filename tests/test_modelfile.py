@@ -1,0 +1,110 @@
+"""seqkit.modelfile: the `.npz` + JSON metadata model files every trainer writes, and what refuses bad ones."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from seqkit import modelfile
+from seqkit.errors import DataError
+
+
+def write(path, meta, arrays):
+    modelfile.save(str(path), meta, arrays)
+    return str(path)
+
+
+def test_round_trip_and_recognition_by_content(tmp_path):
+    arrays = {"param/w": np.arange(6, dtype=np.float32).reshape(2, 3), "opt/m": np.ones(3, np.float32)}
+    path = write(tmp_path / "model-without-suffix", {"format": "seqkit-x", "version": 2, "n": 5}, arrays)
+    assert modelfile.read_metadata(path)["n"] == 5
+    assert modelfile.sniff(path, "seqkit-x") and not modelfile.sniff(path, "seqkit-y")
+    with modelfile.Archive(path, "seqkit-x", versions=(1, 2)) as archive:
+        assert archive.array("param/w", [2, 3]).tolist() == [[0, 1, 2], [3, 4, 5]]
+        assert archive.group("opt")["m"].tolist() == [1, 1, 1] and archive.group("none") == {}
+    assert list(tmp_path.iterdir()) == [tmp_path / "model-without-suffix"]  # no temporary file left
+
+
+def test_metadata_must_name_format_and_version(tmp_path):
+    with pytest.raises(ValueError):
+        modelfile.save(str(tmp_path / "m.npz"), {"format": "x"}, {})
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("fmt,versions,message", [
+    ("seqkit-y", (1,), "format is 'seqkit-x', expected 'seqkit-y'"),
+    ("seqkit-x", (2, 3), "model file version 1 is not supported (this seqkit reads 2, 3)"),
+])
+def test_the_wrong_format_or_version_is_named(tmp_path, fmt, versions, message):
+    path = write(tmp_path / "m.npz", {"format": "seqkit-x", "version": 1}, {"a": np.zeros(1)})
+    with pytest.raises(DataError) as info:
+        modelfile.Archive(path, fmt, versions)
+    assert message in info.value.format_message() and path in info.value.format_message()
+
+
+def test_entries_are_checked_before_they_are_read(tmp_path):
+    path = write(tmp_path / "m.npz", {"format": "f", "version": 1}, {"w": np.zeros((2, 2), np.float32)})
+    with modelfile.Archive(path, "f", (1,)) as archive:
+        with pytest.raises(DataError, match=r"entry w claims shape \[100000, 100000\], more than seqkit will allocate"):
+            archive.array("w", [100_000, 100_000])
+        with pytest.raises(DataError, match=r"entry w is \[2, 2\] float32, expected \[2, 3\] float32"):
+            archive.array("w", [2, 3])
+        with pytest.raises(DataError, match=r"entry w is \[2, 2\] float32, expected \[2, 2\] int64"):
+            archive.array("w", [2, 2], np.int64)
+        with pytest.raises(DataError, match="entry v is missing"):
+            archive.array("v", [1])
+        with pytest.raises(DataError, match="not a list of sizes"):
+            archive.array("w", "2x2")
+
+
+def damaged_files(tmp_path):
+    good = write(tmp_path / "good.npz", {"format": "f", "version": 1}, {"w": np.zeros(4, np.float32)})
+    data = open(good, "rb").read()
+    cases = {"truncated": data[: len(data) // 2], "text": b"hello\n", "empty": b""}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    no_meta = tmp_path / "no-meta"
+    np.savez(open(no_meta, "wb"), w=np.zeros(1))
+    bad_json = tmp_path / "bad-json"
+    np.savez(open(bad_json, "wb"), meta=np.frombuffer(b"{not json", dtype=np.uint8))
+    a_list = tmp_path / "a-list"
+    np.savez(open(a_list, "wb"), meta=np.frombuffer(json.dumps(["f", 1]).encode(), dtype=np.uint8))
+    return [tmp_path / n for n in [*cases, "no-meta", "bad-json", "a-list"]]
+
+
+def test_damaged_files_are_one_clear_error_and_never_sniffed(tmp_path):
+    for path in damaged_files(tmp_path):
+        assert not modelfile.sniff(str(path), "f")
+        for read in (lambda: modelfile.read_metadata(str(path)), lambda: modelfile.Archive(str(path), "f", (1,))):
+            with pytest.raises(DataError) as info:
+                read()
+            message = info.value.format_message()
+            assert str(path) in message and "\n" not in message
+
+
+def test_an_oversized_group_entry_is_refused(tmp_path, monkeypatch):
+    path = write(tmp_path / "m.npz", {"format": "f", "version": 1}, {"opt/big": np.zeros(64, np.float64)})
+    monkeypatch.setattr(modelfile, "MAX_ELEMENTS", 8)  # 64 float64 = 512 bytes > 8 * 8
+    with modelfile.Archive(path, "f", (1,)) as archive:
+        with pytest.raises(DataError, match="entry opt/big is larger than seqkit will read"):
+            archive.group("opt")
+
+
+def test_describe_file_names_what_it_sees(tmp_path):
+    cases = {"kenlm": b"mmap lm http://kheafield.com/code format version 5\n", "empty": b"",
+             "fasttext": (793712314).to_bytes(4, "little"), "text": b"the first line\nsecond\n",
+             "binary": b"\xff\xfe\x00\x01"}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    assert modelfile.describe_file(str(tmp_path / "kenlm")).startswith("a KenLM binary model")
+    assert modelfile.describe_file(str(tmp_path / "fasttext")) == "a fastText model (.bin)"
+    assert modelfile.describe_file(str(tmp_path / "text")) == "text starting 'the first line'"
+    assert modelfile.describe_file(str(tmp_path / "empty")) == "an empty file"
+    assert modelfile.describe_file(str(tmp_path / "binary")) == "a binary file of unknown kind"
+    with zipfile.ZipFile(tmp_path / "z.npz", "w") as archive:
+        archive.writestr("param.npy", b"x")
+        archive.writestr("meta.npy", b"y")
+    assert modelfile.describe_file(str(tmp_path / "z.npz")) == "a zip archive (.npz) holding param, meta"
