@@ -46,8 +46,19 @@ class PluginInfo:
     vector_models: list[str] = field(default_factory=list)
     translation_models: list[str] = field(default_factory=list)
     error: str | None = None
+    dist: Any = field(default=None, repr=False, compare=False)  # its distribution, read only when listed
+
+    def fill_from_distribution(self) -> "PluginInfo":
+        """Take the distribution's name (and version, where the plugin states none) from its metadata, which
+        costs a parse of every METADATA file: `--help` and the commands never need it."""
+        if self.dist is not None:
+            self.distribution = self.distribution or self.dist.name
+            self.version = self.version or self.dist.version
+            self.dist = None
+        return self
 
     def as_dict(self) -> dict:
+        self.fill_from_distribution()
         return {"name": self.name, "version": self.version, "distribution": self.distribution,
                 "commands": self.commands, **{kind: getattr(self, kind) for kind in FORMAT_KINDS},
                 "error": self.error}
@@ -149,8 +160,7 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
 
 def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
     dist = getattr(entry, "dist", None)
-    info = PluginInfo(name=entry.name, distribution=dist.name if dist else "",
-                      version=dist.version if dist else "")
+    info = PluginInfo(name=entry.name, dist=dist)
     registry.plugins.append(info)
     before_commands = dict(registry.commands)
     before_owner = dict(registry.command_owner)
@@ -159,7 +169,8 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
     try:
         plugin = entry.load()
         info.name = str(getattr(plugin, "name", entry.name))
-        info.version = str(getattr(plugin, "version", info.version))
+        if hasattr(plugin, "version"):
+            info.version = str(plugin.version)
         if hasattr(plugin, "register"):
             plugin.register(registry)
         else:

@@ -13,17 +13,17 @@ from seqkit.options import json_option
 @json_option
 def plugins_command(as_json: bool) -> None:
     """List plugins found through the `seqkit.plugins` entry points: name, version, distribution,
-    commands and model formats, language models' then classifiers' (tab-separated), or JSON with --json.
+    commands and model formats of every kind (tab-separated), or JSON with --json.
 
     $SEQKIT_LOAD_PLUGINS limits which plugins load (comma-separated names; empty loads none).
     """
-    from seqkit.plugins import load_registry
+    from seqkit.plugins import FORMAT_KINDS, load_registry
 
-    plugins = load_registry().plugins
+    plugins = [p.fill_from_distribution() for p in load_registry().plugins]
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in plugins], indent=2))
         return
     for p in plugins:
         status = f"failed: {p.error}" if p.error else ",".join(p.commands) or "-"
-        models = ",".join(p.language_models + p.classifiers) or "-"
+        models = ",".join(name for kind in FORMAT_KINDS for name in getattr(p, kind)) or "-"
         click.echo("\t".join([p.name, p.version or "-", p.distribution or "-", status, models]))
