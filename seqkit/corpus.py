@@ -62,9 +62,7 @@ def text_blocks(paths: Sequence[str], *, errors: str, stats: CorpusStats,
             for block, skipped in read_blocks(handle, block_size, stats):
                 offset += skipped
                 data = carry + block if carry else block
-                cut = data.rfind(b"\n") + 1
-                if not cut and len(data) > block_size:  # a huge line: cut after its last space or tab
-                    cut = max(data.rfind(b" "), data.rfind(b"\t")) + 1
+                cut = block_cut(data, block_size)
                 if not cut:
                     carry = data
                     continue
@@ -76,6 +74,15 @@ def text_blocks(paths: Sequence[str], *, errors: str, stats: CorpusStats,
                 yield chunk
             if carry or open_line:
                 yield validated_utf8(carry, errors, stats, str(path), line_no, offset) + b"\n"
+
+
+def block_cut(data: bytes, block_size: int) -> int:
+    """Where a block of whole tokens ends in `data`: after its last newline or, inside a line longer than
+    `block_size` bytes, after its last space or tab; 0 when `data` must wait for more."""
+    cut = data.rfind(b"\n") + 1
+    if not cut and len(data) > block_size:
+        cut = max(data.rfind(b" "), data.rfind(b"\t")) + 1
+    return cut
 
 
 def read_blocks(handle: IO[bytes], block_size: int, stats: CorpusStats) -> Iterator[tuple[bytes, int]]:

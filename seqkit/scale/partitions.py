@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from seqkit.corpus import BOM, CorpusStats, validated_utf8
+from seqkit.corpus import BOM, CorpusStats, block_cut, validated_utf8
 from seqkit.errors import DataError, SeqkitError
 
 DEFAULT_PARTITION_SIZE = 64 << 20
@@ -96,9 +96,7 @@ def text_chunks(part: Partition, *, errors: str, stats: CorpusStats) -> Iterator
             if block.startswith(BOM):
                 block, offset = block[len(BOM):], offset + len(BOM)
         data = carry + block if carry else block
-        cut = data.rfind(b"\n") + 1
-        if not cut and len(data) > READ_SIZE:  # a huge line: cut after its last space or tab
-            cut = max(data.rfind(b" "), data.rfind(b"\t")) + 1
+        cut = block_cut(data, READ_SIZE)
         if not cut:
             carry = data
             continue
