@@ -157,6 +157,26 @@ def _pick_target(labels, lstart, lend, rng):  # pragma: no cover - jitted
     return labels[lstart] if n == 1 else labels[lstart + np.int64(lcg_next(rng) % np.uint64(n))]
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _total_weight(order, weights):  # pragma: no cover - jitted
+    """The token count of the examples in `order`: the learning-rate schedule's span within one call."""
+    part = 0.0
+    for e in order:
+        part += weights[e]
+    return part
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done, part):  # pragma: no cover
+    """Every loss's first steps for example `e`: its features' range, its learning rate, the averaged
+    hidden layer, and a zeroed gradient."""
+    start, end = feat_offsets[e], feat_offsets[e + 1]
+    lr = _learning_rate(lr0, progress0, span, done, part)
+    _hidden(wi, features, start, end, hidden)
+    grad[:] = 0.0
+    return start, end, lr
+
+
 @njit(nogil=True, cache=True)
 def train_softmax(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
                   lr0, progress0, span, rng, hidden, grad, scores):  # pragma: no cover - jitted
@@ -165,18 +185,14 @@ def train_softmax(order, features, feat_offsets, labels, label_offsets, weights,
     `weights` are the examples' token counts, for the learning-rate schedule: progress goes from
     `progress0` to `progress0 + span` over this call."""
     loss = 0.0
-    part = 0.0
-    for e in order:
-        part += weights[e]
+    part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end = feat_offsets[e], feat_offsets[e + 1]
-        lr = _learning_rate(lr0, progress0, span, done, part)
+        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
+                                        part)
         done += weights[e]
         target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
         lr = lr * class_weight[target]
-        _hidden(wi, features, start, end, hidden)
-        grad[:] = 0.0
         np.dot(wo, hidden, scores)  # BLAS: with many labels this product is most of the work
         top = scores.max()
         total = 0.0
@@ -203,18 +219,14 @@ def train_ns(order, features, feat_offsets, labels, label_offsets, weights, wi, 
     label counts^0.5 (alias table), as fastText's NegativeSamplingLoss; returns the summed loss."""
     n_labels = len(noise_prob)
     loss = 0.0
-    part = 0.0
-    for e in order:
-        part += weights[e]
+    part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end = feat_offsets[e], feat_offsets[e + 1]
-        lr = _learning_rate(lr0, progress0, span, done, part)
+        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
+                                        part)
         done += weights[e]
         target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
         lr = lr * class_weight[target]
-        _hidden(wi, features, start, end, hidden)
-        grad[:] = 0.0
         loss += _binary_logistic(wo, target, hidden, grad, True, lr)
         for _ in range(negative):
             while True:
@@ -234,18 +246,14 @@ def train_hs(order, features, feat_offsets, labels, label_offsets, weights, wi, 
     """SGD with hierarchical softmax over a Huffman tree of the labels (bit b of a path is the unit's
     negative class); returns the summed loss."""
     loss = 0.0
-    part = 0.0
-    for e in order:
-        part += weights[e]
+    part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end = feat_offsets[e], feat_offsets[e + 1]
-        lr = _learning_rate(lr0, progress0, span, done, part)
+        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
+                                        part)
         done += weights[e]
         target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
         lr = lr * class_weight[target]
-        _hidden(wi, features, start, end, hidden)
-        grad[:] = 0.0
         for b in range(paths[target], paths[target + 1]):
             loss += _binary_logistic(wo, points[b], hidden, grad, codes[b] == 0, lr)
         _backprop(wi, features, start, end, grad)
@@ -258,16 +266,12 @@ def train_ova(order, features, feat_offsets, labels, label_offsets, weights, wi,
     """SGD with one independent sigmoid per label (one-vs-all: every label of a line is a positive, every
     other a negative), for multi-label data; returns the summed loss."""
     loss = 0.0
-    part = 0.0
-    for e in order:
-        part += weights[e]
+    part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end = feat_offsets[e], feat_offsets[e + 1]
-        lr = _learning_rate(lr0, progress0, span, done, part)
+        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
+                                        part)
         done += weights[e]
-        _hidden(wi, features, start, end, hidden)
-        grad[:] = 0.0
         for i in range(len(wo)):
             positive = False
             for l in range(label_offsets[e], label_offsets[e + 1]):
