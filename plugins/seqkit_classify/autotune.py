@@ -17,13 +17,13 @@ from dataclasses import asdict
 import numpy as np
 
 from seqkit.corpus import CorpusStats
-from seqkit.errors import DataError, SeqkitError, TrainingDiverged
+from seqkit.errors import SeqkitError, TrainingDiverged
 from seqkit.progress import Reporter
 from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path
 from seqkit_classify import modelfile
 from seqkit_classify.command import DEFAULT_LR, EPOCH_TOKENS, SMALL_DATA_LR, _size, class_weights, default_epochs
-from seqkit_classify.data import Settings, build_dictionary, featurise, locate_line, read_lines, spooled
+from seqkit_classify.data import Settings, build_dictionary, check_unlabelled, featurise, read_lines, spooled
 from seqkit_classify.scoring import Metric, Validation, measure, parse_metric, top_k
 from seqkit_classify.search import Halving, Params, Sampler, Trial, rung_epochs
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels, train
@@ -167,11 +167,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
                     Config(negative=negative, threads=threads, seed=seed), label_prefix, patience, rungs,
                     began + duration if duration is not None else None, autotune_trials)
     examples, _, validation = search.data(start)
-    if examples.unlabelled:
-        if strict:
-            path, line = locate_line(paths, examples.first_unlabelled, errors)
-            raise DataError(f"no label (no token starting with {label_prefix!r}; --strict)", path, line)
-        reporter.warn(f"skipped {examples.unlabelled:,} lines without a label")
+    check_unlabelled(examples, paths, label_prefix, strict, errors, reporter)
     if len(validation) == 0:
         raise SeqkitError(f"{autotune_validation}: no lines with a label the training data has")
     budget = " and ".join(x for x in (f"{duration:g} s" if duration is not None else "",

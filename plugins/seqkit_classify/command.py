@@ -13,7 +13,7 @@ from seqkit.progress import Reporter
 from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path, open_input
 from seqkit_classify import modelfile
-from seqkit_classify.data import Examples, Settings, locate_line, read_examples, spooled
+from seqkit_classify.data import Examples, Settings, check_unlabelled, read_examples, spooled
 from seqkit_classify.scoring import Metric, Validation, measure, top_k
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
 from seqkit_classify.train import train as train_model
@@ -39,11 +39,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     with reporter.task("reading training data", total=None):
         dictionary, examples = read_examples(paths, settings, min_count=min_count, min_count_label=min_count_label,
                                              errors=errors, stats=stats)
-    if examples.unlabelled:
-        if strict:
-            path, line = locate_line(paths, examples.first_unlabelled, errors)
-            raise DataError(f"no label (no token starting with {label_prefix!r}; --strict)", path, line)
-        reporter.warn(f"skipped {examples.unlabelled:,} lines without a label")
+    check_unlabelled(examples, paths, label_prefix, strict, errors, reporter)
     if len(examples) == 0:
         raise SeqkitError(f"no labelled lines in {', '.join(train)}")
     n_tokens = float(examples.tokens.sum())

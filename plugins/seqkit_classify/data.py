@@ -181,6 +181,17 @@ def _take(values: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tuple[np
     return values[index], new_offsets
 
 
+def check_unlabelled(examples: "Examples", paths: list[str], label_prefix: str, strict: bool, errors: str,
+                     reporter) -> None:
+    """Lines without a label are skipped and counted; with `--strict` the first one is an error naming it."""
+    if not examples.unlabelled:
+        return
+    if strict:
+        path, line = locate_line(paths, examples.first_unlabelled, errors)
+        raise DataError(f"no label (no token starting with {label_prefix!r}; --strict)", path, line)
+    reporter.warn(f"skipped {examples.unlabelled:,} lines without a label")
+
+
 def locate_line(paths: list[str], nonempty_index: int, errors: str) -> tuple[str, int]:
     """(path, 1-based line number) of the `nonempty_index`-th line holding a token (the reader skips the
     others), found by reading the files again: only on the way to an error message."""
