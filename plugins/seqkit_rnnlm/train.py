@@ -4,16 +4,14 @@ divergence / Ctrl-C guards."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 
 from seqkit.errors import DataError, Interrupted, TrainingDiverged
+from seqkit.interrupts import deferred_interrupt
 from seqkit.lm import perplexity
 from seqkit.recurrent.pool import Pool
 from seqkit_rnnlm import modelfile
@@ -130,7 +128,7 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
     started = time.perf_counter()
     tokens_done = 0
     # over/invalid: a diverging run is caught by the loss check
-    with np.errstate(over="ignore", invalid="ignore"), _deferred_interrupt() as interrupted:
+    with np.errstate(over="ignore", invalid="ignore"), deferred_interrupt() as interrupted:
         try:
             while progress.epoch < schedule.epochs:
                 epoch = progress.epoch + 1
@@ -204,27 +202,6 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
             raise Interrupted(f"interrupted again; {output} holds the last checkpoint saved, if any") from None
     progress.history.append({"total_seconds": time.perf_counter() - started, "tokens": tokens_done})
     return progress
-
-
-@contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C only sets a flag, checked between batches, so that a checkpoint never catches a parameter
-    update half done and --resume can go on exactly; a second Ctrl-C interrupts at once."""
-    received: list[int] = []
-
-    def handler(signum: int, frame) -> None:
-        received.append(signum)
-        signal.signal(signal.SIGINT, previous)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler) or signal.default_int_handler
-    except ValueError:  # not the main thread, which is the only one a signal reaches
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(received)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _clip_factor(grads: Gradients, limit: float, scale: float = 1.0) -> float:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import tempfile
-from typing import Callable, Iterator
 
 import numpy as np
 
 from seqkit.errors import DataError, SeqkitError
+from seqkit.interrupts import deferred_interrupt
 from seqkit.progress import Reporter
 from seqkit.textio import atomic_output, check_output_path, open_input
 
@@ -61,26 +60,6 @@ def _parallel(src_path: str, tgt_path: str, tok: dict, errors: str):
         raise DataError(f"{len(src_raw)} lines but {tgt_path} has {len(tgt_raw)}", src_path,
                         min(len(src_raw), len(tgt_raw)) + 1)
     return [tokenize(line, **tok) for line in src_raw], [tokenize(line, **tok) for line in tgt_raw], tgt_raw
-
-
-@contextlib.contextmanager
-def deferred_interrupt() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C sets a flag checked between batches (a second one interrupts at once)."""
-    received: list[int] = []
-
-    def handler(signum, frame) -> None:
-        received.append(signum)
-        signal.signal(signal.SIGINT, previous)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler) or signal.default_int_handler
-    except ValueError:
-        yield lambda: False
-        return
-    try:
-        yield lambda: bool(received)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, embed, hidden, attention, attn_size,
