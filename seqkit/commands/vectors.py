@@ -32,17 +32,8 @@ def similar(words: tuple[str, ...], vectors: str, model: str | None, k: int, res
     a prompt asks for them until Ctrl-D. An unknown word gets one line on stderr; the exit code is 1
     only when no query could be answered.
     """
-    items, interactive = queries([[w] for w in words] if words else None, "Query word? ", vectors, errors)
-    emb = load_vectors(vectors, errors, quiet, model)
-    lookup = WordLookup(emb, ignore_case)
-
-    def answer(word: str) -> bool:
-        found = lookup.find(word)
-        if found is not None:
-            echo_rows((word, neighbour, score) for neighbour, score in emb.nearest(found, k, restrict=restrict))
-        return found is not None
-
-    answer_all((word for query in items for word in query), answer, interactive)
+    _each_word(words, vectors, model, ignore_case, errors, quiet, lambda emb, word, found: echo_rows(
+        (word, neighbour, score) for neighbour, score in emb.nearest(found, k, restrict=restrict)))
 
 
 @click.command(short_help="Solve 'A is to B as C is to ?' (A - B + C, fastText's order).")
@@ -118,6 +109,13 @@ def print_vectors(words: tuple[str, ...], vectors: str, model: str | None, ignor
     """
     from seqkit.vector_text import text_line
 
+    _each_word(words, vectors, model, ignore_case, errors, quiet,
+               lambda emb, word, found: click.echo(text_line(word, emb.vector(found)), nl=False))
+
+
+def _each_word(words, vectors, model, ignore_case: bool, errors: str, quiet: bool, respond) -> None:
+    """One-word queries (arguments, else stdin or a prompt): `respond(table, word, found)` for each word the
+    table has; one line on stderr for each it lacks, exit 1 when none was answered."""
     items, interactive = queries([[w] for w in words] if words else None, "Query word? ", vectors, errors)
     emb = load_vectors(vectors, errors, quiet, model)
     lookup = WordLookup(emb, ignore_case)
@@ -125,7 +123,7 @@ def print_vectors(words: tuple[str, ...], vectors: str, model: str | None, ignor
     def answer(word: str) -> bool:
         found = lookup.find(word)
         if found is not None:
-            click.echo(text_line(word, emb.vector(found)), nl=False)
+            respond(emb, word, found)
         return found is not None
 
     answer_all((word for query in items for word in query), answer, interactive)
