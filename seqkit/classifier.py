@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -46,6 +46,25 @@ class ClassifierFormat(Protocol):
         ...
 
     def load(self, path: str) -> Classifier:
+        ...
+
+
+@runtime_checkable
+class ClassifierTrainer(Protocol):
+    """What `seqkit classify --model NAME` trains, registered with `Registry.add_classifier_trainer`.
+
+    `seqkit classify` parses the options every trainer shares (`seqkit.plugins.CLASSIFIER_TRAINING_OPTIONS`:
+    train, output, valid, patience, label_prefix, epochs, lr, dim, min_count, pretrained_vectors, as_json,
+    strict, threads, seed, errors, quiet; `lr` and `epochs` are None unless given, so each trainer keeps its
+    own defaults) and the chosen trainer's own `params`; an option of another trainer given on the command
+    line is a usage error. `train` runs in the command's process; it imports its kernels itself.
+    """
+
+    name: str                  # the --model value
+    help: str                  # one line for `seqkit classify --help`
+    params: Sequence[Any]      # its own click.Option objects
+
+    def train(self, **options: Any) -> None:
         ...
 
 

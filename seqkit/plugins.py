@@ -5,7 +5,8 @@ time: one that fails to import (or to register) is reported on stderr and skippe
 never takes `seqkit --help` or the other commands down with it.
 
 A plugin is any object (usually a module) with `name`, `version` and either a `register(registry)`
-callback or `commands` and format sequences named as `FORMAT_KINDS` (`language_models`, ...).
+callback or `commands` and format sequences named as `FORMAT_KINDS` (`language_models`, ...), and
+optionally `classifier_trainers`: what `seqkit classify --model NAME` trains.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ FORMAT_KINDS = {
     "vector_models": "vector-model",          # seqkit.subword.VectorModel
     "translation_models": "translation-model",  # translate(source), attention(source)
 }
+# The options `seqkit classify` gives every classifier trainer (keyword arguments of `train`), with their
+# flags: a trainer's own options (`params`) may use none of these names or flags.
+CLASSIFIER_TRAINING_OPTIONS = {
+    "train": ("TRAIN...",), "output": ("-o", "--output"), "valid": ("--valid",), "patience": ("--patience",),
+    "label_prefix": ("--label-prefix",), "epochs": ("--epochs",), "lr": ("--lr",), "dim": ("--dim",),
+    "min_count": ("--min-count",), "pretrained_vectors": ("-v", "--pretrained-vectors"), "as_json": ("--json",),
+    "strict": ("--strict",), "threads": ("-t", "--threads"), "seed": ("--seed",), "errors": ("--errors",),
+    "quiet": ("-q", "--quiet"), "model": ("--model",),
+}
 
 
 @dataclass
@@ -45,6 +55,7 @@ class PluginInfo:
     classifiers: list[str] = field(default_factory=list)
     vector_models: list[str] = field(default_factory=list)
     translation_models: list[str] = field(default_factory=list)
+    classifier_trainers: list[str] = field(default_factory=list)
     error: str | None = None
     dist: Any = field(default=None, repr=False, compare=False)  # its distribution, read only when listed
 
@@ -61,10 +72,10 @@ class PluginInfo:
         self.fill_from_distribution()
         return {"name": self.name, "version": self.version, "distribution": self.distribution,
                 "commands": self.commands, **{kind: getattr(self, kind) for kind in FORMAT_KINDS},
-                "error": self.error}
+                "classifier_trainers": self.classifier_trainers, "error": self.error}
 
     def forget(self) -> None:
-        self.commands = []
+        self.commands, self.classifier_trainers = [], []
         for kind in FORMAT_KINDS:
             setattr(self, kind, [])
 
@@ -79,6 +90,7 @@ class Registry:
         self.classifiers: list[Any] = []
         self.vector_models: list[Any] = []
         self.translation_models: list[Any] = []
+        self.classifier_trainers: dict[str, Any] = {}
         self.plugins: list[PluginInfo] = []
         self._current: PluginInfo | None = None
 
@@ -112,6 +124,34 @@ class Registry:
         """Register a sequence-to-sequence model format (`name`, `sniff(path)`, `load(path)` -> an object with
         `translate(source)` and, optionally, `attention(source)` for `seqkit plot attention`)."""
         self._add_format("translation_models", fmt)
+
+    def add_classifier_trainer(self, trainer: Any) -> None:
+        """Register what `seqkit classify --model NAME` trains: an object with `name`, `help` (one line),
+        `params` (its own click options, none named or flagged as a `CLASSIFIER_TRAINING_OPTIONS` one or
+        another trainer's) and `train(**options)`, given the shared options and its own (see
+        `seqkit.classifier.ClassifierTrainer`). A name or option taken by another trainer is a conflict."""
+        for attr in ("name", "help", "params", "train"):
+            if not hasattr(trainer, attr):
+                raise TypeError(f"a classifier trainer needs `{attr}`")
+        owner = self._current.name if self._current else "?"
+        if trainer.name in self.classifier_trainers:
+            raise PluginConflict(f"classifier trainer '{trainer.name}' of plugin '{owner}' is already registered")
+        taken = {name: "`seqkit classify` itself" for name in CLASSIFIER_TRAINING_OPTIONS}
+        taken.update({flag: "`seqkit classify` itself" for flags in CLASSIFIER_TRAINING_OPTIONS.values()
+                      for flag in flags})
+        for other in self.classifier_trainers.values():
+            for param in other.params:
+                taken.update({key: f"--model {other.name}" for key in (param.name, *param.opts, *param.secondary_opts)})
+        for param in trainer.params:
+            if not isinstance(param, click.Option):
+                raise TypeError(f"classifier trainer '{trainer.name}': params must be click options")
+            for key in (param.name, *param.opts, *param.secondary_opts):
+                if key in taken:
+                    raise PluginConflict(f"option {key} of classifier trainer '{trainer.name}' (plugin '{owner}') "
+                                         f"is taken by {taken[key]}")
+        self.classifier_trainers[trainer.name] = trainer
+        if self._current:
+            self._current.classifier_trainers.append(trainer.name)
 
     def formats(self) -> list[Any]:
         """Every registered model format, of every kind, in the order `FORMAT_KINDS` lists the kinds."""
@@ -165,6 +205,7 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
     before_commands = dict(registry.commands)
     before_owner = dict(registry.command_owner)
     before_formats = {kind: list(getattr(registry, kind)) for kind in FORMAT_KINDS}
+    before_trainers = dict(registry.classifier_trainers)
     registry._current = info
     try:
         plugin = entry.load()
@@ -179,10 +220,13 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
             for kind in FORMAT_KINDS:
                 for fmt in getattr(plugin, kind, ()):
                     registry._add_format(kind, fmt)
+            for trainer in getattr(plugin, "classifier_trainers", ()):
+                registry.add_classifier_trainer(trainer)
     except Exception as exc:  # a broken plugin must not break the CLI
         registry.commands, registry.command_owner = before_commands, before_owner
         for kind, before in before_formats.items():
             setattr(registry, kind, before)
+        registry.classifier_trainers = before_trainers
         info.forget()
         info.error = str(exc) if isinstance(exc, PluginConflict) else f"{type(exc).__name__}: {exc}"
         verb = "was not loaded" if isinstance(exc, PluginConflict) else "failed to load"

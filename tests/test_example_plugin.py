@@ -76,7 +76,7 @@ def test_plugins_lists_the_example(run):
     info = next(p for p in json.loads(proc.stdout) if p["name"] == "unigram")
     assert info == {"name": "unigram", "version": "0.1.0", "distribution": "seqkit-unigram",
                     "commands": ["unigram"], "language_models": ["unigram-npz"], "classifiers": [], "vector_models": [],
-                    "translation_models": [],
+                    "translation_models": [], "classifier_trainers": [],
                     "error": None}
 
 

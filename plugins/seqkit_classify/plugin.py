@@ -1,60 +1,86 @@
-"""`seqkit classify` and the classifier model format (light imports only: kernels load when run)."""
+"""`seqkit classify` and the classifier model format (light imports only: kernels load when run).
+
+`seqkit classify` trains whichever registered classifier trainer `--model` names (this plugin's bag of
+n-grams, `bow`, registered like any other): it parses the options all trainers share
+(`seqkit.plugins.CLASSIFIER_TRAINING_OPTIONS`) and those of every registered trainer, and refuses, as a
+usage error, an option of a model other than the chosen one.
+"""
 
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from seqkit.options import errors_option, json_option, quiet_option, seed_option, threads_option
 
 name = "classify"
 version = "0.1.0"
+DEFAULT_MODEL = "bow"
+GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-@click.command(short_help="Train a text classifier: fastText's bag of words and n-grams (supervised).")
+def _trainers() -> dict:
+    from seqkit.plugins import load_registry
+
+    return load_registry().classifier_trainers
+
+
+class ClassifyCommand(click.Command):
+    """The shared options, `--model` (choices: the registered trainers) and every trainer's own options,
+    read from the registry when the command line is parsed or its help shown (entry points only, no
+    kernels)."""
+
+    _model_options: dict = {}
+
+    def model_option(self, names: tuple[str, ...]) -> click.Option:
+        if names not in self._model_options:  # one object per parse: click matches parameters by identity
+            self._model_options[names] = click.Option(
+                ["--model"], type=click.Choice(names), default=DEFAULT_MODEL, show_default=True,
+                help="Which classifier to train (the options of each model are listed below).")
+        return self._model_options[names]
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        trainers = _trainers()
+        params = [self.params[0], self.model_option(tuple(sorted(trainers))), *self.params[1:]]
+        params += [p for trainer in trainers.values() for p in trainer.params]
+        help_option = self.get_help_option(ctx)
+        return params + ([help_option] if help_option is not None else [])
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        trainers = _trainers()
+        own = {id(p) for trainer in trainers.values() for p in trainer.params}
+        shared = [p for p in self.get_params(ctx) if isinstance(p, click.Option) and id(p) not in own]
+        groups = [("Options", "", shared)]
+        groups += [(f"Options of --model {n}", trainers[n].help, trainers[n].params) for n in sorted(trainers)]
+        for title, about, params in groups:
+            records = [record for p in params if (record := p.get_help_record(ctx)) is not None]
+            with formatter.section(title):
+                if about:
+                    formatter.write_text(about + ".")
+                if records:
+                    formatter.write_dl(records)
+
+
+@click.command(cls=ClassifyCommand, short_help="Train a text classifier: fastText's bag of n-grams, or another "
+                                               "registered model (--model).")
 @click.argument("train", nargs=-1, required=True, metavar="TRAIN...")
 @click.option("-o", "--output", required=True, metavar="MODEL.npz", help="Model file (NumPy arrays + JSON metadata).")
 @click.option("--valid", metavar="FILE", default=None,
-              help="Labelled validation lines: P@1 after every epoch, and the best epoch's model is kept.")
+              help="Labelled validation lines: scored after every epoch, and the best epoch's model is kept.")
 @click.option("--patience", type=click.IntRange(min=1), default=5, show_default=True,
-              help="With --valid: stop after this many epochs without a better validation P@1.")
+              help="With --valid: stop after this many epochs without a better validation score.")
 @click.option("--label-prefix", default="__label__", show_default=True,
               help="Tokens starting with this are labels (anywhere on the line, one or more).")
-@click.option("--loss", type=click.Choice(["softmax", "ns", "hs", "ova"]), default="softmax", show_default=True,
-              help="Full softmax, negative sampling, hierarchical softmax (Huffman tree over label counts), "
-                   "or one sigmoid per label (one-vs-all, for multi-label data).")
 @click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Embedding size.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Initial learning rate, decayed linearly to 0.  [default: 0.1, or higher on small data]")
+              help="Initial learning rate.  [default: the model's, below]")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Passes over the data.  [default: 5, or more on small data]")
-@click.option("--word-ngrams", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Also hash word n-grams up to this length into --buckets (fastText's default is 1; word "
-                   "pairs gain 3-5 points on the shared sentence sets).")
-@click.option("--buckets", type=click.IntRange(min=1), default=2_000_000, show_default=True,
-              help="Hash buckets for word and character n-grams (only the used ones are stored).")
-@click.option("--minn", type=click.IntRange(min=0), default=0, show_default=True, help="Shortest character n-gram (0 = none).")
-@click.option("--maxn", type=click.IntRange(min=0), default=0, show_default=True, help="Longest character n-gram (0 = none).")
-@click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True, help="Drop rarer words.")
-@click.option("--min-count-label", type=click.IntRange(min=1), default=1, show_default=True, help="Drop rarer labels.")
-@click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Negative labels per example with --loss ns.")
-@click.option("--class-weight", default=None, metavar="balanced|FILE",
-              help="Scale each label's updates: 'balanced' (n / (labels x count)) or a file of `label weight` lines.")
-@click.option("--pretrained-vectors", metavar="VECS", default=None,
-              help="Initialise word rows from a word2vec/fastText .vec file (its dimension must be --dim).")
-@click.option("--autotune-validation", metavar="FILE", default=None,
-              help="Search lr, dim, word n-grams, buckets, loss and character n-grams (epochs by successive "
-                   "halving: many short runs, the best third run again with 3x the epochs) for the best "
-                   "--autotune-metric on these labelled lines, and save the best run's best epoch. Options "
-                   "given (--lr, --dim, ...) are the first configuration; --epochs is the longest run.")
-@click.option("--autotune-duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-              help="Time budget of the search (the first run always finishes).  [default: training tokens / "
-                   "5,000, between 60 and 300 s (fastText: 300 s); none with --autotune-trials]")
-@click.option("--autotune-trials", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Budget as a number of training runs: reproducible with --threads 1 and --seed, whatever the "
-                   "machine.")
-@click.option("--autotune-metric", default="f1", show_default=True, metavar="f1|f1:LABEL|precision@K|recall@K",
-              help="What the search maximises on the validation lines (f1: micro F1 of the top label).")
+              help="Passes over the data.  [default: the model's, below]")
+@click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Rarer words are dropped (bow) or become <unk> (birnn).")
+@click.option("-v", "--pretrained-vectors", metavar="VECS", default=None,
+              help="Initialise word rows from a vector file (word2vec/fastText/GloVe text or binary, .skv); "
+                   "its dimension must be --dim.")
 @json_option
 @click.option("--strict", is_flag=True, help="A line without a label is an error naming it (default: skip and count).")
 @threads_option
@@ -65,30 +91,90 @@ def classify(**options) -> None:
     """Train a classifier on TRAIN (fastText's format: `__label__a __label__b words ...` per line; `-` is
     stdin; .gz/.bz2/.xz read as such) and write MODEL.npz.
 
-    The model is fastText's: the mean of the embeddings of the words, hashed word n-grams (--word-ngrams)
-    and character n-grams (--minn/--maxn) feeds a linear output layer; features are hashed exactly as
-    fastText hashes them, `</s>` included. Use the model with `seqkit predict`, `seqkit test` and
-    `seqkit sentence-vectors`.
+    The default model (`--model bow`) is fastText's: the mean of the embeddings of the words, hashed word
+    n-grams (--word-ngrams) and character n-grams (--minn/--maxn) feeds a linear output layer; features are
+    hashed exactly as fastText hashes them, `</s>` included. `--model birnn` is a bidirectional recurrent
+    network. Use either model with `seqkit predict`, `seqkit test` and `seqkit sentence-vectors`.
     """
-    minn, maxn = options["minn"], options["maxn"]
-    if (minn == 0) != (maxn == 0) or minn > maxn:
-        raise click.UsageError("--minn and --maxn go together, with 1 <= minn <= maxn (or both 0)")
-    tuning = ("autotune_duration", "autotune_trials", "as_json")
-    if options["autotune_validation"] is not None:
-        if options["valid"] is not None or options["pretrained_vectors"] is not None:
-            raise click.UsageError("--autotune-validation replaces --valid, and varies --dim (no --pretrained-vectors)")
-        from seqkit_classify.autotune import run as tune
+    ctx = click.get_current_context()
+    trainers = _trainers()
+    chosen = trainers[options.pop("model")]
+    for trainer in trainers.values():
+        if trainer is chosen:
+            continue
+        for param in trainer.params:
+            if ctx.get_parameter_source(param.name) in GIVEN:
+                raise click.UsageError(f"{param.opts[-1]} is an option of --model {trainer.name}; --model "
+                                       f"{chosen.name} does not take it")
+            options.pop(param.name, None)
+    chosen.train(**options)
 
-        tune(**{k: v for k, v in options.items() if k not in ("valid", "pretrained_vectors")})
-        return
-    given = [k for k in tuning if options[k] not in (None, False)] + (
-        ["autotune_metric"] if options["autotune_metric"] != "f1" else [])
-    if given:
-        raise click.UsageError(f"--{given[0].replace('_', '-').replace('as-json', 'json')} goes with "
-                               "--autotune-validation")
-    from seqkit_classify.command import run
 
-    run(**{k: v for k, v in options.items() if not k.startswith("autotune_") and k != "as_json"})
+class BagOfNgramsTrainer:
+    """fastText's supervised model: `seqkit classify --model bow` (the default)."""
+
+    name = "bow"
+    help = ("fastText's bag of words and n-grams; --lr 0.1 (0.5 on small data), --epochs 5 (up to 25 on small "
+            "data); --valid scores P@1")
+    params = [
+        click.Option(["--loss"], type=click.Choice(["softmax", "ns", "hs", "ova"]), default="softmax",
+                     show_default=True,
+                     help="Full softmax, negative sampling, hierarchical softmax (Huffman tree over label counts), "
+                          "or one sigmoid per label (one-vs-all, for multi-label data)."),
+        click.Option(["--word-ngrams"], type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Also hash word n-grams up to this length into --buckets (fastText's default is 1; word "
+                          "pairs gain 3-5 points on the shared sentence sets)."),
+        click.Option(["--buckets"], type=click.IntRange(min=1), default=2_000_000, show_default=True,
+                     help="Hash buckets for word and character n-grams (only the used ones are stored)."),
+        click.Option(["--minn"], type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Shortest character n-gram (0 = none)."),
+        click.Option(["--maxn"], type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Longest character n-gram (0 = none)."),
+        click.Option(["--min-count-label"], type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Drop rarer labels."),
+        click.Option(["--negative"], type=click.IntRange(min=1), default=5, show_default=True,
+                     help="Negative labels per example with --loss ns."),
+        click.Option(["--class-weight"], default=None, metavar="balanced|FILE",
+                     help="Scale each label's updates: 'balanced' (n / (labels x count)) or a file of `label weight` "
+                          "lines."),
+        click.Option(["--autotune-validation"], metavar="FILE", default=None,
+                     help="Search lr, dim, word n-grams, buckets, loss and character n-grams (epochs by successive "
+                          "halving: many short runs, the best third run again with 3x the epochs) for the best "
+                          "--autotune-metric on these labelled lines, and save the best run's best epoch. Options "
+                          "given (--lr, --dim, ...) are the first configuration; --epochs is the longest run; "
+                          "--json prints the search on stdout."),
+        click.Option(["--autotune-duration"], type=click.FloatRange(min=0, min_open=True), default=None,
+                     metavar="SECONDS",
+                     help="Time budget of the search (the first run always finishes).  [default: training tokens / "
+                          "5,000, between 60 and 300 s (fastText: 300 s); none with --autotune-trials]"),
+        click.Option(["--autotune-trials"], type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Budget as a number of training runs: reproducible with --threads 1 and --seed, whatever "
+                          "the machine."),
+        click.Option(["--autotune-metric"], default="f1", show_default=True,
+                     metavar="f1|f1:LABEL|precision@K|recall@K",
+                     help="What the search maximises on the validation lines (f1: micro F1 of the top label)."),
+    ]
+
+    def train(self, **options) -> None:
+        minn, maxn = options["minn"], options["maxn"]
+        if (minn == 0) != (maxn == 0) or minn > maxn:
+            raise click.UsageError("--minn and --maxn go together, with 1 <= minn <= maxn (or both 0)")
+        tuning = ("autotune_duration", "autotune_trials", "as_json")
+        if options["autotune_validation"] is not None:
+            if options["valid"] is not None or options["pretrained_vectors"] is not None:
+                raise click.UsageError("--autotune-validation replaces --valid, and varies --dim (no --pretrained-vectors)")
+            from seqkit_classify.autotune import run as tune
+
+            tune(**{k: v for k, v in options.items() if k not in ("valid", "pretrained_vectors")})
+            return
+        given = [k for k in tuning if options[k] not in (None, False)] + (
+            ["autotune_metric"] if options["autotune_metric"] != "f1" else [])
+        if given:
+            raise click.UsageError(f"--{given[0].replace('_', '-').replace('as-json', 'json')} goes with "
+                                   "--autotune-validation (with --model bow)")
+        from seqkit_classify.command import run
+
+        run(**{k: v for k, v in options.items() if not k.startswith("autotune_") and k != "as_json"})
 
 
 class ClassifierFormat:
@@ -107,4 +193,5 @@ class ClassifierFormat:
 
 def register(registry) -> None:
     registry.add_command(classify)
+    registry.add_classifier_trainer(BagOfNgramsTrainer())
     registry.add_classifier(ClassifierFormat())

@@ -1,4 +1,5 @@
-"""`seqkit seq2seq`, `translate`, `bleu`, `ctc` and `ctc-decode` (light imports only)."""
+"""`seqkit seq2seq`, `translate`, `bleu`, `ctc` and `ctc-decode`, and the recurrent classifier behind
+`seqkit classify --model birnn` (light imports only)."""
 
 from __future__ import annotations
 
@@ -150,7 +151,57 @@ class Seq2seqFormat:
         return TranslationModel(path)
 
 
+class BiRnnTrainer:
+    """`seqkit classify --model birnn`: embeddings, a bidirectional recurrent encoder, pooling, softmax."""
+
+    name = "birnn"
+    help = ("a bidirectional GRU/LSTM/RNN over the words, max-pooled over time, then a softmax (single-label); "
+            "--lr 0.001 (adam) or 0.1 (sgd), --epochs 5; --valid scores accuracy")
+    params = [
+        click.Option(["--cell"], type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True),
+        click.Option(["--hidden"], type=click.IntRange(min=1), default=150, show_default=True,
+                     help="Hidden units per direction."),
+        click.Option(["--layers"], type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Stacked bidirectional layers."),
+        click.Option(["--pool"], type=click.Choice(["max", "last"]), default="max", show_default=True,
+                     help="Sentence vector: each unit's maximum over the words, or the last forward and "
+                          "backward states."),
+        click.Option(["--dropout"], type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
+                     help="On the sentence vector, and between layers."),
+        click.Option(["--optimizer"], type=click.Choice(["adam", "sgd"]), default="adam", show_default=True,
+                     help="Adam (on the embedding: only the rows a batch used), or plain SGD."),
+        click.Option(["--batch"], type=click.IntRange(min=1), default=64, show_default=True,
+                     help="Lines per batch (of similar lengths)."),
+        click.Option(["--clip"], type=click.FloatRange(min=0), default=5.0, show_default=True,
+                     help="Clip the gradient to this global L2 norm (0 = off)."),
+        click.Option(["--freeze-embeddings"], is_flag=True, help="Keep the -v embedding fixed."),
+    ]
+
+    def train(self, **options) -> None:
+        from seqkit_seq2seq.classifier_command import run
+
+        run(**options)
+
+
+class BiRnnClassifierFormat:
+    """`seqkit classify --model birnn` model files, for `seqkit predict`, `test` and `sentence-vectors`."""
+
+    name = "birnn-classifier-npz"
+
+    def sniff(self, path: str) -> bool:
+        from seqkit_seq2seq.classifier_model import sniff
+
+        return sniff(path)
+
+    def load(self, path: str):
+        from seqkit_seq2seq.classifier_model import BiRnnClassifier
+
+        return BiRnnClassifier(path)
+
+
 def register(registry) -> None:
     for command in (seq2seq, translate, bleu, ctc, ctc_decode):
         registry.add_command(command)
     registry.add_translation_model(Seq2seqFormat())
+    registry.add_classifier_trainer(BiRnnTrainer())
+    registry.add_classifier(BiRnnClassifierFormat())
