@@ -17,11 +17,14 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
         sample: float, min_count: int, max_vocab: int | None, epochs: int, lr: float | None, min_lr: float,
         cbow_mean: bool, batch_negatives: bool, binary: bool, save_vocab: str | None, read_vocab: str | None,
         threads: int, seed: int, errors: str, max_sentence_len: int, quiet: bool, engine: str = "local",
-        scheduler: str | None = None) -> None:
+        scheduler: str | None = None, minn: int = 0, maxn: int = 0, buckets: int = 2_000_000,
+        save_model: str | None = None) -> None:
     reporter = Reporter(quiet)
     # a bad path, or one that would overwrite an input, fails now, not after an hour of training
     inputs = [*corpus, read_vocab]
     check_output_path(output, inputs)
+    if save_model:
+        check_output_path(save_model, inputs, param_hint="'--save-model'")
     if save_vocab:
         check_output_path(save_vocab, inputs, param_hint="'--save-vocab'")
     skip_gram = model == "sg"
@@ -36,7 +39,13 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
                     cbow_mean=cbow_mean, batch_negatives=batch_negatives, threads=threads, seed=seed)
     if config.min_lr > config.lr:
         config.min_lr = config.lr
-    load_kernels(config)  # before the corpus: the compiler's memory is given back before the model's is taken
+    subword = maxn > 0
+    if subword:
+        from seqkit_word2vec.subword_train import load_subword_kernels
+
+        load_subword_kernels(config, minn, maxn)
+    else:
+        load_kernels(config)  # before the corpus: the compiler's memory is given back before the model's is taken
 
     stats = CorpusStats()
     vocab = None
@@ -64,6 +73,12 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     return_free_heap()  # what counting the words freed, before the weights are allocated
     if save_vocab:
         vocab.save(save_vocab)
+    if subword:
+        from seqkit_word2vec.subword_command import train_and_save
+
+        return train_and_save(vocab, encoded, config, reporter, vocab_note=vocab_note, stats=stats, output=output,
+                              save_model=save_model, binary=binary, minn=minn, maxn=maxn, buckets=buckets,
+                              model=model, loss=loss, min_count=min_count)
     matrices = 1 + (config.negative > 0) + config.hs
     model_size = memory_estimate(len(vocab), row_width(dim), matrices)  # the rows as stored, padding included
     reporter.info(f"vocabulary: {vocab_note}; model needs about {model_size}")

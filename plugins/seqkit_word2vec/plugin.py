@@ -42,6 +42,17 @@ version = "0.1.0"
 @click.option("--batch-negatives", is_flag=True,
               help="sg + ns only: share one set of noise words across each window and update it as a "
                    "minibatch (Ji et al. 2016); faster, slightly different results.")
+@click.option("--minn", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Shortest character n-gram: with --maxn, fastText's subword vectors (a word is the mean of "
+                   "its own row and its n-grams' rows, so unseen words get vectors too). 0 and 0: plain word2vec.")
+@click.option("--maxn", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Longest character n-gram (fastText's default for word vectors: --minn 3 --maxn 6).")
+@click.option("--buckets", type=click.IntRange(min=0), default=2_000_000, show_default=True,
+              help="Hash buckets for the character n-grams (fastText's -bucket).")
+@click.option("--save-model", metavar="PATH", default=None,
+              help="With --minn/--maxn: also write the model (.npz: seqkit's subword format; .bin: fastText's), "
+                   "which gives vectors for unseen words (`-m PATH`). -o PATH.npz or PATH.bin writes it instead "
+                   "of the vectors.")
 @click.option("--binary", is_flag=True, help="Write word2vec binary instead of text.")
 @click.option("--save-vocab", metavar="PATH", default=None, help="Also write the vocabulary (`word count`).")
 @click.option("--read-vocab", metavar="PATH", default=None,
@@ -53,7 +64,7 @@ version = "0.1.0"
 @engine_options
 @quiet_option
 def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sample, min_count, max_vocab,
-             epochs, lr, min_lr, cbow_mean, batch_negatives, binary, save_vocab, read_vocab, threads, seed, errors,
+             epochs, lr, min_lr, cbow_mean, batch_negatives, minn, maxn, buckets, save_model, binary, save_vocab, read_vocab, threads, seed, errors,
              max_sentence_len, engine, scheduler, quiet) -> None:
     """Train word vectors on CORPUS (files, .gz/.bz2/.xz, or '-' for stdin) and write them to -o.
 
@@ -73,12 +84,37 @@ def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sa
         raise click.UsageError("--loss ns needs --negative >= 1 (or use --loss hs)")
     if batch_negatives and (model != "sg" or loss != "ns"):
         raise click.UsageError("--batch-negatives needs --model sg --loss ns")
+    _check_subword_options(minn, maxn, buckets, batch_negatives, save_model, output, binary)
     check_engine(engine, scheduler)
     run(corpus=list(corpus), output=output, model=model, loss=loss, dim=dim, window=window, negative=negative,
         ns_exponent=ns_exponent, sample=sample, min_count=min_count, max_vocab=max_vocab, epochs=epochs, lr=lr,
         min_lr=min_lr, cbow_mean=cbow_mean, batch_negatives=batch_negatives, binary=binary,
         save_vocab=save_vocab, read_vocab=read_vocab, threads=threads, seed=seed, errors=errors,
-        max_sentence_len=max_sentence_len, quiet=quiet, engine=engine, scheduler=scheduler)
+        max_sentence_len=max_sentence_len, quiet=quiet, engine=engine, scheduler=scheduler, minn=minn, maxn=maxn,
+        buckets=buckets, save_model=save_model)
+
+
+def _check_subword_options(minn: int, maxn: int, buckets: int, batch_negatives: bool, save_model: str | None,
+                           output: str, binary: bool) -> None:
+    if maxn == 0:
+        if minn > 0:
+            raise click.UsageError(f"--minn {minn} needs --maxn >= {minn} (--maxn 0 means no character n-grams)")
+        if save_model:
+            raise click.UsageError("--save-model needs character n-grams (--minn and --maxn)")
+        return
+    if minn == 0:  # fastText reads minn 0 as 1 (single characters); say it rather than guess
+        raise click.UsageError("--maxn needs --minn >= 1 (fastText's default for word vectors: --minn 3 --maxn 6)")
+    if minn > maxn:
+        raise click.UsageError(f"--minn {minn} is greater than --maxn {maxn}")
+    if buckets == 0:
+        raise click.UsageError("character n-grams need --buckets >= 1")
+    if batch_negatives:
+        raise click.UsageError("--batch-negatives does not work with character n-grams (--minn/--maxn)")
+    suffixes = (".npz", ".bin")
+    if save_model and not save_model.lower().endswith(suffixes):
+        raise click.UsageError("--save-model takes a .npz (seqkit's subword model) or .bin (fastText's) path")
+    if binary and output.lower().endswith(suffixes):
+        raise click.UsageError(f"-o {output} writes a model file; --binary is for word2vec binary vectors")
 
 
 class _FastTextClassifier:

@@ -216,7 +216,6 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
     total = float(corpus_words * config.epochs)
     settings = kernel_settings(config, total)
     stats = TrainStats()
-    loss_sum, loss_terms = 0.0, 0
 
     def run(epoch: int, index: int):
         first, end, before = chunks[index]
@@ -234,6 +233,20 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
             if shares:
                 shares.give_back(share, int(offsets[-1] - offsets[0]))
 
+    run_epochs(run, len(chunks), total, config, stats, reporter)
+    # one non-finite value makes the float64 sum non-finite (finite float32s cannot overflow it), and
+    # unlike isfinite(syn0) the sum allocates no array the size of the vectors at the run's peak
+    vectors = weights.input[:len(vocab), :config.dim]  # without the replicas' rows and the padding
+    if not np.isfinite(vectors.sum(dtype=np.float64)):
+        raise TrainingDiverged(f"the vectors became non-finite; lower --lr (now {config.lr:g})")
+    weights = None  # freed before the unpadded copy, which then adds nothing to the run's peak
+    return np.ascontiguousarray(vectors), stats
+
+
+def run_epochs(run, n_chunks: int, total: float, config: Config, stats: TrainStats, reporter) -> None:
+    """Every epoch's chunks through `run(epoch, chunk)` on `config.threads` threads, in order of submission;
+    progress, the divergence guard and Ctrl-C here. Fills `stats` (time, words, the last epoch's mean loss)."""
+    loss_sum, loss_terms = 0.0, 0
     started = time.perf_counter()
     with reporter.task("word2vec", total=total, unit="words") as task, \
             ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="w2v") as pool:
@@ -243,8 +256,8 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
                 window = 4 * config.threads  # chunks in flight: enough to keep every thread busy
                 pending = []
                 next_chunk = 0
-                while next_chunk < len(chunks) or pending:
-                    while next_chunk < len(chunks) and len(pending) < window:
+                while next_chunk < n_chunks or pending:
+                    while next_chunk < n_chunks and len(pending) < window:
                         pending.append(pool.submit(run, epoch, next_chunk))
                         next_chunk += 1
                     loss, terms, raw, trained = pending.pop(0).result()
@@ -268,10 +281,3 @@ def train(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config: Config,
             raise Interrupted("interrupted; no vectors were written") from None
     stats.seconds = time.perf_counter() - started
     stats.loss = loss_sum / max(loss_terms, 1)
-    # one non-finite value makes the float64 sum non-finite (finite float32s cannot overflow it), and
-    # unlike isfinite(syn0) the sum allocates no array the size of the vectors at the run's peak
-    vectors = weights.input[:len(vocab), :config.dim]  # without the replicas' rows and the padding
-    if not np.isfinite(vectors.sum(dtype=np.float64)):
-        raise TrainingDiverged(f"the vectors became non-finite; lower --lr (now {config.lr:g})")
-    weights = None  # freed before the unpadded copy, which then adds nothing to the run's peak
-    return np.ascontiguousarray(vectors), stats
