@@ -3,6 +3,10 @@
 Every model family (ARPA n-grams, recurrent networks, third-party plugins) only reports natural-log
 probabilities per predicted token; the accounting below turns them into the figures KenLM's `query`
 and SRILM's `ngram -ppl` print, so numbers are comparable across families by construction.
+
+A model may also score whole blocks of sentences given as id arrays (`word_ids` and `score_batch`, see
+`score_text`): the core's compiled reader turns the text into ids, and Python then handles each block
+of about a megabyte of text instead of each sentence.
 """
 
 from __future__ import annotations
@@ -24,14 +28,28 @@ class SentenceScore(NamedTuple):
     oov: np.ndarray       # bool[n + 1]
 
 
+class BatchScore(NamedTuple):
+    """What `score_batch` returns for a block of sentences: sums in natural log, and per token (each word,
+    then each sentence's `</s>`) only when asked for `detail`."""
+
+    logprob: float                # sum of ln p over all tokens
+    logprob_known: float          # the same over in-vocabulary tokens
+    tokens: int                   # words + one </s> per sentence
+    oovs: int
+    logprobs: np.ndarray | None   # float64 ln p per token, with detail
+    oov: np.ndarray | None        # bool per token, with detail
+    lengths: np.ndarray | None    # int n-gram length per token, with detail (None: the model has no n-grams)
+
+
 @runtime_checkable
 class LanguageModel(Protocol):
     """What `seqkit perplexity` and `seqkit generate` need from a model.
 
     Optional, used when present: `score_stream(sentences)` (scores carrying state across sentences),
     `score_stream_detail(sentences)` (each score with the n-gram length behind each token, for
-    `perplexity --per-word`), `index` (word -> id), `beam_search(...)`, and the `no_unk`/`count` keywords
-    of `sample`/`beam_search` (`generate --no-unk`, `-n` with `--beam`); see docs/plugins.md.
+    `perplexity --per-word`), `index` (word -> id), `beam_search(...)`, the `no_unk`/`count` keywords
+    of `sample`/`beam_search` (`generate --no-unk`, `-n` with `--beam`), and the batch pair
+    `word_ids(data, offsets)` / `score_batch(ids, offsets, detail)` (`score_text`); see docs/plugins.md.
     """
 
     vocab_size: int
@@ -96,6 +114,14 @@ class PerplexityCounter:
         self.logprob = 0.0        # natural log, all tokens
         self.logprob_known = 0.0  # natural log, in-vocabulary tokens
 
+    def add_batch(self, batch: BatchScore, sentences: int) -> None:
+        """Add a block of `sentences` sentences scored at once."""
+        self.sentences += sentences
+        self.tokens += int(batch.tokens)
+        self.oovs += int(batch.oovs)
+        self.logprob += float(batch.logprob)
+        self.logprob_known += float(batch.logprob_known)
+
     def add(self, score: SentenceScore) -> None:
         logprobs = np.asarray(score.logprobs, dtype=np.float64)
         oov = np.asarray(score.oov, dtype=bool)
@@ -108,14 +134,17 @@ class PerplexityCounter:
         self.logprob_known += float(logprobs[~oov].sum())
 
     def result(self) -> PerplexityResult:
-        words = self.tokens - self.sentences
-        log10_all, log10_known = self.logprob / LN10, self.logprob_known / LN10
-        return PerplexityResult(
-            sentences=self.sentences, words=words, tokens=self.tokens, oovs=self.oovs,
-            logprob10=log10_all, logprob10_known=log10_known,
-            ppl=_ppl(log10_all, self.tokens),
-            ppl_excluding_oov=_ppl(log10_known, self.tokens - self.oovs),
-            ppl1=_ppl(log10_known, words - self.oovs))
+        return figures(self.sentences, self.tokens, self.oovs, self.logprob, self.logprob_known)
+
+
+def figures(sentences: int, tokens: int, oovs: int, logprob: float, logprob_known: float) -> PerplexityResult:
+    """The reported figures from the sums (natural log) over `sentences` sentences."""
+    words = tokens - sentences
+    log10_all, log10_known = logprob / LN10, logprob_known / LN10
+    return PerplexityResult(
+        sentences=sentences, words=words, tokens=tokens, oovs=oovs, logprob10=log10_all,
+        logprob10_known=log10_known, ppl=_ppl(log10_all, tokens),
+        ppl_excluding_oov=_ppl(log10_known, tokens - oovs), ppl1=_ppl(log10_known, words - oovs))
 
 
 def sentence_perplexity(score: SentenceScore) -> PerplexityResult:
@@ -139,3 +168,67 @@ def load_language_model(path: str) -> LanguageModel:
     from seqkit.plugins import load_model
 
     return load_model("language_models", path)
+
+
+def scores_batches(model: object) -> bool:
+    """Whether `model` scores blocks of sentences given as ids (`word_ids` and `score_batch`)."""
+    return callable(getattr(model, "score_batch", None)) and callable(getattr(model, "word_ids", None))
+
+
+class TextBlock(NamedTuple):
+    """A block of whole sentences read from text: sentence s is `text_ids[offsets[s]:offsets[s + 1]]`
+    (ids of `words`, the text's distinct words in order of appearance, `</s>` not included), `ids` the
+    model's ids of the same tokens (-1 for a word the model lacks), and the model's `score`."""
+
+    text_ids: np.ndarray   # int32
+    ids: np.ndarray        # int64
+    offsets: np.ndarray    # int64[sentences + 1]
+    score: BatchScore
+
+
+def score_text(model: LanguageModel, paths: Sequence[str], *, errors: str = "strict",
+               detail: bool = False, words: list[str] | None = None) -> Iterator[TextBlock]:
+    """Score the sentences (lines; empty ones skipped) of `paths` block by block with a model that
+    `scores_batches`: the core's compiled reader numbers the text's words, each distinct word is looked
+    up in the model's vocabulary once, and each block of sentences is one `score_batch` call. `words`, if
+    given, receives the text's distinct words (what `TextBlock.text_ids` index)."""
+    from seqkit.reader import TokenTable, id_blocks
+
+    table = TokenTable(1 << 62)
+    to_model = np.empty(0, dtype=np.int64)  # the model's id of each of the text's words
+    pending = np.empty(0, dtype=np.int32)   # ids of a sentence still being read (a line spanning blocks)
+    for block_ids, lengths in id_blocks(paths, table, errors=errors):
+        known, types = len(to_model), len(table)
+        if types > known:  # the words first seen in this block, as UTF-8 bytes back to back
+            starts = table.starts[known:types]
+            offsets = np.empty(types - known + 1, dtype=np.int64)
+            offsets[:-1] = starts - starts[0]
+            offsets[-1] = int(starts[-1] - starts[0]) + int(table.lengths[types - 1])
+            data = table.arena[int(starts[0]):int(starts[0]) + int(offsets[-1])]
+            to_model = np.concatenate([to_model, np.asarray(model.word_ids(data, offsets), dtype=np.int64)])
+            if words is not None:
+                words.extend(table.word(i).decode("utf-8") for i in range(known, types))
+        pending = np.concatenate([pending, block_ids]) if len(pending) else block_ids
+        if not len(lengths):
+            continue
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        done = int(offsets[-1])
+        text_ids, pending = pending[:done], pending[done:]
+        ids = to_model[text_ids]
+        yield TextBlock(text_ids, ids, offsets, model.score_batch(ids, offsets, detail))
+
+
+def text_perplexity(model: LanguageModel, paths: Sequence[str], *, errors: str = "strict") -> PerplexityResult:
+    """The perplexity figures of `model` on the text of `paths` (one sentence per line), by blocks where the
+    model `scores_batches`, else sentence by sentence."""
+    counter = PerplexityCounter()
+    if scores_batches(model):
+        for block in score_text(model, paths, errors=errors):
+            counter.add_batch(block.score, len(block.offsets) - 1)
+    else:
+        from seqkit.reader import read_sentences
+
+        for score in score_all(model, read_sentences(paths, errors=errors, max_sentence_len=1 << 62)):
+            counter.add(score)
+    return counter.result()

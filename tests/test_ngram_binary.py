@@ -1,5 +1,9 @@
 """seqkit's binary n-gram format: exact round trips with ARPA, queries equal to the ARPA form and to a
-brute-force KenLM query, per-word output, and one clear error for every kind of damaged file."""
+brute-force KenLM query, per-word output, and one clear error for every kind of damaged file.
+
+Loading checks the header, the vocabulary (CRC-32) and every size, not the n-gram tables (that would read
+the whole file): a damaged table entry is caught by `ngram-convert` (which reads every entry) and by
+`ngram-convert --verify`, and meanwhile scoring stays safe (a number may be wrong; nothing crashes)."""
 
 from __future__ import annotations
 
@@ -136,8 +140,14 @@ def damaged(models, tmp_path, how: str):
         data[offset:offset + 8] = struct.pack("<Q", 5)
     elif how == "vocabulary":
         data[300] ^= 0x01
-    elif how == "tables":
-        data[-5] ^= 0x40
+    elif how == "slots":  # the vocabulary's hash table, just before the aligned n-gram data
+        from seqkit_ngram.binary import read_binary
+
+        from seqkit_ngram.binary import HEADER_BYTES
+
+        tables = read_binary(str(models / "toy.bin"))
+        at = HEADER_BYTES + 8 * (tables.vocab_size + 1) + len(tables.vocab_bytes)
+        data[at + -len(tables.vocab_bytes) % 8] ^= 0x01
     elif how == "version":
         data[16] = 9
     path.write_bytes(bytes(data))
@@ -147,16 +157,45 @@ def damaged(models, tmp_path, how: str):
 @pytest.mark.parametrize("how,message", [
     ("truncated", "truncated"), ("header-only", "truncated"), ("longer", "longer than its header says"),
     ("sizes", "counts and table sizes disagree"), ("vocabulary", "fails its checksum"),
-    ("tables", "tables fail their checksum"), ("version", "version 9")])
+    ("slots", "fails its checksum"), ("version", "version 9")])
 def test_damaged_binary_is_one_clear_error(models, tmp_path, cli_run, how, message):
     path = damaged(models, tmp_path, how)
     result = cli_run("perplexity", "-m", path, models / "toy.txt")
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "damaged.bin" in lines[0], result.stderr
-    converted = cli_run("ngram-convert", path, tmp_path / "out.arpa")
-    assert converted.exit_code == 1 and message in converted.stderr
+    for args in (["ngram-convert", path, tmp_path / "out.arpa"], ["convert", path, tmp_path / "out.arpa"],
+                 ["ngram-convert", "--verify", path]):
+        converted = cli_run(*args)
+        assert converted.exit_code == 1 and message in converted.stderr, (args, converted.stderr)
     assert not (tmp_path / "out.arpa").exists()
+
+
+@pytest.mark.parametrize("offset", [-5, -20, -30, -2000])
+def test_damaged_table_entry_is_caught_by_conversion_and_verify(models, tmp_path, cli_run, offset):
+    """A flipped bit in a key, probability or back-off: loading does not read the tables, so scoring runs
+    (ending normally, whatever it gives); converting and --verify name the damage."""
+    data = bytearray((models / "toy.bin").read_bytes())
+    data[offset] ^= 0x40
+    path = tmp_path / "damaged.bin"
+    path.write_bytes(bytes(data))
+    result = cli_run("perplexity", "-m", path, models / "toy.txt", "--per-word", "-q")
+    text = (models / "toy.txt").read_text()
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1 + len(text.split()) + len(text.splitlines())
+    for args in (["ngram-convert", path, tmp_path / "out.arpa"], ["ngram-convert", "--verify", path],
+                 ["convert", path, tmp_path / "out.arpa"]):
+        checked = cli_run(*args)
+        assert checked.exit_code == 1 and "tables fail their checksum" in checked.stderr, checked.stderr
+        assert "damaged.bin" in checked.stderr and len(checked.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.arpa").exists()
+    intact = cli_run("ngram-convert", "--verify", models / "toy.bin")
+    assert intact.exit_code == 0 and "intact" in intact.stderr
+
+
+def test_verify_takes_no_output(models, cli_run, tmp_path):
+    assert cli_run("ngram-convert", "--verify", models / "toy.bin", tmp_path / "x.arpa").exit_code == 2
+    assert cli_run("ngram-convert", models / "toy.bin").exit_code == 2
+    assert cli_run("ngram-convert", "--verify", models / "toy.arpa", "-q").exit_code == 0
 
 
 def test_wrong_magic_and_foreign_binaries_are_named(models, tmp_path, cli_run):

@@ -1,13 +1,17 @@
 """seqkit's binary n-gram format: the probing hash tables of `probing`, memory-mapped.
 
-Layout (little-endian): a 272-byte header (magic, version, order, vocabulary size and bytes, the ids of
-<s>, </s> and <unk>, n-gram counts and table sizes per order, a checksum of the data, a CRC-32 of the
-header and vocabulary); the vocabulary (int64 offsets, then UTF-8 bytes); then, 64-byte aligned and
-contiguous, the unigram log10 probabilities and back-offs (float64) and every higher order's table.
-Values are the ARPA's float64 numbers bit for bit, so converting back gives the same ARPA numbers.
+Layout (little-endian): a 288-byte header (magic, version, order, vocabulary size and bytes, the ids of
+<s>, </s> and <unk>, n-gram counts and table sizes per order, the size of the vocabulary's hash table, a
+checksum of the n-gram data, a CRC-32 of the header and vocabulary); the vocabulary (int64 offsets, UTF-8
+bytes, then its hash table: int32 word ids by the words' FNV-1a hash, see `probing`); then, 64-byte
+aligned and contiguous, the unigram log10 probabilities and back-offs (float64) and every higher order's
+table. Values are the ARPA's float64 numbers bit for bit, so converting back gives the same ARPA numbers.
 
-Everything the header claims is checked against the file's size and checksums before any array is
-made, so a truncated or damaged file is one error, never a crash or wrong probabilities.
+Loading checks the header, the vocabulary's CRC-32 and every size against the file's length before any
+array is made, so a truncated file or a damaged header or vocabulary is one error, never a crash; it maps
+the tables without reading them (milliseconds whatever the model's size). The tables' own checksum is
+checked by `verify` (`seqkit ngram-convert`, which reads every entry anyway, and `--verify`): a damaged
+table entry can give a wrong number but never a crash or an endless probe.
 """
 
 from __future__ import annotations
@@ -23,12 +27,17 @@ from seqkit.errors import DataError
 from seqkit.textio import atomic_output
 
 MAGIC = b"seqkit ngram bin"
-VERSION = 1
+VERSION = 2
 MAX_ORDER = 12
-_HEAD = struct.Struct(f"<16sIIQQqqq{MAX_ORDER}Q{MAX_ORDER}QQ")
+_HEAD = struct.Struct(f"<16sIIQQqqq{MAX_ORDER}Q{MAX_ORDER}QQQ")
 _TAIL = struct.Struct("<II")  # header CRC-32, padding
 HEADER_BYTES = _HEAD.size + _TAIL.size
 ALIGN = 64
+
+
+def vocab_slot_count(vocab_size: int) -> int:
+    """Size of the vocabulary's hash table: a power of two at most half full."""
+    return 1 << max(4, (2 * vocab_size).bit_length())
 
 
 def _aligned(offset: int) -> int:
@@ -51,6 +60,8 @@ class Tables:
     uni_logprob: np.ndarray    # float64[V]
     uni_backoff: np.ndarray    # float64[V]
     table: np.ndarray          # int64[3 * sum(buckets)]
+    vocab_slots: np.ndarray    # int32, the vocabulary's hash table (`probing.lookup_words`)
+    data_sum: int = 0          # checksum of the unigram arrays and the table, as the file's header holds it
 
     @property
     def vocab_size(self) -> int:
@@ -113,7 +124,21 @@ def build_tables(vocab: list[str], words: list[np.ndarray], logprob: list[np.nda
             gram = " ".join(vocab[w] for w in grams[duplicate])
             raise DataError(f"the {n}-gram '{gram}' is listed twice", path)
     return Tables(order, vocab_offsets, vocab_bytes, index["<s>"], index["</s>"], index.get("<unk>", -1),
-                  np.array(counts, dtype=np.int64), bucket_array, starts, uni_logprob, uni_backoff, table)
+                  np.array(counts, dtype=np.int64), bucket_array, starts, uni_logprob, uni_backoff, table,
+                  vocab_table(vocab_bytes, vocab_offsets, path))
+
+
+def vocab_table(vocab_bytes: np.ndarray, vocab_offsets: np.ndarray, path: str | None = None) -> np.ndarray:
+    """The vocabulary's hash table (int32 ids, -1 empty) that the binary file stores."""
+    from seqkit_ngram.probing import build_vocab_slots
+
+    slots = np.full(vocab_slot_count(len(vocab_offsets) - 1), -1, dtype=np.int32)
+    twice = build_vocab_slots(np.ascontiguousarray(vocab_bytes), np.ascontiguousarray(vocab_offsets, dtype=np.int64),
+                              slots)
+    if twice >= 0:
+        word = bytes(vocab_bytes[vocab_offsets[twice]:vocab_offsets[twice + 1]]).decode("utf-8", "replace")
+        raise DataError(f"the word '{word}' is listed twice in the unigrams", path)
+    return slots
 
 
 def tables_to_arrays(tables: Tables):
@@ -146,6 +171,18 @@ def _checksum(data: np.ndarray) -> int:
     return int(np.add.reduce(data.view(np.uint64), dtype=np.uint64)) if len(data) else 0
 
 
+def _data_sum(tables: Tables) -> int:
+    uni = np.concatenate([np.asarray(tables.uni_logprob).view(np.int64), np.asarray(tables.uni_backoff).view(np.int64)])
+    return (_checksum(uni) + _checksum(np.asarray(tables.table))) % (1 << 64)
+
+
+def _vocab_section(tables: Tables) -> bytes:
+    """Offsets, bytes and hash table of the vocabulary, each padded to 8 bytes."""
+    raw = tables.vocab_bytes.tobytes()
+    return (tables.vocab_offsets.astype("<i8").tobytes() + raw + bytes(-len(raw) % 8)
+            + tables.vocab_slots.astype("<i4").tobytes() + bytes(-4 * len(tables.vocab_slots) % 8))
+
+
 def write_binary(tables: Tables, path: str) -> None:
     """Write `tables` to `path` atomically."""
     V, order = tables.vocab_size, tables.order
@@ -153,8 +190,8 @@ def write_binary(tables: Tables, path: str) -> None:
     buckets = [int(b) for b in tables.buckets[1:]] + [0] * (MAX_ORDER - order)
     uni = np.concatenate([tables.uni_logprob.view(np.int64), tables.uni_backoff.view(np.int64)])
     head = _HEAD.pack(MAGIC, VERSION, order, V, len(tables.vocab_bytes), tables.bos, tables.eos, tables.unk,
-                      *counts, *buckets, (_checksum(uni) + _checksum(tables.table)) % (1 << 64))
-    vocab = tables.vocab_offsets.astype("<i8").tobytes() + tables.vocab_bytes.tobytes()
+                      *counts, *buckets, len(tables.vocab_slots), _data_sum(tables))
+    vocab = _vocab_section(tables)
     crc = zlib.crc32(vocab, zlib.crc32(head))
     data_at = _aligned(HEADER_BYTES + len(vocab))
     with atomic_output(path, binary=True) as out:
@@ -172,7 +209,7 @@ def is_binary(path: str) -> bool:
 
 
 def read_binary(path: str) -> Tables:
-    """Map a binary model after checking its header, sizes and checksums."""
+    """Map a binary model after checking its header, vocabulary and sizes (not the tables: `verify`)."""
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         head = handle.read(HEADER_BYTES)
@@ -187,9 +224,10 @@ def read_binary(path: str) -> Tables:
         _, version, order, V, vocab_bytes, bos, eos, unk = fields[:8]
         counts = list(fields[8:8 + MAX_ORDER])
         buckets = list(fields[8 + MAX_ORDER:8 + 2 * MAX_ORDER])
-        data_sum = fields[-1]
+        n_slots, data_sum = fields[-2:]
         if version != VERSION:
-            raise DataError(f"binary format version {version}; this seqkit reads version {VERSION}", path)
+            older = " (written by an older seqkit: convert the ARPA again)" if version < VERSION else ""
+            raise DataError(f"binary format version {version}; this seqkit reads version {VERSION}{older}", path)
         if not 1 <= order <= MAX_ORDER or not 3 <= V < (1 << 40) or vocab_bytes >= (1 << 48):
             raise DataError(f"damaged header (order {order}, {V:,} words)", path)
         counts, buckets = [0] + counts[:order], [0, 0] + buckets[1:order]
@@ -197,22 +235,31 @@ def read_binary(path: str) -> Tables:
             raise DataError("damaged header: n-gram counts and table sizes disagree", path)
         if not all(-1 <= i < V for i in (bos, eos, unk)) or bos < 0 or eos < 0:
             raise DataError("damaged header: <s>, </s> or <unk> outside the vocabulary", path)
-        vocab_at = HEADER_BYTES
-        data_at = _aligned(vocab_at + 8 * (V + 1) + vocab_bytes)
+        if n_slots != vocab_slot_count(V):
+            raise DataError("damaged header: the vocabulary's table size disagrees with its word count", path)
+        vocab_length = 8 * (V + 1) + vocab_bytes + (-vocab_bytes % 8) + 4 * n_slots + (-4 * n_slots % 8)
+        data_at = _aligned(HEADER_BYTES + vocab_length)
         expected = data_at + 8 * (2 * V + 3 * sum(buckets))
         if size != expected:
             what = "truncated" if size < expected else "longer than its header says"
             raise DataError(f"{what}: {size:,} bytes where the header implies {expected:,}", path)
-        vocab = handle.read(8 * (V + 1) + vocab_bytes)
+        vocab = handle.read(vocab_length)
     if zlib.crc32(vocab, zlib.crc32(head[:_HEAD.size])) != crc:
         raise DataError("damaged: the header or vocabulary fails its checksum", path)
     vocab_offsets = np.frombuffer(vocab, dtype="<i8", count=V + 1)
     if vocab_offsets[0] != 0 or vocab_offsets[-1] != vocab_bytes or (np.diff(vocab_offsets) < 0).any():
         raise DataError("damaged vocabulary offsets", path)
+    slots = np.frombuffer(vocab, dtype="<i4", count=n_slots, offset=vocab_length - 4 * n_slots - (-4 * n_slots % 8))
+    if n_slots and (int(slots.min()) < -1 or int(slots.max()) >= V):
+        raise DataError("damaged vocabulary table", path)
     data = np.memmap(path, dtype="<i8", mode="r", offset=data_at, shape=(2 * V + 3 * sum(buckets),))
-    if _checksum(data) != data_sum:
-        raise DataError("damaged: the n-gram tables fail their checksum", path)
     bucket_array = np.array(buckets, dtype=np.int64)
-    return Tables(order, vocab_offsets, np.frombuffer(vocab, dtype=np.uint8, offset=8 * (V + 1)), bos, eos, unk,
-                  np.array(counts, dtype=np.int64), bucket_array, _starts(buckets), data[:V].view(np.float64),
-                  data[V:2 * V].view(np.float64), data[2 * V:])
+    return Tables(order, vocab_offsets, np.frombuffer(vocab, dtype=np.uint8, count=vocab_bytes, offset=8 * (V + 1)),
+                  bos, eos, unk, np.array(counts, dtype=np.int64), bucket_array, _starts(buckets),
+                  data[:V].view(np.float64), data[V:2 * V].view(np.float64), data[2 * V:], slots, data_sum)
+
+
+def verify(tables: Tables, path: str) -> None:
+    """Check the n-gram data against the header's checksum (one pass over the whole file)."""
+    if _data_sum(tables) != tables.data_sum:
+        raise DataError("damaged: the n-gram tables fail their checksum", path)

@@ -1,21 +1,21 @@
 """Querying an n-gram model the way KenLM does, over probing hash tables (see `probing`).
 
 The tables come from an ARPA file (built at load by Numba kernels) or from seqkit's binary format
-(memory-mapped), so both forms answer every query identically. One Numba kernel walks the token stream, so the
-probes of all orders for a token go to memory together. The word -> id dictionary is built on first use, which keeps
-loading a binary model independent of its vocabulary's size.
+(memory-mapped), so both forms answer every query identically. Text is scored a block of sentences per
+kernel call (`score_batch`, `query.score_block`), its words looked up in the vocabulary's hash table
+(`word_ids`); no word dictionary is built unless a caller asks for `index` or `vocab` (generation, the
+per-sentence API), which keeps loading a binary model independent of its vocabulary's size.
 """
 
 from __future__ import annotations
 
 import math
 from functools import cached_property
-from itertools import repeat
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from seqkit.lm import SentenceScore
+from seqkit.lm import BatchScore, SentenceScore
 
 LN10 = math.log(10.0)
 
@@ -47,22 +47,33 @@ class NgramModel:
     def index(self) -> dict[str, int]:
         return {w: i for i, w in enumerate(self.vocab)}
 
-    @cached_property
-    def _codes(self) -> dict[str | None, int]:
-        """`index` plus None for the <s> that `encode` puts before each sentence."""
-        codes: dict[str | None, int] = dict(self.index)
-        codes[None] = self.bos
-        return codes
+    def word_ids(self, data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Vocabulary id of each word data[offsets[i]:offsets[i + 1]] (UTF-8 bytes), -1 for a word not in it."""
+        from seqkit_ngram.probing import lookup_words
 
-    def encode(self, sentences: Iterable[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Ids with one <s> before each sentence and </s> after; and each token's sentence-relative index."""
-        flat: list[str | None] = []
-        for words in sentences:
-            flat.append(None)  # <s>, whatever the text holds
-            flat.extend(words)
-            flat.append("</s>")
-        ids = np.fromiter(map(self._codes.get, flat, repeat(self.unk)), dtype=np.int64, count=len(flat))
-        return ids, None
+        t = self.tables
+        out = np.empty(max(len(offsets) - 1, 0), dtype=np.int64)
+        lookup_words(t.vocab_bytes, t.vocab_offsets, t.vocab_slots, np.ascontiguousarray(data, dtype=np.uint8),
+                     np.ascontiguousarray(offsets, dtype=np.int64), out)
+        return out
+
+    def score_batch(self, ids: np.ndarray, offsets: np.ndarray, detail: bool = False) -> BatchScore:
+        """Score the sentences ids[offsets[s]:offsets[s + 1]] (vocabulary ids, -1 unknown), each after <s>
+        and followed by </s>, in one kernel call (seqkit.lm's batch protocol)."""
+        from seqkit_ngram.query import score_block
+
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        size = len(ids) + len(offsets) - 1 if detail else 0
+        logp = np.empty(size, dtype=np.float64)
+        lengths = np.empty(size, dtype=np.int64)
+        oov = np.empty(size, dtype=np.bool_)
+        sums = np.zeros(4, dtype=np.float64)
+        score_block(ids, offsets, self.bos, self.eos, self.unk, *self._args[1:], detail, logp, lengths, oov, sums)
+        if detail:
+            logp *= LN10
+        return BatchScore(sums[0] * LN10, sums[1] * LN10, int(sums[2]), int(sums[3]),
+                          logp if detail else None, oov if detail else None, lengths if detail else None)
 
     def score_ids(self, stream: np.ndarray) -> np.ndarray:
         """log10 p of every token of `stream` (ids with <s> starting each sentence; <s> itself gets 0)."""
@@ -70,7 +81,7 @@ class NgramModel:
 
     def score_ids_lengths(self, stream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`score_ids` and the length of the n-gram each token was found as (KenLM's ngram_length)."""
-        from seqkit_ngram.probing import score
+        from seqkit_ngram.query import score
 
         stream = np.ascontiguousarray(stream, dtype=np.int64)
         logp = np.empty(len(stream), dtype=np.float64)
@@ -96,16 +107,15 @@ class NgramModel:
             yield from self._score_batch(batch)
 
     def _score_batch(self, batch: list[Sequence[str]]) -> Iterator[tuple[SentenceScore, np.ndarray]]:
-        stream, _ = self.encode(batch)
-        logp, lengths = self.score_ids_lengths(stream)
-        logp = logp * LN10
-        keep = stream != self.bos
-        logp, lengths, ids = logp[keep], lengths[keep], stream[keep]
-        oov_words = (ids == self.unk) | (ids < 0)  # unknown words were encoded as <unk> (or -1 without one)
+        index, unknown = self.index, -1
+        ids = np.fromiter((index.get(w, unknown) for words in batch for w in words), dtype=np.int64)
+        offsets = np.zeros(len(batch) + 1, dtype=np.int64)
+        np.cumsum([len(words) for words in batch], out=offsets[1:])
+        scored = self.score_batch(ids, offsets, detail=True)
         start = 0
         for words in batch:
             end = start + len(words) + 1
-            yield SentenceScore(logp[start:end], oov_words[start:end]), lengths[start:end]
+            yield SentenceScore(scored.logprobs[start:end], scored.oov[start:end]), scored.lengths[start:end]
             start = end
 
     def sample(self, rng: np.random.Generator, *, max_tokens: int, temperature: float, prefix: Sequence[str],

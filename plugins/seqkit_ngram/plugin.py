@@ -123,17 +123,40 @@ def ngram(corpus, output, binary, order, smoothing, add_k, discount_fallback, mi
 
 @click.command("ngram-convert", short_help="Convert an n-gram model between ARPA and seqkit's binary format.")
 @click.argument("source", metavar="IN")
-@click.argument("target", metavar="OUT")
+@click.argument("target", metavar="OUT", required=False)
 @click.option("--to", "to", type=click.Choice(["arpa", "binary"]), default=None,
               help="Output format. [default: binary for a .bin OUT, else ARPA]")
+@click.option("--verify", is_flag=True,
+              help="Only check IN: every entry of a binary model against its checksum (loading checks the "
+                   "header, vocabulary and sizes, not the tables), or a whole ARPA file; no OUT.")
 @quiet_option
-def ngram_convert(source: str, target: str, to: str | None, quiet: bool) -> None:
+def ngram_convert(source: str, target: str | None, to: str | None, verify: bool, quiet: bool) -> None:
     """Read IN (ARPA text, compressed or not, or seqkit's binary format: recognised by its first bytes)
-    and write OUT. The binary format is memory-mapped by `perplexity` and `generate` and holds the ARPA's
-    numbers bit for bit, so converting back gives the same probabilities and back-offs."""
+    and write OUT (`seqkit convert IN OUT` does the same for an n-gram model). The binary format is
+    memory-mapped by `perplexity` and `generate` and holds the ARPA's numbers bit for bit, so converting
+    back gives the same probabilities and back-offs. Reading a binary model here checks every entry."""
+    if verify:
+        if target is not None or to is not None:
+            raise click.UsageError("--verify checks IN only: give no OUT and no --to")
+        from seqkit_ngram.convert import check
+
+        check(source, quiet)
+        return
+    if target is None:
+        raise click.UsageError("missing argument 'OUT'")
     from seqkit_ngram.convert import convert
 
     convert(source, target, to or ("binary" if target.endswith(".bin") else "arpa"), quiet)
+
+
+def convert_model(source: str, target: str, to: str | None, quiet: bool) -> None:
+    """`seqkit convert IN OUT` for an n-gram model: ARPA unless OUT ends in .bin or `--to binary`."""
+    if to not in (None, "arpa", "binary", "text"):
+        raise click.UsageError(f"--to {to} is a vector format; an n-gram model converts to arpa or binary")
+    from seqkit_ngram.convert import convert
+
+    binary = to == "binary" or (to is None and target.endswith(".bin"))
+    convert(source, target, "binary" if binary else "arpa", quiet)
 
 
 class BinaryFormat:
@@ -151,6 +174,9 @@ class BinaryFormat:
         from seqkit_ngram.model import NgramModel
 
         return NgramModel(read_binary(path))
+
+    def convert(self, source: str, target: str, to: str | None, quiet: bool) -> None:
+        convert_model(source, target, to, quiet)
 
 
 class ArpaFormat:
@@ -183,6 +209,9 @@ class ArpaFormat:
         from seqkit_ngram.model import NgramModel
 
         return NgramModel(read_arpa(path))
+
+    def convert(self, source: str, target: str, to: str | None, quiet: bool) -> None:
+        convert_model(source, target, to, quiet)
 
 
 def register(registry) -> None:

@@ -27,9 +27,10 @@ def _home(key, buckets):  # pragma: no cover - jitted
 
 @njit(nogil=True, cache=True, inline="always")
 def find(table, start, buckets, key):  # pragma: no cover - jitted
-    """Slot (relative to `start`) of `key` in the table starting at entry `start`, or -1."""
+    """Slot (relative to `start`) of `key` in the table starting at entry `start`, or -1. At most `buckets`
+    probes, so a damaged file's table (no empty slot left) cannot loop forever."""
     slot = _home(key, buckets)
-    while True:
+    for _ in range(buckets):
         found = table[3 * (start + slot)]
         if found == key:
             return slot
@@ -38,6 +39,7 @@ def find(table, start, buckets, key):  # pragma: no cover - jitted
         slot += 1
         if slot == buckets:
             slot = 0
+    return -1
 
 
 @njit(nogil=True, cache=True)
@@ -79,48 +81,61 @@ def prefix_rows(words, vocab_size, table, starts, buckets):  # pragma: no cover 
     return rows
 
 
+# The vocabulary's table: word id by the FNV-1a hash of the word's UTF-8 bytes (the core reader's hash),
+# int32 slots (-1 empty), a power of two at most half full, stored in the binary file so that loading a
+# model builds no word dictionary.
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _word_hash(data, start, end):  # pragma: no cover - jitted
+    h = FNV_OFFSET
+    for i in range(start, end):
+        h = (h ^ np.uint64(data[i])) * FNV_PRIME
+    return h
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _same_word(vocab_bytes, vocab_offsets, word, data, start, end):  # pragma: no cover - jitted
+    at = vocab_offsets[word]
+    if vocab_offsets[word + 1] - at != end - start:
+        return False
+    for i in range(end - start):
+        if vocab_bytes[at + i] != data[start + i]:
+            return False
+    return True
+
+
 @njit(nogil=True, cache=True)
-def score(stream, bos, order, vocab_size, uni_logprob, uni_backoff, table, ftable, starts, buckets,
-          logp, lengths):  # pragma: no cover - jitted
-    """log10 p of each token of `stream` and the length of the n-gram it was found as (KenLM's query):
-    the longest n-gram's probability plus the back-offs of the longer contexts. `<s>` starts a
-    sentence and scores 0; a negative id (no <unk> in the model) scores -99 with length 0."""
-    previous = np.full(max(order, 1), -1, dtype=np.int64)  # row of the k-gram ending one token back
-    current = np.full(max(order, 1), -1, dtype=np.int64)
-    for t in range(len(stream)):
-        w = stream[t]
-        if w == bos:
-            previous[0] = w
-            previous[1:] = -1
-            logp[t] = 0.0
-            lengths[t] = 1
-            continue
-        if w < 0:
-            best = 0
-            p = np.nan
-            current[:] = -1
-        else:
-            current[0] = w
-            best = 1
-            p = uni_logprob[w]
-            for n in range(2, order + 1):
-                context = previous[n - 2]
-                row = -1
-                if context >= 0:
-                    row = find(table, starts[n], buckets[n], context * vocab_size + w)
-                current[n - 1] = row
-                if row >= 0:
-                    best = n
-                    p = ftable[3 * (starts[n] + row) + 1]
-        for k in range(1, order):
-            context = previous[k - 1]
-            if context >= 0 and best <= k:
-                if k == 1:
-                    p += uni_backoff[context]
-                else:
-                    p += ftable[3 * (starts[k] + context) + 2]
-        if np.isnan(p):
-            p = -99.0
-        logp[t] = p
-        lengths[t] = best
-        previous[:] = current
+def build_vocab_slots(vocab_bytes, vocab_offsets, slots):  # pragma: no cover - jitted
+    """Fill the empty (all -1) `slots` with every word's id; returns the first duplicate word's id, or -1."""
+    mask = np.uint64(len(slots) - 1)
+    for w in range(len(vocab_offsets) - 1):
+        slot = _word_hash(vocab_bytes, vocab_offsets[w], vocab_offsets[w + 1]) & mask
+        while slots[slot] >= 0:
+            if _same_word(vocab_bytes, vocab_offsets, slots[slot], vocab_bytes, vocab_offsets[w],
+                          vocab_offsets[w + 1]):
+                return w
+            slot = (slot + np.uint64(1)) & mask
+        slots[slot] = w
+    return -1
+
+
+@njit(nogil=True, cache=True)
+def lookup_words(vocab_bytes, vocab_offsets, slots, data, offsets, out):  # pragma: no cover - jitted
+    """Id of each word data[offsets[i]:offsets[i + 1]] in the vocabulary, -1 when absent. The probe count
+    is capped by the table's size, so a damaged table cannot loop forever."""
+    mask = np.uint64(len(slots) - 1)
+    for i in range(len(offsets) - 1):
+        start, end = offsets[i], offsets[i + 1]
+        slot = _word_hash(data, start, end) & mask
+        out[i] = -1
+        for _ in range(len(slots)):
+            word = slots[slot]
+            if word < 0:
+                break
+            if _same_word(vocab_bytes, vocab_offsets, word, data, start, end):
+                out[i] = word
+                break
+            slot = (slot + np.uint64(1)) & mask

@@ -1,6 +1,8 @@
 """`seqkit perplexity`: score a text with any registered language model.
 
-`--per-word` uses two optional extras a model may have beside the LanguageModel protocol (third-party
+A model that scores blocks of sentences (`seqkit.lm.scores_batches`: the n-gram models) is fed the text a
+block at a time through the core's compiled reader, and its tables are formatted a block at a time too.
+Other models are scored sentence by sentence; for them `--per-word` uses two optional extras (third-party
 models without them still work, showing `-`): `score_stream_detail(sentences)`, yielding each sentence's
 SentenceScore with an int array of the n-gram length each token was found as, and `index`, a mapping from
 word to vocabulary id.
@@ -56,32 +58,24 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
     found as (KenLM's query), or `-` for models that have no n-grams. The totals go to stderr.
     """
     from seqkit.errors import SeqkitError
-    from seqkit.lm import PerplexityCounter, load_language_model, sentence_perplexity
+    from seqkit.lm import PerplexityCounter, load_language_model, scores_batches
     from seqkit.progress import Reporter
-    from seqkit.reader import read_sentences
 
     if per_sentence and per_word:
         raise click.UsageError("choose one of --per-sentence and --per-word")
     reporter = Reporter(quiet)
     model = load_language_model(model_path)
     counter = PerplexityCounter()
-    sentences = read_sentences([text], errors=errors, max_sentence_len=1 << 62)
     sentence_rows: list[dict] = []
     word_rows: list[dict] = []
     header = not no_header and not as_json
     if per_word and header:
         click.echo("\t".join(WORD_COLUMNS))
-    for number, (words, score, lengths) in enumerate(_scored(model, sentences), 1):
-        counter.add(score)
-        if per_sentence:
-            sentence_rows.append(_sentence_row(number, sentence_perplexity(score)))
-        elif per_word:
-            rows = list(_word_rows(number, model, words, score, lengths))
-            if as_json:
-                word_rows.extend(rows)
-            else:  # streamed: a long text needs no table in memory
-                for row in rows:
-                    click.echo(_word_line(row))
+    tables = (sentence_rows if per_sentence else word_rows, per_sentence, per_word, as_json)
+    if scores_batches(model):
+        _score_blocks(model, text, errors, counter, *tables)
+    else:
+        _score_sentences(model, text, errors, counter, *tables)
     result = counter.result()
     if result.sentences == 0:
         raise SeqkitError(f"{text}: no sentences to score")
@@ -109,6 +103,85 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
     click.echo(f"logprob10\t{result.logprob10:.4f}")
     for key in ("tokens", "words", "sentences", "oovs"):
         click.echo(f"{key}\t{getattr(result, key)}")
+
+
+def _score_sentences(model, text: str, errors: str, counter, rows: list[dict], per_sentence: bool,
+                     per_word: bool, as_json: bool) -> None:
+    """Score sentence by sentence (models without the batch methods)."""
+    from seqkit.lm import sentence_perplexity
+    from seqkit.reader import read_sentences
+
+    sentences = read_sentences([text], errors=errors, max_sentence_len=1 << 62)
+    for number, (words, score, lengths) in enumerate(_scored(model, sentences), 1):
+        counter.add(score)
+        if per_sentence:
+            rows.append(_sentence_row(number, sentence_perplexity(score)))
+        elif per_word:
+            word_rows = list(_word_rows(number, model, words, score, lengths))
+            if as_json:
+                rows.extend(word_rows)
+            else:  # streamed: a long text needs no table in memory
+                for row in word_rows:
+                    click.echo(_word_line(row))
+
+
+def _score_blocks(model, text: str, errors: str, counter, rows: list[dict], per_sentence: bool, per_word: bool,
+                  as_json: bool) -> None:
+    """Score a block of sentences per model call; the tables are built from the block's arrays."""
+    import numpy as np
+
+    from seqkit.lm import LN10, SentenceScore, score_text, sentence_perplexity
+
+    words: list[str] = []
+    end_id = int(model.word_ids(np.frombuffer(b"</s>", dtype=np.uint8), np.array([0, 4]))[0])
+    first = 1  # number of the block's first sentence
+    for block in score_text(model, [text], errors=errors, detail=per_sentence or per_word, words=words):
+        n = len(block.offsets) - 1
+        counter.add_batch(block.score, n)
+        score = block.score
+        if per_sentence or per_word:
+            sizes = np.diff(block.offsets) + 1  # tokens per sentence, </s> included
+            where = np.arange(len(block.ids)) + np.repeat(np.arange(n), sizes - 1)  # words among the tokens
+        if per_sentence:  # each sentence's figures exactly as the sentence-by-sentence path gives them
+            ends = np.cumsum(sizes).tolist()
+            for i, (start, end) in enumerate(zip([0, *ends[:-1]], ends)):
+                piece = SentenceScore(score.logprobs[start:end], score.oov[start:end])
+                rows.append(_sentence_row(first + i, sentence_perplexity(piece)))
+        elif per_word:
+            tokens = np.full(len(score.logprobs), len(words), dtype=np.int64)  # len(words) stands for </s>
+            tokens[where] = block.text_ids
+            ids = np.full(len(tokens), end_id, dtype=np.int64)
+            ids[where] = block.ids
+            table = [*words, "</s>"]
+            column = {"sentence": np.repeat(np.arange(first, first + n), sizes).tolist(),
+                      "word": [table[t] for t in tokens.tolist()], "id": ids.tolist(),
+                      "logprob10": (score.logprobs / LN10).tolist(),
+                      "ngram_length": score.lengths.tolist() if score.lengths is not None else None}
+            if as_json:
+                _json_word_rows(rows, column, score.oov.tolist())
+            else:
+                click.echo(_word_block(column, score.oov))
+        first += n
+
+
+def _json_word_rows(rows: list[dict], column: dict, oov: list[bool]) -> None:
+    lengths = column["ngram_length"] or [None] * len(oov)
+    for number, word, word_id, is_oov, logprob, length in zip(column["sentence"], column["word"], column["id"], oov,
+                                                              column["logprob10"], lengths):
+        rows.append({"sentence": number, "word": word, "id": None if is_oov else word_id, "oov": is_oov,
+                     "logprob10": logprob, "ngram_length": length})
+
+
+def _word_block(column: dict, oov) -> str:
+    """The --per-word lines of a block, formatted column by column (as `_word_line` formats one row)."""
+    import numpy as np
+
+    ids = list(map(str, column["id"]))
+    for i in np.flatnonzero(oov).tolist():
+        ids[i] = "OOV"
+    lengths = map(str, column["ngram_length"]) if column["ngram_length"] is not None else ["-"] * len(ids)
+    return "\n".join(map("\t".join, zip(map(str, column["sentence"]), column["word"], ids,
+                                         map("{:.4f}".format, column["logprob10"]), lengths)))
 
 
 def _scored(model, sentences: Iterable[Sequence[str]]) -> Iterator[tuple[list[str], object, object]]:

@@ -132,9 +132,10 @@ def _each_word(words, vectors, model, ignore_case: bool, errors: str, quiet: boo
 @click.command(short_help="Convert between vector file formats.")
 @click.argument("source", metavar="IN")
 @click.argument("target", metavar="OUT")
-@click.option("--to", "to", type=click.Choice(["text", "binary", "glove", "fast", "fasttext-bin", "subword"]),
+@click.option("--to", "to", type=click.Choice(["text", "binary", "glove", "fast", "fasttext-bin", "subword", "arpa"]),
               default=None, help="Output format (default: fast for a .skv OUT, binary for a .bin OUT, else "
-                                 "word2vec text); fasttext-bin and subword (.npz) need a subword model IN.")
+                                 "word2vec text); fasttext-bin and subword (.npz) need a subword model IN; "
+                                 "an n-gram model IN converts to arpa or binary.")
 @click.option("--from", "source_format", type=click.Choice(["auto", "text", "binary", "glove"]), default="auto",
               show_default=True, help="Input format.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Keep only the first N vectors.")
@@ -148,12 +149,19 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
     gensim read it), GloVe text (no header), seqkit's fast format (`.skv`: memory-mapped, loads in
     milliseconds; every vector command reads it). IN may be a subword model (fastText .bin, seqkit
     subword .npz): its vocabulary's vectors are written, or the whole model with --to fasttext-bin|subword.
+
+    A language model IN whose format can convert (an n-gram model: ARPA text or seqkit's binary form, told
+    apart by their first bytes) is converted by its plugin instead, as `seqkit ngram-convert IN OUT`.
     """
     from seqkit.progress import Reporter
     from seqkit.textio import check_output_path
     from seqkit.vectors import Embeddings, sniff_format
 
     check_output_path(target, (source,), param_hint="'OUT'")
+    if _convert_language_model(source, target, to, quiet):
+        return
+    if to == "arpa":
+        raise click.UsageError("--to arpa needs an n-gram model IN (ARPA or seqkit's binary n-gram format)")
     reporter = Reporter(quiet)
     from seqkit import subword
 
@@ -173,3 +181,18 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
     fmt = to or sniff_format(target)
     emb.save(target, fmt=fmt)
     reporter.summary(f"convert: {len(emb):,} vectors of dimension {emb.dim} written as {fmt}")
+
+
+def _convert_language_model(source: str, target: str, to: str | None, quiet: bool) -> bool:
+    """Hand IN to the first registered language-model format that can `convert` and recognises it (by its
+    first bytes); False when none does. stdin cannot be sniffed without consuming it, so it stays vectors."""
+    if source == "-":
+        return False
+    from seqkit.plugins import load_registry
+
+    for fmt in load_registry().language_models:
+        convert = getattr(fmt, "convert", None)
+        if callable(convert) and fmt.sniff(source):
+            convert(source, target, to, quiet)
+            return True
+    return False
