@@ -12,6 +12,12 @@ from seqkit.vocabulary import Vocabulary, read_corpus
 from seqkit_word2vec.train import Config, load_kernels, row_width, train
 
 
+def default_lr(skip_gram: bool, subword: bool) -> float:
+    """word2vec's 0.025 for skip-gram, 0.05 for CBOW; fastText's 0.05 for both with character n-grams, where
+    skip-gram learns much faster with it (2M words, 2 epochs: analogies 31.8 vs 20.2 %, WS353 0.265 vs 0.234)."""
+    return 0.05 if subword or not skip_gram else 0.025
+
+
 def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, window: int, negative: int,
         ns_exponent: float | None,
         sample: float, min_count: int, max_vocab: int | None, epochs: int, lr: float | None, min_lr: float,
@@ -35,7 +41,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     config = Config(skip_gram=skip_gram, hs=loss in ("hs", "ns+hs"), negative=negative if "ns" in loss else 0,
                     ns_exponent=ns_exponent,
                     dim=dim, window=window, sample=sample, epochs=epochs,
-                    lr=lr if lr is not None else (0.025 if skip_gram else 0.05), min_lr=min_lr,
+                    lr=lr if lr is not None else default_lr(skip_gram, maxn > 0), min_lr=min_lr,
                     cbow_mean=cbow_mean, batch_negatives=batch_negatives, threads=threads, seed=seed)
     if config.min_lr > config.lr:
         config.min_lr = config.lr

@@ -34,7 +34,7 @@ version = "0.1.0"
 @click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True,
               help="Passes over the corpus.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Starting learning rate.  [default: 0.025 for sg, 0.05 for cbow]")
+              help="Starting learning rate.  [default: 0.025 for sg, 0.05 for cbow and with --minn/--maxn]")
 @click.option("--min-lr", type=click.FloatRange(min=0), default=0.0001, show_default=True,
               help="Learning rate at the end; decays linearly by global progress.")
 @click.option("--cbow-mean/--cbow-sum", default=True, show_default=True,
