@@ -65,6 +65,8 @@ def awkward_files(tmp_path_factory) -> list[Path]:
         "2-long.txt": b"a b c\n" + long_line + b"\n\n\nthe end\n" + long_line[:7000] + b"\nw1 w2",
         "3-blank.txt": b"\n\n\n",
         "4-tail.txt": b"\xef\xbb\xbfw3 the the cat\nw96 <unk> <s> mat",
+        # a last line longer than a read, ending just after a space with no newline (as a corpus cut at spaces)
+        "5-space-end.txt": b"a b\n" + " ".join(f"w{i % 89}" for i in range(300_000)).encode() + b" ",
     }
     paths = []
     for name, data in contents.items():
@@ -98,6 +100,20 @@ def test_partitions_read_every_line_once(tmp_path, block):
     text = b"".join(chunk for part in parts for chunk in text_chunks(part, errors="strict", stats=stats))
     assert text == data[3:] + b"\n"
     assert stats.bytes == len(data) and stats.files == 1
+
+
+@pytest.mark.parametrize("tail", [b"st ", b"st", b"st\n", b"st \t"])
+def test_a_long_last_line_gets_its_newline_however_it_ends(tmp_path, monkeypatch, tail):
+    """A last line longer than a read and ending in a space is cut at spaces; it must still end."""
+    from seqkit.scale import partitions
+
+    monkeypatch.setattr(partitions, "READ_SIZE", 4)
+    data = b"ab cd\nefg h ij kl mn op qr " + tail
+    path = tmp_path / "f.txt"
+    path.write_bytes(data)
+    text = b"".join(chunk for part in plan([str(path)], 1000)
+                    for chunk in text_chunks(part, errors="strict", stats=CorpusStats()))
+    assert text == data + (b"" if data.endswith(b"\n") else b"\n")
 
 
 def test_globs_expand_in_order_and_missing_files_fail(tmp_path):

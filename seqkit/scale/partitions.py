@@ -86,7 +86,7 @@ def text_chunks(part: Partition, *, errors: str, stats: CorpusStats) -> Iterator
     """The partition's lines as validated blocks of whole tokens, as `seqkit.corpus.text_blocks` gives a
     whole file's: the BOM dropped at the file's start, a final newline added where the file lacks one."""
     stats.files += part.start == 0
-    carry = b""
+    carry, open_line = b"", False
     offset = part.start  # of the next chunk, for messages (line numbers only for a file's first partition)
     line_no = 0
     first = part.start == 0
@@ -103,8 +103,10 @@ def text_chunks(part: Partition, *, errors: str, stats: CorpusStats) -> Iterator
         yield _validated(data[:cut], errors, stats, part, line_no, offset)
         line_no += data.count(b"\n", 0, cut)
         offset += cut
+        open_line = data[cut - 1] != 0x0A
         carry = data[cut:]
-    if carry:
+    # a file ending inside a line, even just after a space, gets its newline, or that line never ends
+    if carry or open_line:
         yield _validated(carry, errors, stats, part, line_no, offset) + b"\n"
 
 
