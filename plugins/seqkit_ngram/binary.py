@@ -27,7 +27,7 @@ from seqkit.errors import DataError
 from seqkit.textio import atomic_output
 
 MAGIC = b"seqkit ngram bin"
-VERSION = 2
+VERSION = 3
 MAX_ORDER = 12
 _HEAD = struct.Struct(f"<16sIIQQqqq{MAX_ORDER}Q{MAX_ORDER}QQQ")
 _TAIL = struct.Struct("<II")  # header CRC-32, padding
