@@ -43,7 +43,7 @@ def test_ngram_table_equals_seqkit_subword():
         assert [int(table.bucket_ids[r - nwords]) for r in rows[1:]] == grams
         counts = np.unique(rows, return_counts=True)[1]
         assert table.shift[w] == pytest.approx((counts ** 2).sum() / len(rows))
-    assert list(table.bucket_ids) == sorted(set(table.bucket_ids))
+    assert len(set(table.bucket_ids)) == len(table.bucket_ids)
     assert table.shift.max() > 1  # 7 buckets: some word repeats a row, which the kernel's shift must cover
 
 

@@ -30,7 +30,7 @@ class SubwordTable:
     offsets: np.ndarray     # int64[words + 1]
     rows: np.ndarray        # int32 rows of the compact matrix: words first, then the used buckets
     shift: np.ndarray       # float32[words] (`subword_kernels.Subwords`)
-    bucket_ids: np.ndarray  # int64: the bucket of compact row words + i, ascending
+    bucket_ids: np.ndarray  # int64: the bucket of compact row words + i (in order of first use)
     minn: int
     maxn: int
     buckets: int
@@ -59,7 +59,13 @@ def subword_table(words: list[str], minn: int, maxn: int, buckets: int) -> Subwo
     data = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
     eos = words.index(EOS) if EOS in words else -1
     gram_offsets, grams = subword_buckets(data, starts, minn, maxn, buckets, eos)
-    bucket_ids, compact = np.unique(grams, return_inverse=True)
+    # buckets numbered in order of first use, words most frequent first: a word's n-gram rows mostly sit
+    # together, and the frequent words' rows at the start, which the memory caches reward
+    unique, first_use, inverse = np.unique(grams, return_index=True, return_inverse=True)
+    order = np.argsort(first_use, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    bucket_ids, compact = unique[order], rank[inverse.reshape(-1)]
     nwords = len(words)
     offsets = gram_offsets + np.arange(nwords + 1, dtype=np.int64)  # one more row per word: its own, first
     rows = np.empty(int(offsets[-1]), dtype=np.int32)
@@ -122,7 +128,8 @@ class FullInput:
     def __init__(self, compact: np.ndarray, table: SubwordTable, seed: int):
         self.compact, self.table, self.seed = compact, table, seed
         self.shape = (table.nwords + table.buckets, compact.shape[1])
-        self._full_rows = table.nwords + table.bucket_ids  # the used buckets' rows in the full matrix
+        self._order = np.argsort(table.bucket_ids)
+        self._full_rows = table.nwords + table.bucket_ids[self._order]  # the used buckets' full rows, ascending
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -141,7 +148,7 @@ class FullInput:
         if lo < words_hi:
             out[:words_hi - lo] = self.compact[lo:words_hi]
         first, last = np.searchsorted(self._full_rows, [lo, hi])
-        out[self._full_rows[first:last] - lo] = self.compact[nwords + first:nwords + last]
+        out[self._full_rows[first:last] - lo] = self.compact[nwords + self._order[first:last]]
         return out
 
 
@@ -152,8 +159,13 @@ def train_subword(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config:
     from seqkit_word2vec.subword_kernels import train_chunk_subword
 
     dim = config.dim
-    full_rows = np.concatenate([np.arange(len(vocab), dtype=np.int64), len(vocab) + table.bucket_ids])
-    weights = kernels.Weights(initial_rows(config.seed, full_rows, dim),
+    order = np.argsort(table.bucket_ids)
+    start = np.empty((table.compact_rows, dim), dtype=np.float32)
+    start[:len(vocab)] = initial_rows(config.seed, np.arange(len(vocab), dtype=np.int64), dim)
+    for lo in range(0, len(order), 65536):  # in pieces: no second copy of the bucket rows at the peak
+        piece = order[lo:lo + 65536]
+        start[len(vocab) + piece] = initial_rows(config.seed, len(vocab) + table.bucket_ids[piece], dim)
+    weights = kernels.Weights(start,
                               np.zeros((len(vocab) if config.negative else 1, dim), np.float32),
                               np.zeros((max(len(vocab) - 1, 1) if config.hs else 1, dim), np.float32))
     tables = kernel_tables(vocab, config)
