@@ -68,7 +68,7 @@ print(sum(model.score(line.strip()) for line in open(sys.argv[2])))
 
 
 def query_rows(tmp: str, arpa: str, repeat: int) -> tuple[list[list], list[str]]:
-    """The query table's rows (PTB test, the 5-gram `arpa`) and notes on what was measured apart or not at all."""
+    """The query table's rows (PTB test, the 5-gram `arpa`) and notes on what was measured apart or not."""
     import shutil
 
     test = str(PTB / "ptb.test.txt")
@@ -76,7 +76,8 @@ def query_rows(tmp: str, arpa: str, repeat: int) -> tuple[list[list], list[str]]
     Path(warm).write_text("the cat\n")
     binary = f"{tmp}/ptb5.bin"
     timed(seqkit_cmd("convert", arpa, binary, "-q"))
-    models = [("seqkit, ARPA", SEQKIT_PYTHON, SEQKIT_QUERY, arpa, seqkit_cmd("perplexity", "-m", arpa, test, "-q")),
+    models = [("seqkit, ARPA", SEQKIT_PYTHON, SEQKIT_QUERY, arpa,
+               seqkit_cmd("perplexity", "-m", arpa, test, "-q")),
               ("seqkit, binary (.bin)", SEQKIT_PYTHON, SEQKIT_QUERY, binary,
                seqkit_cmd("perplexity", "-m", binary, test, "-q")),
               ("kenlm module, ARPA (Model.score per line)", PEER_PYTHON, KENLM_QUERY, arpa,
@@ -94,14 +95,15 @@ def query_rows(tmp: str, arpa: str, repeat: int) -> tuple[list[list], list[str]]
     rows = []
     for name, python, script, path, whole_cmd in models:
         try:
-            fields = [float(x) for x in timed([python, "-c", script, path, test, warm, str(repeat)]).stdout.split()]
+            run = timed([python, "-c", script, path, test, warm, str(repeat)])
+            fields = [float(x) for x in run.stdout.split()]
         except RuntimeError as exc:
             notes.append(f"{name}: failed ({str(exc).splitlines()[0]})")
             continue
         loaded, seconds, tokens, ppl, discovered = fields
         whole = min(timed(whole_cmd).seconds for _ in range(repeat))
-        rows.append([name, f"{loaded:.3f}", f"{tokens / seconds:,.0f}", f"{whole:.2f}", f"{tokens / whole:,.0f}",
-                     f"{ppl:.2f}"])
+        rows.append([name, f"{loaded:.3f}", f"{tokens / seconds:,.0f}", f"{whole:.2f}",
+                     f"{tokens / whole:,.0f}", f"{ppl:.2f}"])
         if discovered:
             notes.append(f"{name}: plugin discovery before the load took {discovered * 1000:.0f} ms")
     return rows, notes
@@ -110,7 +112,8 @@ def query_rows(tmp: str, arpa: str, repeat: int) -> tuple[list[list], list[str]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-large", action="store_true", help="skip the 17M-word corpus")
-    parser.add_argument("--query-only", action="store_true", help="only the query table (builds the PTB 5-gram)")
+    parser.add_argument("--query-only", action="store_true",
+                        help="only the query table (builds the PTB 5-gram)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per query measure; the best counts")
     args = parser.parse_args()
     if args.query_only:
@@ -158,8 +161,8 @@ def main() -> None:
 
 
 def print_query(rows: list[list], notes: list[str]) -> None:
-    print(markdown(["query PTB test, 5-gram", "load s (in-process)", "in-process tokens/s", "whole process wall s",
-                    "whole-process tokens/s", "ppl"], rows))
+    print(markdown(["query PTB test, 5-gram", "load s (in-process)", "in-process tokens/s",
+                    "whole process wall s", "whole-process tokens/s", "ppl"], rows))
     for note in notes:
         print(f"- {note}")
 

@@ -132,6 +132,16 @@ def test_block_path_equals_sentence_path_on_ptb(tmp_path, cli_run):
     assert "index" not in vars(model) and "vocab" not in vars(model)  # no word dictionary was built
     sentences, blocks = assert_block_equals_sentences(model, test)
     assert sum(len(s) + 1 for s in sentences) == 82430
+    scored = {}
+    for threads in (1, 2, 3):  # chunks depend on the sentences alone: the same bits on any threads
+        model.threads = threads
+        scored[threads] = [model.score_batch(b.ids, b.offsets, detail=True) for b in blocks]
+    for threads in (2, 3):
+        for a, b in zip(scored[1], scored[threads]):
+            assert a[:4] == b[:4]
+            for x, y in zip(a[4:], b[4:]):
+                np.testing.assert_array_equal(x, y)
+    assert len(blocks) == 1 and len(blocks[0].ids) > 4 * 16384  # several chunks
 
 
 def test_perplexity_tables_equal_either_path(toy, cli_run, monkeypatch):

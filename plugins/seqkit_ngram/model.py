@@ -10,6 +10,7 @@ per-sentence API), which keeps loading a binary model independent of its vocabul
 from __future__ import annotations
 
 import math
+import os
 from functools import cached_property
 from typing import Iterable, Iterator, Sequence
 
@@ -18,6 +19,17 @@ import numpy as np
 from seqkit.lm import BatchScore, SentenceScore
 
 LN10 = math.log(10.0)
+CHUNK_TOKENS = 16384  # a kernel call's share of a block: small enough to spread a block over threads
+_pools: dict[int, object] = {}
+
+
+def _pool(threads: int):
+    """A thread pool kept for the process (scoring calls come block after block)."""
+    if threads not in _pools:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="seqkit-ngram")
+    return _pools[threads]
 
 
 class NgramModel:
@@ -35,6 +47,7 @@ class NgramModel:
         self.vocab_size = tables.vocab_size
         self.order = tables.order
         self.unk, self.bos, self.eos = tables.unk, tables.bos, tables.eos
+        self.threads = os.cpu_count() or 1  # scoring threads, all cores as in training; no effect on results
         self._args = (tables.bos, tables.order, tables.vocab_size, np.asarray(tables.uni_logprob),
                       np.asarray(tables.uni_backoff), np.asarray(tables.table),
                       np.asarray(tables.table).view(np.float64), tables.starts, tables.buckets)
@@ -59,20 +72,38 @@ class NgramModel:
 
     def score_batch(self, ids: np.ndarray, offsets: np.ndarray, detail: bool = False) -> BatchScore:
         """Score the sentences ids[offsets[s]:offsets[s + 1]] (vocabulary ids, -1 unknown), each after <s>
-        and followed by </s>, in one kernel call (seqkit.lm's batch protocol)."""
+        and followed by </s> (seqkit.lm's batch protocol): one kernel call per chunk of about CHUNK_TOKENS
+        tokens, the chunks on `threads` threads. The chunks depend only on the sentences, and their sums are
+        added in order, so every figure is the same whatever the number of threads."""
         from seqkit_ngram.query import score_block
 
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-        size = len(ids) + len(offsets) - 1 if detail else 0
+        sentences = len(offsets) - 1
+        size = len(ids) + sentences if detail else 0
         logp = np.empty(size, dtype=np.float64)
         lengths = np.empty(size, dtype=np.int64)
         oov = np.empty(size, dtype=np.bool_)
-        sums = np.zeros(4, dtype=np.float64)
-        score_block(ids, offsets, self.bos, self.eos, self.unk, *self._args[1:], detail, logp, lengths, oov, sums)
+        cuts = np.unique(np.searchsorted(offsets, np.arange(offsets[0], offsets[-1], CHUNK_TOKENS)[1:]))
+        bounds = [0, *cuts[(cuts > 0) & (cuts < sentences)].tolist(), sentences]
+        sums = np.zeros((len(bounds) - 1, 4), dtype=np.float64)
+
+        def run(chunk: int) -> None:
+            first, end = bounds[chunk], bounds[chunk + 1]
+            out = slice(offsets[first] - offsets[0] + first, offsets[end] - offsets[0] + end)
+            out = out if detail else slice(0, 0)
+            score_block(ids, offsets[first:end + 1], self.bos, self.eos, self.unk, *self._args[1:], detail,
+                        logp[out], lengths[out], oov[out], sums[chunk])
+
+        if self.threads > 1 and len(sums) > 1:
+            list(_pool(self.threads).map(run, range(len(sums))))
+        else:
+            for chunk in range(len(sums)):
+                run(chunk)
         if detail:
             logp *= LN10
-        return BatchScore(sums[0] * LN10, sums[1] * LN10, int(sums[2]), int(sums[3]),
+        total, known, tokens, oovs = (sum(column) for column in sums.T.tolist())
+        return BatchScore(total * LN10, known * LN10, int(tokens), int(oovs),
                           logp if detail else None, oov if detail else None, lengths if detail else None)
 
     def score_ids(self, stream: np.ndarray) -> np.ndarray:

@@ -107,8 +107,8 @@ def score(stream, bos, order, vocab_size, uni_logprob, uni_backoff, table, ftabl
             lengths[t] = 1
             continue
         _prefetch_token(w, rows, 0, at, homes, order, vocab_size, table, starts, buckets)
-        p, best = _score_token(w, rows, 0, at, homes, order, uni_logprob, uni_backoff, vocab_size, table, ftable,
-                               starts, buckets)
+        p, best = _score_token(w, rows, 0, at, homes, order, uni_logprob, uni_backoff, vocab_size, table,
+                               ftable, starts, buckets)
         logp[t] = p
         lengths[t] = best
         at = 1 - at
@@ -124,7 +124,8 @@ def score_block(ids, offsets, bos, eos, unk, order, vocab_size, uni_logprob, uni
     are OOVs. A literal `<s>` in a sentence is a word like any other (as in KenLM). Adds to `sums`: log10
     p over all tokens, over in-vocabulary tokens, the token count and the OOV count. With `detail`, also
     writes each token's log10 p, n-gram length and OOV flag (one entry per word and per `</s>`, sentence
-    s's first at offsets[s] - offsets[0] + s). Each token's numbers do not depend on the lanes; the sums' rounding does."""
+    s's first at offsets[s] - offsets[0] + s). Each token's numbers do not depend on the lanes; the sums'
+    rounding does (the same for the same sentences)."""
     sentences = len(offsets) - 1
     rows = np.full((LANES, 2, max(order, 1)), -1, dtype=np.int64)
     at = np.zeros(LANES, dtype=np.int64)
