@@ -16,8 +16,18 @@ is `--ns-exponent 0.75`, word2vec.c's and gensim's noise distribution (cbow's de
 this row is the like-for-like comparison with gensim). With several --seeds every figure is the mean
 over them (fastText's Python module takes no seed: its runs differ by thread timing only).
 
+Subword modes (`sg-ns-sub`, `cbow-ns-sub`, `sg-hs-sub`, `cbow-hs-sub`) train with character n-grams:
+seqkit `--minn 3 --maxn 6 --buckets 2000000`, fastText `minn=3, maxn=6, bucket=2000000`, gensim's
+FastText `min_n=3, max_n=6, bucket=2000000`, each also writing its model (.npz / .bin) in the timed run;
+lr 0.05 for every tool (fastText's default, and seqkit's with n-grams). WS353 is given both ways: pairs
+with an unknown word dropped (`WS353 rho`), and every pair scored, unknown words given their n-gram
+vectors from the model file (`WS353 rho, subwords`; `seqkit eval similarity -m MODEL`). Mode `sg-ns-rare`
+is the rare-word check: sg-ns with the vocabulary cut to --rare-min-count (20) words, seqkit's subword
+model and fastText's against plain seqkit word2vec (which can only drop the unknown pairs).
+
     python benchmarks/word2vec.py [--modes sg-ns,cbow-ns,sg-hs,cbow-hs,sg-ns-batch,cbow-ns-p75]
-                                  [--seeds 1,2] [--epochs 5] [--scaling [--scaling-epochs N]]
+                                  [--seeds 1,2] [--epochs 5] [--scaling [--scaling-epochs N]] [--corpus PATH]
+    python benchmarks/word2vec.py --modes sg-ns-sub,cbow-ns-sub,sg-hs-sub,cbow-hs-sub,sg-ns-rare
 """
 
 from __future__ import annotations
@@ -73,6 +83,37 @@ with open(out, "w", encoding="utf-8") as f:
 """
 
 
+FASTTEXT_SUB = """
+import sys
+import fasttext
+corpus, vec, model_path, model, loss, lr, epochs, min_count = sys.argv[1:]
+m = fasttext.train_unsupervised(corpus, model=model, dim=100, ws=5, neg=5, loss=loss, minCount=int(min_count),
+                                epoch=int(epochs), lr=float(lr), t=1e-3, minn=3, maxn=6, bucket=2000000,
+                                thread=2, verbose=0)
+m.save_model(model_path)
+words = m.get_words()
+with open(vec, "w", encoding="utf-8") as f:
+    f.write(f"{len(words)} {m.get_dimension()}\\n")
+    for w in words:
+        f.write(w + " " + " ".join(f"{x:.6g}" for x in m.get_word_vector(w)) + "\\n")
+"""
+
+GENSIM_SUB = """
+import sys
+from gensim.models import FastText
+from gensim.models.fasttext import save_facebook_model
+from gensim.models.word2vec import Text8Corpus
+corpus, vec, model_path, sg, hs, lr, epochs, seed, min_count = sys.argv[1:]
+m = FastText(Text8Corpus(corpus), vector_size=100, window=5, min_count=int(min_count), sample=1e-3, workers=2,
+             sg=int(sg), hs=int(hs), negative=0 if int(hs) else 5, alpha=float(lr), epochs=int(epochs),
+             seed=int(seed), min_n=3, max_n=6, bucket=2000000)
+save_facebook_model(m, model_path)
+m.wv.save_word2vec_format(vec)
+"""
+
+SUBWORD_LR = "0.05"  # fastText's default for sg and cbow alike, and seqkit's with --minn/--maxn
+
+
 VARIANTS = {  # seqkit-only rows: extra options, compared with the peers' rows of the base mode
     "batch": ["--batch-negatives"],  # Ji et al. shared negatives (sg-ns only)
     "p75": ["--ns-exponent", "0.75"],  # word2vec.c's and gensim's noise for cbow (its default is 0.5)
@@ -120,13 +161,14 @@ def main() -> None:
     parser.add_argument("--scaling-repeats", type=int, default=2,
                         help="pairs of adjacent 1- and 2-thread runs (each with a host-ceiling run: two "
                              "1-thread runs at once); this host's speed drifts by 10-30%% between runs")
-    parser.add_argument("--corpus", default=None)
+    parser.add_argument("--corpus", default=None, help="another corpus (e.g. a 1M-word head for a quick check)")
+    parser.add_argument("--rare-min-count", type=int, default=20, help="the vocabulary cut of mode sg-ns-rare")
     args = parser.parse_args()
     corpus = Path(args.corpus) if args.corpus else benchmark_corpus()
     order, words = corpus_order(corpus)
     tools = args.tools.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows, spreads = [], []
+    rows, spreads, sub_rows = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         compile_run = None
         if "seqkit" in tools:  # first-run JIT compilation, measured with an empty kernel cache
@@ -137,12 +179,16 @@ def main() -> None:
             warm = timed(seqkit_cmd("word2vec", str(tiny), "-o", str(Path(tmp) / "t.vec"), "-q", "--epochs", "1"),
                          env={"NUMBA_CACHE_DIR": str(Path(tmp) / "numba-cold")})
             compile_run = (cold.seconds, warm.seconds)
-            for extra in ([], ["--batch-negatives"]):  # and fill the default cache: no timed run compiles
+            for extra in ([], ["--batch-negatives"], ["--minn", "3", "--maxn", "6", "--buckets", "1000"]):
+                # and fill the default cache: no timed run compiles
                 timed(seqkit_cmd("word2vec", str(tiny), "-o", str(Path(tmp) / "t.vec"), "-q", "--epochs", "1",
                                  *extra))
         peer_speed: dict[str, float] = {}
         for mode in filter(None, args.modes.split(",")):
             model, loss, *variant = mode.split("-")
+            if variant and variant[0] in ("sub", "rare"):
+                sub_rows.extend(subword_mode(mode, tools, seeds, args, corpus, order, words, Path(tmp)))
+                continue
             extra = VARIANTS[variant[0]] if variant else []
             lr = "0.025" if model == "sg" else "0.05"
             results: dict[str, list] = {}
@@ -190,10 +236,69 @@ def main() -> None:
               f"{compile_run[1]:.1f} s (compile cost ~{compile_run[0] - compile_run[1]:.1f} s, paid once)")
     if args.scaling:
         print("\n".join(scaling))
-    print(markdown(["mode", "tool", "wall s", "words/s", "peak MiB", "analogy %", "WS353 rho",
-                    "seqkit / fastest peer"], rows))
+    if rows:
+        print(markdown(["mode", "tool", "wall s", "words/s", "peak MiB", "analogy %", "WS353 rho",
+                        "seqkit / fastest peer"], rows))
+    if sub_rows:
+        print("\n" + markdown(["mode", "tool", "min count", "wall s", "words/s", "peak MiB", "analogy %",
+                               "WS353 unknown %", "WS353 rho", "WS353 rho, subwords", "seqkit / fastest peer",
+                               "peak / fastText's"], sub_rows))
     if spreads:
         print("\n" + "\n".join(spreads))
+
+
+def subword_mode(mode: str, tools: list[str], seeds: list[int], args, corpus: Path, order: dict[str, int],
+                 words: int, tmp: Path) -> list[list]:
+    """The rows of one subword mode (`sg-ns-sub`...) or of the rare-word check (`sg-ns-rare`)."""
+    model, loss, variant = mode.split("-")
+    min_count = args.rare_min_count if variant == "rare" else 5
+    runs: dict[str, list] = {}
+    names = {"seqkit": "seqkit --minn 3 --maxn 6", "fasttext": "fastText minn 3 maxn 6",
+             "gensim": "gensim FastText", "plain": "seqkit word2vec (no subwords)"}
+    tool_list = [t for t in tools if t in ("seqkit", "fasttext")] + ["plain"] if variant == "rare" else tools
+    for tool in tool_list:
+        for seed in seeds[:1] if tool in args.once.split(",") or tool == "fasttext" else seeds:
+            vec, model_path = str(tmp / f"{tool}-{mode}.vec"), str(tmp / f"{tool}-{mode}.{'npz' if tool == 'seqkit' else 'bin'}")
+            common = ["--model", model, "--loss", loss, "--epochs", str(args.epochs), "--threads", "2", "--seed",
+                      str(seed), "--min-count", str(min_count), "-q"]
+            if tool == "seqkit":
+                cmd = seqkit_cmd("word2vec", str(corpus), "-o", vec, "--save-model", model_path, "--minn", "3",
+                                 "--maxn", "6", "--buckets", "2000000", *common)
+            elif tool == "plain":
+                cmd, model_path = seqkit_cmd("word2vec", str(corpus), "-o", vec, *common), None
+            elif tool == "gensim":
+                cmd = [PEER_PYTHON, "-c", GENSIM_SUB, str(corpus), vec, model_path, str(int(model == "sg")),
+                       str(int(loss == "hs")), SUBWORD_LR, str(args.epochs), str(seed), str(min_count)]
+            else:
+                cmd = [PEER_PYTHON, "-c", FASTTEXT_SUB, str(corpus), vec, model_path,
+                       "skipgram" if model == "sg" else "cbow", loss, SUBWORD_LR, str(args.epochs), str(min_count)]
+            run = timed(cmd)
+            in_corpus_order(vec, order)
+            acc, _ = evaluate(vec)
+            similarity = json.loads(timed(seqkit_cmd(
+                "eval", "similarity", str(SHARED / "similarity" / "wordsim353.tsv"), "--json", "-q",
+                *(["-m", model_path] if model_path else ["-v", vec]))).stdout)
+            rho, unknown = similarity["spearman"], similarity["oov_ratio"]
+            sub_rho = similarity["subword"]["spearman"] if model_path else float("nan")
+            runs.setdefault(tool, []).append((run, acc, rho, sub_rho, unknown))
+            print(f"{mode} {tool} seed {seed}: {run.seconds:.1f} s, {words * args.epochs / run.seconds:,.0f} words/s, "
+                  f"{run.peak_mib:.0f} MiB, analogy {acc:.2f}%, WS353 {rho:.3f} ({unknown:.1f}% pairs unknown), "
+                  f"with subwords {sub_rho:.3f}", flush=True)
+            for path in (vec, model_path):
+                if path and os.path.exists(path):
+                    os.remove(path)
+    work = words * args.epochs
+    summary = {tool: (mean(r[0].seconds for r in rs), work / mean(r[0].seconds for r in rs),
+                      max(r[0].peak_mib for r in rs), *(mean(r[i] for r in rs) for i in (1, 4, 2, 3)))
+               for tool, rs in runs.items()}
+    peers = [summary[t][1] for t in summary if t in ("fasttext", "gensim")]
+    rows = []
+    for tool, (seconds, speed, peak, acc, unknown, rho, sub_rho) in summary.items():
+        ratio = speed / max(peers) if tool == "seqkit" and peers else ""
+        peak_ratio = peak / summary["fasttext"][2] if tool == "seqkit" and "fasttext" in summary else ""
+        rows.append([mode, names[tool], min_count, seconds, speed, peak, acc, f"{unknown:.1f}", f"{rho:.3f}",
+                     "" if tool == "plain" else f"{sub_rho:.3f}", ratio, peak_ratio])
+    return rows
 
 
 def scaling_command(tool: str, corpus: Path, out: str, threads: int, seed: int, epochs: int) -> list[str]:
