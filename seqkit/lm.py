@@ -196,7 +196,7 @@ def score_text(model: LanguageModel, paths: Sequence[str], *, errors: str = "str
 
     table = TokenTable(1 << 62)
     to_model = np.empty(0, dtype=np.int64)  # the model's id of each of the text's words
-    pending = np.empty(0, dtype=np.int32)   # ids of a sentence still being read (a line spanning blocks)
+    pending: list[np.ndarray] = []          # ids of a sentence still being read (a line spanning blocks)
     for block_ids, lengths in id_blocks(paths, table, errors=errors):
         known, types = len(to_model), len(table)
         if types > known:  # the words first seen in this block, as UTF-8 bytes back to back
@@ -208,13 +208,14 @@ def score_text(model: LanguageModel, paths: Sequence[str], *, errors: str = "str
             to_model = np.concatenate([to_model, np.asarray(model.word_ids(data, offsets), dtype=np.int64)])
             if words is not None:
                 words.extend(table.word(i).decode("utf-8") for i in range(known, types))
-        pending = np.concatenate([pending, block_ids]) if len(pending) else block_ids
+        pending.append(block_ids)
         if not len(lengths):
-            continue
+            continue  # inside a long line: its pieces are joined once, when it ends
+        read = np.concatenate(pending) if len(pending) > 1 else pending[0]
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         done = int(offsets[-1])
-        text_ids, pending = pending[:done], pending[done:]
+        text_ids, pending = read[:done], [read[done:]]
         ids = to_model[text_ids]
         yield TextBlock(text_ids, ids, offsets, model.score_batch(ids, offsets, detail))
 
