@@ -2,9 +2,11 @@
 classification sets: test accuracy (P@1) with each tool's defaults, and training speed with the same
 hyper-parameters and threads; with --autotune SECONDS, `seqkit classify --autotune-validation` against
 fastText's autotune with the same budget (both tuned on every 10th training line, held out). Prints
-markdown tables.
+markdown tables. With `--sets sst2-birnn`: `seqkit classify --model birnn` against the same network in
+PyTorch (benchmarks/peers/torch_birnn_classifier.py: same vectors, sizes, optimizer, learning rate,
+epochs, batches in the same order) and seqkit's bag of n-grams with its defaults, on SST-2 (train -> dev).
 
-    python benchmarks/classify.py [--sets rt-polarity,trec] [--threads 2] [--autotune 60 [--autotune-only]]
+    python benchmarks/classify.py [--sets rt-polarity,trec,sst2-birnn] [--threads 2] [--autotune 60 [--autotune-only]]
 
 The peers run under $PEER_PYTHON (see _common.py); seqkit under $SEQKIT_PYTHON.
 """
@@ -18,9 +20,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from _common import PEER_PYTHON, SHARED, markdown, seqkit_cmd, timed
+from _common import PEER_PYTHON, ROOT, SHARED, markdown, seqkit_cmd, timed
 
 DATA = SHARED / "classification"
+TORCH_BIRNN = ROOT / "benchmarks" / "peers" / "torch_birnn_classifier.py"
+# The recurrent classifier's settings, given to seqkit and PyTorch alike (the embeddings start from the
+# bundled default vectors, 100-dimensional, converted to word2vec text so both read the same file).
+BIRNN = {"cell": "gru", "dim": 100, "hidden": 150, "pool": "max", "dropout": 0.5, "lr": 0.001, "epochs": 3,
+         "batch": 64, "clip": 5.0, "seed": 1}
 
 FASTTEXT = """
 import json, sys, time, fasttext
@@ -146,6 +153,41 @@ def autotune_row(name: str, train: Path, test: Path, work: Path, seconds: int, t
             ours, theirs]
 
 
+def birnn_rows(work: Path, threads: int) -> list[list]:
+    """SST-2 train -> dev: seqkit's birnn, the PyTorch network and seqkit's bow (defaults); dev accuracy after
+    the last epoch (no early stopping), training tokens/s (batches only; words + one end marker per line)
+    and the process's peak RSS."""
+    train, dev = DATA / "sst2" / "train.txt", DATA / "sst2" / "dev.txt"
+    vectors = work / "default.vec"
+    subprocess.run(seqkit_cmd("convert", str(ROOT / "seqkit" / "data" / "default.skv"), str(vectors), "-q"),
+                   check=True)
+    model = work / "birnn.npz"
+    options = [f"--{key}={value}" for key, value in BIRNN.items()]
+    ours = timed(seqkit_cmd("classify", str(train), "-o", str(model), "--model", "birnn", "-v", str(vectors),
+                            "-t", str(threads), *options))
+    ours_speed = float(re.search(r"\(([\d,]+) tokens/s", ours.stderr).group(1).replace(",", ""))
+    ours_seconds = float(re.search(r" in ([\d.]+) s \(", ours.stderr).group(1))
+    torch_run = timed([PEER_PYTHON, str(TORCH_BIRNN), str(train), str(dev), "--vectors", str(vectors), "--threads",
+                       str(threads), *options])
+    theirs = json.loads(torch_run.stdout)
+    bow_model = work / "bow.npz"
+    bow = timed(seqkit_cmd("classify", str(train), "-o", str(bow_model), "-t", str(threads)))
+    bow_speed = float(re.search(r"\(([\d,]+) tokens/s", bow.stderr).group(1).replace(",", ""))
+    bow_seconds = float(re.search(r" in ([\d.]+) s \(", bow.stderr).group(1))
+
+    def accuracy(path: Path) -> float:
+        out = subprocess.run(seqkit_cmd("test", "-m", str(path), str(dev), "--json", "-q"), capture_output=True,
+                             text=True, check=True)
+        return json.loads(out.stdout)["accuracy"]
+
+    return [["seqkit --model birnn", f"{accuracy(model):.4f}", f"{ours_speed:,.0f}", f"{ours_seconds:.1f}",
+             f"{ours.seconds:.1f}", f"{ours.peak_mib:.0f}"],
+            ["PyTorch, same network", f"{theirs['accuracy']:.4f}", f"{theirs['tokens_per_s']:,.0f}",
+             f"{theirs['seconds']:.1f}", f"{torch_run.seconds:.1f}", f"{torch_run.peak_mib:.0f}"],
+            ["seqkit --model bow (defaults)", f"{accuracy(bow_model):.4f}", f"{bow_speed:,.0f}", f"{bow_seconds:.1f}",
+             f"{bow.seconds:.1f}", f"{bow.peak_mib:.0f}"]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="rt-polarity,trec,sst2,subj,cooking")
@@ -154,10 +196,12 @@ def main() -> None:
                         help="also compare the autotuners with this budget (fastText's default is 300)")
     parser.add_argument("--autotune-only", action="store_true", help="skip the default and speed tables")
     args = parser.parse_args()
-    quality, speed, tuned = [], [], []
+    quality, speed, tuned, recurrent = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model = work / "model.npz"
+        if "sst2-birnn" in args.sets.split(","):
+            recurrent = birnn_rows(work, args.threads)
         for name, (train, test) in splits(work).items():
             if name not in args.sets.split(","):
                 continue
@@ -175,13 +219,20 @@ def main() -> None:
                                "--word-ngrams", "2")
             speed.append([name, f"{ours_same['wall']:.2f}", f"{ours_same['seconds']:.2f}", f"{ft_same['seconds']:.2f}",
                           f"{ours_same['p1']:.3f}", f"{ft_same['p1']:.3f}"])
+    if recurrent:
+        settings = ", ".join(f"{key} {value}" for key, value in BIRNN.items())
+        print(f"SST-2 (train -> dev), {args.threads} threads; birnn and PyTorch: bidirectional {settings}, Adam, "
+              "embeddings from the bundled vectors; accuracy after the last epoch\n")
+        print(markdown(["model", "dev accuracy", "training tokens/s", "training s", "process s", "peak RSS MiB"],
+                       recurrent))
+        print()
     if tuned:
         print(f"Autotune, {args.autotune} s budget, {args.threads} threads, tuned on every 10th training line: test "
               "P@1 (LinearSVC fitted on the same 90%), wall seconds, and what seqkit's search spent its budget on\n")
         print(markdown(["set", "seqkit", "fastText", "LinearSVC", "seqkit s", "fastText s", "seqkit search",
                         "seqkit chose", "fastText chose"], tuned))
         print()
-    if args.autotune_only:
+    if args.autotune_only or not quality:
         return
     print("Test P@1 with each tool's defaults (seqkit and fastText one thread; LinearSVC: TF-IDF 1-2 grams)\n")
     print(markdown(["set", "seqkit", "fastText", "LinearSVC"], quality))

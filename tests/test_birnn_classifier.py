@@ -278,3 +278,34 @@ def test_trainer_registry_refuses_taken_names_and_options():
     with pytest.raises(TypeError):
         registry.add_classifier_trainer(object())
     assert list(registry.classifier_trainers) == ["a"]
+
+
+@pytest.mark.parametrize("option", [("--pool", "last"), ("--optimizer", "sgd"), ("--layers", "2"), ("--clip", "0.01"),
+                                    ("--dropout", "0"), ("--cell", "rnn"), ("--batch", "3"), ("--min-count", "9")])
+def test_every_option_changes_the_model(cli_run, train_file, tmp_path, option):
+    def output_layer(*extra):
+        model = tmp_path / "m.npz"
+        result = cli_run("classify", train_file, "-o", model, "--model", "birnn", "--dim", "6", "--hidden", "4",
+                         "--epochs", "2", "-t", "1", "-q", *extra)
+        assert result.exit_code == 0, result.stderr
+        with np.load(model) as archive:
+            return archive["param/Wout"].copy(), archive["param/embed"].shape
+
+    assert output_layer()[0].tobytes() != output_layer(*option)[0].tobytes()
+
+
+def test_pretrained_vectors_initialise_and_freeze_the_embedding(cli_run, train_file, tmp_path):
+    vectors = tmp_path / "vecs.txt"
+    table = {"great": [0.5, -1, 2, 0.25], "dull": [1, 1, -1, 0]}
+    vectors.write_text("2 4\n" + "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in table.items()))
+    model = tmp_path / "m.npz"
+    result = cli_run("classify", train_file, "-o", model, "--model", "birnn", "--dim", "4", "--hidden", "3",
+                     "--epochs", "2", "-t", "1", "-v", vectors, "--freeze-embeddings")
+    assert result.exit_code == 0 and "2 of" in result.stderr
+    with np.load(model) as archive:
+        words = json.loads(archive["meta"].tobytes())["words"]
+        embed = archive["param/embed"]
+    for word, vector in table.items():
+        np.testing.assert_array_equal(embed[words.index(word)], np.array(vector, dtype=np.float32))
+    wrong = cli_run("classify", train_file, "-o", model, "--model", "birnn", "--dim", "5", "-v", vectors)
+    assert wrong.exit_code == 1 and "dimension 4, but --dim is 5" in wrong.stderr

@@ -1,7 +1,7 @@
 """The architecture of `seqkit classify --model birnn` in PyTorch, for benchmarks/classify.py (run with
 $PEER_PYTHON): embeddings (from the same word2vec text vectors) -> bidirectional GRU/LSTM -> max over the
-real steps (or the last forward and backward states) -> dropout -> linear -> cross-entropy; Adam,
-global-norm clipping.
+real steps (or the last forward and backward states) -> dropout -> linear -> cross-entropy; Adam with the
+learning rate decayed linearly to 0 over the epochs (per batch), global-norm clipping.
 
 Its data are seqkit's: the same vocabulary (<pad>, <unk>, </s>, then words by count, ties by first
 appearance), `</s>` ending every line, and the same batches in the same order (numpy's generator seeded
@@ -143,6 +143,8 @@ def main() -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
     lengths = np.array([len(x) for x in train_ids])
+    total_steps = args.epochs * -(-len(lengths) // args.batch)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total_steps)
     seconds, tokens = 0.0, 0
     for epoch in range(1, args.epochs + 1):
         model.train()
@@ -155,6 +157,7 @@ def main() -> None:
             if args.clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
+            schedule.step()
             tokens += int(lens.sum())
         seconds += time.perf_counter() - started
     model.eval()

@@ -1,5 +1,5 @@
 """Training the recurrent classifier: batches of similar lengths, Adam (lazy on the embedding rows a batch
-used) or SGD, global-norm clipping, validation accuracy after every epoch with the best epoch kept and
+used) or SGD with the learning rate decayed linearly to 0 over the epochs, global-norm clipping, validation accuracy after every epoch with the best epoch kept and
 early stopping, and Ctrl-C answered between batches.
 
 Randomness comes from the seed alone: each epoch's batch order from (seed, epoch), dropout from its own
@@ -20,7 +20,6 @@ from seqkit.recurrent.pool import Pool
 from seqkit_seq2seq.classifier_data import Examples
 from seqkit_seq2seq.classifier_kernels import adam_rows, sgd_rows
 from seqkit_seq2seq.classifier_network import PAD, Config, Network
-from seqkit_seq2seq.train import Adam
 
 B1, B2, EPS = 0.9, 0.999, 1e-8
 
@@ -91,28 +90,38 @@ def accuracy(network: Network, examples: Examples, batch: int) -> float:
 
 
 class Optimizer:
-    """Adam or SGD on the dense parameters; the same rule on only the embedding rows a batch used."""
+    """Adam or SGD: on the dense parameters every row, on the embedding only the rows a batch used (one
+    kernel pass per parameter, no temporaries)."""
 
-    def __init__(self, params: dict[str, np.ndarray], schedule: Schedule):
-        self.params, self.schedule, self.step_count = params, schedule, 0
-        self.adam = Adam(params) if schedule.optimizer == "adam" else None
+    def __init__(self, params: dict[str, np.ndarray], schedule: Schedule, total_steps: int):
+        self.params, self.schedule, self.step_count, self.total_steps = params, schedule, 0, max(total_steps, 1)
+        self.adam = schedule.optimizer == "adam"
+        self.m = {name: np.zeros_like(value) for name, value in params.items()} if self.adam else {}
+        self.v = {name: np.zeros_like(value) for name, value in params.items()} if self.adam else {}
+        self.all_rows = {name: np.arange(value.shape[0] if value.ndim == 2 else 1) for name, value in params.items()}
 
     def step(self, grads: dict[str, np.ndarray], rows: np.ndarray, row_grads: np.ndarray, factor: float) -> None:
-        lr, embed = self.schedule.lr, self.params["embed"]
         self.step_count += 1
-        t = self.step_count
-        if self.adam is not None:
-            self.adam.step(self.params, grads, lr, t, factor)
-            if len(rows):
-                rate = lr * math.sqrt(1 - B2 ** t) / (1 - B1 ** t)
-                adam_rows(embed, self.adam.m["embed"], self.adam.v["embed"], rows, row_grads,
-                          embed.dtype.type(rate), embed.dtype.type(factor), B1, B2, EPS)
-            return
-        coef = np.float32(lr * factor)
         for name, g in grads.items():
-            self.params[name] -= coef * g
+            self._update(name, self.all_rows[name], g, factor)
         if len(rows):
-            sgd_rows(embed, rows, row_grads, embed.dtype.type(lr * factor))
+            self._update("embed", rows, row_grads, factor)
+
+    def _update(self, name: str, rows: np.ndarray, grads: np.ndarray, factor: float) -> None:
+        table, grads = _matrix(self.params[name]), _matrix(grads)
+        t, kind = self.step_count, table.dtype.type
+        lr = self.schedule.lr * (1.0 - (t - 1) / self.total_steps)  # linear decay: the last epochs settle
+        if self.adam:
+            rate = lr * math.sqrt(1 - B2 ** t) / (1 - B1 ** t)
+            adam_rows(table, _matrix(self.m[name]), _matrix(self.v[name]), rows, grads, kind(rate), kind(factor),
+                      B1, B2, EPS)
+        else:
+            sgd_rows(table, rows, grads, kind(lr * factor))
+
+
+def _matrix(array: np.ndarray) -> np.ndarray:
+    """A bias as a one-row matrix (a view), so one kernel updates every parameter."""
+    return array.reshape(1, -1) if array.ndim == 1 else array
 
 
 def train(params: dict[str, np.ndarray], config: Config, schedule: Schedule, examples: Examples,
@@ -121,7 +130,7 @@ def train(params: dict[str, np.ndarray], config: Config, schedule: Schedule, exa
     dropout_rng = np.random.default_rng([schedule.seed, 1 << 20])
     lengths = examples.lengths()
     max_steps = int(max(lengths.max(), valid.lengths().max() if valid is not None and len(valid) else 1))
-    optimizer = Optimizer(params, schedule)
+    optimizer = Optimizer(params, schedule, schedule.epochs * -(-len(lengths) // schedule.batch))
     result = Result(params=params)
     best = -1.0
     with Pool(threads) as pool, np.errstate(over="ignore", invalid="ignore"):
@@ -183,4 +192,4 @@ def load_kernels() -> None:
     network.forward(np.array([[3, 3], [2, 0]]), np.array([2, 1]), train=True, rng=np.random.default_rng(0))
     _, _, grads, rows, row_grads = network.loss_and_backward(np.array([0, -1]))
     for optimizer in ("adam", "sgd"):
-        Optimizer(params, Schedule(optimizer=optimizer)).step(grads, rows, row_grads, 1.0)
+        Optimizer(params, Schedule(optimizer=optimizer), 1).step(grads, rows, row_grads, 1.0)
