@@ -11,6 +11,8 @@ import pytest
 from seqkit.classifier import Meter
 from seqkit_classify import modelfile
 from seqkit_classify.scoring import measure, parse_metric, top_k
+from seqkit_classify.data import Examples, Lines, join_lines, take_examples
+from seqkit_classify.refit import FOLDS, Finalist, choose, finalists
 from seqkit_classify.search import ETA, Halving, Params, Sampler, Trial, rung_epochs
 
 START = Params(lr=0.5, dim=10, word_ngrams=2, buckets=1000, loss="softmax")
@@ -93,7 +95,7 @@ def test_search_beats_a_bad_start_and_survivors_get_more_epochs(cli_run, task, t
     train, valid = task
     model = tmp_path / "m.npz"
     report, stderr = _tune(cli_run, train, valid, model, "--lr", "0.001", "--dim", "2", "--word-ngrams", "1",
-                           "--autotune-trials", "10", "--seed", "3")
+                           "--autotune-trials", "10", "--seed", "3", "--no-autotune-refit")
     trials = report["trials"]
     assert len(trials) == 10 and trials[0]["lr"] == 0.001 and report["epochs_per_rung"] == [2, 6]
     assert report["chosen"]["trial"] != 1 and report["value"] > trials[0]["metric"] + 0.2
@@ -148,9 +150,71 @@ def test_errors(cli_run, task, tmp_path):
     assert result.exit_code == 1 and "K must be" in result.stderr
     assert cli_run("classify", train, "-o", out, "--autotune-trials", "3").exit_code == 2
     assert cli_run("classify", train, "-o", out, "--json").exit_code == 2
+    result = cli_run("classify", train, "-o", out, "--no-autotune-refit")
+    assert result.exit_code == 2 and "--no-autotune-refit goes with --autotune-validation" in result.stderr
     assert cli_run("classify", train, "-o", out, "--autotune-validation", valid, "--valid", valid).exit_code == 2
     other = tmp_path / "other.txt"
     other.write_text("__label__purple w1 w2\n")
     result = cli_run("classify", train, "-o", out, "--autotune-validation", other)
     assert result.exit_code == 1 and "no lines with a label" in result.stderr
     assert not out.exists()
+
+
+def test_refit_cross_validates_the_finalists_and_trains_on_every_line(cli_run, task, tmp_path):
+    """The search's best configurations are compared on FOLDS folds of training + validation lines; the one
+    with the best mean is trained on all of those lines (a word seen only in validation gets a row)."""
+    train, valid = task
+    valid.write_text(valid.read_text() + "__label__red red1 onlyinvalid w3\n")
+    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "8", "--seed", "3")
+    refit = report["refit"]
+    found = refit["finalists"]
+    assert 1 < len(found) <= 5 and len({f["config"] for f in found}) == len(found)
+    assert [f["search_metric"] for f in found] == sorted((f["search_metric"] for f in found), reverse=True)
+    best_per_config = {}
+    for t in report["trials"]:
+        best_per_config[t["config"]] = max(best_per_config.get(t["config"], -1.0), t["metric"])
+    assert found[0]["search_metric"] == max(best_per_config.values())
+    for f in found:
+        assert len(f["folds"]) == FOLDS and f["cv_metric"] == pytest.approx(np.mean(f["folds"]))
+    winner = max(found, key=lambda f: f["cv_metric"])
+    assert report["chosen"]["trial"] == winner["trial"] and refit["cv_metric"] == winner["cv_metric"]
+    assert "cross-validation of" in stderr and "trained on training + validation lines (391" in stderr
+    meta, dictionary, _, _ = modelfile.load(str(tmp_path / "m.npz"))
+    assert "onlyinvalid" in dictionary.words and meta["training"]["examples"] == 391
+    assert meta["training"]["epochs"] == winner["epochs"]
+    _tune(cli_run, train, valid, tmp_path / "plain.npz", "--autotune-trials", "8", "--seed", "3", "--no-autotune-refit")
+    _, plain, _, _ = modelfile.load(str(tmp_path / "plain.npz"))
+    assert "onlyinvalid" not in plain.words
+
+
+def test_finalists_are_each_configurations_best_run_and_the_best_mean_wins():
+    def trial(number, config, metric, lr):
+        t = Trial(number, config, Params(lr=lr, dim=4, word_ngrams=1, buckets=10, loss="softmax"), 0, 2)
+        t.metric, t.best_epoch = metric, 2
+        return t
+
+    trials = [trial(1, 1, 0.70, 0.1), trial(2, 2, 0.80, 0.2), trial(3, 1, 0.85, 0.1), trial(4, 3, 0.80, 0.3),
+              trial(5, 4, -np.inf, 0.4)]
+    trials[4].best_epoch = 0  # diverged before its first epoch: never a finalist
+    found = finalists(trials, count=3)
+    assert [f.trial.number for f in found] == [3, 2, 4]  # config 1's best run; ties go to the earlier run
+    assert choose(found) is found[0]  # nothing cross-validated: the search's best
+    found[0].folds, found[1].folds, found[2].folds = [0.7, 0.7], [0.8, 0.78], []
+    assert choose(found) is found[1] and Finalist(trials[0], 2).cv == -np.inf
+
+
+def test_join_and_take_keep_every_line_and_its_tokens():
+    first = Lines(["__label__a", "x", "y"], np.array([True, False, False]), np.array([2, 2, 1]),
+                  np.array([0, 1, 0, 1, 2], np.int32), np.array([0, 2, 5], np.int64))
+    second = Lines(["__label__b", "z", "x"], np.array([True, False, False]), np.array([1, 1, 1]),
+                   np.array([0, 1, 2], np.int32), np.array([0, 3], np.int64))
+    joined = join_lines(first, second)
+    assert joined.types == ["__label__a", "x", "y", "__label__b", "z"]
+    assert joined.counts.tolist() == [2, 3, 1, 1, 1] and joined.is_label.tolist() == [True, False, False, True, False]
+    lines = [[joined.types[i] for i in joined.ids[a:b]] for a, b in zip(joined.offsets[:-1], joined.offsets[1:])]
+    assert lines == [["__label__a", "x"], ["__label__a", "x", "y"], ["__label__b", "z", "x"]]
+    examples = Examples(np.array([1, 2, 3, 4, 5, 6]), np.array([0, 1, 3, 6]), np.array([0, 1, 0], np.int32),
+                        np.array([0, 1, 2, 3]), np.array([2.0, 3.0, 4.0]))
+    taken = take_examples(examples, np.array([True, False, True]))
+    assert taken.features.tolist() == [1, 4, 5, 6] and taken.feat_offsets.tolist() == [0, 1, 4]
+    assert taken.labels.tolist() == [0, 0] and taken.tokens.tolist() == [2.0, 4.0]

@@ -23,7 +23,9 @@ from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path
 from seqkit_classify import modelfile
 from seqkit_classify.command import DEFAULT_LR, EPOCH_TOKENS, SMALL_DATA_LR, _size, class_weights, default_epochs
-from seqkit_classify.data import Settings, build_dictionary, check_unlabelled, featurise, read_lines, spooled
+from seqkit_classify.data import (Settings, build_dictionary, check_unlabelled, featurise, join_lines, read_lines,
+                                  spooled)
+from seqkit_classify.refit import FINAL_SHARE, FOLDS, Finalist, Refit, choose, finalists
 from seqkit_classify.scoring import Metric, Validation, measure, parse_metric, top_k
 from seqkit_classify.search import Halving, Params, Sampler, Trial, rung_epochs
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels, train
@@ -141,7 +143,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         autotune_trials: int | None, autotune_metric: str, as_json: bool, patience: int, label_prefix: str,
         loss: str, dim: int, lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int,
         maxn: int, min_count: int, min_count_label: int, negative: int, class_weight: str | None, strict: bool,
-        threads: int, seed: int, errors: str, quiet: bool) -> None:
+        threads: int, seed: int, errors: str, quiet: bool, autotune_refit: bool = True) -> None:
     reporter = Reporter(quiet)
     check_output_path(output)  # a bad path fails now, not after the search
     paths = spooled(list(train), reporter) if strict else list(train)
@@ -162,10 +164,12 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     duration = autotune_duration if autotune_duration is not None else (
         None if autotune_trials is not None else default_duration(n_tokens))
     began = time.perf_counter()
+    deadline = began + duration if duration is not None else None
+    search_share = 1.0 - FINAL_SHARE if autotune_refit else 1.0
     search = Search(lines, valid_lines, dictionary, metric,
                     class_weights(class_weight, dictionary.labels, dictionary.label_counts),
                     Config(negative=negative, threads=threads, seed=seed), label_prefix, patience, rungs,
-                    began + duration if duration is not None else None, autotune_trials)
+                    began + search_share * duration if duration is not None else None, autotune_trials)
     examples, _, validation = search.data(start)
     check_unlabelled(examples, paths, label_prefix, strict, errors, reporter)
     if len(validation) == 0:
@@ -180,30 +184,71 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     if search.best is None:
         raise TrainingDiverged("every run diverged before its first epoch ended; lower --lr")
     value, chosen, weights = search.best
+    examples_saved, refit_note, candidates, winner = len(examples), "", [], None
+    if autotune_refit:
+        union = join_lines(lines, valid_lines)
+        union_dictionary = build_dictionary(union, min_count, min_count_label)
+        refit = Refit(union, union_dictionary, parse_metric(autotune_metric, union_dictionary.labels, label_prefix),
+                      class_weights(class_weight, union_dictionary.labels, union_dictionary.label_counts),
+                      Config(negative=negative, threads=threads, seed=seed), label_prefix)
+        candidates = finalists(search.trials)
+        with reporter.task("cross-validating the finalists", total=len(candidates), unit="items") as progress:
+            for finalist in candidates:
+                # a finalist costs about FOLDS runs of its search run's epochs on 4/5 of the lines
+                cost = search.seconds_per_epoch(finalist.trial.config) * finalist.epochs * FOLDS * 0.9
+                if deadline is None or time.perf_counter() + cost <= deadline:
+                    refit.cross_validate(finalist, deadline)
+                progress.update(1)
+        winner = choose(candidates)
+        chosen, dictionary = winner.trial, union_dictionary
+        weights = refit.fit(chosen.params, winner.epochs)
+        examples_saved = len(refit.examples(chosen.params))
+        checked = sum(1 for f in candidates if f.folds)
+        refit_note = (f"; {FOLDS}-fold cross-validation of {checked} finalists chose trial {chosen.number} "
+                      f"({metric.name} {winner.cv:.4f}); trained on training + validation lines "
+                      f"({examples_saved:,}, {winner.epochs} epochs)" if checked else
+                      f"; trained on training + validation lines ({examples_saved:,}, {winner.epochs} epochs)")
     seconds = time.perf_counter() - began
     trials = [t.as_dict() for t in search.trials]
     settings = search.settings(chosen.params)
-    training = {"epochs": chosen.epochs_run, "best_epoch": chosen.best_epoch, "lr": chosen.params.lr,
-                "losses": [h["train_loss"] for h in chosen.history], "seed": seed, "examples": len(examples),
-                "skipped_unlabelled": examples.unlabelled, "history": chosen.history,
-                "autotune": {"metric": metric.name, "value": value, "trial": chosen.number,
+    epochs_run = winner.epochs if winner else chosen.epochs_run
+    history = [] if winner else chosen.history
+    training = {"epochs": epochs_run, "best_epoch": winner.epochs if winner else chosen.best_epoch,
+                "lr": chosen.params.lr, "losses": [h["train_loss"] for h in history], "seed": seed,
+                "examples": examples_saved, "skipped_unlabelled": examples.unlabelled, "history": history,
+                "autotune": {"metric": metric.name, "value": chosen.metric, "trial": chosen.number,
                              "params": asdict(chosen.params), "epochs": chosen.epochs, "runs": len(trials),
-                             "seconds": round(seconds, 3)}}
+                             "seconds": round(seconds, 3),
+                             "refit": {"folds": FOLDS, "finalists": [f.as_dict() for f in candidates],
+                                       "cv_metric": winner.cv if winner and winner.folds else None}
+                             if winner else None}}
     modelfile.save(output, dictionary, settings, chosen.params.loss, weights.input, weights.output,
                    weights.bucket_ids, training)
     if as_json:
-        json.dump({"metric": metric.name, "value": value, "chosen": trials[chosen.number - 1],
-                   "epochs_per_rung": rungs, "seconds": round(seconds, 3), "model": output, "trials": trials},
-                  sys.stdout, indent=1)
+        json.dump({"metric": metric.name, "value": chosen.metric, "chosen": trials[chosen.number - 1],
+                   "epochs_per_rung": rungs, "seconds": round(seconds, 3), "model": output, "trials": trials,
+                   "refit": training["autotune"]["refit"]}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     elif not quiet:
         reporter.info(trial_table(search.trials, chosen.number, metric.name))
+        if candidates:
+            reporter.info(finalist_table(candidates, chosen.number, metric.name))
     configs = len({t.config for t in search.trials})
     reporter.summary(
         f"classify autotune: {len(trials)} runs of {configs} configurations in {seconds:.1f} s "
-        f"(epochs per rung {'/'.join(map(str, rungs))}); best {metric.name} {value:.4f}: trial {chosen.number}, "
-        f"{chosen.params.describe()}, epoch {chosen.best_epoch} of {chosen.epochs} -> {output} "
-        f"({_size(output)})")
+        f"(epochs per rung {'/'.join(map(str, rungs))}); best {metric.name} {value:.4f} (trial "
+        f"{search.best[1].number}){refit_note}; {chosen.params.describe()}, epoch {chosen.best_epoch} of "
+        f"{chosen.epochs} -> {output} ({_size(output)})")
+
+
+def finalist_table(candidates: list[Finalist], chosen: int, metric: str) -> str:
+    """The finalists' search and cross-validated figures, the chosen one marked with `*`."""
+    head = ["trial", "config", "epochs", f"search {metric}", f"cv {metric}", "folds", "s"]
+    rows = [[f"{f.trial.number}{'*' if f.trial.number == chosen else ''}", str(f.trial.config), str(f.epochs),
+             f"{f.trial.metric:.4f}", f"{f.cv:.4f}" if f.folds else "-",
+             " ".join(f"{x:.3f}" for x in f.folds) or "not run (budget)", f"{f.seconds:.1f}"] for f in candidates]
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head] + rows)
 
 
 def trial_table(trials: list[Trial], chosen: int, metric: str) -> str:

@@ -173,6 +173,34 @@ def _features(ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_b
     return Examples(features, feat_offsets, labels, label_offsets, tokens, unlabelled, first)
 
 
+def take_examples(examples: Examples, keep: np.ndarray) -> Examples:
+    """The examples a boolean mask selects, in new arrays (training may renumber their features)."""
+    index = np.flatnonzero(keep)
+    features, feat_offsets = _take(examples.features, examples.feat_offsets, index)
+    labels, label_offsets = _take(examples.labels, examples.label_offsets, index)
+    return Examples(features, feat_offsets, labels, label_offsets, examples.tokens[index])
+
+
+def join_lines(first: Lines, second: Lines) -> Lines:
+    """`first`'s lines then `second`'s, with one numbering of their token types (first seen, first)."""
+    index = {t: i for i, t in enumerate(first.types)}
+    types = list(first.types)
+    remap = np.empty(len(second.types), dtype=np.int64)
+    for j, t in enumerate(second.types):
+        remap[j] = index.setdefault(t, len(types))
+        if remap[j] == len(types):
+            types.append(t)
+    counts = np.zeros(len(types), dtype=np.int64)
+    counts[:len(first.types)] = first.counts
+    np.add.at(counts, remap, second.counts)
+    is_label = np.zeros(len(types), dtype=bool)
+    is_label[:len(first.types)] = first.is_label
+    is_label[remap] = second.is_label
+    ids = np.concatenate([first.ids, remap[second.ids].astype(first.ids.dtype)])
+    offsets = np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]])
+    return Lines(types, is_label, counts, ids, offsets)
+
+
 def _take(values: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.diff(offsets)[keep]
     new_offsets = np.zeros(len(keep) + 1, dtype=np.int64)

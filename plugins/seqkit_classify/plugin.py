@@ -140,7 +140,8 @@ class BagOfNgramsTrainer:
         click.Option(["--autotune-validation"], metavar="FILE", default=None,
                      help="Search lr, dim, word n-grams, buckets, loss and character n-grams (epochs by successive "
                           "halving: many short runs, the best third run again with 3x the epochs) for the best "
-                          "--autotune-metric on these labelled lines, and save the best run's best epoch. Options "
+                          "--autotune-metric on these labelled lines, then (--autotune-refit) cross-validate the best "
+                          "configurations and train the winner on training and validation lines. Options "
                           "given (--lr, --dim, ...) are the first configuration; --epochs is the longest run; "
                           "--json prints the search on stdout."),
         click.Option(["--autotune-duration"], type=click.FloatRange(min=0, min_open=True), default=None,
@@ -153,6 +154,10 @@ class BagOfNgramsTrainer:
         click.Option(["--autotune-metric"], default="f1", show_default=True,
                      metavar="f1|f1:LABEL|precision@K|recall@K",
                      help="What the search maximises on the validation lines (f1: micro F1 of the top label)."),
+        click.Option(["--autotune-refit/--no-autotune-refit"], default=True, show_default=True,
+                     help="End the search by comparing its 5 best configurations by 5-fold cross-validation over "
+                          "the training and validation lines together, and train the winner on all of them (a "
+                          "quarter of the time budget). Without it, the best search run is saved as it is."),
     ]
 
     def train(self, **options) -> None:
@@ -168,9 +173,11 @@ class BagOfNgramsTrainer:
             tune(**{k: v for k, v in options.items() if k not in ("valid", "pretrained_vectors")})
             return
         given = [k for k in tuning if options[k] not in (None, False)] + (
-            ["autotune_metric"] if options["autotune_metric"] != "f1" else [])
+            ["autotune_metric"] if options["autotune_metric"] != "f1" else []) + (
+            ["autotune_refit"] if options["autotune_refit"] is False else [])
         if given:
-            raise click.UsageError(f"--{given[0].replace('_', '-').replace('as-json', 'json')} goes with "
+            flag = {"as_json": "json", "autotune_refit": "no-autotune-refit"}.get(given[0], given[0].replace("_", "-"))
+            raise click.UsageError(f"--{flag} goes with "
                                    "--autotune-validation (with --model bow)")
         from seqkit_classify.command import run
 
