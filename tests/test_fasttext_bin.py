@@ -214,3 +214,30 @@ def test_supervised_bin_through_seqkit_predict_and_test(corpora):
     assert done.returncode == 0, done.stderr
     expected = [ft.f.predict(line + "\n", 1, 0.0, "strict")[0][1] for line in text.splitlines()]
     assert done.stdout.split() == expected
+
+
+def test_sentence_vectors_of_a_word_vector_model_equal_fasttexts(skipgram, cli_run, tmp_path):
+    """fastText's print-sentence-vectors on an unsupervised model: the mean of unit-length word vectors."""
+    ft, path = skipgram
+    lines = ["chat w7 unseenword école", "x", "", "w1 w1 w2"]
+    result = cli_run("sentence-vectors", "-m", path, input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.stderr
+    printed = [np.array(row.split(), dtype=np.float64) for row in result.stdout.splitlines()]
+    assert len(printed) == len(lines)
+    for line, row in zip(lines, printed):
+        np.testing.assert_allclose(row, ft.get_sentence_vector(line), rtol=2e-4, atol=2e-5, err_msg=line)
+    damaged = tmp_path / "notamodel.txt"
+    damaged.write_text("plain text\n")
+    result = cli_run("sentence-vectors", "-m", damaged, input="x\n")
+    assert result.exit_code == 1 and "not a classifier" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_model_and_a_vector_file_together_are_a_usage_error(skipgram, cli_run, tmp_path):
+    _, path = skipgram
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("1 2\nchat 0.1 0.2\n")
+    for command in (["print-vectors", "chat"], ["similar", "chat"], ["analogy", "a", "b", "c"]):
+        result = cli_run(*command, "-m", path, "-v", vectors)
+        assert result.exit_code == 2 and "alternatives" in result.stderr, command
+    result = cli_run("print-vectors", "chat", "-m", path, env={"SEQKIT_VECTORS": str(vectors)})
+    assert result.exit_code == 0 and result.stdout.startswith("chat ")

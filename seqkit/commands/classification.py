@@ -115,20 +115,49 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
                 click.echo("\t".join(["confusion", label, *map(str, counts)]))
 
 
-@click.command("sentence-vectors", short_help="A classifier's vector of each line (fastText's print-sentence-vectors).")
+@click.command("sentence-vectors", short_help="A model's vector of each line (fastText's print-sentence-vectors).")
 @model_option
 @click.argument("text", default="-", metavar="[FILE|-]")
 @errors_option
 def sentence_vectors(model_path: str, text: str, errors: str) -> None:
-    """Print the model's vector of every line of FILE (stdin by default): for the bag-of-n-grams model,
-    the mean of the input rows of the line's features, as fastText prints it (5 significant digits, each
-    followed by a space)."""
+    """Print the model's vector of every line of FILE (stdin by default), as fastText prints it (5
+    significant digits, each followed by a space). For a classifier, its sentence representation (for the
+    bag-of-n-grams model, the mean of the input rows of the line's features); for a word-vector model
+    (fastText .bin, seqkit subword .npz), fastText's: the mean of the line's word vectors, each scaled to
+    unit length (words whose vector is zero left out)."""
     from seqkit.classifier import line_tokens, load_classifier, split_labels
+    from seqkit.errors import SeqkitError
 
-    model = load_classifier(model_path)
+    try:
+        model = load_classifier(model_path)
+    except SeqkitError as not_classifier:
+        from seqkit.subword import load_vector_model
+
+        try:
+            vectors = load_vector_model(model_path)
+        except SeqkitError:
+            raise not_classifier from None
+        for line in _lines(text, errors):
+            click.echo("".join(f"{float(v):.5g} " for v in unit_mean(vectors, line_tokens(line))))
+        return
     for line in _lines(text, errors):
         words, _ = split_labels(line_tokens(line), model.label_prefix)
         click.echo("".join(f"{float(v):.5g} " for v in model.sentence_vector(words)))
+
+
+def unit_mean(model, words: list[str]):
+    """fastText's sentence vector of an unsupervised model: the mean of the unit-length word vectors."""
+    import numpy as np
+
+    total = np.zeros(model.dim, dtype=np.float32)
+    count = 0
+    for word in words:
+        vector = model.word_vector(word)
+        norm = float(np.linalg.norm(vector))
+        if norm > 0:
+            total += vector / np.float32(norm)
+            count += 1
+    return total / np.float32(count) if count else total
 
 
 def _num(value: float) -> str:

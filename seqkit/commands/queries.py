@@ -29,6 +29,11 @@ def load_vectors(vectors: str, errors: str = "strict", quiet: bool = False, mode
     from seqkit.vectors import Embeddings
 
     if model is not None:
+        from click.core import ParameterSource
+
+        context = click.get_current_context(silent=True)
+        if context is not None and context.get_parameter_source("vectors") is ParameterSource.COMMANDLINE:
+            raise click.UsageError("-m MODEL and -v VECTORS are alternatives: give one of them")
         from seqkit.subword import model_embeddings
 
         return model_embeddings(model)
