@@ -309,3 +309,18 @@ def test_pretrained_vectors_initialise_and_freeze_the_embedding(cli_run, train_f
         np.testing.assert_array_equal(embed[words.index(word)], np.array(vector, dtype=np.float32))
     wrong = cli_run("classify", train_file, "-o", model, "--model", "birnn", "--dim", "5", "-v", vectors)
     assert wrong.exit_code == 1 and "dimension 4, but --dim is 5" in wrong.stderr
+
+
+def test_two_threads_give_the_one_thread_model_and_json_reports_the_run(cli_run, train_file, tmp_path):
+    """Each direction of the encoder has its own thread and buffers, so threads never change the numbers."""
+    weights = []
+    for threads in ("1", "2"):
+        model = tmp_path / f"t{threads}.npz"
+        result = cli_run("classify", train_file, "-o", model, "--model", "birnn", "--dim", "6", "--hidden", "5",
+                         "--epochs", "2", "--batch", "4", "-t", threads, "--json", "-q")
+        assert result.exit_code == 0 and result.stderr == ""
+        report = json.loads(result.stdout)
+        assert report["model"] == "birnn" and report["epochs"] == 2 and len(report["history"]) == 2
+        with np.load(model) as archive:
+            weights.append([archive[k].tobytes() for k in sorted(archive.files) if k != "meta"])
+    assert weights[0] == weights[1]

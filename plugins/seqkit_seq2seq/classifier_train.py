@@ -4,7 +4,7 @@ early stopping, and Ctrl-C answered between batches.
 
 Randomness comes from the seed alone: each epoch's batch order from (seed, epoch), dropout from its own
 generator; the two directions of the encoder run on separate threads but write separate buffers, so a
-run is reproducible bit for bit.
+seed gives the same model bit for bit with one thread or two (more threads have nothing to do).
 """
 
 from __future__ import annotations

@@ -156,7 +156,8 @@ class BiRnnTrainer:
 
     name = "birnn"
     help = ("a bidirectional GRU/LSTM/RNN over the words, max-pooled over time, then a softmax (single-label); "
-            "--lr 0.001 (adam) or 0.1 (sgd), decayed linearly to 0, --epochs 5; --valid scores accuracy")
+            "--lr 0.001 (adam) or 0.1 (sgd), decayed linearly to 0, --epochs 5; --valid scores accuracy; the two "
+            "directions run side by side (-t 2 is all it uses), with the same result as -t 1")
     params = [
         click.Option(["--cell"], type=click.Choice(["gru", "lstm", "rnn"]), default="gru", show_default=True),
         click.Option(["--hidden"], type=click.IntRange(min=1), default=150, show_default=True,
