@@ -223,3 +223,34 @@ def test_a_misspelling_finds_the_word(tmp_path, cli_run):
     for typo, word in [("goverment", "government"), ("presidnet", "president"), ("footbal", "football")]:
         assert table.row(typo) is None  # unseen: built from its n-grams alone
         assert word in [w for w, _ in table.nearest(typo, 10)], (typo, table.nearest(typo, 10))
+
+
+def test_kernel_refuses_rows_outside_the_matrix():
+    from seqkit_word2vec.subword_kernels import Subwords, train_chunk_subword
+
+    chunk, weights, tables, settings, subwords = _problem(True, "ns")
+    bad = subwords.rows.copy()
+    bad[-1] = weights.input.shape[0]
+    with pytest.raises(ValueError, match="outside the input matrix"):
+        train_chunk_subword(chunk, weights, tables, settings, Subwords(subwords.offsets, bad, subwords.shift))
+
+
+def test_memory_estimate_counts_only_the_buckets_in_use(tmp_path, cli_run, small_corpus):
+    result = cli_run("word2vec", small_corpus, "-o", tmp_path / "v.txt", "--minn", "3", "--maxn", "6", "--dim", "8",
+                     "--epochs", "1", "--min-count", "2")
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stderr.splitlines() if "model needs about" in line)
+    from seqkit.memory import memory_estimate
+
+    words, used = _words_and_buckets(line)
+    # rows padded to 16 float32 at dim 8: the words' and the used buckets' input rows, the words' output rows
+    assert f"model needs about {memory_estimate(2 * words + used, 16, 1)} " in line
+    assert f"every bucket kept, about {memory_estimate(2 * words + 2_000_000, 8, 1)})" in line
+
+
+def _words_and_buckets(line: str) -> tuple[int, int]:
+    import re
+
+    words = re.search(r"([\d,]+) of [\d,]+ word types", line).group(1)
+    used = re.search(r"([\d,]+) of 2,000,000 n-gram buckets in use", line).group(1)
+    return int(words.replace(",", "")), int(used.replace(",", ""))

@@ -14,7 +14,7 @@ from seqkit.textio import atomic_output
 from seqkit.vectors import Embeddings
 from seqkit.vocabulary import Vocabulary
 from seqkit_word2vec.subword_train import FullInput, output_rows, subword_table, train_subword, word_vectors, write_npz
-from seqkit_word2vec.train import Config
+from seqkit_word2vec.train import Config, row_width
 
 MODEL_SUFFIXES = (".npz", ".bin")
 
@@ -31,7 +31,7 @@ def train_and_save(vocab: Vocabulary, encoded, config: Config, reporter, *, voca
     table = subword_table(vocab.words, minn, maxn, buckets)
     used, dim = len(table.bucket_ids), config.dim
     out_rows = (len(vocab) if config.negative else 0) + (max(len(vocab) - 1, 1) if config.hs else 0)
-    needs = memory_estimate(table.compact_rows + out_rows, dim, 1)
+    needs = memory_estimate(table.compact_rows + out_rows, row_width(dim), 1)  # the rows as stored, padded
     file_size = memory_estimate(len(vocab) * 2 + buckets, dim, 1)
     reporter.info(f"vocabulary: {vocab_note}; {used:,} of {buckets:,} n-gram buckets in use; model needs about "
                   f"{needs} (its file, every bucket kept, about {file_size})")
