@@ -324,3 +324,15 @@ def test_two_threads_give_the_one_thread_model_and_json_reports_the_run(cli_run,
         with np.load(model) as archive:
             weights.append([archive[k].tobytes() for k in sorted(archive.files) if k != "meta"])
     assert weights[0] == weights[1]
+
+
+def test_long_lines_are_cut_and_counted(cli_run, train_file, tmp_path):
+    from seqkit_seq2seq.classifier_data import Examples, clip
+
+    examples = Examples(np.array([5, 6, 7, 8, 2, 9, 2]), np.array([0, 5, 7]), np.array([0, 1]))
+    assert clip(examples, 3) == 1
+    assert examples.ids.tolist() == [5, 6, 2, 9, 2] and examples.offsets.tolist() == [0, 3, 5]
+    with open(train_file, "a", encoding="utf-8") as out:
+        out.write("__label__pos " + "great " * 50 + "\n")
+    result, _ = _train(cli_run, train_file, tmp_path, "--max-length", "20")
+    assert result.exit_code == 0 and "1 training lines longer than --max-length 20 tokens were cut" in result.stderr

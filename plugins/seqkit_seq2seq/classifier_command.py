@@ -21,10 +21,11 @@ DEFAULT_EPOCHS = 5
 def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int, label_prefix: str, epochs: int | None,
         lr: float | None, dim: int, min_count: int, pretrained_vectors: str | None, as_json: bool, strict: bool,
         threads: int, seed: int, errors: str, quiet: bool, cell: str, hidden: int, layers: int, pool: str,
-        dropout: float, optimizer: str, batch: int, clip: float, freeze_embeddings: bool) -> None:
+        dropout: float, optimizer: str, batch: int, clip: float, freeze_embeddings: bool, max_length: int) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from seqkit.recurrent.blas import single_threaded_blas
     from seqkit_seq2seq import classifier_model
+    from seqkit_seq2seq.classifier_data import clip as clip_lines
     from seqkit_seq2seq.classifier_data import encode, locate_line, read_lines, vocabulary
     from seqkit_seq2seq.classifier_network import Config, init_params
     from seqkit_seq2seq.classifier_train import Schedule, load_kernels
@@ -47,11 +48,15 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
         reporter.warn(f"skipped {examples.skipped:,} lines without a label")
     if len(examples) == 0:
         raise SeqkitError(f"no labelled lines in {', '.join(train)}")
+    if cut := clip_lines(examples, max_length):
+        reporter.warn(f"{cut:,} training lines longer than --max-length {max_length} tokens were cut to it")
     held_out = None
     if valid:
         held_out = encode(read_lines([valid], label_prefix, errors), words, labels, errors)
         if len(held_out) == 0:
             raise SeqkitError(f"{valid}: no lines with a label the training data has")
+        if cut := clip_lines(held_out, max_length):
+            reporter.warn(f"{cut:,} validation lines longer than --max-length {max_length} tokens were cut to it")
     config = Config(cell=cell, layers=layers, dim=dim, hidden=hidden, pool=pool, dropout=dropout)
     schedule = Schedule(optimizer=optimizer, lr=lr if lr is not None else DEFAULT_LR[optimizer],
                         epochs=epochs if epochs is not None else DEFAULT_EPOCHS, batch=batch, clip=clip,

@@ -101,6 +101,23 @@ def encode(lines: Lines, words: list[str], labels: list[str], errors: str) -> Ex
     return Examples(ids, offsets, label[keep], skipped, int(np.argmin(keep)) if skipped else -1)
 
 
+def clip(examples: Examples, max_length: int) -> int:
+    """Cut, in place, every line longer than `max_length` tokens to its first `max_length - 1` words and
+    `</s>` (a batch's buffers grow with its longest line); returns how many were cut."""
+    lengths = examples.lengths()
+    long = lengths > max_length
+    if not long.any():
+        return 0
+    kept = np.minimum(lengths, max_length)
+    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+    np.cumsum(kept, out=offsets[1:])
+    source = np.repeat(examples.offsets[:-1] - offsets[:-1], kept) + np.arange(offsets[-1])
+    ids = examples.ids[source]
+    ids[offsets[1:][long] - 1] = EOS
+    examples.ids, examples.offsets = ids, offsets
+    return int(long.sum())
+
+
 def locate_line(paths: list[str], nonempty_index: int, errors: str) -> tuple[str, int]:
     """(path, 1-based line number) of the `nonempty_index`-th line holding a token, found by reading the
     files again: only on the way to an error message."""

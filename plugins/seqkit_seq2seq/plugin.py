@@ -176,6 +176,9 @@ class BiRnnTrainer:
         click.Option(["--clip"], type=click.FloatRange(min=0), default=5.0, show_default=True,
                      help="Clip the gradient to this global L2 norm (0 = off)."),
         click.Option(["--freeze-embeddings"], is_flag=True, help="Keep the -v embedding fixed."),
+        click.Option(["--max-length"], type=click.IntRange(min=2), default=1000, show_default=True,
+                     help="Train on at most this many tokens of a line (`</s>` included; longer lines are cut "
+                          "and counted in a warning): a batch's memory grows with its longest line."),
     ]
 
     def train(self, **options) -> None:
