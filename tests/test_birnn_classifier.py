@@ -196,6 +196,10 @@ def test_one_thread_and_a_seed_reproduce_the_model_in_another_process(seqkit_pro
                         "--dim", "6", "--hidden", "5", "--epochs", "2", "--batch", "4", "-t", "1", "--seed", "8", "-q")
     with np.load(tmp_path / "c.npz") as archive:
         assert archive["param/Wout"].tobytes() != arrays[0]["param/Wout"].tobytes()
+    tested = seqkit_proc("test", "-m", tmp_path / "a.npz", train_file)
+    assert tested.returncode == 0 and tested.stdout.decode().startswith("N\t40\nP@1\t")
+    predicted = seqkit_proc("predict", "-m", tmp_path / "a.npz", input="great fun film 1\n\n")
+    assert predicted.returncode == 0 and predicted.stdout.decode().count("__label__") == 2
 
 
 def test_ctrl_c_saves_the_model_and_exits_130(cli_run, train_file, tmp_path, monkeypatch):
