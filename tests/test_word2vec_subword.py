@@ -79,11 +79,11 @@ def _problem(skip_gram: bool, loss: str, cbow_mean: bool = True):
                                                       (False, "hs", True), (True, "ns+hs", True),
                                                       (False, "ns", False)])
 def test_kernel_equals_fasttexts_updates_written_plainly(skip_gram, loss, cbow_mean):
-    from seqkit_word2vec.subword_kernels import train_chunk_subword
+    from seqkit_word2vec.subword_kernels import NO_HOT_ROWS, train_chunk_subword
 
     chunk, start, tables, settings, subwords = _problem(skip_gram, loss, cbow_mean)
     got = type(start)(*(m.copy() for m in start))
-    got_loss, terms, raw, trained = train_chunk_subword(chunk, got, tables, settings, subwords)
+    got_loss, terms, raw, trained = train_chunk_subword(chunk, got, tables, settings, subwords, NO_HOT_ROWS)
     want = type(start)(*(m.copy() for m in start))
     want_loss = reference_subword_chunk(chunk, want, tables, settings, subwords)
     for g, w in zip(got, want):
@@ -226,13 +226,14 @@ def test_a_misspelling_finds_the_word(tmp_path, cli_run):
 
 
 def test_kernel_refuses_rows_outside_the_matrix():
-    from seqkit_word2vec.subword_kernels import Subwords, train_chunk_subword
+    from seqkit_word2vec.subword_kernels import NO_HOT_ROWS, Subwords, train_chunk_subword
 
     chunk, weights, tables, settings, subwords = _problem(True, "ns")
     bad = subwords.rows.copy()
     bad[-1] = weights.input.shape[0]
     with pytest.raises(ValueError, match="outside the input matrix"):
-        train_chunk_subword(chunk, weights, tables, settings, Subwords(subwords.offsets, bad, subwords.shift))
+        train_chunk_subword(chunk, weights, tables, settings, Subwords(subwords.offsets, bad, subwords.shift),
+                            NO_HOT_ROWS)
 
 
 def test_memory_estimate_counts_only_the_buckets_in_use(tmp_path, cli_run, small_corpus):
@@ -254,3 +255,38 @@ def _words_and_buckets(line: str) -> tuple[int, int]:
     words = re.search(r"([\d,]+) of [\d,]+ word types", line).group(1)
     used = re.search(r"([\d,]+) of 2,000,000 n-gram buckets in use", line).group(1)
     return int(words.replace(",", "")), int(used.replace(",", ""))
+
+
+@pytest.mark.parametrize("skip_gram", [True, False])
+def test_replicated_hot_rows_train_like_the_shared_ones_on_one_thread(skip_gram):
+    """A thread's replica of the most used rows, merged every few positions, changes nothing on one thread
+    (bar rounding); a wrong redirection or merge would move the rows far apart."""
+    from seqkit_word2vec.subword_kernels import HotRows, Subwords, train_chunk_subword
+
+    chunk, start, tables, settings, subwords = _problem(skip_gram, "ns")
+    rows = len(start.input)
+    hot_ids = np.array([0, 2, len(WORDS), len(WORDS) + 3], np.int64)  # two words' rows and two n-grams'
+    slot = np.full(rows, -1)
+    slot[hot_ids] = np.arange(len(hot_ids))
+    redirected = np.where(slot[subwords.rows] >= 0, rows + slot[subwords.rows], subwords.rows).astype(np.int32)
+    got = type(start)(np.vstack([start.input, np.full((len(hot_ids), start.input.shape[1]), 7, np.float32)]),
+                      start.output.copy(), start.nodes.copy())
+    train_chunk_subword(chunk, got, tables, settings, Subwords(subwords.offsets, redirected, subwords.shift),
+                        HotRows(hot_ids, rows, 5))
+    want = type(start)(*(m.copy() for m in start))
+    reference_subword_chunk(chunk, want, tables, settings, subwords)
+    np.testing.assert_allclose(got.input[:rows], want.input, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got.output, want.output, rtol=1e-5, atol=1e-5)
+    assert (redirected != subwords.rows).any()
+
+
+def test_hot_rows_are_the_most_used(small_corpus):
+    from seqkit.vocabulary import Vocabulary
+    from seqkit_word2vec.subword_train import hot_rows, subword_table
+
+    vocab = Vocabulary(["the", "then", "cat"], [100, 10, 1])
+    table = subword_table(vocab.words, 3, 3, 1000)
+    hot = hot_rows(vocab, table, 2)
+    the_rows = table.rows[table.offsets[0]:table.offsets[1]]
+    shared = set(the_rows) & set(table.rows[table.offsets[1]:table.offsets[2]])  # `<th`, `the`: 110 uses each
+    assert set(hot) == shared and len(shared) == 2

@@ -15,7 +15,8 @@ vector is moved by that instead of re-read, and the summed gradient is written o
 the window. With one thread this equals fastText's per-pair recomputation up to float rounding.
 
 The small helpers are copies of `kernels`' because Numba's on-disk cache is invalidated only when the
-file of the cached kernel changes, not a file it inlines from.
+file of the cached kernel changes, not a file it inlines from; for the same reason the module is longer
+than 400 lines: the kernels and every helper they inline live in this one file.
 """
 
 from __future__ import annotations
@@ -43,6 +44,36 @@ class Subwords(NamedTuple):
     offsets: np.ndarray  # int64[words + 1]: word w's rows are rows[offsets[w]:offsets[w + 1]]
     rows: np.ndarray     # int32 input rows: the word's own, then its n-grams' in fastText's order
     shift: np.ndarray    # float32[words]: the mean's move per unit of gradient added to every row
+
+
+class HotRows(NamedTuple):
+    """The thread's replica of the most used input rows (`NO_HOT_ROWS`: none).
+
+    With several threads, every thread writes the rows of common n-grams (`ing>`, `<th`) all the time,
+    and cores writing the same cache lines wait on each other; so each thread trains them in rows of its
+    own (its `Subwords.rows` already point there) and adds its change to the shared rows every
+    `sync_every` positions, as `kernels.Replicas` does for plain word2vec.
+    """
+
+    ids: np.ndarray  # int64: the shared rows replicated; replica row `first + k` mirrors row ids[k]
+    first: int
+    sync_every: int
+
+
+NO_HOT_ROWS = HotRows(np.zeros(0, np.int64), 0, 1)
+
+
+@njit(fastmath=FASTMATH, inline="always")
+def _merge_hot(win, ids, first, base, dim, opening):  # pragma: no cover - jitted
+    """Opening: copy the shared rows to the replica and `base`. Else add the replica's change since `base`
+    to the shared rows (the other threads' changes meanwhile are kept) and restart from them."""
+    for k in range(ids.shape[0]):
+        r = ids[k]
+        for d in range(dim):
+            value = win[r, d] if opening else win[r, d] + (win[first + k, d] - base[k, d])
+            win[r, d] = value
+            win[first + k, d] = value
+            base[k, d] = value
 
 
 @njit(inline="always")
@@ -157,7 +188,7 @@ def _outputs(hidden, target, grad, lr, output, nodes, prob, alias, codes, points
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def train_chunk_subword(chunk, weights, tables, settings, subwords):  # pragma: no cover - jitted
+def train_chunk_subword(chunk, weights, tables, settings, subwords, hot):  # pragma: no cover - jitted
     """Train on every sentence of `chunk` with subword inputs (see the module's docstring).
 
     `weights.input` has a row per word, then a row per n-gram bucket in use; `subwords` maps each word to
@@ -175,6 +206,14 @@ def train_chunk_subword(chunk, weights, tables, settings, subwords):  # pragma: 
     for j in range(sub_offsets[-1]):
         if not 0 <= sub_rows[j] < win.shape[0]:
             raise ValueError("a subword row is outside the input matrix")  # no bounds checks below
+    hot_ids, hot_first, sync_every = hot.ids, hot.first, hot.sync_every
+    n_hot = hot_ids.shape[0]
+    for k in range(n_hot):
+        if not (0 <= hot_ids[k] < win.shape[0] and hot_first + k < win.shape[0]):
+            raise ValueError("a replicated row is outside the input matrix")
+    base = np.empty((n_hot, dim), dtype=np.float32)
+    _merge_hot(win, hot_ids, hot_first, base, dim, True)
+    since_merge = 0
     state = _start_state(chunk.seed)
     hidden = np.zeros(dim, dtype=np.float32)
     grad = np.zeros(dim, dtype=np.float32)
@@ -206,6 +245,11 @@ def train_chunk_subword(chunk, weights, tables, settings, subwords):  # pragma: 
         if n > 0:
             _prefetch_word(win, sub_offsets, sub_rows, sentence[0], dim)
         for pos in range(n):
+            if n_hot > 0:
+                since_merge += 1
+                if since_merge == sync_every:
+                    since_merge = 0
+                    _merge_hot(win, hot_ids, hot_first, base, dim, False)
             word = sentence[pos]
             state = _next(state)
             b = _below(state, window)
@@ -280,6 +324,7 @@ def train_chunk_subword(chunk, weights, tables, settings, subwords):  # pragma: 
                         r = sub_rows[j]
                         for d in range(dim):
                             win[r, d] += grad[d]
+    _merge_hot(win, hot_ids, hot_first, base, dim, False)
     return loss_sum, loss_terms, raw, trained
 
 

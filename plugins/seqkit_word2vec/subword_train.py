@@ -9,6 +9,7 @@ fastText's do: the unused ones keep their initial values, which depend only on t
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from dataclasses import dataclass, replace
 
@@ -21,6 +22,10 @@ from seqkit_word2vec.train import (Config, TrainStats, chunk_seed, kernel_settin
                                    padded_zeros, run_epochs)
 
 INIT_BLOCK = 4096  # rows per block of the initial values' random stream
+# With several threads, each trains the HOT_ROWS most used input rows (common n-grams, frequent words) in a
+# replica of its own, merged every SYNC_POSITIONS positions (`subword_kernels.HotRows`)
+HOT_ROWS = 256
+SYNC_POSITIONS = 200
 EOS = "</s>"
 
 
@@ -157,13 +162,15 @@ def train_subword(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config:
                   reporter) -> tuple[np.ndarray, np.ndarray, TrainStats]:
     """Train and return (the compact input matrix, the output matrix: noise rows, else tree nodes, stats)."""
     from seqkit_word2vec import kernels
-    from seqkit_word2vec.subword_kernels import train_chunk_subword
+    from seqkit_word2vec.subword_kernels import NO_HOT_ROWS, HotRows, Subwords, train_chunk_subword
 
     dim = config.dim
+    n_hot = min(HOT_ROWS, table.compact_rows) if config.threads > 1 else 0
+    hot_ids = hot_rows(vocab, table, n_hot)
     order = np.argsort(table.bucket_ids)
     # rows padded to whole cache lines, as plain word2vec's: a row then spans the fewest lines (the padding
     # costs 12 % at dim 100 of a matrix that holds only the buckets in use)
-    start = padded_zeros(table.compact_rows, dim)
+    start = padded_zeros(table.compact_rows + n_hot * config.threads, dim)  # then the threads' replicas
     start[:len(vocab), :dim] = initial_rows(config.seed, np.arange(len(vocab), dtype=np.int64), dim)
     for lo in range(0, len(order), 65536):  # in pieces: no second copy of the bucket rows at the peak
         piece = order[lo:lo + 65536]
@@ -173,6 +180,11 @@ def train_subword(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config:
                               padded_zeros(max(len(vocab) - 1, 1) if config.hs else 1, dim))
     tables = kernel_tables(vocab, config)
     subwords = table.kernel_form()
+    worker = threading.local()
+    workers = iter(range(config.threads))
+    slot = np.full(table.compact_rows, -1, dtype=np.int64)
+    slot[hot_ids] = np.arange(n_hot)
+    hot_uses = slot[table.rows] >= 0
     chunks = make_chunks(corpus.offsets)
     corpus_words = int(corpus.offsets[-1])
     total = float(corpus_words * config.epochs)
@@ -182,14 +194,31 @@ def train_subword(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config:
         first, end, before = chunks[index]
         ids, offsets = corpus.slice(first, end)
         chunk = kernels.Chunk(ids, offsets, epoch * corpus_words + before, chunk_seed(config.seed, epoch, index))
-        return train_chunk_subword(chunk, weights, tables, settings, subwords)
+        if not hasattr(worker, "hot"):  # each pool thread takes the next replica, once, and its rows table
+            first_row = table.compact_rows + n_hot * next(workers)
+            rows = table.rows.copy()
+            rows[hot_uses] = (first_row + slot[table.rows[hot_uses]]).astype(np.int32)
+            worker.hot = HotRows(hot_ids, first_row, SYNC_POSITIONS) if n_hot else NO_HOT_ROWS
+            worker.subwords = Subwords(subwords.offsets, rows, subwords.shift) if n_hot else subwords
+        return train_chunk_subword(chunk, weights, tables, settings, worker.subwords, worker.hot)
 
     stats = TrainStats()
     run_epochs(run, len(chunks), total, config, stats, reporter)
-    if not np.isfinite(weights.input.sum(dtype=np.float64)):
+    vectors = weights.input[:table.compact_rows, :dim]  # views without the replicas and the padding
+    if not np.isfinite(vectors.sum(dtype=np.float64)):
         raise TrainingDiverged(f"the vectors became non-finite; lower --lr (now {config.lr:g})")
     output = weights.output if config.negative else weights.nodes
-    return weights.input[:, :dim], output[:, :dim], stats  # views without the padding
+    return vectors, output[:, :dim], stats
+
+
+def hot_rows(vocab: Vocabulary, table: SubwordTable, n: int) -> np.ndarray:
+    """The `n` input rows written most often: each word's rows weighted by its expected kept count."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    counts = vocab.counts.astype(np.float64)
+    per_row = np.repeat(counts, np.diff(table.offsets))
+    uses = np.bincount(table.rows, weights=per_row, minlength=table.compact_rows)
+    return np.sort(np.argsort(-uses, kind="stable")[:n]).astype(np.int64)
 
 
 def word_vectors(compact: np.ndarray, table: SubwordTable) -> np.ndarray:
