@@ -323,3 +323,44 @@ def test_class_weight_and_pretrained_vectors_change_the_model(cli_run, train_fil
     vecs.write_text("1 4\nbutter 5 5 5 5\n")
     _, rows, words, _ = trained("--pretrained-vectors", vecs, "--lr", "1e-6")
     np.testing.assert_allclose(rows[words.index("butter")], 5.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("loss,options", [("softmax", ["--word-ngrams", "2"]), ("hs", ["--minn", "2", "--maxn", "4"]),
+                                          ("ns", []), ("ova", ["--word-ngrams", "3", "--buckets", "50"])])
+def test_block_prediction_equals_line_by_line(cli_run, train_file, tmp_path, monkeypatch, loss, options):
+    """`predict` and `test` read blocks of lines through the compiled reader; every line, blank or labels
+    only or of unknown words, gets what the one-line path gives it."""
+    from seqkit.commands import classification
+
+    model = tmp_path / "m.npz"
+    result = cli_run("classify", train_file, "-o", model, "--loss", loss, "--epochs", "20", "-t", "1", "-q", *options)
+    assert result.exit_code == 0, result.stderr
+    text = tmp_path / "text.txt"
+    text.write_text("the team won\n\n   \t\n__label__food\nzzz qqq\nbutter\tand  flour sugar\nécole 猫 team\n"
+                    "__label__sport the match __label__food butter\nthe coach", encoding="utf-8")
+    monkeypatch.setattr(classification, "BATCH_LINES", 3)  # blocks that cut the text anywhere
+    outputs = {}
+    for path in ("block", "line"):
+        if path == "line":
+            from seqkit_classify.model import BagOfNgramsClassifier
+
+            monkeypatch.delattr(BagOfNgramsClassifier, "predict_lines")
+        for args in (["-k", "-1", "--prob"], ["-k", "2", "--threshold", "0.2", "--json"], []):
+            run = cli_run("predict", "-m", model, text, *args)
+            assert run.exit_code == 0, run.stderr
+            outputs[path, tuple(args)] = run.stdout
+        outputs[path, "test"] = cli_run("test", "-m", model, train_file, "-k", "2", "--per-label").stdout
+    for key in [k for k in outputs if k[0] == "block"]:
+        block, line = outputs[key].splitlines(), outputs[("line", key[1])].splitlines()
+        assert len(block) == len(line) and (len(block) == 9 or key[1] == "test")
+        if "--json" in key[1]:
+            block, line = ([json.loads(row) for row in rows] for rows in (block, line))
+            assert [r["labels"] for r in block] == [r["labels"] for r in line]
+            assert [r["probs"] for r in block] == [pytest.approx(r["probs"], rel=1e-5) for r in line]
+        elif "--prob" in key[1]:
+            # a matrix product may round the last bit apart from the one-line product: the printed digits agree
+            assert [r.split()[::2] for r in block] == [r.split()[::2] for r in line]
+            assert [[float(p) for p in r.split()[1::2]] for r in block] == \
+                [pytest.approx([float(p) for p in r.split()[1::2]], rel=1e-5) for r in line]
+        else:
+            assert block == line

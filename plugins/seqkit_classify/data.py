@@ -8,6 +8,7 @@ epoch): word ids, then `n_words + bucket` for hashed character and word n-grams,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -88,18 +89,37 @@ def build_dictionary(lines: Lines, min_count: int = 1, min_count_label: int = 1)
                              len(lines.offsets) - 1)
 
 
-def featurise(lines: Lines, settings: Settings, dictionary: Dictionary) -> Examples:
-    """Every line's features under `settings`, numbered by `dictionary`."""
+def lines_from_tokens(token_lists: Sequence[Sequence[str]], label_prefix: str) -> Lines:
+    """Lines already split into tokens (a block of text to predict), in the form `featurise` takes."""
+    index: dict[str, int] = {}
+    ids: list[int] = []
+    offsets = np.zeros(len(token_lists) + 1, dtype=np.int64)
+    for n, tokens in enumerate(token_lists):
+        for token in tokens:
+            at = index.get(token)
+            if at is None:
+                at = index[token] = len(index)
+            ids.append(at)
+        offsets[n + 1] = len(ids)
+    types = list(index)
+    is_label = np.array([t.startswith(label_prefix) for t in types], dtype=bool)
+    return Lines(types, is_label, np.zeros(len(types), dtype=np.int64), np.array(ids, dtype=np.int32), offsets)
+
+
+def featurise(lines: Lines, settings: Settings, dictionary: Dictionary, keep_unlabelled: bool = False) -> Examples:
+    """Every line's features under `settings`, numbered by `dictionary`; lines without a known label are
+    dropped (counted in `unlabelled`) unless `keep_unlabelled` (prediction, where labels are ignored)."""
     types, is_label = lines.types, lines.is_label
     word_index = {w: i for i, w in enumerate(dictionary.words)}
     label_index = {w: i for i, w in enumerate(dictionary.labels)}
     type_word = np.array([-1 if lab else word_index.get(w, -1) for w, lab in zip(types, is_label)], dtype=np.int32)
     type_label = np.array([label_index.get(w, -2) if lab else -1 for w, lab in zip(types, is_label)], dtype=np.int32)
-    type_hash = np.array([0 if lab else word_hash(w) for w, lab in zip(types, is_label)],
-                         dtype=np.uint32).view(np.int32)
+    known_hashes = dictionary.word_hashes.view(np.uint32).tolist()
+    type_hash = np.array([0 if lab else known_hashes[i] if i >= 0 else word_hash(w)
+                          for w, lab, i in zip(types, is_label, type_word.tolist())], dtype=np.uint32).view(np.int32)
     sub_offsets, sub_buckets = subword_table(types, is_label, settings)
     return _features(lines.ids, lines.offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets,
-                     dictionary, settings)
+                     dictionary, settings, keep_unlabelled)
 
 
 def read_examples(paths: list[str], settings: Settings, *, min_count: int = 1, min_count_label: int = 1,
@@ -151,7 +171,7 @@ def subword_table(types: list[str], is_label: np.ndarray, settings: Settings) ->
 
 
 def _features(ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets, dictionary: Dictionary,
-              settings: Settings) -> Examples:
+              settings: Settings, keep_unlabelled: bool = False) -> Examples:
     n = len(offsets) - 1
     feat_offsets = np.zeros(n + 1, dtype=np.int64)
     label_offsets = np.zeros(n + 1, dtype=np.int64)
@@ -165,7 +185,7 @@ def _features(ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_b
     unlabelled = int(n - has_label.sum())
     first = int(np.argmin(has_label)) if unlabelled else -1
     tokens = np.diff(offsets).astype(np.float64) + 1.0  # words, labels and the line's </s>
-    if unlabelled:  # drop them, keeping the CSR arrays consistent
+    if unlabelled and not keep_unlabelled:  # drop them, keeping the CSR arrays consistent
         keep = np.flatnonzero(has_label)
         features, feat_offsets = _take(features, feat_offsets, keep)
         labels, label_offsets = _take(labels, label_offsets, keep)

@@ -280,3 +280,22 @@ def train_ova(order, features, feat_offsets, labels, label_offsets, weights, wi,
             loss += _binary_logistic(wo, i, hidden, grad, positive, lr * class_weight[i])
         _backprop(wi, features, start, end, grad)
     return loss
+
+
+@njit(nogil=True, cache=True)
+def mean_rows(table, rows, offsets, out):  # pragma: no cover - jitted
+    """out[e] = the float64 sum of table's rows[offsets[e]:offsets[e+1]] (-1: a zero row), divided by their
+    count and rounded to float32, as a line's hidden vector is at prediction."""
+    dim = table.shape[1]
+    acc = np.zeros(dim, dtype=np.float64)
+    for e in range(len(offsets) - 1):
+        acc[:] = 0.0
+        start, end = offsets[e], offsets[e + 1]
+        for f in range(start, end):
+            r = rows[f]
+            if r >= 0:
+                for j in range(dim):
+                    acc[j] += table[r, j]
+        n = max(end - start, 1)
+        for j in range(dim):
+            out[e, j] = np.float32(acc[j] / n)

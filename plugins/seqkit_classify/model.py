@@ -20,6 +20,8 @@ class BagOfNgramsClassifier:
         self.labels = self.dictionary.labels
         self.label_prefix = self.settings.label_prefix
         self.input, self.output = arrays["input"], arrays["output"]
+        self._output64 = self.output.astype(np.float64)
+        self._blocks = None  # the block predictor, made on first use
         self.bucket_ids = arrays["bucket_ids"]
         self.n_words = len(self.dictionary.words)
         self.word_index = {w: i for i, w in enumerate(self.dictionary.words)}
@@ -84,6 +86,55 @@ class BagOfNgramsClassifier:
         taken = np.where(t.codes == 0, right[t.points], 1.0 - right[t.points])
         logs = np.log(np.maximum(taken, 1e-300))
         return np.exp(np.add.reduceat(logs, t.offsets[:-1])) if len(logs) else np.ones(len(self.labels))
+
+    def predict_lines(self, lines: Sequence[str], k: int, threshold: float) -> list[list[tuple[str, float]]]:
+        """`predict` for a block of raw lines (label tokens ignored): the same labels and probabilities as
+        line by line, from the compiled reader, the training kernel's features and one matrix product."""
+        if self._blocks is None:
+            from seqkit_classify.predict import BlockFeatures
+
+            self._blocks = BlockFeatures(self)
+        examples, filled = self._blocks.examples(lines)
+        probs = self.batch_probabilities(examples)
+        order = np.argsort(-probs, axis=1, kind="stable")
+        if k > 0:
+            order = order[:, :k]
+        chosen = np.take_along_axis(probs, order, axis=1)
+        labels = self.labels
+        found = iter([[(labels[i], p) for i, p in zip(row, values) if p >= threshold]
+                      for row, values in zip(order.tolist(), chosen.tolist())])
+        blank = self.predict([], k, threshold) if not filled.all() else []
+        return [next(found) if full else list(blank) for full in filled.tolist()]
+
+    def batch_probabilities(self, examples) -> np.ndarray:
+        """[lines, labels] probabilities, computed as `probabilities` computes one line's."""
+        features = examples.features
+        grams = features >= self.n_words
+        rows = features.copy()
+        if len(self.bucket_ids):
+            at = np.minimum(np.searchsorted(self.bucket_ids, features[grams] - self.n_words),
+                            len(self.bucket_ids) - 1)
+            seen = self.bucket_ids[at] == features[grams] - self.n_words
+            rows[grams] = np.where(seen, self.n_words + at, -1)  # a bucket training never used: a zero row
+        else:
+            rows[grams] = -1
+        counts = np.diff(examples.feat_offsets)
+        hidden32 = np.empty((len(counts), self.input.shape[1]), dtype=np.float32)
+        kernels.mean_rows(self.input, rows, examples.feat_offsets, hidden32)
+        hidden = hidden32.astype(np.float64)
+        scores = hidden @ self._output64.T
+        if self.loss == "softmax":
+            scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+            return scores / scores.sum(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):
+            right = 1.0 / (1.0 + np.exp(-scores))
+        if self.loss != "hs":
+            return right
+        t = self.tree
+        if not len(t.codes):
+            return np.ones((len(counts), len(self.labels)))
+        taken = np.where(t.codes == 0, right[:, t.points], 1.0 - right[:, t.points])
+        return np.exp(np.add.reduceat(np.log(np.maximum(taken, 1e-300)), t.offsets[:-1], axis=1))
 
     def predict(self, tokens: Sequence[str], k: int, threshold: float) -> list[tuple[str, float]]:
         probs = self.probabilities(tokens)

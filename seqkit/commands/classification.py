@@ -17,11 +17,42 @@ threshold_option = click.option("--threshold", type=click.FloatRange(0, 1), defa
                                 help="Only labels with at least this probability.")
 
 
+BATCH_LINES = 4096  # lines a model with `predict_batch` predicts per call
+
+
 def _lines(path: str, errors: str):
     from seqkit.textio import open_input
 
     with open_input(path, errors=errors) as handle:
         yield from handle
+
+
+def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gold: bool = True):
+    """(gold labels, predictions) of every line of `path`; a block of lines per call when the model has
+    `predict_lines` (then the gold labels are None unless `with_gold`)."""
+    from seqkit.classifier import line_tokens, split_labels
+
+    batch = getattr(model, "predict_lines", None)
+    block: list[str] = []
+    for line in _lines(path, errors):
+        if batch is None:
+            words, gold = split_labels(line_tokens(line), model.label_prefix)
+            yield gold, model.predict(words, k, threshold)
+            continue
+        block.append(line)
+        if len(block) == BATCH_LINES:
+            yield from _block(model, batch, block, k, threshold, with_gold)
+            block = []
+    if block:
+        yield from _block(model, batch, block, k, threshold, with_gold)
+
+
+def _block(model, batch, block: list[str], k: int, threshold: float, with_gold: bool):
+    from seqkit.classifier import line_tokens, split_labels
+
+    golds = [split_labels(line_tokens(line), model.label_prefix)[1] for line in block] if with_gold else \
+        [None] * len(block)
+    return zip(golds, batch(block, k, threshold))
 
 
 @click.command(short_help="Most probable labels of each line (fastText's predict / predict-prob).")
@@ -37,19 +68,23 @@ def predict(model_path: str, text: str, k: int, threshold: float, prob: bool, as
     space-separated, as fastText's `predict` (`__label__x`) or, with --prob, `predict-prob`
     (`__label__x 0.97`); with --json, one JSON object per line. Label tokens in the input are ignored.
     """
-    from seqkit.classifier import line_tokens, load_classifier, split_labels
+    from seqkit.classifier import load_classifier
 
     model = load_classifier(model_path)
-    for line in _lines(text, errors):
-        words, _ = split_labels(line_tokens(line), model.label_prefix)
-        predictions = model.predict(words, k, threshold)
+    out: list[str] = []
+    for _, predictions in _predicted(model, text, errors, k, threshold, with_gold=False):
         if as_json:
-            click.echo(json.dumps({"labels": [label for label, _ in predictions],
+            out.append(json.dumps({"labels": [label for label, _ in predictions],
                                    "probs": [round(p, 6) for _, p in predictions]}))
         elif prob:
-            click.echo(" ".join(f"{label} {p:.6g}" for label, p in predictions))
+            out.append(" ".join(f"{label} {p:.6g}" for label, p in predictions))
         else:
-            click.echo(" ".join(label for label, _ in predictions))
+            out.append(" ".join(label for label, _ in predictions))
+        if len(out) == BATCH_LINES:
+            click.echo("\n".join(out))
+            out = []
+    if out:
+        click.echo("\n".join(out))
 
 
 @click.command("test", short_help="Evaluate a classifier: N, P@k, R@k as fastText, per-label P/R/F1.")
@@ -73,19 +108,15 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
     then f1_micro (from P@k and R@k), f1_macro (mean per-label F1) and accuracy (share of lines whose
     predicted labels are exactly their gold labels).
     """
-    from seqkit.classifier import Meter, line_tokens, load_classifier, split_labels
+    from seqkit.classifier import Meter, load_classifier
     from seqkit.errors import SeqkitError
     from seqkit.progress import Reporter
 
     reporter = Reporter(quiet)
     model = load_classifier(model_path)
     meter = Meter(model.labels)
-    for line in _lines(text, errors):
-        words, gold = split_labels(line_tokens(line), model.label_prefix)
-        if gold and any(label in meter.index for label in gold):
-            meter.add(gold, model.predict(words, k, threshold))
-        else:
-            meter.add(gold, [])
+    for gold, predictions in _predicted(model, text, errors, k, threshold):
+        meter.add(gold, predictions if gold and any(label in meter.index for label in gold) else [])
     result = meter.summary(k)
     if meter.unknown_labels:
         shown = ", ".join(f"{label} ({n:,})" for label, n in list(result["unknown_labels"].items())[:10])
