@@ -34,6 +34,9 @@ class Classifier(Protocol):
         """The model's representation of one line (float32), as fastText's `print-sentence-vectors`."""
         ...
 
+    # Optional: `predict_lines(lines, k, threshold)`, `predict` for a block of raw lines (label tokens
+    # ignored), one list per line; `predict` and `test` then give the model blocks instead of lines.
+
 
 @runtime_checkable
 class ClassifierFormat(Protocol):
