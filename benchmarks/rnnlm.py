@@ -5,7 +5,11 @@ bptt 35, no dropout, uniform init +-0.1, SGD lr 1.0 halved each epoch after epoc
 Reports training tokens/s, seconds per epoch, peak RSS, and validation/test perplexity after --epochs
 epochs (13 for the full configuration; fewer for a throughput comparison).
 
-    python benchmarks/rnnlm.py [--epochs 13] [--tools seqkit,torch] [--cell lstm]
+    python benchmarks/rnnlm.py [--epochs 13] [--tools seqkit,torch] [--cell lstm] [--max-tokens N]
+    python benchmarks/rnnlm.py --score-only LM.npz    # seqkit's scoring of ptb.test.txt alone
+
+Scoring is timed in-process (`seqkit.lm.text_perplexity`, the path of `seqkit perplexity`, model loaded)
+and as a whole `seqkit perplexity` process.
 """
 
 from __future__ import annotations
@@ -101,15 +105,44 @@ SEQKIT_TEST = r"""
 import json, sys, time
 from seqkit.lm import PerplexityCounter, load_language_model
 model = load_language_model(sys.argv[1])
-counter = PerplexityCounter()
-lines = [line.split() for line in open(sys.argv[2])]
+tokens = sum(len(line.split()) + 1 for line in open(sys.argv[2]) if line.split())
 start = time.perf_counter()
-for s in model.score_stream(lines):
-    counter.add(s)
+try:  # the path of `seqkit perplexity`: the core's reader, a block of sentences per model call
+    from seqkit.lm import text_perplexity
+    result = text_perplexity(model, [sys.argv[2]])
+except ImportError:  # a seqkit without the batch path: sentence by sentence, the state carried
+    counter = PerplexityCounter()
+    for s in model.score_stream([line.split() for line in open(sys.argv[2]) if line.split()]):
+        counter.add(s)
+    result = counter.result()
 seconds = time.perf_counter() - start
-result = counter.result()
-print(json.dumps({"test_ppl": result.ppl, "eval_tokens_per_s": sum(len(l) + 1 for l in lines) / seconds}))
+print(json.dumps({"test_ppl": result.ppl, "eval_tokens_per_s": tokens / seconds}))
 """
+
+
+def score(model: str, text: Path) -> dict:
+    """seqkit's test perplexity and scoring speed: in-process (model loaded, kernels compiled) and for the
+    whole `seqkit perplexity` process."""
+    test = json.loads(timed([sys_python(), "-c", SEQKIT_TEST, model, str(text)]).stdout)
+    run = timed(seqkit_cmd("perplexity", "-m", model, str(text), "--json"))
+    data = json.loads(run.stdout)
+    test["process_tokens_per_s"] = data["tokens"] / run.seconds
+    test["process_ppl"] = data["ppl"]
+    return test
+
+
+def truncated(path: Path, max_tokens: int | None, tmp: str) -> Path:
+    """The first lines of `path` holding about `max_tokens` tokens (all of it without a limit)."""
+    if not max_tokens:
+        return path
+    out, count = Path(tmp) / path.name, 0
+    with open(path) as src, open(out, "w") as dst:
+        for line in src:
+            if count >= max_tokens:
+                break
+            dst.write(line)
+            count += len(line.split()) + 1
+    return out
 
 
 def main() -> None:
@@ -117,9 +150,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=13)
     parser.add_argument("--tools", default="seqkit,torch")
     parser.add_argument("--cell", default="lstm", choices=["lstm", "gru"])
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="Train on the first lines of ptb.train.txt holding about this many tokens (a quick run).")
+    parser.add_argument("--score-only", metavar="LM.npz", default=None,
+                        help="Only time seqkit's scoring of ptb.test.txt with this model (run it under two "
+                             "PYTHONPATHs to compare seqkit versions).")
     args = parser.parse_args()
+    if args.score_only:
+        print(json.dumps(score(args.score_only, PTB / "ptb.test.txt")))
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        train_text = truncated(PTB / "ptb.train.txt", args.max_tokens, tmp)
         tools = args.tools.split(",")
         if "torch" in tools and subprocess.run([PEER_PYTHON, "-c", "import torch"], capture_output=True).returncode:
             print(f"PyTorch is not installed for {PEER_PYTHON} (pip install torch==2.13.0, or set PEER_PYTHON): "
@@ -128,16 +170,16 @@ def main() -> None:
         for tool in tools:
             if tool == "seqkit":
                 model = f"{tmp}/lm.npz"
-                run = timed(seqkit_cmd("rnnlm", str(PTB / "ptb.train.txt"), "-o", model, "--valid",
+                run = timed(seqkit_cmd("rnnlm", str(train_text), "-o", model, "--valid",
                                        str(PTB / "ptb.valid.txt"), "--cell", args.cell, "--epochs", str(args.epochs),
                                        "--threads", "2", "-q"))
                 import numpy as np
 
                 meta = json.loads(np.load(model, allow_pickle=False)["meta"].tobytes())
                 history = [h for h in meta["training"]["progress"]["history"] if "epoch" in h]
-                test = json.loads(timed([sys_python(), "-c", SEQKIT_TEST, model, str(PTB / "ptb.test.txt")]).stdout)
+                test = score(model, PTB / "ptb.test.txt")
             else:
-                run = timed([PEER_PYTHON, "-c", TORCH, str(PTB / "ptb.train.txt"), str(PTB / "ptb.valid.txt"),
+                run = timed([PEER_PYTHON, "-c", TORCH, str(train_text), str(PTB / "ptb.valid.txt"),
                              str(PTB / "ptb.test.txt"), str(args.epochs), args.cell])
                 out = json.loads(run.stdout)
                 history, test = out["history"], out
@@ -146,14 +188,15 @@ def main() -> None:
             # the model tested: seqkit's file keeps the best-validation epoch; the torch script, the last
             valid_ppl = min(h["valid_ppl"] for h in history) if tool == "seqkit" else history[-1]["valid_ppl"]
             rows.append([tool, len(history), tokens_per_s, seconds, run.peak_mib, valid_ppl,
-                         test["test_ppl"], test["eval_tokens_per_s"]])
+                         test["test_ppl"], test["eval_tokens_per_s"], test.get("process_tokens_per_s", "-")])
             print(f"{tool}: {rows[-1]}", flush=True)
     if len(rows) == 2:
+        rows[1] += [""] * 2
         rows[0].append(f"{rows[0][2] / rows[1][2]:.2f}x")
         rows[0].append(f"{rows[0][7] / rows[1][7]:.2f}x")
     print(f"\nPTB, 2-layer {args.cell} 200, batch 20, bptt 35, SGD lr 1 (halved after epoch 4), clip 5, 2 threads")
     print(markdown(["tool", "epochs", "train tokens/s", "s/epoch", "peak MiB", "valid ppl (model tested)", "test ppl",
-                    "eval tokens/s", "train seqkit / torch", "eval seqkit / torch"], rows))
+                    "eval tokens/s", "`seqkit perplexity` process tokens/s", "train seqkit / torch", "eval seqkit / torch"], rows))
 
 
 def sys_python() -> str:

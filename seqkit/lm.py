@@ -191,9 +191,13 @@ def score_text(model: LanguageModel, paths: Sequence[str], *, errors: str = "str
     """Score the sentences (lines; empty ones skipped) of `paths` block by block with a model that
     `scores_batches`: the core's compiled reader numbers the text's words, each distinct word is looked
     up in the model's vocabulary once, and each block of sentences is one `score_batch` call. `words`, if
-    given, receives the text's distinct words (what `TextBlock.text_ids` index)."""
+    given, receives the text's distinct words (what `TextBlock.text_ids` index). A model with an optional
+    `start_text()` has it called first (a recurrent model's state carries across the blocks of one text)."""
     from seqkit.reader import TokenTable, id_blocks
 
+    start = getattr(model, "start_text", None)
+    if callable(start):  # a model whose state carries across sentences begins the text afresh
+        start()
     table = TokenTable(1 << 62)
     to_model = np.empty(0, dtype=np.int64)  # the model's id of each of the text's words
     pending: list[np.ndarray] = []          # ids of a sentence still being read (a line spanning blocks)

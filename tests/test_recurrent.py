@@ -44,6 +44,25 @@ def test_layer_forward_equals_slow_reference(cell, reverse, lengths):
 
 
 @pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_batch_of_one_runs_all_steps_in_one_kernel_equal_to_the_reference(cell, reverse):
+    """At batch 1 a block of steps is one kernel call (recurrent product included), in blocks or whole."""
+    layer, params, rng = _layer(cell, input_size=5, hidden=6, batch=1, steps=9, reverse=reverse)
+    x = rng.standard_normal((9, 1, 5))
+    state = _state(cell, rng, 1, 6)
+    ref_out, ref_final = layer_forward(cell, params, "0", x, state, reverse)
+    layer.forward(x, state)
+    np.testing.assert_allclose(layer.outputs(), ref_out, rtol=1e-10, atol=1e-12)
+    layer.begin(x, state)
+    layer.input_products(0, 9)
+    for t0, t1 in ([(5, 9), (2, 5), (0, 2)] if reverse else [(0, 2), (2, 5), (5, 9)]):
+        layer.steps(t0, t1)
+    np.testing.assert_allclose(layer.outputs(), ref_out, rtol=1e-10, atol=1e-12)
+    for mine, ref in zip(layer.final_state(), ref_final):
+        np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_float32_kernels_stay_close_to_the_reference(cell):
     """The float32 path (polynomial exp) against the float64 reference."""
     layer, params, rng = _layer(cell, input_size=16, hidden=8, batch=4, steps=7, dtype=np.float32, scale=0.5)

@@ -383,9 +383,9 @@ def test_scores_carry_state_and_mark_oov(corpus, tmp_path, cli_run):
 
 
 def test_scoring_and_generation_reuse_one_network_equal_to_fresh_ones(corpus, tmp_path, cli_run, monkeypatch):
-    """One network serves all scoring and generation; its scores equal those of a network built for
-    each sentence (bit for bit), and a sentence longer than its steps, scored in pieces that carry the
-    state, gets the same scores up to rounding."""
+    """One network serves all scoring and generation; the sentences, scored as one stream, get the scores
+    of a network built for each sentence with the state carried (up to rounding: the products are cut
+    differently), as they do when the stream runs in passes shorter than a sentence."""
     model = tmp_path / "lm.npz"
     assert cli_run("rnnlm", corpus, "-o", model, "--epochs", "1", "--layers", "2", *SMALL).exit_code == 0
     import seqkit_rnnlm.network as network_module
@@ -414,7 +414,7 @@ def test_scoring_and_generation_reuse_one_network_equal_to_fresh_ones(corpus, tm
         inputs, targets = np.array([lm.eos] + ids)[:, None], np.array(ids + [lm.eos])[:, None]
         fresh = Network(lm.config, lm.params, 1, len(inputs))
         state = fresh.forward(inputs, state)
-        np.testing.assert_array_equal(score.logprobs, fresh.target_logprobs(targets))
+        np.testing.assert_allclose(score.logprobs, fresh.target_logprobs(targets), rtol=1e-6, atol=1e-6)
 
     pieces = RnnLanguageModel(str(model), score_steps=4)
     assert max(len(words) + 1 for words in sentences) > 4 * 4
@@ -428,6 +428,44 @@ def test_scoring_and_generation_reuse_one_network_equal_to_fresh_ones(corpus, tm
         fresh_state = fresh.forward(np.array([[token]]), fresh_state)
         np.testing.assert_array_equal(lm.network.logits()[0], fresh.logits()[0])
         token = int(np.argmax(logp))
+
+
+def test_batch_scoring_is_the_stream_scoring(corpus, tmp_path, cli_run):
+    """`seqkit perplexity` reads the text with the core's reader and scores it block by block as one
+    stream: per-token log-probabilities and OOV marks equal `score_stream`'s (bit for bit with the same
+    passes on one thread, to rounding with other pass lengths and threads), and each text starts again
+    from `</s>`."""
+    model = tmp_path / "lm.npz"
+    assert cli_run("rnnlm", corpus, "-o", model, "--epochs", "1", *SMALL).exit_code == 0
+    text = tmp_path / "test.txt"
+    text.write_text("the cat sat\n\nthe zebra <unk> ate </s> dog\n" + TEXT)  # empty line skipped
+    from seqkit.lm import PerplexityCounter, score_text, text_perplexity
+    from seqkit_rnnlm.lm import RnnLanguageModel
+
+    sentences = [line.split() for line in text.read_text().splitlines() if line.split()]
+    stream = list(RnnLanguageModel(str(model), threads=1).score_stream(sentences))
+    reference = np.concatenate([s.logprobs for s in stream])
+    oov = np.concatenate([s.oov for s in stream])
+    assert oov[:8].tolist() == [False] * 5 + [True, True, False]  # zebra and a literal <unk>
+    counter = PerplexityCounter()
+    for score in stream:
+        counter.add(score)
+    for steps, threads in [(4096, 1), (5, 1), (7, 2)]:
+        lm = RnnLanguageModel(str(model), score_steps=steps, threads=threads)
+        for _ in range(2):
+            blocks = list(score_text(lm, [str(text)], detail=True))
+            logprobs = np.concatenate([b.score.logprobs for b in blocks])
+            assert np.concatenate([b.score.oov for b in blocks]).tolist() == oov.tolist()
+            if steps == 4096 and threads == 1:
+                np.testing.assert_array_equal(logprobs, reference)
+            np.testing.assert_allclose(logprobs, reference, rtol=1e-6, atol=1e-6)
+        result = text_perplexity(lm, [str(text)])
+        assert (result.tokens, result.oovs, result.sentences) == (counter.tokens, counter.oovs, len(sentences))
+        assert result.ppl == pytest.approx(counter.result().ppl, rel=1e-6)
+    data = json.loads(cli_run("perplexity", "-m", model, text, "--json").stdout)
+    assert data["ppl"] == pytest.approx(counter.result().ppl, rel=1e-6) and data["oovs"] == 2
+    words = cli_run("perplexity", "-m", model, text, "--per-word", "--no-header").stdout.splitlines()
+    assert len(words) == len(reference) and words[5].split("\t")[1:3] == ["zebra", "OOV"]
 
 
 def test_perplexity_of_a_diverged_loss_is_inf_not_an_overflow():

@@ -83,8 +83,9 @@ class Network:
     """
 
     def __init__(self, config: Config, params: dict[str, np.ndarray], batch: int, bptt: int,
-                 pool: Pool | None = None):
+                 pool: Pool | None = None, block_rows: int | None = None):
         self.config, self.params, self.batch, self.bptt = config, params, batch, bptt
+        self.block_rows = block_rows or BLOCK_ROWS  # rows per output-layer block (BLOCK_ROWS read now)
         self.pool = pool or Pool(1)
         self.dtype = dtype = params["embed"].dtype
         E, H, V = config.embed, config.hidden, params["bout"].shape[0]
@@ -103,7 +104,7 @@ class Network:
 
     def _blocks(self, T: int) -> list[tuple[int, int]]:
         """The [t0, t1) blocks of time steps that the recurrence hands to the output layer."""
-        steps = max(1, BLOCK_ROWS // self.batch)
+        steps = max(1, self.block_rows // self.batch)
         return [(t0, min(t0 + steps, T)) for t0 in range(0, T, steps)]
 
     # -- forward ---------------------------------------------------------------------------------------
@@ -145,14 +146,16 @@ class Network:
         if flat.size != rows:
             raise ValueError(f"targets {targets.shape} do not match the segment ({self.steps}, {self.batch})")
         out = np.empty(rows, np.float64)
-        top, weight, bias, logits = self._top(), self._output_weight(), self.params["bout"], self.logit_buffer
-
-        def piece(lo: int, hi: int) -> None:
-            np.matmul(top[lo:hi], weight, out=logits[lo:hi])
-            log_softmax_at(logits[lo:hi], bias, flat[lo:hi], out[lo:hi])
-
-        self.pool.run([lambda lo=lo, hi=hi: piece(lo, hi) for lo, hi in self.pool.ranges(rows)])
+        self.pool.run([lambda lo=lo, hi=hi: self.rows_logprobs(lo, hi, flat[lo:hi], out[lo:hi], self.logit_buffer[lo:hi])
+                       for lo, hi in self.pool.ranges(rows)])
         return out
+
+    def rows_logprobs(self, lo: int, hi: int, targets: np.ndarray, out: np.ndarray, logits: np.ndarray) -> None:
+        """out = ln p(targets) for rows [lo, hi) of the segment (time-major, flattened): one GEMM into
+        `logits` (at least hi - lo rows, overwritten) and the fused log-softmax of the targets only."""
+        logits = logits[: hi - lo]
+        np.matmul(self._top()[lo:hi], self._output_weight(), out=logits)
+        log_softmax_at(logits, self.params["bout"], targets, out)
 
     # -- loss and backward -----------------------------------------------------------------------------
 
@@ -188,7 +191,7 @@ class Network:
         """The output layer for steps [t0, t1): logits, softmax cross-entropy with its gradient written
         over the logits, the bias gradient of the block, and the gradient of the top hidden layer."""
         lo, hi = t0 * self.batch, t1 * self.batch
-        slot = t0 // max(1, BLOCK_ROWS // self.batch)
+        slot = t0 // max(1, self.block_rows // self.batch)
         top, weight, bias, logits = self._top(), self._output_weight(), self.params["bout"], self.logit_buffer
         scale = 1.0 / (self.steps * self.batch)
 

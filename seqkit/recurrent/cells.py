@@ -15,6 +15,7 @@ from numba import njit
 
 from seqkit.recurrent.fastmath import ftanh, like, sigmoid
 
+
 @njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
 def lstm_forward(xpre, hpre, bias, c_prev, c, h, tanh_c):  # pragma: no cover - jitted
     """One LSTM step. xpre [B, 4H] (input side, i f g o) + hpre [B, 4H] (recurrent side) + bias are the
@@ -126,3 +127,64 @@ def gru_backward(gates, h_prev, dout, dh, dxpre, dhpre, dh_prev_direct):  # prag
             dhpre[b, hidden + k] = dz
             dhpre[b, 2 * hidden + k] = dn * r
             dh_prev_direct[b, k] = d * z
+
+
+# -- whole runs of steps for a batch of one (scoring a text, generation) -------------------------------
+# At batch 1 the recurrent product is a vector times a matrix, and calling BLAS and a gate kernel from
+# Python for every step costs more than the arithmetic; these run all steps of a block in one call.
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def recurrent_product(h, Wh, out):  # pragma: no cover - jitted
+    """out = h @ Wh for a few rows: four rows of Wh per pass over `out` (fewer loads and stores of it),
+    vectorised over Wh's columns."""
+    batch, hidden = h.shape
+    width = Wh.shape[1]
+    for b in range(batch):
+        o = out[b]
+        for j in range(width):
+            o[j] = 0
+        k = 0
+        while k + 4 <= hidden:
+            h0, h1, h2, h3 = h[b, k], h[b, k + 1], h[b, k + 2], h[b, k + 3]
+            w0, w1, w2, w3 = Wh[k], Wh[k + 1], Wh[k + 2], Wh[k + 3]
+            for j in range(width):
+                o[j] += h0 * w0[j] + h1 * w1[j] + h2 * w2[j] + h3 * w3[j]
+            k += 4
+        while k < hidden:
+            hk, w = h[b, k], Wh[k]
+            for j in range(width):
+                o[j] += hk * w[j]
+            k += 1
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy", inline="always")
+def _step_index(i, t0, t1, reverse):
+    return t1 - 1 - i if reverse else t0 + i
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def lstm_run(pre, Wh, bias, hs, cs, tanh_c, scratch, t0, t1, prev, out, reverse):  # pragma: no cover - jitted
+    """Steps [t0, t1) of an LSTM layer (in its direction): step t reads hs/cs[t + prev] and writes
+    hs/cs[t + out], as `lstm_forward` after the recurrent product would."""
+    for i in range(t1 - t0):
+        t = _step_index(i, t0, t1, reverse)
+        recurrent_product(hs[t + prev], Wh, scratch)
+        lstm_forward(pre[t], scratch, bias, cs[t + prev], cs[t + out], hs[t + out], tanh_c[t])
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def gru_run(pre, Wh, bias, bias_h, hs, gates, scratch, t0, t1, prev, out, reverse):  # pragma: no cover - jitted
+    """Steps [t0, t1) of a GRU layer (see `lstm_run`)."""
+    for i in range(t1 - t0):
+        t = _step_index(i, t0, t1, reverse)
+        recurrent_product(hs[t + prev], Wh, scratch)
+        gru_forward(pre[t], scratch, bias, bias_h, hs[t + prev], hs[t + out], gates[t])
+
+
+@njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+def rnn_run(pre, Wh, bias, hs, scratch, t0, t1, prev, out, reverse):  # pragma: no cover - jitted
+    """Steps [t0, t1) of a tanh-RNN layer (see `lstm_run`)."""
+    for i in range(t1 - t0):
+        t = _step_index(i, t0, t1, reverse)
+        recurrent_product(hs[t + prev], Wh, scratch)
+        rnn_forward(pre[t], scratch, bias, hs[t + out])

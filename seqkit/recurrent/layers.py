@@ -31,8 +31,8 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from seqkit.recurrent.cells import (gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward,
-                                   rnn_forward)
+from seqkit.recurrent.cells import (gru_backward, gru_forward, gru_run, lstm_backward, lstm_forward, lstm_run,
+                                   rnn_backward, rnn_forward, rnn_run)
 from seqkit.recurrent.pool import Pool
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -162,6 +162,9 @@ class RecurrentLayer:
     def steps(self, t0: int, t1: int) -> None:
         """Run steps [t0, t1) (in the layer's direction); their input products must be done."""
         Wh = self.params[self.names["Wh"]]
+        if self.batch == 1 and self.padding is None:  # one kernel call for all the steps (see cells.lstm_run)
+            self._run(t0, t1, Wh)
+            return
         for t in (range(t1 - 1, t0 - 1, -1) if self.reverse else range(t0, t1)):
             np.matmul(self.hs[t + self._prev], Wh, out=self.scratch)
             self._step(t, t + self._prev, t + self._out)
@@ -169,6 +172,10 @@ class RecurrentLayer:
                 self._carry(self.padding[t], t + self._prev, t + self._out)
 
     def _step(self, t: int, prev: int, out: int) -> None:
+        raise NotImplementedError
+
+    def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
+        """Steps [t0, t1) in one kernel call, recurrent products included (batch 1, no padding)."""
         raise NotImplementedError
 
     def _carry(self, rows: np.ndarray, prev: int, out: int) -> None:
@@ -254,6 +261,10 @@ class RnnLayer(RecurrentLayer):
 
         rnn_forward(self.pre[t], self.scratch, self.params[self.names["b"]], self.hs[out])
 
+    def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
+        rnn_run(self.pre, Wh, self.params[self.names["b"]], self.hs, self.scratch, t0, t1, self._prev, self._out,
+                self.reverse)
+
     def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray) -> None:
 
         rnn_backward(self.hs[out], dout_t, self.dh, self.dpre[t])
@@ -275,6 +286,10 @@ class GruLayer(RecurrentLayer):
 
         gru_forward(self.pre[t], self.scratch, self.params[self.names["b"]], self.params[self.names["bh"]],
                     self.hs[prev], self.hs[out], self.gates[t])
+
+    def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
+        gru_run(self.pre, Wh, self.params[self.names["b"]], self.params[self.names["bh"]], self.hs, self.gates,
+                self.scratch, t0, t1, self._prev, self._out, self.reverse)
 
     def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray) -> None:
 
@@ -319,6 +334,10 @@ class LstmLayer(RecurrentLayer):
 
         lstm_forward(self.pre[t], self.scratch, self.params[self.names["b"]], self.cs[prev], self.cs[out],
                      self.hs[out], self.tanh_c[t])
+
+    def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
+        lstm_run(self.pre, Wh, self.params[self.names["b"]], self.hs, self.cs, self.tanh_c, self.scratch, t0, t1,
+                 self._prev, self._out, self.reverse)
 
     def _carry(self, rows: np.ndarray, prev: int, out: int) -> None:
         self.hs[out][rows] = self.hs[prev][rows]
