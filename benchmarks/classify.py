@@ -105,6 +105,83 @@ def fasttext_autotune(fit: Path, valid: Path, test: Path, seconds: int, threads:
     return {"p1": float("nan"), "seconds": float("nan"), "failures": failures}
 
 
+FASTTEXT_TRAIN = """
+import json, sys, time, fasttext
+train, kw, model_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+start = time.perf_counter()
+model = fasttext.train_supervised(train, verbose=0, **kw)
+seconds = time.perf_counter() - start
+model.save_model(model_path)
+print(json.dumps({"seconds": seconds, "p1": model.test(sys.argv[4], k=1)[1] if len(sys.argv) > 4 else None}))
+"""
+
+# what `fasttext predict MODEL FILE` does, from the Python module: label tokens in the text are ignored
+FASTTEXT_PREDICT = """
+import sys, fasttext
+model = fasttext.load_model(sys.argv[1])
+with open(sys.argv[2], encoding="utf-8") as handle:
+    lines = handle.read().splitlines()
+labels, _ = model.predict(lines, k=1)
+sys.stdout.write("".join(" ".join(found) + "\\n" for found in labels))
+"""
+SPEED_SETTINGS = {"epoch": 5, "lr": 0.1, "wordNgrams": 2}  # fastText's names; the same given to seqkit
+THROUGHPUT_LABELS = 20
+
+
+def throughput_file(work: Path) -> Path:
+    """The first 10^8 bytes of the English corpus, newlines kept, line i labelled i mod 20: a large input
+    whose accuracy means nothing and whose speed does."""
+    import lzma
+
+    path = work / "throughput.txt"
+    with lzma.open(SHARED / "english" / "corpus.txt.xz", "rb") as source:
+        data = source.read(100_000_000)
+    lines = data.decode("utf-8", "ignore").splitlines()
+    path.write_text("".join(f"__label__{i % THROUGHPUT_LABELS} {line}\n" for i, line in enumerate(lines)),
+                    encoding="utf-8")
+    return path
+
+
+def tokens_in(path: Path) -> int:
+    """Words and labels, plus each line's end-of-line token: what both tools count per epoch."""
+    text = path.read_text(encoding="utf-8")
+    return len(text.split()) + text.count("\n")
+
+
+def speed_rows(name: str, train: Path, test: Path | None, work: Path, threads: int) -> tuple[list, list]:
+    """Training with the same settings (softmax and hs): tokens/s, peak RSS, model size, P@1; and the
+    whole `predict` process of each tool over `test` (or the training file): lines/s."""
+    tokens = tokens_in(train) * SPEED_SETTINGS["epoch"]
+    training, prediction = [], []
+    for loss in ("softmax", "hs"):
+        ours_model, ft_model = work / f"speed-{loss}.npz", work / f"speed-{loss}.bin"
+        ours = timed(seqkit_cmd("classify", str(train), "-o", str(ours_model), "-t", str(threads), "--loss", loss,
+                                "--epochs", str(SPEED_SETTINGS["epoch"]), "--lr", str(SPEED_SETTINGS["lr"]),
+                                "--word-ngrams", str(SPEED_SETTINGS["wordNgrams"])))
+        ours_seconds = float(re.search(r" in ([\d.]+) s \(", ours.stderr).group(1))
+        theirs = timed([PEER_PYTHON, "-c", FASTTEXT_TRAIN, str(train),
+                        json.dumps({**SPEED_SETTINGS, "loss": loss, "thread": threads}), str(ft_model),
+                        *([str(test)] if test else [])])
+        ft = json.loads(theirs.stdout)
+        ours_p1 = json.loads(subprocess.run(seqkit_cmd("test", "-m", str(ours_model), str(test), "--json", "-q"),
+                                            capture_output=True, text=True, check=True).stdout)["P@1"] if test else None
+        training.append([name, loss, f"{tokens / ours_seconds:,.0f}", f"{tokens / ft['seconds']:,.0f}",
+                         f"{ft['seconds'] / ours_seconds:.2f}x", f"{ours.peak_mib:.0f}", f"{theirs.peak_mib:.0f}",
+                         f"{ours_model.stat().st_size / 2**20:.1f}", f"{ft_model.stat().st_size / 2**20:.1f}",
+                         f"{ours_p1:.3f}" if test else "-", f"{ft['p1']:.3f}" if test else "-"])
+        if loss == "softmax":
+            text = test or train
+            lines = text.read_text(encoding="utf-8").count("\n")
+            ours_run = timed(seqkit_cmd("predict", "-m", str(ours_model), str(text)))
+            ft_run = timed([PEER_PYTHON, "-c", FASTTEXT_PREDICT, str(ft_model), str(text)])
+            prediction.append([name, f"{lines:,}", f"{lines / ours_run.seconds:,.0f}",
+                               f"{lines / ft_run.seconds:,.0f}", f"{ft_run.seconds / ours_run.seconds:.2f}x",
+                               f"{ours_run.peak_mib:.0f}", f"{ft_run.peak_mib:.0f}"])
+        for model in (ours_model, ft_model):
+            model.unlink()
+    return training, prediction
+
+
 def peer(script: str, *args: str) -> dict:
     out = subprocess.run([PEER_PYTHON, "-c", script, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
@@ -195,8 +272,11 @@ def main() -> None:
     parser.add_argument("--autotune", type=int, default=0, metavar="SECONDS",
                         help="also compare the autotuners with this budget (fastText's default is 300)")
     parser.add_argument("--autotune-only", action="store_true", help="skip the default and speed tables")
+    parser.add_argument("--throughput", action="store_true",
+                        help="also the speed rows on a 100 MB labelled file (the English corpus, labels by line)")
+    parser.add_argument("--speed-only", action="store_true", help="only the speed tables")
     args = parser.parse_args()
-    quality, speed, tuned, recurrent = [], [], [], []
+    quality, speed, predicting, tuned, recurrent = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model = work / "model.npz"
@@ -209,16 +289,18 @@ def main() -> None:
                 tuned.append(autotune_row(name, train, test, work, args.autotune, args.threads))
             if args.autotune_only:
                 continue
-            ours = seqkit(train, test, model, "-q", "-t", "1")
-            ft = peer(FASTTEXT, str(train), str(test), json.dumps({"thread": 1}))
-            svc = peer(SVC, str(train), str(test)) if name != "cooking" else {"p1": float("nan")}
-            quality.append([name, f"{ours['p1']:.3f}", f"{ft['p1']:.3f}", f"{svc['p1']:.3f}"])
-            same = {"epoch": 5, "lr": 0.1, "wordNgrams": 2, "thread": args.threads}
-            ft_same = peer(FASTTEXT, str(train), str(test), json.dumps(same))
-            ours_same = seqkit(train, test, model, "-t", str(args.threads), "--epochs", "5", "--lr", "0.1",
-                               "--word-ngrams", "2")
-            speed.append([name, f"{ours_same['wall']:.2f}", f"{ours_same['seconds']:.2f}", f"{ft_same['seconds']:.2f}",
-                          f"{ours_same['p1']:.3f}", f"{ft_same['p1']:.3f}"])
+            if not args.speed_only:
+                ours = seqkit(train, test, model, "-q", "-t", "1")
+                ft = peer(FASTTEXT, str(train), str(test), json.dumps({"thread": 1}))
+                svc = peer(SVC, str(train), str(test)) if name != "cooking" else {"p1": float("nan")}
+                quality.append([name, f"{ours['p1']:.3f}", f"{ft['p1']:.3f}", f"{svc['p1']:.3f}"])
+            trained, predicted = speed_rows(name, train, test, work, args.threads)
+            speed += trained
+            predicting += predicted
+        if args.throughput:
+            trained, predicted = speed_rows("100 MB, 20 labels", throughput_file(work), None, work, args.threads)
+            speed += trained
+            predicting += predicted
     if recurrent:
         settings = ", ".join(f"{key} {value}" for key, value in BIRNN.items())
         print(f"SST-2 (train -> dev), {args.threads} threads; birnn and PyTorch: bidirectional {settings}, Adam, "
@@ -232,14 +314,21 @@ def main() -> None:
         print(markdown(["set", "seqkit", "fastText", "LinearSVC", "seqkit s", "fastText s", "seqkit search",
                         "seqkit chose", "fastText chose"], tuned))
         print()
-    if args.autotune_only or not quality:
-        return
-    print("Test P@1 with each tool's defaults (seqkit and fastText one thread; LinearSVC: TF-IDF 1-2 grams)\n")
-    print(markdown(["set", "seqkit", "fastText", "LinearSVC"], quality))
-    print(f"\nTraining with the same settings (5 epochs, lr 0.1, word n-grams 2, {args.threads} threads): seconds "
-          "(seqkit: the whole process, and its training loop alone; fastText: train_supervised), and P@1\n")
-    print(markdown(["set", "seqkit s (process)", "seqkit s (training)", "fastText s", "seqkit P@1", "fastText P@1"],
-                   speed))
+    if quality:
+        print("Test P@1 with each tool's defaults (seqkit and fastText one thread; LinearSVC: TF-IDF 1-2 grams)\n")
+        print(markdown(["set", "seqkit", "fastText", "LinearSVC"], quality))
+        print()
+    if speed:
+        print(f"Training with the same settings (5 epochs, lr 0.1, word n-grams 2, {args.threads} threads): "
+              "tokens/s (seqkit: its training loop; fastText: train_supervised, which reads the file too), "
+              "peak RSS of the whole process, model file size, test P@1\n")
+        print(markdown(["set", "loss", "seqkit tokens/s", "fastText tokens/s", "seqkit / fastText",
+                        "seqkit peak MiB", "fastText peak MiB", "seqkit model MiB", "fastText model MiB",
+                        "seqkit P@1", "fastText P@1"], speed))
+        print("\nPrediction (the softmax model above): a whole `predict` process over the test lines (the "
+              "training file for the 100 MB row), loading the model and writing one label per line\n")
+        print(markdown(["set", "lines", "seqkit lines/s", "fastText lines/s", "seqkit / fastText",
+                        "seqkit peak MiB", "fastText peak MiB"], predicting))
 
 
 if __name__ == "__main__":
