@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Iterable
 
 import numpy as np
 
@@ -27,7 +28,14 @@ BLOCK_ROWS = 1 << 18
 
 
 def write_arpa(model: Model, path: str) -> None:
-    """Write `model` in ARPA format (compressed by suffix; atomically).
+    """Write `model` in ARPA format (compressed by suffix; atomically)."""
+    sections = ([(w, p, b)] for w, p, b in zip(model.words, model.logprob, model.backoff))
+    write_arpa_blocks(path, model.vocab, [len(w) for w in model.words], sections)
+
+
+def write_arpa_blocks(path: str, vocab_words: list[str], sizes: list[int], sections: Iterable) -> None:
+    """Write an ARPA file whose order n holds sizes[n - 1] n-grams, given per order an iterable of blocks
+    (words, log10 probabilities, log10 back-offs) in the file's order, so a model need not be in memory.
 
     A second thread does the writing (the system call releases the GIL), so the next block is formatted
     while the previous one goes to disk; at most two blocks wait.
@@ -35,8 +43,8 @@ def write_arpa(model: Model, path: str) -> None:
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    vocab = VocabBytes(model.vocab)
-    top = len(model.words)
+    vocab = VocabBytes(vocab_words)
+    top = len(sizes)
     with atomic_output(path, binary=True) as out, ThreadPoolExecutor(1) as writer:
         pending: deque = deque()
 
@@ -45,17 +53,17 @@ def write_arpa(model: Model, path: str) -> None:
             while len(pending) > 2:
                 pending.popleft().result()
 
-        header = b"\\data\\\n" + b"".join(f"ngram {n}={len(w)}\n".encode() for n, w in enumerate(model.words, 1))
-        put(header)
-        for n, (words, logprob, backoff) in enumerate(zip(model.words, model.logprob, model.backoff), 1):
+        put(b"\\data\\\n" + b"".join(f"ngram {n}={size}\n".encode() for n, size in enumerate(sizes, 1)))
+        for n, blocks in enumerate(sections, 1):
             put(f"\n\\{n}-grams:\n".encode())
-            if vocab.fits and fits_numbers(logprob, backoff):
-                for piece in format_lines(words, logprob, backoff if n < top else None, vocab):
-                    put(piece)
-            else:
-                while pending:
-                    pending.popleft().result()
-                _write_with_kernel(out, model.vocab, words, logprob, backoff, n < top)
+            for words, logprob, backoff in blocks:
+                if vocab.fits and fits_numbers(logprob, backoff):
+                    for piece in format_lines(words, logprob, backoff if n < top else None, vocab):
+                        put(piece)
+                else:
+                    while pending:
+                        pending.popleft().result()
+                    _write_with_kernel(out, vocab_words, words, logprob, backoff, n < top)
         put(b"\n\\end\\\n")
         while pending:
             pending.popleft().result()

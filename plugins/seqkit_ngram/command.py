@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
+from dataclasses import dataclass
+
+import numpy as np
 
 from seqkit.corpus import CorpusStats
 from seqkit.encoded import iter_runs, with_end_marks
@@ -11,7 +15,7 @@ from seqkit.memory import release_compiler_pages
 from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
 from seqkit.vocabulary import read_corpus
-from seqkit_ngram.arpa import write_arpa
+from seqkit_ngram.arpa import write_arpa, write_arpa_blocks
 from seqkit_ngram.counts import Counts, NgramCounter, build_orders
 from seqkit_ngram.estimate import FALLBACK, estimate
 
@@ -23,19 +27,25 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
         max_sentence_len, quiet, prune=None, memory=None, temp_dir=None, binary=False, engine="local",
         scheduler=None) -> None:
     """Read and encode the corpus, count it in chunks within `memory` bytes (spilling sorted runs to
-    `temp_dir`), derive every order's counts, smooth, prune and write the ARPA file."""
+    `temp_dir`), derive every order's counts, smooth, prune and write the ARPA file: in memory when the
+    model fits in `memory`, else on disk a slice at a time (`streaming`)."""
     reporter = Reporter(quiet)
     check_output_path(output, corpus)
     started = time.perf_counter()
     _no_hugepage_advice()
     stats = CorpusStats()
+    job = Job(order, smoothing, add_k, discount_fallback, prune, binary, output, stats, reporter, started,
+              memory if memory is not None else default_memory(), temp_dir)
     if engine == "dask":
         vocab, tables, tokens, sentences = _count_on_cluster(corpus, order, min_count, max_vocab, errors,
                                                              max_sentence_len, memory, scheduler, stats, reporter)
+        if order > 1 and in_memory_bytes(len(tables[-1][1]), order) > job.memory:
+            top = tables.pop()
+            _bounded(job, vocab.words, tables, iter([top]), tokens, sentences)
+            return
         counts = Counts(vocab.words, build_orders(tables, order, len(vocab)), tokens, sentences)
         del tables
-        _estimate_and_write(counts, order, smoothing, add_k, discount_fallback, prune, binary, output, stats,
-                            reporter, started)
+        _estimate_and_write(job, counts)
         return
     # an open vocabulary numbers words as they first appear; a closed one, most frequent first
     vocab, _, encoded = read_corpus(corpus, min_count=min_count, max_vocab=max_vocab, specials=SPECIALS,
@@ -43,20 +53,31 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
                                     unknown="<unk>", errors=errors, max_sentence_len=max_sentence_len,
                                     stats=stats, reporter=reporter)
     release_compiler_pages()  # the reader's kernels are done: LLVM's code need not be resident while counting
-    memory = memory if memory is not None else default_memory()
-    with encoded, reporter.task("counting n-grams", total=None), NgramCounter(order, memory, temp_dir) as counter:
+    with encoded, reporter.task("counting n-grams", total=None), \
+            NgramCounter(order, job.memory, temp_dir) as counter:
         # runs of sentences that fill a counting chunk once each sentence has its </s>
         words = encoded.n_tokens * counter.chunk_tokens() // (encoded.n_tokens + encoded.n_sentences)
         for ids, offsets in iter_runs(encoded, max(words, 1)):
             counter.add(*with_end_marks(ids, offsets, END_OF_SENTENCE), len(vocab))
-        tables = counter.finish(len(vocab))
-        spills = counter.spills
-    if spills:
-        reporter.info(f"counts outgrew --memory {memory:,} bytes: merged {spills} sorted runs from disk")
+        if counter.spills:
+            reporter.info(f"counts outgrew --memory {job.memory:,} bytes: merged {counter.spills} sorted runs "
+                          "from disk")
+        lower, top = counter.finish_blocks(len(vocab))
+        if order == 1 or not counter.spills:  # the top order is in memory already (unigrams are few)
+            table = _joined(list(top), order)
+            if order == 1 or in_memory_bytes(len(table[1]), order) <= job.memory:
+                tables = [*lower, table]
+                del lower, top, table
+            else:
+                top = iter([table])
+                del table
+        if "tables" not in locals():  # the model outgrows the budget: on disk, as the runs merge
+            encoded.close()
+            _bounded(job, vocab.words, lower, top, counter.tokens, counter.sentences)
+            return
     counts = Counts(vocab.words, build_orders(tables, order, len(vocab)), counter.tokens, counter.sentences)
     del tables
-    _estimate_and_write(counts, order, smoothing, add_k, discount_fallback, prune, binary, output, stats, reporter,
-                        started)
+    _estimate_and_write(job, counts)
 
 
 def _count_on_cluster(corpus, order, min_count, max_vocab, errors, max_sentence_len, memory, scheduler, stats,
@@ -75,21 +96,106 @@ def _count_on_cluster(corpus, order, min_count, max_vocab, errors, max_sentence_
     return vocab, tables, tokens, sentences
 
 
-def _estimate_and_write(counts, order, smoothing, add_k, discount_fallback, prune, binary, output, stats, reporter,
-                        started) -> None:
-    model = estimate(counts, smoothing, fallback=FALLBACK if discount_fallback else None, k=add_k, prune=prune)
-    for n in model.fallback_orders:
-        reporter.warn(f"{n}-gram discounts could not be estimated; using the fallback {' '.join(map(str, FALLBACK))}")
-    if binary:
+@dataclass
+class Job:
+    """What to estimate and where to write it, for either path."""
+
+    order: int
+    smoothing: str
+    add_k: float
+    discount_fallback: bool
+    prune: list[int] | None
+    binary: bool
+    output: str
+    stats: CorpusStats
+    reporter: Reporter
+    started: float
+    memory: int
+    temp_dir: str | None
+
+
+BYTES_PER_NGRAM = 24  # in-memory path: measured peak RSS per top-order n-gram per order (PTB, 20 MB slice)
+
+
+def in_memory_bytes(top_rows: int, order: int) -> int:
+    """About what `build_orders`, `estimate` and `write_arpa` hold for a model with `top_rows` N-grams."""
+    return BYTES_PER_NGRAM * top_rows * order
+
+
+def _joined(blocks: list, order: int):
+    """One table from sorted blocks."""
+    if len(blocks) == 1:
+        return blocks[0]
+    if not blocks:
+        return np.zeros((0, order), dtype=np.int32), np.zeros(0, dtype=np.int64)
+    return np.concatenate([w for w, _ in blocks]), np.concatenate([c for _, c in blocks])
+
+
+def _estimate_and_write(job: Job, counts) -> None:
+    model = estimate(counts, job.smoothing, fallback=FALLBACK if job.discount_fallback else None, k=job.add_k,
+                     prune=job.prune)
+    del counts
+    if job.binary:
         from seqkit_ngram.binary import build_tables, write_binary
 
-        write_binary(build_tables(model.vocab, model.words, model.logprob, model.backoff), output)
+        write_binary(build_tables(model.vocab, model.words, model.logprob, model.backoff), job.output)
     else:
-        write_arpa(model, output)
-    sizes = " ".join(f"{n}:{len(w):,}" for n, w in enumerate(model.words, 1))
-    pruned = f" (pruned {' '.join(map(str, prune))})" if prune and any(prune) else ""
-    reporter.summary(f"ngram: order {order} {smoothing} from {stats.describe()}; n-grams {sizes}{pruned}; "
-                     f"{time.perf_counter() - started:.2f} s -> {output}")
+        write_arpa(model, job.output)
+    _finish(job, [len(w) for w in model.words], model.fallback_orders, "in memory")
+
+
+def _bounded(job: Job, vocab_words: list[str], lower, top_blocks, tokens: int, sentences: int) -> None:
+    """Build, smooth and write the model on disk, a slice at a time, within the budget (`streaming`)."""
+    from seqkit_ngram.external import Spool
+    from seqkit_ngram.streamestimate import blocks, estimate_orders, sizes
+    from seqkit_ngram.streaming import _step, build_lower, index_orders, prune_orders, top_order
+
+    V, memory = len(vocab_words), job.memory
+    with Spool(job.temp_dir) as spool:
+        orders = [top_order(top_blocks, job.order, spool)]
+        for n in range(job.order - 1, 0, -1):
+            orders.insert(0, build_lower(orders[0], lower[n - 1], V, memory, spool))
+        index_orders(orders, V, memory, spool)
+        if job.prune and any(job.prune):
+            prune_orders(orders, job.prune, memory, spool)
+        _, fallback_orders = estimate_orders(orders, V - 1, job.smoothing,
+                                             FALLBACK if job.discount_fallback else None, job.add_k, memory, spool)
+        kept = sizes(orders)
+        sections = (blocks(o, _step(memory, 0, 16 * (4 * o.n + 100))) for o in orders)
+        if job.binary:
+            from seqkit_ngram.binary import build_tables, write_binary
+
+            model = [_joined_blocks(list(section), o.n) for section, o in zip(sections, orders)]
+            write_binary(build_tables(vocab_words, *map(list, zip(*model))), job.output)
+        else:
+            write_arpa_blocks(job.output, vocab_words, kept, sections)
+    _finish(job, kept, fallback_orders, "on disk")
+
+
+def _joined_blocks(blocks: list, n: int):
+    """(words, logprob, backoff) of one order from its blocks (the binary form is built in memory)."""
+    if not blocks:
+        return np.zeros((0, n), dtype=np.int32), np.zeros(0), np.zeros(0)
+    return tuple(np.concatenate([b[i] for b in blocks]) for i in range(3))
+
+
+def _finish(job: Job, sizes: list[int], fallback_orders: list[int], where: str) -> None:
+    for n in fallback_orders:
+        job.reporter.warn(f"{n}-gram discounts could not be estimated; using the fallback "
+                          f"{' '.join(map(str, FALLBACK))}")
+    text = " ".join(f"{n}:{size:,}" for n, size in enumerate(sizes, 1))
+    pruned = f" (pruned {' '.join(map(str, job.prune))})" if job.prune and any(job.prune) else ""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    job.reporter.summary(f"ngram: order {job.order} {job.smoothing} from {job.stats.describe()}; n-grams {text}"
+                         f"{pruned}; {time.perf_counter() - job.started:.2f} s, memory {_size(job.memory)} "
+                         f"({where}), peak RSS {_size(peak)} -> {job.output}")
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}{unit}"
+    return f"{size}b"
 
 
 def _no_hugepage_advice() -> None:

@@ -16,6 +16,9 @@ it. Raw occurrence counts (for Witten-Bell, add-k and `--prune`) are carried dow
 
 Tuples are sorted lexicographically by word id. Packing as many words as fit into one int64 (and ranking
 that key when the next word would not fit) turns each sort into NumPy's fast integer argsort.
+
+The module is longer than 400 lines because counting, merging its spilled runs and deriving the orders
+all rest on the tuple sorting above and are best read together.
 """
 
 from __future__ import annotations
@@ -261,16 +264,31 @@ class NgramCounter:
             np.save(f"{run}-{n}-counts.npy", counts)
         self.runs.append(run)
 
+    def finish_blocks(self, radix: int):
+        """`finish` with the top order as an iterator of sorted blocks (the lower orders, only the windows
+        that begin with <s>, are small): so the caller can write it to disk without holding it."""
+        merged = self._merge_pending(radix)
+        if not self.runs:
+            return merged[:-1], iter([merged[-1]] if len(merged[-1][1]) else [])
+        self._spill(merged)
+        lower = [self._merge_runs(n, radix) for n in range(1, self.order)]
+        return lower, self._merged_blocks(self.order, radix)
+
     def _merge_runs(self, n: int, radix: int) -> Table:
         """k-way merge of the sorted runs of order n, a range of first words at a time."""
+        blocks = list(self._merged_blocks(n, radix))
+        if not blocks:
+            return np.zeros((0, n), dtype=np.int32), np.zeros(0, dtype=np.int64)
+        return np.concatenate([w for w, _ in blocks]), np.concatenate([c for _, c in blocks])
+
+    def _merged_blocks(self, n: int, radix: int):
         runs = [(np.load(f"{r}-{n}-words.npy", mmap_mode="r"), np.load(f"{r}-{n}-counts.npy", mmap_mode="r"))
                 for r in self.runs]
         runs = [(w, c) for w, c in runs if len(c)]
         if not runs:
-            return np.zeros((0, n), dtype=np.int32), np.zeros(0, dtype=np.int64)
+            return
         block_rows = max(64, self.memory // (2 * (4 * n + 8) * 3))
         pos = [0] * len(runs)
-        out_words, out_counts = [], []
         start_word = 0
         while any(p < len(c) for p, (_, c) in zip(pos, runs)):
             end_word = _block_end(runs, pos, start_word, radix, block_rows)
@@ -280,11 +298,22 @@ class NgramCounter:
                 if stop > pos[i]:
                     parts.append((np.ascontiguousarray(w[:, pos[i]:stop].T), np.asarray(c[pos[i]:stop])))
                 pos[i] = stop
-            words, counts = merge_tables(parts, n, radix)
-            out_words.append(words)
-            out_counts.append(counts)
+            merged = merge_tables(parts, n, radix)
+            del parts
+            for w, c in runs:  # what was read stays cached by the kernel, not counted as this process's memory
+                _release(w)
+                _release(c)
+            yield merged
             start_word = end_word
-        return np.concatenate(out_words), np.concatenate(out_counts)
+
+
+def _release(array: np.ndarray) -> None:
+    """Drop the resident pages of a memory-mapped array (they are re-read from the page cache if needed)."""
+    import mmap
+
+    handle = getattr(array, "_mmap", None)
+    if handle is not None and hasattr(mmap, "MADV_DONTNEED"):
+        handle.madvise(mmap.MADV_DONTNEED)
 
 
 def _block_end(runs, pos, start_word: int, radix: int, block_rows: int) -> int:

@@ -37,7 +37,11 @@ class DiscountError(SeqkitError):
 
 def discounts_for(counts: np.ndarray, n: int, smoothing: str, fallback: tuple[float, float, float] | None):
     """Chen & Goodman's estimates from count-of-counts; (D1, D2, D3+), and whether the fallback was used."""
-    t = [int(np.count_nonzero(counts == k)) for k in range(1, 5)]
+    return discounts_from([int(np.count_nonzero(counts == k)) for k in range(1, 5)], n, smoothing, fallback)
+
+
+def discounts_from(t: list[int], n: int, smoothing: str, fallback: tuple[float, float, float] | None):
+    """`discounts_for` given the count-of-counts t = [n1, n2, n3, n4] (summed over chunks by the caller)."""
     try:
         if t[0] == 0 or t[1] == 0:
             raise ZeroDivisionError
