@@ -62,9 +62,10 @@ def _parallel(src_path: str, tgt_path: str, tok: dict, errors: str):
     return [tokenize(line, **tok) for line in src_raw], [tokenize(line, **tok) for line in tgt_raw], tgt_raw
 
 
-def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, embed, hidden, attention, attn_size,
-              dropout, teacher_forcing, batch, epochs, lr, clip, min_count, max_length, lowercase, pretokenized,
-              vectors, freeze_vectors, init_scale, resume, threads, seed, errors, quiet) -> None:
+def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, decoder_layers, embed, hidden,
+              attention, attn_size, dropout, teacher_forcing, batch, epochs, patience, lr, clip, min_count,
+              max_length, lowercase, pretokenized, vectors, freeze_vectors, init_scale, resume, threads, seed, errors,
+              quiet) -> None:
     import click
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -78,16 +79,23 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, emb
     reporter = Reporter(quiet)
     check_output_path(output, (source, target, valid_src, valid_tgt))
     optimizer_state: dict = {}
+    best = None
     if resume:
         if not os.path.exists(output):
             raise SeqkitError(f"--resume: {output} does not exist")
-        params, meta, optimizer_state = modelfile.load(output, FORMAT, with_optimizer=True)
+        params, meta, optimizer_state = modelfile.load(output, FORMAT, with_optimizer=True, latest=True)
         params = {k: np.array(v) for k, v in params.items()}
         config, tok = Config(**meta["config"]), meta["tokenizer"]
         src_vocab, tgt_vocab = meta["src_vocab"], meta["tgt_vocab"]
         schedule = Schedule(**meta["training"]["schedule"])
         schedule.epochs = max(schedule.epochs, epochs)
         progress = Progress(**meta["training"]["progress"])
+        if modelfile.has_latest(output, FORMAT):  # the file's model is an earlier, better epoch: keep it
+            best = {k: np.array(v) for k, v in modelfile.load(output, FORMAT)[0].items()}
+        elif progress.best_epoch:  # the best epoch is the one resumed from
+            best = {k: v.copy() for k, v in params.items()}
+        if progress.batch:
+            reporter.info(f"resuming epoch {progress.epoch + 1} after batch {progress.batch}")
         src_lines, tgt_lines, _ = _parallel(source, target, tok, errors)
     else:
         tok = {"lowercase": lowercase, "pretokenized": pretokenized}
@@ -100,7 +108,7 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, emb
 
             table = Embeddings.load(vectors)
             embed = table.dim
-        config = Config(cell=cell, layers=layers, embed=embed, hidden=hidden, attention=attention,
+        config = Config(cell=cell, layers=layers, decoder_layers=decoder_layers, embed=embed, hidden=hidden, attention=attention,
                         attn_size=attn_size, dropout=dropout, init_scale=init_scale)
         params = init_params(config, len(src_vocab), len(tgt_vocab), np.random.default_rng(seed))
         if table is not None:
@@ -109,7 +117,7 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, emb
                 params["src_embed"][i] = table.vector(table.word_at(row))
             reporter.info(f"-v: {len(found):,} of {len(src_vocab):,} source words have vectors")
         schedule = Schedule(lr=lr, clip=clip, epochs=epochs, batch=batch, teacher_forcing=teacher_forcing, seed=seed,
-                            freeze=["src_embed"] if vectors and freeze_vectors else [])
+                            freeze=["src_embed"] if vectors and freeze_vectors else [], patience=patience)
         progress = Progress()
     src_index = {w: i for i, w in enumerate(src_vocab)}
     tgt_index = {w: i for i, w in enumerate(tgt_vocab)}
@@ -126,20 +134,33 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, emb
                   f"{len(tgt_vocab):,} target words, {config.layers}-layer bidirectional {config.cell} {config.hidden}, "
                   f"{sum(v.size for v in params.values()):,} parameters")
 
-    def save(params, optimizer, progress, improved) -> None:
+    def save(params, optimizer, progress, best) -> None:
+        """The file's model is `best` when given (the best-validation epoch), with `params` beside it for
+        --resume; else `params` alone."""
         meta = {"config": config.as_dict(), "tokenizer": tok, "src_vocab": src_vocab, "tgt_vocab": tgt_vocab,
                 "history": progress.history,
                 "training": {"schedule": schedule.as_dict(), "progress": {**progress.__dict__}}}
-        modelfile.save(output, FORMAT, params, meta, optimizer)
+        if best is None:
+            modelfile.save(output, FORMAT, params, meta, optimizer)
+        else:
+            modelfile.save(output, FORMAT, best, meta, optimizer, latest=params)
 
     save.path = output
     with single_threaded_blas(), deferred_interrupt() as interrupted:
         progress = train(params=params, config=config, schedule=schedule, pairs=pairs, valid=valid, save=save,
                          bleu_of=bleu_of, reporter=reporter, progress=progress, optimizer_state=optimizer_state,
-                         interrupted=interrupted, threads=threads)
-    last = [h for h in progress.history if "epoch" in h][-1]
+                         interrupted=interrupted, threads=threads, best=best)
+    epochs_run = [h for h in progress.history if "epoch" in h]
+    last = epochs_run[-1]
     figures = ", ".join(f"{k} {v:.2f}" for k, v in last.items() if k in ("train_ppl", "valid_ppl", "valid_bleu"))
-    reporter.summary(f"seq2seq: {progress.epoch} epochs, {figures}, {last['tokens_per_s']:,.0f} tokens/s -> {output}")
+    kept = ""
+    if progress.best_epoch:
+        chosen = epochs_run[[h["epoch"] for h in epochs_run].index(progress.best_epoch)]
+        kept = (f"; kept epoch {progress.best_epoch} (best valid BLEU {chosen['valid_bleu']:.2f})"
+                if "valid_bleu" in chosen else
+                f"; kept epoch {progress.best_epoch} (best valid ppl {chosen['valid_ppl']:.2f}, no BLEU)")
+    reporter.summary(f"seq2seq: {progress.epoch} epochs, {figures}, {last['tokens_per_s']:,.0f} tokens/s{kept} "
+                     f"-> {output}")
 
 
 def _validation_bleu(config, src_lines, references, src_index, tgt_vocab, reporter):

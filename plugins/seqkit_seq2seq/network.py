@@ -36,6 +36,7 @@ class Config:
     attn_size: int = 256
     dropout: float = 0.0
     init_scale: float = 0.1
+    decoder_layers: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -15,11 +15,14 @@ version = "0.1.0"
 @click.argument("source", metavar="SRC")
 @click.argument("target", metavar="TGT")
 @click.option("-o", "--output", required=True, metavar="MODEL.npz",
-              help="Model file, rewritten atomically after every epoch (it is also the checkpoint for --resume).")
+              help="Model file, rewritten atomically after every epoch and at Ctrl-C (it is also the checkpoint for "
+                   "--resume). With validation its model is the best epoch's.")
 @click.option("--valid-src", metavar="FILE", default=None, help="Validation source text (perplexity, BLEU).")
 @click.option("--valid-tgt", metavar="FILE", default=None, help="Validation target text.")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), default="gru", show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True, help="Encoder layers.")
+@click.option("--decoder-layers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Stacked decoder layers (dropout between them); attention reads the top one.")
 @click.option("--embed", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True,
               help="Hidden units per direction of the encoder, and of the decoder.")
@@ -32,6 +35,9 @@ version = "0.1.0"
               help="Share of batches that read the reference's previous word (the rest read their own argmax).")
 @click.option("--batch", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With validation: stop after this many epochs without a better validation BLEU (perplexity "
+                   "without sacrebleu); 0 = run all --epochs (the model kept is the best epoch either way).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.001, show_default=True, help="Adam's.")
 @click.option("--clip", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Clip the gradient to this global L2 norm (0 = off).")
@@ -45,7 +51,9 @@ version = "0.1.0"
               help="Initialise the source embedding from these word vectors (their dimension sets --embed).")
 @click.option("--freeze-vectors", is_flag=True, help="Keep the -v embedding fixed.")
 @click.option("--init-scale", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the training saved in -o after its last completed epoch.")
+@click.option("--resume", is_flag=True,
+              help="Continue the training saved in -o (after Ctrl-C: from the next batch); with --threads 1 the "
+                   "result equals an uninterrupted run's.")
 @threads_option
 @seed_option
 @errors_option
@@ -55,7 +63,8 @@ def seq2seq(**options) -> None:
 
     Raw text is tokenized (punctuation split off) unless --pretokenized; translate with
     `seqkit translate -m MODEL.npz`. Each epoch reports validation perplexity and BLEU (BLEU needs the
-    `translate` extra) and is recorded in the model's metadata (`history`)."""
+    `translate` extra) and is recorded in the model's metadata (`history`); with validation the model
+    file holds the epoch with the best validation BLEU (perplexity without the extra)."""
     from seqkit_seq2seq.command import run_train
 
     run_train(**options)

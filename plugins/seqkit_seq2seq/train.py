@@ -1,5 +1,6 @@
 """Training the attention model: Adam, global-norm clipping, teacher forcing with a ratio, batches
-bucketed by length, per-epoch validation (perplexity and BLEU) and a checkpoint after every epoch."""
+bucketed by length, per-epoch validation (perplexity and BLEU), the best epoch kept, early stopping, a
+checkpoint after every epoch and at Ctrl-C, and exact resume (also from the middle of an epoch)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Schedule:
     teacher_forcing: float = 1.0
     seed: int = 1
     freeze: list = field(default_factory=list)   # parameters kept fixed (a frozen -v embedding)
+    patience: int = 0          # with validation: stop after this many epochs without improvement (0: never)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -36,7 +38,14 @@ class Progress:
     best_bleu: float = -1.0
     best_ppl: float = float("inf")
     history: list = field(default_factory=list)
-    rng_state: dict | None = None
+    rng_state: dict | None = None  # the generator when the checkpoint was taken
+    best_epoch: int = 0            # the epoch whose parameters the file's model holds (0: no validation)
+    bad_epochs: int = 0            # epochs since the best one
+    batch: int = 0                 # batches done in epoch `epoch + 1` (a checkpoint taken mid-epoch)
+    epoch_rng: dict | None = None  # the generator at that epoch's start, which drew its batch order
+    epoch_loss: float = 0.0        # that epoch's summed loss, target tokens and all tokens so far
+    epoch_count: int = 0
+    epoch_tokens: int = 0
 
 
 class Adam:
@@ -77,9 +86,11 @@ def validation_loss(network: Network, pairs: Pairs, batch: int) -> float:
 
 
 def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pairs | None, save, bleu_of,
-          reporter, progress: Progress, optimizer_state, interrupted, threads: int = 1) -> Progress:
-    """`save(params, optimizer_state, progress, best)` writes the model file; `bleu_of(params)` is the
-    validation BLEU (None when unavailable)."""
+          reporter, progress: Progress, optimizer_state, interrupted, threads: int = 1,
+          best: dict[str, np.ndarray] | None = None) -> Progress:
+    """`save(params, optimizer_state, progress, best)` writes the model file (`best`: the best-validation
+    parameters when they differ from `params`, else None); `bleu_of(params)` is the validation BLEU (None
+    when unavailable); `best` on entry is the best epoch's parameters of a resumed run, if kept apart."""
     rng = np.random.default_rng(schedule.seed)
     if progress.rng_state is not None:
         rng.bit_generator.state = progress.rng_state
@@ -89,58 +100,92 @@ def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pa
     if valid is not None:
         max_src, max_tgt = max(max_src, int(valid.lengths()[0].max())), max(max_tgt, int(valid.lengths()[1].max()) + 1)
     started = time.perf_counter()
+    tokens_done = 0
+
+    def checkpoint(current_is_best: bool) -> None:
+        progress.rng_state = rng.bit_generator.state
+        save(params, adam.state(), progress, None if current_is_best or best is None else best)
+
     with Pool(threads) as pool, np.errstate(over="ignore", invalid="ignore"):
         network = Network(config, params, batch=schedule.batch, max_src=max_src, max_tgt=max_tgt, pool=pool)
-        while progress.epoch < schedule.epochs:
-            epoch = progress.epoch + 1
-            epoch_start = time.perf_counter()
-            loss_sum, count, tokens = 0.0, 0, 0
-            batches = buckets(pairs, schedule.batch, rng)
-            with reporter.task(f"epoch {epoch}/{schedule.epochs}", total=len(batches), unit="batches") as task:
-                for index in batches:
-                    if interrupted():
-                        raise Interrupted(f"interrupted in epoch {epoch}; {save.path} holds the last completed "
-                                          "epoch (continue with --resume)")
-                    src, s_len, tgt_in, tgt_out, t_len, n_tokens = make_batch(pairs, index, schedule.batch, BOS, EOS,
-                                                                              PAD)
-                    state = network.encode(src, s_len, train=True, rng=rng)
-                    if schedule.teacher_forcing >= 1.0 or rng.random() < schedule.teacher_forcing:
-                        network.decode_teacher(tgt_in, t_len, state)
+        try:
+            while progress.epoch < schedule.epochs:
+                epoch = progress.epoch + 1
+                if progress.epoch_rng is not None:  # resumed in the middle of this epoch: the same batches
+                    rng.bit_generator.state = progress.epoch_rng
+                progress.epoch_rng = rng.bit_generator.state
+                batches = buckets(pairs, schedule.batch, rng)
+                if progress.batch:
+                    rng.bit_generator.state = progress.rng_state
+                    reporter.info(f"resuming epoch {epoch} at batch {progress.batch + 1} of {len(batches)}")
+                loss_sum, count, tokens = progress.epoch_loss, progress.epoch_count, progress.epoch_tokens
+                resumed_tokens = tokens
+                epoch_start = time.perf_counter()
+                with reporter.task(f"epoch {epoch}/{schedule.epochs}", total=len(batches), unit="batches") as task:
+                    task.update(progress.batch)
+                    for position in range(progress.batch, len(batches)):
+                        if interrupted():
+                            checkpoint(False)
+                            raise Interrupted(f"interrupted in epoch {epoch} after batch {position} of {len(batches)}; "
+                                              f"checkpoint saved to {save.path} (--resume continues from the next "
+                                              "batch)")
+                        index = batches[position]
+                        src, s_len, tgt_in, tgt_out, t_len, n_tokens = make_batch(pairs, index, schedule.batch, BOS,
+                                                                                  EOS, PAD)
+                        state = network.encode(src, s_len, train=True, rng=rng)
+                        if schedule.teacher_forcing >= 1.0 or rng.random() < schedule.teacher_forcing:
+                            network.decode_teacher(tgt_in, t_len, state)
+                        else:
+                            network.decode_free(tgt_in.shape[0], t_len, state)
+                        loss, n, grads = network.loss_and_backward(tgt_out)
+                        if not math.isfinite(loss):
+                            raise TrainingDiverged(f"the loss became {loss} in epoch {epoch}; the last good model is "
+                                                   f"in {save.path} (if any); lower --lr or --clip")
+                        for name in schedule.freeze:
+                            grads.pop(name, None)
+                        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+                        factor = schedule.clip / norm if schedule.clip > 0 and norm > schedule.clip else 1.0
+                        progress.adam_step += 1
+                        adam.step(params, grads, schedule.lr, progress.adam_step, factor)
+                        loss_sum, count, tokens = loss_sum + loss, count + n, tokens + n_tokens
+                        progress.batch = position + 1
+                        progress.epoch_loss, progress.epoch_count, progress.epoch_tokens = loss_sum, count, tokens
+                        task.update(1, loss=f"{loss_sum / count:.3f}")
+                seconds = time.perf_counter() - epoch_start
+                tokens_done += tokens - resumed_tokens
+                record = {"epoch": epoch, "train_ppl": math.exp(min(loss_sum / max(count, 1), 700)),
+                          "seconds": seconds, "tokens_per_s": (tokens - resumed_tokens) / max(seconds, 1e-9)}
+                message = f"epoch {epoch}: train ppl {record['train_ppl']:.2f}"
+                progress.epoch, progress.epoch_rng, progress.batch = epoch, None, 0
+                progress.epoch_loss, progress.epoch_count, progress.epoch_tokens = 0.0, 0, 0
+                improved = valid is None  # without validation the file holds the last epoch
+                if valid is not None:
+                    record["valid_ppl"] = validation_loss(network, valid, schedule.batch)
+                    message += f", valid ppl {record['valid_ppl']:.2f}"
+                    score = bleu_of(params)
+                    if score is not None:
+                        record["valid_bleu"] = score
+                        message += f", valid BLEU {score:.2f}"
+                        improved = score > progress.best_bleu
+                        progress.best_bleu = max(progress.best_bleu, score)
                     else:
-                        network.decode_free(tgt_in.shape[0], t_len, state)
-                    loss, n, grads = network.loss_and_backward(tgt_out)
-                    if not math.isfinite(loss):
-                        raise TrainingDiverged(f"the loss became {loss} in epoch {epoch}; the last good model is in "
-                                               f"{save.path} (if any); lower --lr or --clip")
-                    for name in schedule.freeze:
-                        grads.pop(name, None)
-                    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
-                    factor = schedule.clip / norm if schedule.clip > 0 and norm > schedule.clip else 1.0
-                    progress.adam_step += 1
-                    adam.step(params, grads, schedule.lr, progress.adam_step, factor)
-                    loss_sum, count, tokens = loss_sum + loss, count + n, tokens + n_tokens
-                    task.update(1, loss=f"{loss_sum / count:.3f}")
-            seconds = time.perf_counter() - epoch_start
-            record = {"epoch": epoch, "train_ppl": math.exp(min(loss_sum / max(count, 1), 700)), "seconds": seconds,
-                      "tokens_per_s": tokens / seconds}
-            message = f"epoch {epoch}: train ppl {record['train_ppl']:.2f}"
-            improved = valid is None
-            if valid is not None:
-                record["valid_ppl"] = validation_loss(network, valid, schedule.batch)
-                message += f", valid ppl {record['valid_ppl']:.2f}"
-                score = bleu_of(params)
-                if score is not None:
-                    record["valid_bleu"] = score
-                    message += f", valid BLEU {score:.2f}"
-                    improved = score > progress.best_bleu
-                    progress.best_bleu = max(progress.best_bleu, score)
-                else:
-                    improved = record["valid_ppl"] < progress.best_ppl
-                progress.best_ppl = min(progress.best_ppl, record["valid_ppl"])
-            progress.epoch = epoch
-            progress.history.append(record)
-            progress.rng_state = rng.bit_generator.state
-            reporter.info(f"{message}, {record['tokens_per_s']:,.0f} tokens/s")
-            save(params, adam.state(), progress, improved)
-    progress.history.append({"total_seconds": time.perf_counter() - started})
+                        improved = record["valid_ppl"] < progress.best_ppl
+                    progress.best_ppl = min(progress.best_ppl, record["valid_ppl"])
+                    if improved:
+                        progress.best_epoch, progress.bad_epochs = epoch, 0
+                        best = {k: v.copy() for k, v in params.items()}  # later batches change params in place
+                    else:
+                        progress.bad_epochs += 1
+                progress.history.append(record)
+                reporter.info(f"{message}, {record['tokens_per_s']:,.0f} tokens/s")
+                checkpoint(improved)
+                if valid is not None and schedule.patience and progress.bad_epochs >= schedule.patience:
+                    reporter.info(f"stopping early: no validation improvement for {schedule.patience} epochs")
+                    break
+                if interrupted() and epoch < schedule.epochs:
+                    raise Interrupted(f"interrupted after epoch {epoch}; checkpoint saved to {save.path} "
+                                      "(continue with --resume)")
+        except KeyboardInterrupt:  # a second Ctrl-C, while the first one's checkpoint was pending
+            raise Interrupted(f"interrupted again; {save.path} holds the last checkpoint saved, if any") from None
+    progress.history.append({"total_seconds": time.perf_counter() - started, "tokens": tokens_done})
     return progress
