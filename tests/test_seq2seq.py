@@ -30,8 +30,9 @@ def dates(seed: int, count: int) -> tuple[list[str], list[str]]:
     return src, tgt
 
 
-def _tiny(cell="gru", kind="additive", tgt_vocab=6, seed=0):
-    config = Config(cell=cell, embed=4, hidden=5, attention=kind, attn_size=4, init_scale=1.0)
+def _tiny(cell="gru", kind="additive", tgt_vocab=6, seed=0, decoder_layers=1):
+    config = Config(cell=cell, embed=4, hidden=5, attention=kind, attn_size=4, init_scale=1.0,
+                    decoder_layers=decoder_layers)
     return Translator(config, init_params(config, 9, tgt_vocab, np.random.default_rng(seed)))
 
 
@@ -45,9 +46,9 @@ def _score(translator, ids, out, finished) -> float:
     return total
 
 
-@pytest.mark.parametrize("cell,kind", [("gru", "additive"), ("lstm", "dot")])
-def test_beam_one_equals_greedy(cell, kind):
-    translator = _tiny(cell, kind, tgt_vocab=12)
+@pytest.mark.parametrize("cell,kind,decoder_layers", [("gru", "additive", 1), ("lstm", "dot", 1), ("lstm", "additive", 2)])
+def test_beam_one_equals_greedy(cell, kind, decoder_layers):
+    translator = _tiny(cell, kind, tgt_vocab=12, decoder_layers=decoder_layers)
     for ids in ([4, 5, 6], [7], [8, 8, 4, 5, 6, 7]):
         out, score, _ = translator.greedy(ids, 8)
         (beam_out, beam_score), = translator.beam(ids, 1, 8, alpha=0.0)
@@ -70,6 +71,20 @@ def test_wide_beam_finds_the_brute_force_best(alpha):
     assert out == best and score == pytest.approx(best_score)
     # and a narrow beam is a real approximation: it never beats the exhaustive search
     assert translator.beam(ids, 2, limit, alpha=alpha)[0][1] <= best_score + 1e-5
+
+
+@pytest.mark.parametrize("cell,decoder_layers", [("gru", 1), ("gru", 3), ("lstm", 2)])
+def test_translator_scores_what_the_training_network_scores(cell, decoder_layers):
+    """Decoding one step at a time gives the log-probabilities of the batched teacher-forced network."""
+    from seqkit_seq2seq.network import Network
+
+    translator = _tiny(cell, tgt_vocab=12, seed=5, decoder_layers=decoder_layers)
+    ids, out = [4, 5, 6, 7, 8], [6, 9, 4]
+    network = Network(translator.config, translator.params, batch=1, max_src=5, max_tgt=4)
+    network.decode_teacher(np.array([[BOS] + out]).T, np.array([4]),
+                           network.encode(np.array([ids]).T, np.array([5])))
+    loss, count = network.target_logprobs_sum(np.array([out + [EOS]]).T)
+    assert count == 4 and -loss == pytest.approx(_score(translator, ids, out, True), abs=1e-4)
 
 
 def _write(directory, name, lines):

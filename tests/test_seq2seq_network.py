@@ -71,22 +71,30 @@ def _batch(rng, src_vocab, tgt_vocab):
     return src, src_len, tgt_in, tgt_out, np.array([3, 2, 1])
 
 
-@pytest.mark.parametrize("cell,kind,layers", [("gru", "additive", 2), ("lstm", "dot", 1), ("rnn", "additive", 1)])
-def test_network_gradients_match_finite_differences(cell, kind, layers):
+@pytest.mark.parametrize("cell,kind,layers,decoder_layers,dropout", [
+    ("gru", "additive", 2, 1, 0.0), ("lstm", "dot", 1, 1, 0.0), ("rnn", "additive", 1, 1, 0.0),
+    ("gru", "additive", 1, 2, 0.0), ("lstm", "dot", 2, 2, 0.3), ("gru", "dot", 1, 3, 0.3)])
+def test_network_gradients_match_finite_differences(cell, kind, layers, decoder_layers, dropout):
     rng = np.random.default_rng(2)
-    config = Config(cell=cell, layers=layers, embed=3, hidden=4, attention=kind, attn_size=3, init_scale=0.5)
+    config = Config(cell=cell, layers=layers, decoder_layers=decoder_layers, embed=3, hidden=4, attention=kind,
+                    attn_size=3, init_scale=0.5, dropout=dropout)
     params = init_params(config, 8, 8, rng, dtype=np.float64)
     network = Network(config, params, batch=3, max_src=4, max_tgt=3)
     src, src_len, tgt_in, tgt_out, tgt_len = _batch(rng, 8, 8)
 
-    def mean_loss() -> float:
-        state = network.encode(src, src_len)
+    def forward():
+        """With dropout the same masks every time: training mode on a generator seeded afresh."""
+        state = network.encode(src, src_len, train=dropout > 0, rng=np.random.default_rng(5))
         network.decode_teacher(tgt_in, tgt_len, state)
+
+    def mean_loss() -> float:
+        forward()
         total, count = network.target_logprobs_sum(tgt_out)
         return total / count
 
-    state = network.encode(src, src_len)
-    network.decode_teacher(tgt_in, tgt_len, state)
+    forward()
+    if dropout:
+        assert network.mask is not None and all(m is not None for m in network.dec_masks)
     total, count, grads = network.loss_and_backward(tgt_out)
     assert count == 6 and total / count == pytest.approx(mean_loss())
     assert set(grads) == set(params)
@@ -102,16 +110,23 @@ def test_network_gradients_match_finite_differences(cell, kind, layers):
             assert grad[i] == pytest.approx((up - down) / 2e-6, abs=1e-7), (name, i)
 
 
-def test_free_running_decoder_reads_its_own_argmax():
+@pytest.mark.parametrize("decoder_layers,dropout", [(1, 0.0), (2, 0.0), (2, 0.3)])
+def test_free_running_decoder_reads_its_own_argmax(decoder_layers, dropout):
     rng = np.random.default_rng(3)
-    config = Config(cell="gru", embed=3, hidden=4, attn_size=3, init_scale=0.5)
+    config = Config(cell="gru", embed=3, hidden=4, attn_size=3, init_scale=0.5, decoder_layers=decoder_layers,
+                    dropout=dropout)
     params = init_params(config, 8, 8, rng, dtype=np.float64)
     network = Network(config, params, batch=3, max_src=4, max_tgt=3)
     src, src_len, _, tgt_out, tgt_len = _batch(rng, 8, 8)
-    fed = network.decode_free(3, tgt_len, network.encode(src, src_len))
-    logits = network.out[:3] @ params["Wout"] + params["bout"]
-    np.testing.assert_array_equal(fed[1:], np.argmax(logits[:2], axis=2))
-    # the same inputs given as teacher forcing give the same loss
+
+    def encode():
+        return network.encode(src, src_len, train=dropout > 0, rng=np.random.default_rng(4))
+
+    fed = network.decode_free(3, tgt_len, encode())
+    if dropout == 0:  # (with dropout the argmax read the undropped attentional vector)
+        logits = network.out[:3] @ params["Wout"] + params["bout"]
+        np.testing.assert_array_equal(fed[1:], np.argmax(logits[:2], axis=2))
+    # the same inputs given as teacher forcing give the same loss (and the same dropout masks)
     free_loss = network.target_logprobs_sum(tgt_out)
-    network.decode_teacher(fed, tgt_len, network.encode(src, src_len))
+    network.decode_teacher(fed, tgt_len, encode())
     assert network.target_logprobs_sum(tgt_out) == pytest.approx(free_loss)

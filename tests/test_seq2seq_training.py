@@ -99,15 +99,17 @@ def _interrupt_at(monkeypatch, call: int):
     monkeypatch.setattr(command, "deferred_interrupt", deferred)
 
 
-def test_interrupted_mid_epoch_and_resumed_equals_uninterrupted(cli_run, files, tmp_path, monkeypatch):
+@pytest.mark.parametrize("model", [[], ["--cell", "lstm", "--decoder-layers", "2", "--attention", "dot"]])
+def test_interrupted_mid_epoch_and_resumed_equals_uninterrupted(cli_run, files, tmp_path, monkeypatch, model):
     _scripted_bleu(monkeypatch, [10.0, 30.0, 20.0])
     whole = tmp_path / "whole.npz"
-    assert _train(cli_run, files, whole, 3, "-q").exit_code == 0
+    assert _train(cli_run, files, whole, 3, "-q", *model).exit_code == 0
     _scripted_bleu(monkeypatch, [10.0, 30.0, 20.0])
+    options = model
     model = tmp_path / "m.npz"
     # 200 pairs in batches of 32: 7 batches an epoch
     _interrupt_at(monkeypatch, 4)  # after 3 batches of epoch 1
-    result = _train(cli_run, files, model, 3, "-q")
+    result = _train(cli_run, files, model, 3, "-q", *options)
     assert result.exit_code == 130 and "after batch 3 of 7" in result.stderr
     assert _meta(model)["training"]["progress"]["batch"] == 3
     _interrupt_at(monkeypatch, 4 + 1 + 7 + 1 + 3)  # epoch 1's last 4 batches, epoch 2, 2 batches of epoch 3
@@ -122,3 +124,13 @@ def test_interrupted_mid_epoch_and_resumed_equals_uninterrupted(cli_run, files, 
         _same(_arrays(model, prefix), _arrays(whole, prefix))
     ours, theirs = _meta(model)["history"], _meta(whole)["history"]
     assert [h["train_ppl"] for h in ours if "epoch" in h] == [h["train_ppl"] for h in theirs if "epoch" in h]
+
+
+def test_decoder_layers_are_stacked_and_translate(cli_run, files, tmp_path):
+    model = tmp_path / "m.npz"
+    assert _train(cli_run, files, model, 1, "-q", "--decoder-layers", "3", valid=False).exit_code == 0
+    names = set(_arrays(model, "param"))
+    assert {"Wxdec", "Wxdec1", "Wxdec2"} <= names and "Wxdec3" not in names
+    assert _meta(model)["config"]["decoder_layers"] == 3
+    result = cli_run("translate", "-m", model, "--beam", "3", input="3 june 1999\n")
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1

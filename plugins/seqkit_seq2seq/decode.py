@@ -14,7 +14,7 @@ import numpy as np
 from seqkit.recurrent.layers import make_layer
 from seqkit_seq2seq.encoder import BiEncoder
 from seqkit_seq2seq.kernels import additive_forward, dot_forward
-from seqkit_seq2seq.network import BOS, EOS, Config
+from seqkit_seq2seq.network import BOS, EOS, Config, decoder_tags
 
 
 class Translator:
@@ -23,13 +23,16 @@ class Translator:
         self._decoders: dict[int, object] = {}
         self._encoder: BiEncoder | None = None
 
-    def _decoder(self, n: int):
+    def _decoder(self, n: int) -> list:
+        """The decoder's layers, bottom up, for n hypotheses at a time."""
         if n not in self._decoders:
-            self._decoders[n] = make_layer(self.config.cell, self.params, "dec", batch=n, max_steps=1)
+            self._decoders[n] = [make_layer(self.config.cell, self.params, tag, batch=n, max_steps=1)
+                                 for tag in decoder_tags(self.config)]
         return self._decoders[n]
 
-    def encode(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, tuple]:
-        """(encoder outputs [S, 1, C], keys [S, 1, A], the decoder's initial state) for one sentence."""
+    def encode(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, list]:
+        """(encoder outputs [S, 1, C], keys [S, 1, A], the decoder's initial state: one per layer) for one
+        sentence."""
         p, S = self.params, max(1, len(ids))
         ids = list(ids) or [EOS]
         if self._encoder is None or self._encoder.fwd[0].max_steps < S:
@@ -41,14 +44,14 @@ class Translator:
         flat = enc.reshape(S, -1)
         keys = (flat @ p["Wk"] + p["bk"]) if self.config.attention == "additive" else flat @ p["Wg"]
         state = (h0,) if self.config.cell != "lstm" else (h0, np.zeros_like(h0))
-        return enc, keys.reshape(S, 1, -1), state
+        return enc, keys.reshape(S, 1, -1), [state] * self.config.decoder_layers
 
-    def step(self, tokens: np.ndarray, state: tuple, enc: np.ndarray, keys: np.ndarray):
+    def step(self, tokens: np.ndarray, state: list, enc: np.ndarray, keys: np.ndarray):
         """Feed one token per hypothesis: (log-probabilities [n, V], new state, attention weights [n, S])."""
         p, n, S = self.params, len(tokens), enc.shape[0]
-        x = p["tgt_embed"][tokens][None]
-        state = self._decoder(n).forward(np.ascontiguousarray(x), state)
-        h = state[0]
+        x = np.ascontiguousarray(p["tgt_embed"][tokens][None])
+        state = self._stack(n, x, state)
+        h = state[-1][0]
         encs, keyss = np.repeat(enc, n, axis=1), np.repeat(keys, n, axis=1)
         lengths = np.full(n, S, dtype=np.int64)
         weights = np.zeros((1, n, S), h.dtype)
@@ -62,6 +65,14 @@ class Translator:
         top = logits.max(axis=1, keepdims=True)
         logprobs = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
         return logprobs, state, weights[0]
+
+    def _stack(self, n: int, x: np.ndarray, state: list) -> list:
+        """Each layer reads the one below's new h (x [1, n, E] for the first); returns the new states."""
+        new = []
+        for layer, part in zip(self._decoder(n), state):
+            new.append(layer.forward(x, part))
+            x = new[-1][0][None]
+        return new
 
     def greedy(self, ids: list[int], max_length: int) -> tuple[list[int], float, np.ndarray]:
         """(target ids without </s>, summed log-probability, attention weights [steps, S])."""
@@ -104,7 +115,7 @@ class Translator:
                 alive = []
                 break
             alive = next_alive
-            state = tuple(part[parents] for part in state)
+            state = [tuple(part[parents] for part in layer) for layer in state]
             tokens = np.array([words[-1] for words, _ in alive])
         finished.extend(alive)  # the length limit: unfinished hypotheses count as they are
         ranked = sorted(finished, key=lambda h: -_normalised(h, alpha))

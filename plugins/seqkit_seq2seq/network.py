@@ -3,6 +3,11 @@ whose initial state is tanh(W [last forward h; first backward h]), attention ove
 (Bahdanau's additive score, or Luong's multiplicative "general" score), Luong's attentional layer
 o = tanh(Wc [context; h]) and a softmax over the target words.
 
+With `decoder_layers` > 1 the decoder is a stack (dropout between its layers) and, as in Luong et al.,
+attention reads the top layer's state; every layer starts from the same initial state (the LSTM's cells
+from zero). The layers above the first are drawn after every other parameter, so a one-layer model is
+what it always was.
+
 The decoder reads the previous target word (teacher forcing) so in training it runs over the whole
 sentence as one recurrent layer, and attention, the attentional layer and the softmax are each one
 batched pass over all steps; without teacher forcing it feeds back its own argmax step by step.
@@ -60,7 +65,15 @@ def init_params(config: Config, src_vocab: int, tgt_vocab: int, rng: np.random.G
     else:
         params["Wg"] = uniform(C, D)
     params.update({"Wc": uniform(C + D, D), "bc": uniform(D), "Wout": uniform(D, tgt_vocab), "bout": uniform(tgt_vocab)})
+    for layer in range(1, config.decoder_layers):
+        params.update({k: v.astype(dtype) for k, v in init_layer_params(config.cell, D, D, rng, tag=f"dec{layer}",
+                                                                         scale=s).items()})
     return params
+
+
+def decoder_tags(config: Config) -> list[str]:
+    """The parameter tags of the decoder's layers, bottom up."""
+    return ["dec"] + [f"dec{layer}" for layer in range(1, config.decoder_layers)]
 
 
 class Network:
@@ -76,7 +89,11 @@ class Network:
         A = config.attn_size if config.attention == "additive" else D
         self.encoder = BiEncoder(config.cell, params, config.layers, batch=batch, max_steps=max_src,
                                  dropout=config.dropout, pool=self.pool)
-        self.decoder = make_layer(config.cell, params, "dec", batch=batch, max_steps=max_tgt, pool=self.pool)
+        self.decoders = [make_layer(config.cell, params, tag, batch=batch, max_steps=max_tgt, pool=self.pool)
+                         for tag in decoder_tags(config)]
+        self.decoder, self.top = self.decoders[0], self.decoders[-1]
+        self.dec_in = [np.empty((max_tgt, batch, D), dtype) for _ in self.decoders[1:]]  # inputs of layers 1..
+        self.dec_masks: list[np.ndarray | None] = [None] * len(self.dec_in)
         self.src_x = np.empty((max_src, batch, E), dtype)
         self.tgt_x = np.empty((max_tgt, batch, E), dtype)
         self.keys = np.empty((max_src, batch, A), dtype)
@@ -117,8 +134,29 @@ class Network:
         self.T, self.tgt_in = T, tgt_in
         y = self.tgt_x[:T]
         gather_rows(self.params["tgt_embed"], tgt_in.reshape(-1), y.reshape(T * B, -1))
+        self._decoder_masks(T)
         self.decoder.forward(y, state, tgt_len)
+        for below, layer, x, mask in zip(self.decoders, self.decoders[1:], self.dec_in, self.dec_masks):
+            self._layer_input(below, x, mask, 0, T)
+            layer.forward(x[:T], state, tgt_len)
         self._attend(0, T)
+
+    def _decoder_masks(self, T: int) -> None:
+        """Dropout masks on the inputs of decoder layers 1.. for T steps, drawn bottom up (training only)."""
+        self.dec_masks = [None] * len(self.dec_in)
+        if self.train and self.config.dropout > 0:
+            keep = 1.0 - self.config.dropout
+            shape = (T, self.batch, self.D)
+            self.dec_masks = [(self.rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                              for _ in self.dec_in]
+
+    def _layer_input(self, below, x: np.ndarray, mask: np.ndarray | None, t0: int, t1: int) -> None:
+        """Steps [t0, t1) of the layer below's outputs, through dropout, into `x`."""
+        h = below.outputs(self.T)[t0:t1]
+        if mask is None:
+            x[t0:t1] = h
+        else:
+            np.multiply(h, mask[t0:t1], out=x[t0:t1])
 
     def decode_free(self, T: int, tgt_len: np.ndarray, state: tuple) -> np.ndarray:
         """The decoder fed its own previous argmax (starting from <s>) for T steps; returns the inputs it read."""
@@ -127,11 +165,18 @@ class Network:
         tgt_in = np.empty((T, B), np.int64)
         tgt_in[0] = BOS
         self.T, y = T, self.tgt_x[:T]
+        self._decoder_masks(T)
         self.decoder.begin(y, state, tgt_len)
+        for layer, x in zip(self.decoders[1:], self.dec_in):
+            layer.begin(x[:T], state, tgt_len)
         for t in range(T):
             gather_rows(p["tgt_embed"], tgt_in[t], y[t])
             self.decoder.input_products(t, t + 1)
             self.decoder.steps(t, t + 1)
+            for below, layer, x, mask in zip(self.decoders, self.decoders[1:], self.dec_in, self.dec_masks):
+                self._layer_input(below, x, mask, t, t + 1)
+                layer.input_products(t, t + 1)
+                layer.steps(t, t + 1)
             if t + 1 < T:
                 self._attend(t, t + 1, dropout=False)
                 tgt_in[t + 1] = np.argmax(self.out[t] @ p["Wout"] + p["bout"], axis=1)
@@ -142,7 +187,7 @@ class Network:
     def _attend(self, t0: int, t1: int, dropout: bool = True) -> None:
         """Attention weights, context and the attentional vector for decoder steps [t0, t1)."""
         p, S, B, D, C = self.params, self.S, self.batch, self.D, self.C
-        h = self.decoder.outputs(self.T)[t0:t1]
+        h = self.top.outputs(self.T)[t0:t1]
         n = (t1 - t0) * B
         queries, weights = self.queries[t0:t1], self.weights[t0:t1, :, :S]
         context = self.cat[t0:t1, :, :C]
@@ -204,7 +249,7 @@ class Network:
         denc = np.zeros((S, B, C), self.dtype)
         dkeys = np.zeros((S, B, self.keys.shape[2]), self.dtype)
         dqueries = np.empty((T, B, self.keys.shape[2]), self.dtype)
-        h = self.decoder.outputs(T)
+        h = self.top.outputs(T)
         weights, keys = self.weights[:T, :, :S], self.keys[:S]
         bands = self.pool.ranges(B)
         if self.config.attention == "additive":
@@ -226,10 +271,15 @@ class Network:
             flat_dk = dkeys.reshape(S * B, -1)
             grads["Wg"] = self.enc.reshape(S * B, -1).T @ flat_dk
             denc += (flat_dk @ p["Wg"].T).reshape(S, B, C)
-        dy, dinit = self.decoder.backward(dh.reshape(T, B, D), grads, need_dinitial=True)
+        dy, dinit_h = dh.reshape(T, B, D), None
+        for index in range(len(self.decoders) - 1, -1, -1):
+            dy, dinit = self.decoders[index].backward(dy, grads, need_dinitial=True)
+            dinit_h = dinit[0] if dinit_h is None else dinit_h + dinit[0]  # every layer starts from init_h
+            if index and self.dec_masks[index - 1] is not None:
+                dy = dy * self.dec_masks[index - 1]
         grads["tgt_embed"] = np.zeros_like(p["tgt_embed"])
         scatter_add_rows(self.tgt_in.reshape(-1), dy.reshape(rows, -1), grads["tgt_embed"])
-        dpre0 = dinit[0] * (1 - self.init_h * self.init_h)
+        dpre0 = dinit_h * (1 - self.init_h * self.init_h)
         grads["Winit"], grads["binit"] = self.final.T @ dpre0, dpre0.sum(axis=0)
         dfinal = dpre0 @ p["Winit"].T
         H = self.config.hidden
