@@ -128,6 +128,34 @@ def test_date_task_is_learnt_and_translated(cli_run, tmp_path):
     assert {"21", "june", "1999", "</s>"} <= texts
 
 
+def test_beam_five_scores_at_least_as_well_as_greedy_on_the_date_task(cli_run, tmp_path):
+    """On a half-trained model (one epoch) beam search often finds another translation; by the score it
+    ranks with (log-probability, / (length + 1)^alpha with a length penalty) it is never worse than greedy."""
+    from seqkit_seq2seq.command import TranslationModel
+    from seqkit_seq2seq.decode import _normalised
+
+    src, tgt = dates(1, 3000)
+    model = tmp_path / "dates.npz"
+    result = cli_run("seq2seq", _write(tmp_path, "s", src), _write(tmp_path, "t", tgt), "-o", model, "--epochs", "1",
+                     "--threads", "1", "--seed", "1", "-q", *TRAIN_OPTIONS)
+    assert result.exit_code == 0, result.output
+    loaded = TranslationModel(str(model))
+    translator = loaded.translator
+    for alpha in (0.0, 1.0):
+        differ = 0
+        for line in dates(2, 100)[0]:
+            words, ids = loaded._ids(line)
+            limit = 2 * len(words) + 10
+            greedy, greedy_sum, _ = translator.greedy(ids, limit)
+            assert greedy_sum == pytest.approx(_score(translator, ids, greedy, len(greedy) < limit), abs=1e-4)
+            (beam, beam_score), = translator.beam(ids, 5, limit, alpha)
+            assert beam_score == pytest.approx(_normalised((beam, _score(translator, ids, beam, len(beam) < limit)),
+                                                           alpha), abs=1e-4)
+            assert beam_score >= _normalised((greedy, greedy_sum), alpha) - 1e-5, line
+            differ += beam != greedy
+        assert differ >= 5  # the search is doing something
+
+
 def _params(path):
     with np.load(path) as archive:
         return {k: archive[k] for k in archive.files if k.startswith("param/")}
