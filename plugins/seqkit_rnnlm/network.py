@@ -110,11 +110,11 @@ class Network:
     # -- forward ---------------------------------------------------------------------------------------
 
     def forward(self, inputs: np.ndarray, state: list[LayerState], rng: np.random.Generator | None = None,
-                train: bool = False, on_block=None) -> list[LayerState]:
+                train: bool = False, on_block=None, split: bool = True) -> list[LayerState]:
         """Run the recurrent layers over `inputs` [T, B] from `state`; returns the state after the segment.
 
         With `on_block`, the steps run block by block through all layers and `on_block(t0, t1)` is
-        called as soon as the top layer's output for steps [t0, t1) is ready."""
+        called as soon as the top layer's output for steps [t0, t1) is ready (`split`: see `Stack.forward`)."""
         T, B = inputs.shape
         if not 0 < T <= self.bptt or B != self.batch:
             raise ValueError(f"segment {inputs.shape} does not fit a network built for ({self.bptt}, {self.batch})")
@@ -123,7 +123,11 @@ class Network:
         x = self.embedded[:T]
         gather_rows(self.params["embed"], inputs.reshape(-1), x.reshape(T * B, -1))
         return self.stack.forward(x, state, train=train, rng=rng, blocks=self._blocks(T) if on_block else None,
-                                  on_block=on_block)
+                                  on_block=on_block, split=split)
+
+    def top(self) -> np.ndarray:
+        """[T*B, H]: the softmax input of the current segment (valid until the next forward pass)."""
+        return self._top()
 
     def _top(self) -> np.ndarray:
         """[T*B, H]: the softmax input of the current segment."""
@@ -146,15 +150,17 @@ class Network:
         if flat.size != rows:
             raise ValueError(f"targets {targets.shape} do not match the segment ({self.steps}, {self.batch})")
         out = np.empty(rows, np.float64)
-        self.pool.run([lambda lo=lo, hi=hi: self.rows_logprobs(lo, hi, flat[lo:hi], out[lo:hi], self.logit_buffer[lo:hi])
+        top = self._top()
+        self.pool.run([lambda lo=lo, hi=hi: self.output_logprobs(top[lo:hi], flat[lo:hi], out[lo:hi],
+                                                                 self.logit_buffer[lo:hi])
                        for lo, hi in self.pool.ranges(rows)])
         return out
 
-    def rows_logprobs(self, lo: int, hi: int, targets: np.ndarray, out: np.ndarray, logits: np.ndarray) -> None:
-        """out = ln p(targets) for rows [lo, hi) of the segment (time-major, flattened): one GEMM into
-        `logits` (at least hi - lo rows, overwritten) and the fused log-softmax of the targets only."""
-        logits = logits[: hi - lo]
-        np.matmul(self._top()[lo:hi], self._output_weight(), out=logits)
+    def output_logprobs(self, top: np.ndarray, targets: np.ndarray, out: np.ndarray, logits: np.ndarray) -> None:
+        """out = ln p(targets) given the softmax inputs `top` [n, H]: one GEMM into `logits` (at least n
+        rows, overwritten) and the fused log-softmax of the targets only."""
+        logits = logits[: len(top)]
+        np.matmul(top, self._output_weight(), out=logits)
         log_softmax_at(logits, self.params["bout"], targets, out)
 
     # -- loss and backward -----------------------------------------------------------------------------

@@ -5,7 +5,8 @@ The tokens (each sentence's words and its `</s>`) run through the recurrent laye
 the top layer has produced them: one GEMM of the block's rows against the output weight (large enough
 that BLAS's packing of that weight is paid once per few hundred tokens, not per sentence) and a fused
 log-softmax that keeps only each target's log-probability. A worker takes the blocks while the
-recurrence goes on, and the calling thread joins in when its pass is done. The figures are the same on
+recurrence goes on; when more than `BACKLOG` blocks wait, the recurrence's thread takes one itself, so
+both threads stay busy across passes and only the end of a call waits. The figures are the same on
 every run with the same threads; other thread counts or pass sizes cut BLAS's products differently and
 may change a log-probability in its last bits (relative 1e-7), not more.
 """
@@ -20,6 +21,8 @@ from seqkit.recurrent.blas import single_threaded_blas
 from seqkit.recurrent.layers import LayerState
 from seqkit.recurrent.pool import Stream
 from seqkit_rnnlm.network import Network
+
+BACKLOG = 2  # output blocks allowed to wait for the worker before the recurrence's thread helps
 
 
 class StreamScorer:
@@ -44,30 +47,29 @@ class StreamScorer:
         if inputs.shape != targets.shape or inputs.ndim != 1:
             raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must be equal 1-d arrays")
         out = np.empty(len(targets), np.float64)
-        steps = self.network.bptt
-        with single_threaded_blas():
-            for start in range(0, len(inputs), steps):
-                stop = min(start + steps, len(inputs))
-                state = self._pass(inputs[start:stop], targets[start:stop], out[start:stop], state)
-        return out, state
+        network, buffers, steps = self.network, self._buffers, self.network.bptt
 
-    def _pass(self, inputs: np.ndarray, targets: np.ndarray, out: np.ndarray,
-              state: list[LayerState]) -> list[LayerState]:
-        network, buffers = self.network, self._buffers
-
-        def block(t0: int, t1: int) -> None:
+        def block(top: np.ndarray, lo: int, hi: int) -> None:
             logits = buffers.get()
             try:
-                network.rows_logprobs(t0, t1, targets[t0:t1], out[t0:t1], logits)
+                network.output_logprobs(top, targets[lo:hi], out[lo:hi], logits)
             finally:
                 buffers.put(logits)
 
-        stream = Stream(network.pool)
-        try:
-            state = network.forward(inputs[:, None], state,
-                                    on_block=lambda t0, t1: stream.put(lambda: block(t0, t1)))
-            stream.finish()
-        except BaseException:
-            stream.abort()
-            raise
-        return state
+        def hand_over(start: int, t0: int, t1: int) -> None:
+            top = network.top()[t0:t1].copy()  # the next pass overwrites the network's buffers
+            stream.put(lambda: block(top, start + t0, start + t1))
+            stream.help(BACKLOG)
+
+        with single_threaded_blas():
+            stream = Stream(network.pool)
+            try:
+                for start in range(0, len(inputs), steps):
+                    piece = inputs[start:start + steps, None]
+                    state = network.forward(piece, state, on_block=lambda t0, t1, s=start: hand_over(s, t0, t1),
+                                            split=False)  # the worker may still be on the last pass's blocks
+                stream.finish()
+            except BaseException:
+                stream.abort()
+                raise
+        return out, state

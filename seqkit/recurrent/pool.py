@@ -106,6 +106,16 @@ class Stream:
             self._future = self._pool.start(self._consume)
         self._queue.put(task)
 
+    def help(self, backlog: int) -> None:
+        """Run queued tasks on this thread while more than `backlog` wait: a producer that outpaces the
+        worker shares its tasks instead of piling them up."""
+        while self._future is not None and self._queue.qsize() > backlog:
+            try:
+                task = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            task()
+
     def _consume(self) -> None:
         while (task := self._queue.get()) is not None:
             task()

@@ -59,14 +59,16 @@ class Stack:
     def forward(self, x: np.ndarray, state: Sequence[LayerState] | None = None, *, train: bool = False,
                 rng: np.random.Generator | None = None, lengths: np.ndarray | None = None,
                 blocks: Sequence[tuple[int, int]] | None = None,
-                on_block: Callable[[int, int], None] | None = None) -> list[LayerState]:
+                on_block: Callable[[int, int], None] | None = None, split: bool = True) -> list[LayerState]:
         """Run all layers over `x` [T, B, input] from `state` (zeros if None); returns the final state of
         every layer. Dropout applies when `train` and `dropout` > 0 (then `rng` draws the masks).
 
         With `blocks` ([t0, t1) ranges covering 0..T in order), the steps run block by block through all
         layers and `on_block(t0, t1)` is called when the output for the block is ready; the layers' large
         products are then not split across the pool (the caller uses the other threads). A stack with a
-        reverse layer runs whole layers and calls `on_block` for every block at the end."""
+        reverse layer runs whole layers and calls `on_block` for every block at the end. With `split`
+        False the first layer's input products run on this thread alone too (the pool's workers are busy
+        with the caller's own work, e.g. a `Stream` still running)."""
         T = x.shape[0]
         if x.shape[1:] != (self.batch, self.input_size) or not 0 < T <= self.max_steps:
             raise ValueError(f"input {x.shape} does not fit a stack built for "
@@ -91,7 +93,7 @@ class Stack:
             for t0, t1 in (blocks or []) if on_block else []:
                 on_block(t0, t1)
         else:
-            self.layers[0].input_products(0, T, split=True)
+            self.layers[0].input_products(0, T, split=split)
             for t0, t1 in blocks:
                 for index, layer in enumerate(self.layers):
                     if index > 0:
