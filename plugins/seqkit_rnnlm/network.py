@@ -214,12 +214,14 @@ class Network:
 
     def _backward(self) -> Gradients:
         """Gradients, given the output layer's results: the recurrent layers top down on this thread
-        while a worker computes the output weight gradient; then the embedding gradient."""
+        while a worker computes the output weight gradient and, as each layer is done, that layer's
+        weight gradients; then the embedding gradient."""
         T, B = self.steps, self.batch
         dense: dict[str, np.ndarray] = {"bout": self.dbias[: len(self._blocks(T))].sum(axis=0)}
         background, squares = self._start_output_weight_grad(dense)
         try:
-            dx, _ = self.stack.backward(self.dtop[: T * B].reshape(T, B, -1), dense)
+            # each layer's weight gradients join the worker's queue while this thread goes down the stack
+            dx, _ = self.stack.backward(self.dtop[: T * B].reshape(T, B, -1), dense, defer=background.queue.add)
         finally:  # the worker's blocks finish (with this thread's help) even when the backward pass fails
             background.drain()
         grads = Gradients(dense)

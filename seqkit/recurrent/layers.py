@@ -185,11 +185,14 @@ class RecurrentLayer:
     # -- backward --------------------------------------------------------------------------------------
 
     def backward(self, dout: np.ndarray, grads: dict[str, np.ndarray], dfinal: LayerState | None = None,
-                 need_dinitial: bool = False) -> tuple[np.ndarray, LayerState | None]:
+                 need_dinitial: bool = False, defer=None) -> tuple[np.ndarray, LayerState | None]:
         """Gradients of the last forward pass, given `dout` [T, B, H] (dL/d outputs) and optionally
         `dfinal` (dL/d final state). Writes the weight gradients into `grads` under the parameter names
         (the layer's own buffers, overwritten by the next call) and returns (dL/dx [T, B, input], a
-        buffer the next call overwrites; dL/d initial state if `need_dinitial`, else None)."""
+        buffer the next call overwrites; dL/d initial state if `need_dinitial`, else None). With `defer`
+        (a function taking a task), the weight gradients are handed to it as one task instead of computed
+        here: a caller's worker can run them while this thread goes on to the layer below; they are in
+        `grads` once the caller has run the task."""
         T = self.length
         if dout.shape != (T, self.batch, self.hidden):
             raise ValueError(f"dout {dout.shape} does not match the outputs ({T}, {self.batch}, {self.hidden})")
@@ -208,7 +211,7 @@ class RecurrentLayer:
                 if rows is not None:
                     self.dh[rows] = carried[0]
         dinitial = self._dstate() if need_dinitial else None
-        return self._weight_grads(grads), dinitial
+        return self._weight_grads(grads, defer=defer), dinitial
 
     def _begin_backward(self, dfinal: LayerState | None) -> None:
         if dfinal is None:
@@ -237,17 +240,27 @@ class RecurrentLayer:
         """[T, B, H]: the state each step read."""
         return self.hs[self._prev:self._prev + self.length]
 
-    def _weight_grads(self, grads: dict[str, np.ndarray], dh_pre: np.ndarray | None = None) -> np.ndarray:
-        """Wx, Wh and b gradients, one GEMM each over all steps, and the gradient of the layer's input.
-        `dh_pre` is dL/d(recurrent pre-activations) when it differs from the input side's (GRU)."""
+    def _weight_grads(self, grads: dict[str, np.ndarray], dh_pre: np.ndarray | None = None,
+                      defer=None) -> np.ndarray:
+        """Wx, Wh and b gradients, one GEMM each over all steps (now, or as a task given to `defer`), and
+        the gradient of the layer's input. `dh_pre` is dL/d(recurrent pre-activations) when it differs
+        from the input side's (GRU)."""
         T, B = self.length, self.batch
         rows = T * B
         flat_dx_pre = self.dpre[:T].reshape(rows, -1)
         flat_dh_pre = flat_dx_pre if dh_pre is None else dh_pre[:T].reshape(rows, -1)
         Wx, Wh, b = self.names["Wx"], self.names["Wh"], self.names["b"]
-        grads[Wh] = np.matmul(self._previous_states().reshape(rows, -1).T, flat_dh_pre, out=self.grads[Wh])
-        grads[Wx] = np.matmul(self.x.reshape(rows, -1).T, flat_dx_pre, out=self.grads[Wx])
-        grads[b] = flat_dx_pre.sum(axis=0, out=self.grads[b])
+        states, x = self._previous_states().reshape(rows, -1), self.x.reshape(rows, -1)
+
+        def weights() -> None:
+            grads[Wh] = np.matmul(states.T, flat_dh_pre, out=self.grads[Wh])
+            grads[Wx] = np.matmul(x.T, flat_dx_pre, out=self.grads[Wx])
+            grads[b] = flat_dx_pre.sum(axis=0, out=self.grads[b])
+
+        if defer is None:
+            weights()
+        else:
+            defer(weights)
         dx = self.dx[:T].reshape(rows, -1)
         return np.matmul(flat_dx_pre, self.params[Wx].T, out=dx).reshape(T, B, -1)
 
@@ -303,10 +316,11 @@ class GruLayer(RecurrentLayer):
         np.matmul(self.dh_pre[t], WhT, out=self.dh)
         self.dh += self.direct
 
-    def _weight_grads(self, grads: dict[str, np.ndarray], dh_pre: np.ndarray | None = None) -> np.ndarray:
+    def _weight_grads(self, grads: dict[str, np.ndarray], dh_pre: np.ndarray | None = None,
+                      defer=None) -> np.ndarray:
         T, bh = self.length, self.names["bh"]
         grads[bh] = self.dh_pre[:T].reshape(T * self.batch, -1).sum(axis=0, out=self.grads[bh])
-        return super()._weight_grads(grads, self.dh_pre)
+        return super()._weight_grads(grads, self.dh_pre, defer)
 
 
 class LstmLayer(RecurrentLayer):

@@ -80,6 +80,11 @@ class TaskQueue:
         with self._lock:
             return self._tasks.pop() if self._tasks else None
 
+    def add(self, task: Callable[[], None]) -> None:
+        """Queue one more task, taken next (a thread still draining picks it up)."""
+        with self._lock:
+            self._tasks.append(task)
+
     def drain(self) -> None:
         while (task := self._next()) is not None:
             task()

@@ -132,11 +132,12 @@ class Stack:
 
     def backward(self, dout: np.ndarray, grads: dict[str, np.ndarray],
                  dfinal: Sequence[LayerState] | None = None,
-                 need_dinitial: bool = False) -> tuple[np.ndarray, list[LayerState] | None]:
+                 need_dinitial: bool = False, defer=None) -> tuple[np.ndarray, list[LayerState] | None]:
         """Gradients of the current pass given `dout` [T, B, hidden] (dL/d output; not modified) and
         optionally `dfinal` (dL/d each layer's final state). Fills `grads` with every layer's weight
         gradients and returns (dL/dx [T, B, input], a buffer the next call overwrites; dL/d each layer's
-        initial state if `need_dinitial`, else None)."""
+        initial state if `need_dinitial`, else None). `defer`: each layer's weight gradients go to it as a
+        task (see `RecurrentLayer.backward`)."""
         T = self.length
         top = len(self.layers)
         dx = dout
@@ -147,7 +148,7 @@ class Stack:
             if index < top - 1 and self.masks[index + 1] is not None:
                 dx *= self.masks[index + 1]
             dx, layer_dinitial = self.layers[index].backward(dx, grads, None if dfinal is None else dfinal[index],
-                                                              need_dinitial)
+                                                              need_dinitial, defer)
             dinitial.append(layer_dinitial)
         if self.masks[0] is not None:
             dx *= self.masks[0]
