@@ -55,6 +55,18 @@ def test_beam_one_equals_greedy(cell, kind, decoder_layers):
         assert beam_out == out and beam_score == pytest.approx(score)
 
 
+def test_best_first_is_the_prefix_of_a_stable_sort():
+    from seqkit_seq2seq.decode import _best_first
+
+    rng = np.random.default_rng(0)
+    for shape, count in (((5, 40), 10), ((1, 7), 10), ((3, 6), 4)):
+        totals = np.round(rng.normal(size=shape), 1)  # many ties
+        full = np.argsort(-totals, axis=None, kind="stable")
+        got = _best_first(totals, count)
+        assert len(got) >= min(count, totals.size)
+        np.testing.assert_array_equal(got, full[:len(got)])
+
+
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 def test_wide_beam_finds_the_brute_force_best(alpha):
     translator = _tiny(seed=3)
