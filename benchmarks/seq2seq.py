@@ -1,174 +1,154 @@
-"""seqkit seq2seq vs the same model in PyTorch (2 threads, same sizes, Adam, epochs, clipping, batch size):
-training tokens/s (source + target tokens, </s> included), peak RSS and validation BLEU (greedy).
+"""seqkit seq2seq vs the same model in PyTorch (benchmarks/peers/torch_seq2seq.py): the same sizes, Adam,
+clipping, epochs, batch size and length buckets, 2 threads each, in two tasks:
 
-    /work/benchenv/bin/python benchmarks/seq2seq.py [--pairs N] [--epochs E]
+- dates: the synthetic task of the tests (a date written four ways -> ISO 8601 spelt digit by digit), 3,000
+  training pairs, 1,000 test pairs; exact-match accuracy of greedy (and, for seqkit, beam 5) translations.
+  seqkit's target is >= 99 %.
+- Multi30K de->en (lowercased): validation BLEU (sacreBLEU) of greedy and, for seqkit, beam 5 translations.
 
-Run with the benchenv interpreter (torch, sacrebleu) and PYTHONPATH=.:plugins. Data: Multi30K de->en.
-The PyTorch model: embedding, bidirectional nn.GRU (packed), h0 = tanh(W [h_fwd; h_bwd]), nn.GRU decoder
-with teacher forcing, additive attention, o = tanh(Wc [context; h]), softmax; batches bucketed the same way.
+Both report training tokens/s (source + target tokens, </s> included; batches only, no validation) and the
+training process's peak RSS (GNU time). Both translate with the last epoch's parameters (no validation
+during training, so seqkit's model file is its last epoch, as PyTorch's is).
+
+    python benchmarks/seq2seq.py [--tasks dates,multi30k] [--pairs N] [--epochs E] [--date-epochs E]
+
+Run with seqkit's interpreter; PyTorch runs under $PEER_PYTHON (e.g. /work/benchenv/bin/python).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
-import resource
-import subprocess
-import sys
+import random
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("SEQKIT_TEST_DATA") or ROOT.parent / "shared" / "data") / "translation" / "multi30k"
-SIZES = dict(embed=128, hidden=256, attn=256, batch=64, lr=0.001, clip=1.0)
+import numpy as np
+
+from _common import PEER_PYTHON, ROOT, SHARED, markdown, seqkit_cmd, timed
+
+MULTI30K = Path(os.environ.get("SEQKIT_TEST_DATA") or SHARED) / "translation" / "multi30k"
+PEER = ROOT / "benchmarks" / "peers" / "torch_seq2seq.py"
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"]
+TASKS = {  # sizes, and the options both systems share
+    "dates": dict(embed=32, hidden=64, attn=32, batch=32, lr=0.005, clip=1.0),
+    "multi30k": dict(embed=128, hidden=256, attn=256, batch=64, lr=0.001, clip=1.0),
+}
 
 
-def torch_run(src_path, tgt_path, valid_src, valid_tgt, epochs: int) -> dict:
-    import numpy as np
-    import sacrebleu
-    import torch
-    from torch import nn
-
-    from seqkit_seq2seq.text import detokenize, tokenize
-
-    torch.set_num_threads(2)
-    torch.manual_seed(1)
-    read = lambda p: [tokenize(l.rstrip("\n"), lowercase=True) for l in open(p, encoding="utf-8")]
-    src, tgt = read(src_path), read(tgt_path)
-    vs = ["<pad>", "<unk>", "<s>", "</s>"] + sorted({w for s in src for w in s})
-    vt = ["<pad>", "<unk>", "<s>", "</s>"] + sorted({w for s in tgt for w in s})
-    si, ti = {w: i for i, w in enumerate(vs)}, {w: i for i, w in enumerate(vt)}
-    E, H, A = SIZES["embed"], SIZES["hidden"], SIZES["attn"]
-
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.se, self.te = nn.Embedding(len(vs), E), nn.Embedding(len(vt), E)
-            self.enc = nn.GRU(E, H, bidirectional=True)
-            self.init = nn.Linear(2 * H, H)
-            self.dec = nn.GRU(E, H)
-            self.k, self.q, self.v = nn.Linear(2 * H, A), nn.Linear(H, A, bias=False), nn.Linear(A, 1, bias=False)
-            self.c, self.out = nn.Linear(3 * H, H), nn.Linear(H, len(vt))
-
-        def forward(self, s, sl, t):
-            packed = nn.utils.rnn.pack_padded_sequence(self.se(s), sl, enforce_sorted=False)
-            enc, hn = self.enc(packed)
-            enc, _ = nn.utils.rnn.pad_packed_sequence(enc)
-            h0 = torch.tanh(self.init(torch.cat([hn[0], hn[1]], 1)))[None]
-            h, _ = self.dec(self.te(t), h0)
-            scores = self.v(torch.tanh(self.k(enc)[None] + self.q(h)[:, None])).squeeze(-1)   # [T, S, B]
-            mask = torch.arange(enc.shape[0])[:, None] >= sl[None]
-            w = torch.softmax(scores.masked_fill(mask[None], -1e9), dim=1)
-            ctx = torch.einsum("tsb,sbc->tbc", w, enc)
-            return self.out(torch.tanh(self.c(torch.cat([ctx, h], -1))))
-
-    model = Model()
-    opt = torch.optim.Adam(model.parameters(), lr=SIZES["lr"])
-    loss_fn = nn.CrossEntropyLoss(ignore_index=-1)
-    rng = np.random.default_rng(1)
-    pairs = [(s, t) for s, t in zip(src, tgt) if s and t and max(len(s), len(t)) <= 50]
-    tokens, start = 0, time.perf_counter()
-    for _ in range(epochs):
-        order = np.lexsort((rng.random(len(pairs)), [len(t) for _, t in pairs], [len(s) for s, _ in pairs]))
-        chunks = [order[i:i + SIZES["batch"]] for i in range(0, len(order), SIZES["batch"])]
-        for c in rng.permutation(len(chunks)):
-            batch = [pairs[i] for i in chunks[c]]
-            sl = torch.tensor([len(s) for s, _ in batch])
-            S, T = int(sl.max()), max(len(t) for _, t in batch) + 1
-            s = torch.zeros(S, len(batch), dtype=torch.long)
-            ti_ = torch.zeros(T, len(batch), dtype=torch.long)
-            to = torch.full((T, len(batch)), -1, dtype=torch.long)
-            for b, (x, y) in enumerate(batch):
-                s[:len(x), b] = torch.tensor([si[w] for w in x])
-                ids = [ti[w] for w in y]
-                ti_[:len(ids) + 1, b] = torch.tensor([2] + ids)
-                to[:len(ids) + 1, b] = torch.tensor(ids + [3])
-            loss = loss_fn(model(s, sl, ti_).reshape(-1, len(vt)), to.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), SIZES["clip"])
-            opt.step()
-            tokens += int(sl.sum()) + sum(len(t) + 1 for _, t in batch)
-    seconds = time.perf_counter() - start
-    hyps = []
-    with torch.no_grad():
-        for words in read(valid_src):
-            ids = torch.tensor([[si.get(w, 1)] for w in words] or [[1]])
-            out, token = [], 2
-            enc, hn = model.enc(model.se(ids))
-            h = torch.tanh(model.init(torch.cat([hn[0], hn[1]], 1)))[None]
-            keys = model.k(enc)
-            for _ in range(2 * len(words) + 10):
-                o, h = model.dec(model.te(torch.tensor([[token]])), h)
-                w = torch.softmax(model.v(torch.tanh(keys + model.q(o))).squeeze(-1), 0)
-                ctx = (w[..., None] * enc).sum(0)
-                token = int(model.out(torch.tanh(model.c(torch.cat([ctx, o[0]], -1)))).argmax())
-                if token == 3:
-                    break
-                out.append(token)
-            hyps.append(detokenize([vt[i] for i in out]))
-    refs = [l.rstrip("\n").lower() for l in open(valid_tgt, encoding="utf-8")]
-    return {"tokens_per_s": tokens / seconds, "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+def dates(seed: int, count: int) -> tuple[list[str], list[str]]:
+    """The generator of tests/test_seq2seq.py: dates written four ways -> ISO 8601 spelt digit by digit."""
+    rng = random.Random(seed)
+    src, tgt = [], []
+    for _ in range(count):
+        d = datetime.date(1950, 1, 1) + datetime.timedelta(days=rng.randrange(40000))
+        m = MONTHS[d.month - 1]
+        src.append([f"{d.day} {m} {d.year}", f"{m} {d.day} , {d.year}", f"{d.month} / {d.day} / {d.year}",
+                    f"{d.day:02d} . {d.month:02d} . {d.year}"][rng.randrange(4)])
+        tgt.append(" ".join(d.isoformat()))
+    return src, tgt
 
 
-def seqkit_run(src, tgt, vsrc, vtgt, epochs: int, tmp: str) -> dict:
-    import json
+def _write(path: str, lines: list[str]) -> str:
+    Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
 
-    import numpy as np
 
-    model = os.path.join(tmp, "m.npz")
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'plugins'}")
-    code = ("import resource, sys; from seqkit.cli import main; sys.argv = ['seqkit'] + sys.argv[1:]\n"
-            "try: main()\nfinally: print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code, "seq2seq", src, tgt, "-o", model, "--lowercase", "--threads", "2",
-                           "--embed", str(SIZES["embed"]), "--hidden", str(SIZES["hidden"]), "--attn-size",
-                           str(SIZES["attn"]), "--batch", str(SIZES["batch"]), "--lr", str(SIZES["lr"]), "--clip",
-                           str(SIZES["clip"]), "--epochs", str(epochs), "--max-length", "50"],
-                          env=env, capture_output=True, text=True)
-    if proc.returncode:
-        raise SystemExit(proc.stderr)
-    rss = int(proc.stderr.split("RSS ")[-1].split()[0]) / 1024
-    history = json.loads(np.load(model)["meta"].tobytes())["history"]
-    speed = sum(h["tokens_per_s"] * h["seconds"] for h in history if "epoch" in h) / sum(
-        h["seconds"] for h in history if "epoch" in h)
-    result = {"tokens_per_s": speed, "peak_rss_mb": rss}
+def _lines(path: str) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def seqkit_run(files: dict, sizes: dict, epochs: int, lowercase: bool, tmp: str) -> dict:
+    model = os.path.join(tmp, "seqkit.npz")
+    run = timed(seqkit_cmd("seq2seq", files["src"], files["tgt"], "-o", model, "--threads", "2", "-q",
+                           "--embed", str(sizes["embed"]), "--hidden", str(sizes["hidden"]), "--attn-size",
+                           str(sizes["attn"]), "--batch", str(sizes["batch"]), "--lr", str(sizes["lr"]), "--clip",
+                           str(sizes["clip"]), "--epochs", str(epochs), "--max-length", "50",
+                           *(["--lowercase"] if lowercase else [])))
+    with np.load(model) as archive:
+        history = [h for h in json.loads(archive["meta"].tobytes())["history"] if "epoch" in h]
+    seconds = sum(h["seconds"] for h in history)
+    result = {"tokens_per_s": sum(h["tokens_per_s"] * h["seconds"] for h in history) / seconds,
+              "peak_rss_mb": run.peak_mib}
     for beam in (1, 5):
-        hyp = os.path.join(tmp, f"hyp{beam}")
-        with open(hyp, "w") as out:
-            subprocess.run([sys.executable, "-m", "seqkit", "translate", "-m", model, vsrc, "--beam", str(beam), "-q"],
-                           env=env, stdout=out, check=True)
-        ref = os.path.join(tmp, "ref")
-        Path(ref).write_text(Path(vtgt).read_text(encoding="utf-8").lower(), encoding="utf-8")
-        bleu = subprocess.run([sys.executable, "-m", "seqkit", "bleu", ref, hyp, "--json"], env=env,
-                              capture_output=True, text=True, check=True)
-        result[f"bleu_beam{beam}"] = json.loads(bleu.stdout)["score"]
+        out = timed(seqkit_cmd("translate", "-m", model, files["vsrc"], "--beam", str(beam), "-q"))
+        result[f"hyps{beam}"] = out.stdout.splitlines()
     return result
+
+
+def torch_run(files: dict, sizes: dict, epochs: int, lowercase: bool, tmp: str) -> dict:
+    hyp = os.path.join(tmp, "torch.hyp")
+    run = timed([PEER_PYTHON, str(PEER), files["src"], files["tgt"], files["vsrc"], hyp, "--threads", "2",
+                 "--embed", str(sizes["embed"]), "--hidden", str(sizes["hidden"]), "--attn", str(sizes["attn"]),
+                 "--batch", str(sizes["batch"]), "--lr", str(sizes["lr"]), "--clip", str(sizes["clip"]),
+                 "--epochs", str(epochs), *(["--lowercase"] if lowercase else [])],
+                env={"PYTHONPATH": str(ROOT / "plugins")})
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    return {"tokens_per_s": report["tokens_per_s"], "peak_rss_mb": run.peak_mib, "hyps1": _lines(hyp)}
+
+
+def bleu(hyps: list[str], refs: list[str]) -> float:
+    import sacrebleu
+
+    return sacrebleu.corpus_bleu(hyps, [refs]).score
+
+
+def run_dates(epochs: int, tmp: str, torch_version: str) -> str:
+    files = {}
+    for name, lines in zip(("src", "tgt"), dates(1, 3000)):
+        files[name] = _write(os.path.join(tmp, f"dates.{name}"), lines)
+    test_src, test_tgt = dates(2, 1000)
+    files["vsrc"] = _write(os.path.join(tmp, "dates.vsrc"), test_src)
+    ours = seqkit_run(files, TASKS["dates"], epochs, False, tmp)
+    theirs = torch_run(files, TASKS["dates"], epochs, False, tmp)
+
+    def exact(hyps: list[str]) -> float:
+        return 100.0 * float(np.mean([h == t for h, t in zip(hyps, test_tgt)]))
+
+    rows = [["seqkit", ours["tokens_per_s"], ours["peak_rss_mb"], exact(ours["hyps1"]), exact(ours["hyps5"])],
+            [f"PyTorch {torch_version}", theirs["tokens_per_s"], theirs["peak_rss_mb"], exact(theirs["hyps1"]), "-"]]
+    return (f"Dates -> ISO 8601, 3,000 pairs, {epochs} epochs, GRU 64, 2 threads; exact match on 1,000 test dates "
+            f"(target >= 99 %)\n\n"
+            + markdown(["system", "train tokens/s", "peak RSS MB", "exact % greedy", "exact % beam 5"], rows))
+
+
+def run_multi30k(pairs: int, valid: int, epochs: int, tmp: str, torch_version: str) -> str:
+    files = {}
+    for name, source, count in (("src", "train.de", pairs), ("tgt", "train.en", pairs),
+                                ("vsrc", "val.de", valid), ("vtgt", "val.en", valid)):
+        files[name] = _write(os.path.join(tmp, f"m30k.{name}"), _lines(str(MULTI30K / source))[:count])
+    refs = [line.lower() for line in _lines(files["vtgt"])]
+    ours = seqkit_run(files, TASKS["multi30k"], epochs, True, tmp)
+    theirs = torch_run(files, TASKS["multi30k"], epochs, True, tmp)
+    rows = [["seqkit", ours["tokens_per_s"], ours["peak_rss_mb"], bleu(ours["hyps1"], refs), bleu(ours["hyps5"], refs)],
+            [f"PyTorch {torch_version}", theirs["tokens_per_s"], theirs["peak_rss_mb"], bleu(theirs["hyps1"], refs),
+             "-"]]
+    return (f"Multi30K de->en, {pairs:,} pairs, {epochs} epochs, GRU {TASKS['multi30k']['hidden']}, 2 threads; "
+            f"BLEU on {len(refs):,} validation sentences\n\n"
+            + markdown(["system", "train tokens/s", "peak RSS MB", "BLEU greedy", "BLEU beam 5"], rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=29000)
-    parser.add_argument("--valid", type=int, default=1014)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--tasks", default="dates,multi30k", help="comma-separated: dates, multi30k")
+    parser.add_argument("--pairs", type=int, default=29000, help="Multi30K training pairs")
+    parser.add_argument("--valid", type=int, default=1014, help="Multi30K validation pairs")
+    parser.add_argument("--epochs", type=int, default=10, help="Multi30K epochs")
+    parser.add_argument("--date-epochs", type=int, default=5)
     args = parser.parse_args()
+    tasks = args.tasks.split(",")
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        parser.error(f"unknown task(s): {', '.join(sorted(unknown))}")
+    torch_version = timed([PEER_PYTHON, "-c", "import torch; print(torch.__version__)"]).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
-        files = {}
-        for name, source, count in (("src", "train.de", args.pairs), ("tgt", "train.en", args.pairs),
-                                    ("vsrc", "val.de", args.valid), ("vtgt", "val.en", args.valid)):
-            files[name] = os.path.join(tmp, name)
-            lines = (DATA / source).read_text(encoding="utf-8").splitlines(keepends=True)[:count]
-            Path(files[name]).write_text("".join(lines), encoding="utf-8")
-        ours = seqkit_run(files["src"], files["tgt"], files["vsrc"], files["vtgt"], args.epochs, tmp)
-        theirs = torch_run(files["src"], files["tgt"], files["vsrc"], files["vtgt"], args.epochs)
-    print(f"Multi30K de->en, {args.pairs:,} pairs, {args.epochs} epochs, GRU {SIZES['hidden']}, 2 threads\n")
-    print("| system | train tokens/s | peak RSS MB | BLEU greedy | BLEU beam 5 |")
-    print("|---|---:|---:|---:|---:|")
-    print(f"| seqkit | {ours['tokens_per_s']:,.0f} | {ours['peak_rss_mb']:.0f} | {ours['bleu_beam1']:.2f} | "
-          f"{ours['bleu_beam5']:.2f} |")
-    print(f"| PyTorch {__import__('torch').__version__} | {theirs['tokens_per_s']:,.0f} | {theirs['peak_rss_mb']:.0f} | "
-          f"{theirs['bleu']:.2f} | - |")
+        if "dates" in tasks:
+            print(run_dates(args.date_epochs, tmp, torch_version) + "\n", flush=True)
+        if "multi30k" in tasks:
+            print(run_multi30k(args.pairs, args.valid, args.epochs, tmp, torch_version) + "\n", flush=True)
 
 
 if __name__ == "__main__":
