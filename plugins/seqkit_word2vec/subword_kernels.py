@@ -15,8 +15,8 @@ vector is moved by that instead of re-read, and the summed gradient is written o
 the window. With one thread this equals fastText's per-pair recomputation up to float rounding.
 
 The small helpers are copies of `kernels`' because Numba's on-disk cache is invalidated only when the
-file of the cached kernel changes, not a file it inlines from; for the same reason the module is longer
-than 400 lines: the kernels and every helper they inline live in this one file.
+file of the cached kernel changes, not a file it inlines from; for the same reason the module is
+longer than 400 lines: the kernels and every helper they inline live in this one file.
 """
 
 from __future__ import annotations
