@@ -18,6 +18,7 @@ from seqkit.vocabulary import read_corpus
 from seqkit_ngram.arpa import write_arpa, write_arpa_blocks
 from seqkit_ngram.counts import Counts, NgramCounter, build_orders
 from seqkit_ngram.estimate import FALLBACK, estimate
+from seqkit_ngram.external import Spool
 
 SPECIALS = ("<unk>", "<s>", "</s>")  # ids 0, 1, 2, as the counting code expects
 END_OF_SENTENCE = 2
@@ -39,9 +40,13 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
     if engine == "dask":
         vocab, tables, tokens, sentences = _count_on_cluster(corpus, order, min_count, max_vocab, errors,
                                                              max_sentence_len, memory, scheduler, stats, reporter)
-        if order > 1 and in_memory_bytes(len(tables[-1][1]), order) > job.memory:
-            top = tables.pop()
-            _bounded(job, vocab.words, tables, iter([top]), tokens, sentences)
+        job.work = _left_for_work(job.memory)
+        if order > 1 and in_memory_bytes(len(tables[-1][1]), order) > job.work:
+            from seqkit_ngram.streaming import top_order
+
+            with Spool(job.temp_dir) as spool:
+                top = top_order(iter([tables.pop()]), order, spool)
+                _bounded(job, vocab.words, tables, top, spool)
             return
         counts = Counts(vocab.words, build_orders(tables, order, len(vocab)), tokens, sentences)
         del tables
@@ -53,30 +58,40 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
                                     unknown="<unk>", errors=errors, max_sentence_len=max_sentence_len,
                                     stats=stats, reporter=reporter)
     release_compiler_pages()  # the reader's kernels are done: LLVM's code need not be resident while counting
-    with encoded, reporter.task("counting n-grams", total=None), \
-            NgramCounter(order, job.memory, temp_dir) as counter:
-        # runs of sentences that fill a counting chunk once each sentence has its </s>
-        words = encoded.n_tokens * counter.chunk_tokens() // (encoded.n_tokens + encoded.n_sentences)
-        for ids, offsets in iter_runs(encoded, max(words, 1)):
-            counter.add(*with_end_marks(ids, offsets, END_OF_SENTENCE), len(vocab))
-        if counter.spills:
-            reporter.info(f"counts outgrew --memory {job.memory:,} bytes: merged {counter.spills} sorted runs "
-                          "from disk")
-        lower, top = counter.finish_blocks(len(vocab))
-        if order == 1 or not counter.spills:  # the top order is in memory already (unigrams are few)
-            table = _joined(list(top), order)
-            if order == 1 or in_memory_bytes(len(table[1]), order) <= job.memory:
-                tables = [*lower, table]
-                del lower, top, table
-            else:
+    job.work = _left_for_work(job.memory)
+    spool = Spool(temp_dir) if order > 1 else None  # the on-disk model, if the budget calls for it
+    try:
+        with encoded, reporter.task("counting n-grams", total=None), \
+                NgramCounter(order, job.work, temp_dir) as counter:
+            # runs of sentences that fill a counting chunk once each sentence has its </s>
+            words = encoded.n_tokens * counter.chunk_tokens() // (encoded.n_tokens + encoded.n_sentences)
+            ids = offsets = None
+            for ids, offsets in iter_runs(encoded, max(words, 1)):
+                counter.add(*with_end_marks(ids, offsets, END_OF_SENTENCE), len(vocab))
+            if counter.spills:
+                reporter.info(f"counts outgrew --memory {job.memory:,} bytes: merged {counter.spills} sorted "
+                              "runs from disk")
+            lower, top = counter.finish_blocks(len(vocab))
+            tables = None
+            if order == 1 or not counter.spills:  # the top order is in memory already (unigrams are few)
+                table = _joined(list(top), order)
+                if order == 1 or in_memory_bytes(len(table[1]), order) <= job.work:
+                    tables = [*lower, table]
                 top = iter([table])
                 del table
-        if "tables" not in locals():  # the model outgrows the budget: on disk, as the runs merge
-            encoded.close()
-            _bounded(job, vocab.words, lower, top, counter.tokens, counter.sentences)
+            if tables is None:  # the model outgrows the budget: its top order to disk as the runs merge
+                from seqkit_ngram.streaming import top_order
+
+                top = top_order(top, order, spool)
+        del encoded, ids, offsets  # the corpus's ids (the last run is a view of them) are not needed any more
+        if tables is None:
+            _bounded(job, vocab.words, lower, top, spool)
             return
+    finally:
+        if spool is not None:
+            spool.close()
     counts = Counts(vocab.words, build_orders(tables, order, len(vocab)), counter.tokens, counter.sentences)
-    del tables
+    del tables, lower, top
     _estimate_and_write(job, counts)
 
 
@@ -110,11 +125,13 @@ class Job:
     stats: CorpusStats
     reporter: Reporter
     started: float
-    memory: int
+    memory: int              # the budget (-S) for the whole process
     temp_dir: str | None
+    work: int = 0            # what the budget leaves once the corpus is read: counting and the passes use it
 
 
-BYTES_PER_NGRAM = 24  # in-memory path: measured peak RSS per top-order n-gram per order (PTB, 20 MB slice)
+WORK_FLOOR = 64 << 20
+BYTES_PER_NGRAM = 64  # in-memory path: peak RSS per top-order n-gram per order, measured on a 20 MB slice
 
 
 def in_memory_bytes(top_rows: int, order: int) -> int:
@@ -144,31 +161,30 @@ def _estimate_and_write(job: Job, counts) -> None:
     _finish(job, [len(w) for w in model.words], model.fallback_orders, "in memory")
 
 
-def _bounded(job: Job, vocab_words: list[str], lower, top_blocks, tokens: int, sentences: int) -> None:
-    """Build, smooth and write the model on disk, a slice at a time, within the budget (`streaming`)."""
-    from seqkit_ngram.external import Spool
-    from seqkit_ngram.streamestimate import blocks, estimate_orders, sizes
-    from seqkit_ngram.streaming import _step, build_lower, index_orders, prune_orders, top_order
+def _bounded(job: Job, vocab_words: list[str], lower, top, spool) -> None:
+    """Build, smooth and write the model on disk, a slice at a time, within the budget (`streaming`), from
+    the top order already in `spool` and the small tables of windows beginning with <s>."""
+    from seqkit_ngram.streamestimate import model_sections, sizes
+    from seqkit_ngram.streaming import build_lower, index_orders, prune_orders
 
-    V, memory = len(vocab_words), job.memory
-    with Spool(job.temp_dir) as spool:
-        orders = [top_order(top_blocks, job.order, spool)]
-        for n in range(job.order - 1, 0, -1):
-            orders.insert(0, build_lower(orders[0], lower[n - 1], V, memory, spool))
+    V, memory = len(vocab_words), job.work
+    orders = [top]
+    for n in range(job.order - 1, 0, -1):
+        orders.insert(0, build_lower(orders[0], lower[n - 1], V, memory, spool))
+    if job.prune and any(job.prune):  # the closure runs top down, before the probabilities
         index_orders(orders, V, memory, spool)
-        if job.prune and any(job.prune):
-            prune_orders(orders, job.prune, memory, spool)
-        _, fallback_orders = estimate_orders(orders, V - 1, job.smoothing,
-                                             FALLBACK if job.discount_fallback else None, job.add_k, memory, spool)
-        kept = sizes(orders)
-        sections = (blocks(o, _step(memory, 0, 16 * (4 * o.n + 100))) for o in orders)
-        if job.binary:
-            from seqkit_ngram.binary import build_tables, write_binary
+        prune_orders(orders, job.prune, memory, spool)
+    kept = sizes(orders)
+    fallback_orders: list[int] = []
+    sections = model_sections(orders, V, job.smoothing, FALLBACK if job.discount_fallback else None,
+                              job.add_k, memory, spool, fallback_orders)
+    if job.binary:
+        from seqkit_ngram.binary import build_tables, write_binary
 
-            model = [_joined_blocks(list(section), o.n) for section, o in zip(sections, orders)]
-            write_binary(build_tables(vocab_words, *map(list, zip(*model))), job.output)
-        else:
-            write_arpa_blocks(job.output, vocab_words, kept, sections)
+        model = [_joined_blocks(list(section), o.n) for section, o in zip(sections, orders)]
+        write_binary(build_tables(vocab_words, *map(list, zip(*model))), job.output)
+    else:
+        write_arpa_blocks(job.output, vocab_words, kept, sections)
     _finish(job, kept, fallback_orders, "on disk")
 
 
@@ -179,6 +195,18 @@ def _joined_blocks(blocks: list, n: int):
     return tuple(np.concatenate([b[i] for b in blocks]) for i in range(3))
 
 
+def _left_for_work(budget: int) -> int:
+    """The budget less what the process holds already (interpreter, libraries, vocabulary, encoded
+    corpus), so that -S bounds the whole process's resident memory. A budget below what the process holds
+    cannot be kept; it then goes to the work whole, up to WORK_FLOOR, so that it still works in slices."""
+    try:
+        with open("/proc/self/statm") as handle:
+            resident = int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return max(budget - resident, min(budget, WORK_FLOOR))
+
+
 def _finish(job: Job, sizes: list[int], fallback_orders: list[int], where: str) -> None:
     for n in fallback_orders:
         job.reporter.warn(f"{n}-gram discounts could not be estimated; using the fallback "
@@ -186,7 +214,8 @@ def _finish(job: Job, sizes: list[int], fallback_orders: list[int], where: str) 
     text = " ".join(f"{n}:{size:,}" for n, size in enumerate(sizes, 1))
     pruned = f" (pruned {' '.join(map(str, job.prune))})" if job.prune and any(job.prune) else ""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    job.reporter.summary(f"ngram: order {job.order} {job.smoothing} from {job.stats.describe()}; n-grams {text}"
+    job.reporter.summary(f"ngram: order {job.order} {job.smoothing} from {job.stats.describe()}; "
+                         f"n-grams {text}"
                          f"{pruned}; {time.perf_counter() - job.started:.2f} s, memory {_size(job.memory)} "
                          f"({where}), peak RSS {_size(peak)} -> {job.output}")
 

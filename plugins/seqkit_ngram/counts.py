@@ -75,7 +75,7 @@ def _lex_key(words: np.ndarray, radix: int) -> np.ndarray:
     width = bits
     for c in range(1, words.shape[1]):
         if width + bits > KEY_BITS:
-            order = np.argsort(key)
+            order = np.argsort(key, kind="stable")  # never slower; fast on concatenated sorted runs
             sorted_key = key[order]
             new = np.empty(len(key), dtype=bool)
             new[:1] = True
@@ -115,7 +115,7 @@ def _unpack(keys: np.ndarray, n: int, radix: int) -> np.ndarray:
 
 def _sorted_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(argsort of key, start of each run of equal keys in sorted order, 'first of its run' flags)."""
-    order = np.argsort(key)
+    order = np.argsort(key, kind="stable")  # never slower; fast on concatenated sorted runs
     sorted_key = key[order]
     new = np.empty(len(key), dtype=bool)
     new[:1] = True
@@ -287,7 +287,7 @@ class NgramCounter:
         runs = [(w, c) for w, c in runs if len(c)]
         if not runs:
             return
-        block_rows = max(64, self.memory // (2 * (4 * n + 8) * 3))
+        block_rows = max(64, self.memory // (2 * MERGE_OVERHEAD * (4 * n + 8)))
         pos = [0] * len(runs)
         start_word = 0
         while any(p < len(c) for p, (_, c) in zip(pos, runs)):

@@ -16,6 +16,8 @@ import numpy as np
 
 from seqkit_ngram.counts import MERGE_OVERHEAD, _block_end, merge_tables
 
+MIN_HELD = 1 << 20  # a sorter holds at least this much: tiny budgets would make thousands of runs to merge
+
 
 class Column:
     """A file of rows of `width` values of `dtype`, appended in order and read back by row range."""
@@ -45,8 +47,10 @@ class Column:
     def read(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         hi = self.rows if hi is None else min(hi, self.rows)
         count = max(0, hi - lo)
+        if not count:
+            return np.zeros((0, self.width) if self.matrix else 0, dtype=self.dtype)
         values = np.fromfile(self.path, dtype=self.dtype, count=count * self.width,
-                             offset=lo * self.width * self.dtype.itemsize) if count else np.zeros(0, self.dtype)
+                             offset=lo * self.width * self.dtype.itemsize)
         return values.reshape(count, self.width) if self.matrix else values
 
 
@@ -65,6 +69,9 @@ class Spool:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -73,12 +80,15 @@ class RunSorter:
     held while they fit, else merged and written as a sorted run; `blocks()` k-way merges the runs."""
 
     def __init__(self, n: int, values: int, memory: int, spool: Spool, radix: int):
-        self.n, self.values, self.memory, self.spool, self.radix = n, values, max(int(memory), 1), spool, radix
+        self.n, self.values, self.spool, self.radix = n, values, spool, radix
+        self.memory = max(int(memory), 1)
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
         self.runs: list[tuple[Column, Column]] = []
 
     def held_bytes(self) -> int:
-        return max(1, self.memory // MERGE_OVERHEAD)
+        """Merging copies the held tables with their keys, an argsort and gathered value columns: about
+        MERGE_OVERHEAD times their size with one value column, more with three."""
+        return max(MIN_HELD, self.memory // (MERGE_OVERHEAD + self.values))
 
     def add(self, words: np.ndarray, values: np.ndarray) -> None:
         self.pending.append((words, values))
@@ -103,6 +113,11 @@ class RunSorter:
         v.append(values.reshape(-1, self.values))
         self.runs.append((w, v))
 
+    def _first_words(self, words: Column) -> np.ndarray:
+        step = max(1024, self.held_bytes() // (4 * self.n))
+        return np.concatenate([words.read(lo, lo + step)[:, 0] for lo in range(0, words.rows, step)] or
+                              [np.zeros(0, np.int32)])
+
     def blocks(self):
         """(words, summed values) in lexicographic order, a range of first words at a time."""
         words, values = self._merge_pending()
@@ -113,10 +128,10 @@ class RunSorter:
         if len(words):
             self._spill(words, values)
         # the first word of every row of every run, to cut blocks (4 bytes a row)
-        firsts = [w.read()[:, 0].copy() for w, _ in self.runs]
+        firsts = [self._first_words(w) for w, _ in self.runs]
         runs = [_FirstWords(f) for f in firsts]
         pos = [0] * len(runs)
-        block_rows = max(64, self.memory // (2 * (4 * self.n + 8 * self.values) * 3))
+        block_rows = max(64, self.held_bytes() // (4 * self.n + 8 * self.values))
         start = 0
         while any(p < len(f) for p, f in zip(pos, firsts)):
             end = _block_end(runs, pos, start, self.radix, block_rows)
@@ -124,7 +139,7 @@ class RunSorter:
             for i, ((w, v), f) in enumerate(zip(self.runs, firsts)):
                 stop = int(np.searchsorted(f, end))
                 if stop > pos[i]:
-                    parts.append((w.read(pos[i], stop).reshape(-1, self.n), v.read(pos[i], stop).reshape(-1, self.values)))
+                    parts.append((w.read(pos[i], stop), v.read(pos[i], stop)))
                 pos[i] = stop
             merged = merge_tables(parts, self.n, self.radix)
             if len(merged[0]):

@@ -93,8 +93,9 @@ class MemorySize(click.ParamType):
                    "non-decreasing, the last repeats for higher orders, unigrams cannot be pruned (T1 = 0). "
                    "'0,0,1' drops singleton trigrams and above. Their probability goes to the back-off.")
 @click.option("-S", "--memory", type=MemorySize(), default=None, metavar="SIZE",
-              help="Memory for n-gram counts, like lmplz -S: 500M, 4G, 25% (a bare number is KiB). Counts "
-                   "that outgrow it are written to sorted temporary files and merged. [default: 50%]")
+              help="Memory for the whole run, like lmplz -S: 500M, 4G, 25% (a bare number is KiB). A model "
+                   "that outgrows it is counted, built, smoothed and written from sorted temporary files, a "
+                   "slice at a time (the same file). [default: 50%]")
 @click.option("-T", "--temp-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Directory for those temporary files (removed afterwards). [default: $TMPDIR or /tmp]")
 @errors_option

@@ -11,18 +11,23 @@ import numpy as np
 
 from seqkit_ngram.estimate import discounts_from
 from seqkit_ngram.external import Spool
-from seqkit_ngram.streaming import DiskOrder, _slices, _step
+from seqkit_ngram.counts import BOS_ID
+from seqkit_ngram.streaming import DiskOrder, RowIndex, _step, slices
 
 
-def estimate_orders(orders: list[DiskOrder], vocab_size: int, smoothing: str, fallback, k: float, memory: int,
-                    spool: Spool) -> tuple[list, list[int]]:
-    """log10 probabilities and back-offs of every order, as columns; (discounts, orders that fell back)."""
-    discounts, fallback_orders = [], []
+def model_sections(orders: list[DiskOrder], V: int, smoothing: str, fallback, k: float, memory: int,
+                   spool: Spool, fallback_orders: list[int]):
+    """Per order, in the ARPA's order, an iterator of (words, log10 p, log10 back-off) blocks of its kept
+    n-grams. Order n's pass (bottom up, contexts whole in every slice) gives its probabilities, held for
+    order n+1's interpolation, and the back-offs of order n-1, whose section then follows; the top
+    order's log-probabilities go to a column and its section comes last. The rows come from
+    `index_orders`' columns when they exist (--prune), else from a `RowIndex` as the slices go."""
     top = len(orders)
+    vocab_size = V - 1  # the uniform distribution: words incl. <unk> and </s>, not <s>
+    index = None if orders[1].prefix is not None else RowIndex(orders[0].words.read()[:, 0], V)
     lower = np.zeros(0)
     for o in orders:
         n = o.n
-        o.logprob = spool.column(f"logprob{n}", np.float64)
         if n < top:
             o.backoff = spool.column(f"backoff{n}", np.float64)
         d = (0.0, 0.0, 0.0)
@@ -30,26 +35,49 @@ def estimate_orders(orders: list[DiskOrder], vocab_size: int, smoothing: str, fa
             d, used = discounts_from(_count_of_counts(o, memory), n, smoothing, fallback)
             if used:
                 fallback_orders.append(n)
-        discounts.append(d)
-        probs = np.empty(o.rows if n < top else 0, dtype=np.float64)
         if n == 1:
-            p = _unigrams(o, smoothing, d, k, vocab_size)
-            probs[:] = p
-            logprob = np.log10(np.maximum(p, 1e-300))
-            logprob[o.words.read()[:, 0] == 1] = -99.0  # <s> is never predicted
-            o.logprob.append(logprob)
-        else:
-            below = orders[n - 2]
-            step = _step(memory, lower.nbytes + probs.nbytes, 400)
-            for lo, hi in _slices(o, step):
-                p, base, backoff = _slice(o, lo, hi, smoothing, d, k, vocab_size, lower)
-                if n < top:
-                    probs[lo:hi] = p
+            probs = _unigrams(o, smoothing, d, k, vocab_size)
+            lower = probs
+            continue
+        below = orders[n - 2]
+        probs = np.empty(o.rows if n < top else 0, dtype=np.float64)
+        if n == top:
+            o.logprob = spool.column(f"logprob{n}", np.float64)
+        if index is not None:
+            index.start(o.rows, n < top)
+        held = lower.nbytes + probs.nbytes + (index.held_bytes() if index is not None else 0)
+        for lo, hi, prefix, suffix in slices(o, _step(memory, held, 400), index):
+            p, base, backoff = _slice(o, lo, hi, prefix, suffix, smoothing, d, k, vocab_size, lower)
+            if n < top:
+                probs[lo:hi] = p
+            else:
                 o.logprob.append(np.log10(np.maximum(p, 1e-300)))
-                below.backoff.put(base, backoff)
-            below.backoff.pad_to(below.rows)
+            below.backoff.put(base, backoff)
+        below.backoff.pad_to(below.rows)
+        if index is not None:
+            index.finish()
+        yield _section(below, lower, memory)
         lower = probs
-    return discounts, fallback_orders
+        del probs
+    yield _section(orders[-1], None, memory)
+
+
+def _section(o: DiskOrder, probs: np.ndarray | None, memory: int):
+    """(words, log10 p, log10 back-off) of the kept rows of a finished order, a slice at a time."""
+    step = _step(memory, probs.nbytes if probs is not None else 0, 16 * (4 * o.n + 100))
+    for lo in range(0, o.rows, step):
+        words = o.words.read(lo, lo + step)
+        if probs is None:
+            logprob = o.logprob.read(lo, lo + step)
+        else:
+            logprob = np.log10(np.maximum(probs[lo:lo + step], 1e-300))
+            if o.n == 1:
+                logprob[words[:, 0] == BOS_ID] = -99.0  # <s> is never predicted
+        backoff = o.backoff.read(lo, lo + step) if o.backoff is not None else np.zeros(len(logprob))
+        if o.keep is not None:
+            keep = o.keep.read(lo, lo + step)
+            words, logprob, backoff = words[keep], logprob[keep], backoff[keep]
+        yield words, logprob, backoff
 
 
 def _count_of_counts(o: DiskOrder, memory: int) -> list[int]:
@@ -96,14 +124,14 @@ def _context_terms(count, raw, ctx, n_ctx: int, pruned, smoothing: str, d):
     return uninterp, mass / safe
 
 
-def _slice(o: DiskOrder, lo: int, hi: int, smoothing: str, d, k: float, vocab_size: int, lower: np.ndarray):
+def _slice(o: DiskOrder, lo: int, hi: int, prefix, suffix, smoothing: str, d, k: float, vocab_size: int,
+           lower: np.ndarray):
     """Probabilities of rows lo:hi, the first context row, and the back-offs of the contexts it spans."""
-    prefix = o.prefix.read(lo, hi)
     base = int(prefix[0])
     ctx = prefix - base
     n_ctx = int(prefix[-1]) - base + 1
     keep = o.keep.read(lo, hi) if o.keep is not None else np.ones(hi - lo, dtype=bool)
-    suffix_p = lower[o.suffix.read(lo, hi)]
+    suffix_p = lower[suffix]
     if smoothing == "addk":
         c = o.raw.read(lo, hi).astype(np.float64)
         denom = np.bincount(ctx, weights=c, minlength=n_ctx)
@@ -116,7 +144,8 @@ def _slice(o: DiskOrder, lo: int, hi: int, smoothing: str, d, k: float, vocab_si
         has = np.bincount(ctx, weights=keep, minlength=n_ctx) > 0
         bo[has] = free[has] / rest[has]
         return p, base, np.log10(bo)
-    uninterp, gamma = _context_terms(o.count.read(lo, hi), o.raw.read(lo, hi), ctx, n_ctx, ~keep, smoothing, d)
+    count, raw = o.count.read(lo, hi), o.raw.read(lo, hi)
+    uninterp, gamma = _context_terms(count, raw, ctx, n_ctx, ~keep, smoothing, d)
     p = uninterp + gamma[ctx] * suffix_p
     is_context = np.zeros(n_ctx, dtype=bool)
     is_context[ctx[keep]] = True
@@ -132,17 +161,7 @@ def sizes(orders: list[DiskOrder]) -> list[int]:
         if o.keep is None:
             out.append(o.rows)
         else:
-            out.append(sum(int(np.count_nonzero(o.keep.read(lo, lo + (1 << 24)))) for lo in range(0, o.rows, 1 << 24)))
+            step = 1 << 24
+            kept = (int(np.count_nonzero(o.keep.read(lo, lo + step))) for lo in range(0, o.rows, step))
+            out.append(sum(kept))
     return out
-
-
-def blocks(o: DiskOrder, step: int):
-    """(words, log10 probabilities, log10 back-offs) of the kept rows, a slice at a time."""
-    for lo in range(0, o.rows, step):
-        words = o.words.read(lo, lo + step)
-        logprob = o.logprob.read(lo, lo + step)
-        backoff = o.backoff.read(lo, lo + step) if o.backoff is not None else np.zeros(len(logprob))
-        if o.keep is not None:
-            keep = o.keep.read(lo, lo + step)
-            words, logprob, backoff = words[keep], logprob[keep], backoff[keep]
-        yield words, logprob, backoff

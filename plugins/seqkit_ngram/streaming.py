@@ -6,27 +6,31 @@ and suffix rows, probabilities, back-offs) and passes over them a slice at a tim
 
 1. lower orders, top down (`build_lower`): the suffixes of the n-grams, a slice at a time, summed as
    sorted runs merged from disk (`external.RunSorter`), plus the windows that begin with <s>;
-2. rows, bottom up (`index_orders`): an n-gram is its context's row times V plus its last word, an int64
-   that sorts like the tuple, so the context's and the suffix's rows are binary searches in the lower
-   orders' keys (8 bytes a row: the only arrays of lower orders held, with the (n-1)-grams' suffix rows);
-3. `--prune`, top down: an order's kept rows mark their context and suffix rows at the order below;
-4. probabilities, bottom up (`estimate_orders`): slices cut between contexts, so every context's sums
-   are added in the order the in-memory path adds them and every value is the same float64; the order
-   below's probabilities (8 bytes a row) are held for the interpolation, and each context's back-off is
-   written to the order below's column;
-5. the ARPA text, order by order, a slice at a time (`arpa.write_arpa_blocks`).
+2. rows (`RowIndex`): an n-gram is its context's row times V plus its last word, an int64 that sorts like
+   the tuple, so its context's and its suffix's rows are binary searches in the lower orders' keys (8
+   bytes a row: with the (n-1)-grams' suffix rows, the only index arrays held);
+3. with `--prune`, the rows are written as columns first (`index_orders`) and the closure runs top down
+   (`prune_orders`): an order's kept rows mark their context and suffix rows at the order below;
+4. probabilities, bottom up (`streamestimate.model_sections`), slices cut between contexts, so every
+   context's sums are added in the order the in-memory path adds them and every value is the same
+   float64; the order below's probabilities (8 bytes a row) are held for the interpolation, and each
+   context's back-off goes to the order below's column, whose ARPA section is then written a slice at a
+   time (`arpa.write_arpa_blocks`) while the next order's pass has not begun.
+
+What is held beyond a slice is therefore about 8 bytes per lower-order n-gram (keys) plus 16 per (n-1)-gram
+(its suffix rows and probabilities) and its share of the counting's runs: the budget's slices shrink to
+leave room for them (`_step`).
 
 The output is the in-memory path's byte for byte (tested with budgets that make every stage spill).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from seqkit_ngram.counts import BOS_ID, Table, unique_rows
-from seqkit_ngram.estimate import FALLBACK, discounts_from
+from seqkit_ngram.counts import Table, unique_rows
 from seqkit_ngram.external import Column, RunSorter, Spool
 
 MIN_ROWS = 1024
@@ -45,7 +49,6 @@ class DiskOrder:
     keep: Column | None = None     # bool, when pruning
     logprob: Column | None = None  # float64 log10
     backoff: Column | None = None  # float64 log10 (below the top order)
-    extra: dict = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -117,39 +120,68 @@ def _unigrams(upper: DiskOrder, V: int, memory: int, spool: Spool) -> DiskOrder:
     return out
 
 
+class RowIndex:
+    """Finds n-grams' context and suffix rows from their words, order by order bottom up: it holds every
+    lower order's keys (context row * V + last word, sorted like the tuples) and the suffix rows of the
+    order below the one being indexed."""
+
+    def __init__(self, unigram_ids: np.ndarray, V: int):
+        self.V = V
+        self.row_of = np.full(V, -1, dtype=np.int64)
+        self.row_of[unigram_ids] = np.arange(len(unigram_ids))
+        self.keys: list[np.ndarray] = [unigram_ids.astype(np.int64)]  # keys[j - 1]: order j
+        self.lower_suffix = np.zeros(0, dtype=np.int64)
+        self.own_keys = self.own_suffix = np.zeros(0, dtype=np.int64)
+
+    def held_bytes(self) -> int:
+        return sum(k.nbytes for k in self.keys) + self.lower_suffix.nbytes + self.own_keys.nbytes + \
+            self.own_suffix.nbytes
+
+    def start(self, rows: int, keep_for_next: bool) -> None:
+        """Order n begins (its rows' keys and suffixes are kept when order n+1 will need them)."""
+        self.own_keys = np.empty(rows if keep_for_next else 0, dtype=np.int64)
+        self.own_suffix = np.empty(rows if keep_for_next else 0, dtype=np.int64)
+
+    def rows(self, words: np.ndarray, lo: int) -> tuple[np.ndarray, np.ndarray]:
+        """(context rows, suffix rows) of the n-grams `words` (rows lo.. of their order, sorted)."""
+        V, n = self.V, words.shape[1]
+        words = words.astype(np.int64)
+        prefix = self.row_of[words[:, 0]]
+        for j in range(1, n - 1):  # down the chain of contexts; the queries come sorted
+            prefix = _find(self.keys[j], prefix * V + words[:, j], sort=False)
+        if n == 2:
+            suffix = self.row_of[words[:, 1]]
+        else:
+            suffix = _find(self.keys[n - 2], self.lower_suffix[prefix] * V + words[:, n - 1], sort=True)
+        if (prefix < 0).any() or (suffix < 0).any():  # pragma: no cover - invariant of the windows
+            raise AssertionError(f"order {n}: an n-gram's context or suffix is not an {n - 1}-gram")
+        if len(self.own_keys):
+            self.own_keys[lo:lo + len(words)] = prefix * V + words[:, n - 1]
+            self.own_suffix[lo:lo + len(words)] = suffix
+        return prefix, suffix
+
+    def finish(self) -> None:
+        """Order n is done: its keys and suffixes serve order n+1."""
+        self.keys.append(self.own_keys)
+        self.lower_suffix = self.own_suffix
+        self.own_keys = self.own_suffix = np.zeros(0, dtype=np.int64)
+
+
 def index_orders(orders: list[DiskOrder], V: int, memory: int, spool: Spool) -> None:
-    """Every n-gram's context (prefix) and suffix rows at the order below, written as columns."""
-    ids = orders[0].words.read()[:, 0].astype(np.int64)
-    row_of = np.full(V, -1, dtype=np.int64)
-    row_of[ids] = np.arange(len(ids))
-    keys: list[np.ndarray] = [ids]  # keys[j - 1]: order j's rows as (context row) * V + last word, sorted
-    lower_suffix = np.zeros(0, dtype=np.int64)
+    """Every n-gram's context (prefix) and suffix rows at the order below, written as columns (for
+    `--prune`, whose closure runs top down before the probabilities)."""
+    index = RowIndex(orders[0].words.read()[:, 0], V)
     top = len(orders)
     for o in orders[1:]:
         n = o.n
         o.prefix, o.suffix = spool.column(f"prefix{n}", np.int64), spool.column(f"suffix{n}", np.int64)
-        own_keys = np.empty(o.rows if n < top else 0, dtype=np.int64)
-        own_suffix = np.empty(o.rows if n < top else 0, dtype=np.int64)
-        held = sum(k.nbytes for k in keys) + lower_suffix.nbytes + own_keys.nbytes + own_suffix.nbytes
-        step = _step(memory, held, 12 * (4 * n + 48))
+        index.start(o.rows, n < top)
+        step = _step(memory, index.held_bytes(), 12 * (4 * n + 48))
         for lo in range(0, o.rows, step):
-            words = o.words.read(lo, lo + step).astype(np.int64)
-            prefix = row_of[words[:, 0]]
-            for j in range(1, n - 1):  # down the chain of contexts; the queries come sorted
-                prefix = _find(keys[j], prefix * V + words[:, j], sort=False)
-            if n == 2:
-                suffix = row_of[words[:, 1]]
-            else:
-                suffix = _find(keys[n - 2], lower_suffix[prefix] * V + words[:, n - 1], sort=True)
-            if (prefix < 0).any() or (suffix < 0).any():  # pragma: no cover - invariant of the windows
-                raise AssertionError(f"order {n}: an n-gram's context or suffix is not an {n - 1}-gram")
+            prefix, suffix = index.rows(o.words.read(lo, lo + step), lo)
             o.prefix.append(prefix)
             o.suffix.append(suffix)
-            if n < top:
-                own_keys[lo:lo + len(words)] = prefix * V + words[:, n - 1]
-                own_suffix[lo:lo + len(words)] = suffix
-        keys.append(own_keys)
-        lower_suffix = own_suffix
+        index.finish()
 
 
 def _find(keys: np.ndarray, queries: np.ndarray, *, sort: bool) -> np.ndarray:
@@ -189,18 +221,23 @@ def prune_orders(orders: list[DiskOrder], thresholds, memory: int, spool: Spool)
     first.keep.append(np.ones(first.rows, dtype=bool))
 
 
-def _slices(o: DiskOrder, step: int):
-    """Row ranges of about `step` rows cut between contexts (a context's rows are contiguous)."""
+def slices(o: DiskOrder, step: int, index: RowIndex | None):
+    """(lo, hi, context rows, suffix rows) of slices of about `step` rows cut between contexts (a
+    context's rows are contiguous); the rows come from the columns, or from `index` as the slices go."""
     lo = 0
     while lo < o.rows:
         hi = min(lo + step, o.rows)
-        if hi < o.rows:
-            prefix = o.prefix.read(lo, hi + 1)
-            cut = int(np.searchsorted(prefix, prefix[-1]))  # first row of the context running past hi
-            while cut == 0:  # one context larger than the slice: take it whole
-                hi = min(hi + step, o.rows)
-                prefix = o.prefix.read(lo, hi + 1)
-                cut = int(np.searchsorted(prefix, prefix[-1])) if hi < o.rows else hi - lo
-            hi = lo + cut
-        yield lo, hi
-        lo = hi
+        while True:
+            if index is None:
+                prefix, suffix = o.prefix.read(lo, hi), o.suffix.read(lo, hi)
+            else:
+                prefix, suffix = index.rows(o.words.read(lo, hi), lo)
+            if hi == o.rows:
+                cut = hi - lo
+                break
+            cut = int(np.searchsorted(prefix, prefix[-1]))  # first row of the context that may run past hi
+            if cut:
+                break
+            hi = min(hi + step, o.rows)  # one context larger than the slice: take it whole
+        yield lo, lo + cut, prefix[:cut], suffix[:cut]
+        lo += cut
