@@ -65,9 +65,12 @@ def test_bounded_binary_model_equals_the_in_memory_one(tmp_path, cli_run):
     assert bounded.read_bytes() == whole.read_bytes()
 
 
-def test_run_sorter_sums_tables_across_spilled_runs(tmp_path):
+def test_run_sorter_sums_tables_across_spilled_runs(tmp_path, monkeypatch):
+    from seqkit_ngram import external
     from seqkit_ngram.counts import unique_rows
     from seqkit_ngram.external import RunSorter, Spool
+
+    monkeypatch.setattr(external, "MIN_HELD", 1)  # let a 4 KiB budget spill
 
     rng = np.random.default_rng(3)
     words = rng.integers(0, 7, size=(5000, 3)).astype(np.int32)
