@@ -88,6 +88,9 @@ def splits(workdir: Path) -> dict[str, tuple[Path, Path]]:
 AUTOTUNE_MEMORY = 6 << 30  # fastText's autotune samples up to 10M buckets x 1000 dims (40 GB): it gets bad_alloc instead
 
 
+AUTOTUNE_OVERRUN = 3
+
+
 def fasttext_autotune(fit: Path, valid: Path, test: Path, seconds: int, threads: int) -> dict:
     """fastText's autotune under a memory cap; when a sampled model does not fit, once more with another seed."""
     import resource
@@ -97,8 +100,13 @@ def fasttext_autotune(fit: Path, valid: Path, test: Path, seconds: int, threads:
 
     failures = []
     for seed in (0, 1):
-        out = subprocess.run([PEER_PYTHON, "-c", FASTTEXT_AUTOTUNE, str(fit), str(valid), str(test), str(seconds),
-                              str(threads), str(seed)], capture_output=True, text=True, preexec_fn=cap)
+        try:  # a sampled configuration can run far past the budget (a 10M-bucket x 1000-dim model): cut it
+            out = subprocess.run([PEER_PYTHON, "-c", FASTTEXT_AUTOTUNE, str(fit), str(valid), str(test),
+                                  str(seconds), str(threads), str(seed)], capture_output=True, text=True,
+                                  preexec_fn=cap, timeout=AUTOTUNE_OVERRUN * seconds)
+        except subprocess.TimeoutExpired:
+            failures.append(f"seed {seed}: still running after {AUTOTUNE_OVERRUN}x its budget")
+            continue
         if out.returncode == 0:
             return {**json.loads(out.stdout), "failures": failures}
         failures.append(f"seed {seed}: {(out.stderr.strip().splitlines() or ['exit ' + str(out.returncode)])[-1]}")
