@@ -22,6 +22,7 @@ class BagOfNgramsClassifier:
         self.input, self.output = arrays["input"], arrays["output"]
         self._output64 = self.output.astype(np.float64)
         self._blocks = None  # the block predictor, made on first use
+        self._row_of_feature = None
         self.bucket_ids = arrays["bucket_ids"]
         self.n_words = len(self.dictionary.words)
         self.word_index = {w: i for i, w in enumerate(self.dictionary.words)}
@@ -108,16 +109,14 @@ class BagOfNgramsClassifier:
 
     def batch_probabilities(self, examples) -> np.ndarray:
         """[lines, labels] probabilities, computed as `probabilities` computes one line's."""
-        features = examples.features
-        grams = features >= self.n_words
-        rows = features.copy()
-        if len(self.bucket_ids):
-            at = np.minimum(np.searchsorted(self.bucket_ids, features[grams] - self.n_words),
-                            len(self.bucket_ids) - 1)
-            seen = self.bucket_ids[at] == features[grams] - self.n_words
-            rows[grams] = np.where(seen, self.n_words + at, -1)  # a bucket training never used: a zero row
-        else:
-            rows[grams] = -1
+        if self._row_of_feature is None:
+            # every feature's input row, -1 for a bucket training never used (a zero row); one array
+            # lookup per feature instead of a binary search
+            table = np.full(self.n_words + max(self.settings.buckets, 0), -1, dtype=np.int64)
+            table[:self.n_words] = np.arange(self.n_words)
+            table[self.n_words + self.bucket_ids] = self.n_words + np.arange(len(self.bucket_ids))
+            self._row_of_feature = table
+        rows = self._row_of_feature[examples.features]
         counts = np.diff(examples.feat_offsets)
         hidden32 = np.empty((len(counts), self.input.shape[1]), dtype=np.float32)
         kernels.mean_rows(self.input, rows, examples.feat_offsets, hidden32)

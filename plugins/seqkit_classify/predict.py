@@ -16,8 +16,7 @@ from seqkit.hashing import word_hash
 from seqkit.reader import TokenTable
 from seqkit_classify.data import _features, subword_table
 
-_WHITESPACE = np.zeros(256, dtype=bool)
-_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True  # the ASCII whitespace the reader splits on
+_ASCII_WHITESPACE = " \t\n\v\f\r"  # what the reader splits on (a no-break space is part of a word)
 
 
 class BlockFeatures:
@@ -57,10 +56,7 @@ class BlockFeatures:
         data = "".join(lines).encode("utf-8", "surrogateescape")
         if not data.endswith(b"\n"):
             data += b"\n"
-        raw = np.frombuffer(data, dtype=np.uint8)
-        newline = raw == 10
-        line_of_byte = np.cumsum(newline) - newline  # each byte's line; a newline belongs to its line
-        filled = np.bincount(line_of_byte, weights=~_WHITESPACE[raw], minlength=len(lines))[:len(lines)] > 0
+        filled = np.array([bool(line.strip(_ASCII_WHITESPACE)) for line in lines], dtype=bool)
         ids, lengths = self.table.encode(data)
         self._add_types()
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
