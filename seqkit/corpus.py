@@ -139,3 +139,17 @@ def materialize_stdin(paths: Sequence[str], reporter=None) -> list[str]:
             reporter.info(f"spooled stdin to a temporary file ({size:,} bytes) for multiple passes")
         result.append(spooled)
     return result
+
+
+def locate_line(paths: Sequence[str], nonempty_index: int) -> tuple[str, int]:
+    """(path, 1-based line number) of the `nonempty_index`-th line holding a token (the reader skips the
+    others), found by reading the files again: only on the way to an error message."""
+    seen = 0
+    for path in paths:
+        with open_input(str(path), binary=True) as handle:
+            for number, line in enumerate(handle, 1):
+                if line.split():
+                    if seen == nonempty_index:
+                        return str(path), number
+                    seen += 1
+    raise DataError(f"line {nonempty_index + 1} not found", str(paths[-1]))

@@ -12,10 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from seqkit.corpus import CorpusStats, materialize_stdin
+from seqkit.corpus import CorpusStats, locate_line, materialize_stdin
 from seqkit.errors import DataError, SeqkitError
 from seqkit.hashing import word_hash
-from seqkit.textio import open_input
 from seqkit.vocabulary import read_corpus
 from seqkit_classify import kernels
 
@@ -235,23 +234,9 @@ def check_unlabelled(examples: "Examples", paths: list[str], label_prefix: str, 
     if not examples.unlabelled:
         return
     if strict:
-        path, line = locate_line(paths, examples.first_unlabelled, errors)
+        path, line = locate_line(paths, examples.first_unlabelled)
         raise DataError(f"no label (no token starting with {label_prefix!r}; --strict)", path, line)
     reporter.warn(f"skipped {examples.unlabelled:,} lines without a label")
-
-
-def locate_line(paths: list[str], nonempty_index: int, errors: str) -> tuple[str, int]:
-    """(path, 1-based line number) of the `nonempty_index`-th line holding a token (the reader skips the
-    others), found by reading the files again: only on the way to an error message."""
-    seen = 0
-    for path in paths:
-        with open_input(path, binary=True) as handle:
-            for number, line in enumerate(handle, 1):
-                if line.split():
-                    if seen == nonempty_index:
-                        return path, number
-                    seen += 1
-    raise DataError(f"line {nonempty_index + 1} not found", paths[-1])
 
 
 def spooled(paths: list[str], reporter=None) -> list[str]:

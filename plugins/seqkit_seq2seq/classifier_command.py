@@ -8,7 +8,7 @@ import os
 import click
 import numpy as np
 
-from seqkit.corpus import CorpusStats, materialize_stdin
+from seqkit.corpus import CorpusStats, locate_line, materialize_stdin
 from seqkit.errors import DataError, Interrupted, SeqkitError
 from seqkit.interrupts import deferred_interrupt
 from seqkit.progress import Reporter
@@ -26,7 +26,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     from seqkit.recurrent.blas import single_threaded_blas
     from seqkit_seq2seq import classifier_model
     from seqkit_seq2seq.classifier_data import clip as clip_lines
-    from seqkit_seq2seq.classifier_data import encode, locate_line, read_lines, vocabulary
+    from seqkit_seq2seq.classifier_data import encode, read_lines, vocabulary
     from seqkit_seq2seq.classifier_network import Config, init_params
     from seqkit_seq2seq.classifier_train import Schedule, load_kernels
     from seqkit_seq2seq.classifier_train import train as train_network
@@ -43,7 +43,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
         examples = encode(lines, words, labels, errors)
     if examples.skipped:
         if strict:
-            path, number = locate_line(paths, examples.first_skipped, errors)
+            path, number = locate_line(paths, examples.first_skipped)
             raise DataError(f"no label (no token starting with {label_prefix!r}; --strict)", path, number)
         reporter.warn(f"skipped {examples.skipped:,} lines without a label")
     if len(examples) == 0:

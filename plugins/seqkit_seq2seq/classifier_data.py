@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqkit.corpus import CorpusStats
+from seqkit.corpus import CorpusStats, locate_line
 from seqkit.errors import DataError, SeqkitError
-from seqkit.textio import open_input
 from seqkit.vocabulary import read_corpus
 from seqkit_seq2seq.classifier_network import EOS, SPECIALS, UNK
 
@@ -82,7 +81,7 @@ def encode(lines: Lines, words: list[str], labels: list[str], errors: str) -> Ex
     pairs = np.unique(np.stack([line_of[labelled], lines.ids[labelled]]), axis=1)  # distinct (line, label type)
     per_line = np.bincount(pairs[0], minlength=n)
     if (per_line > 1).any():
-        path, number = locate_line(lines.paths, int(np.argmax(per_line > 1)), errors)
+        path, number = locate_line(lines.paths, int(np.argmax(per_line > 1)))
         raise DataError("two different labels: --model birnn is single-label (softmax); use --model bow "
                         "--loss ova for multi-label data", path, number)
     label = np.full(n, -1, dtype=np.int64)
@@ -116,17 +115,3 @@ def clip(examples: Examples, max_length: int) -> int:
     ids[offsets[1:][long] - 1] = EOS
     examples.ids, examples.offsets = ids, offsets
     return int(long.sum())
-
-
-def locate_line(paths: list[str], nonempty_index: int, errors: str) -> tuple[str, int]:
-    """(path, 1-based line number) of the `nonempty_index`-th line holding a token, found by reading the
-    files again: only on the way to an error message."""
-    seen = 0
-    for path in paths:
-        with open_input(path, binary=True) as handle:
-            for number, line in enumerate(handle, 1):
-                if line.split():
-                    if seen == nonempty_index:
-                        return path, number
-                    seen += 1
-    raise DataError(f"line {nonempty_index + 1} not found", paths[-1])
