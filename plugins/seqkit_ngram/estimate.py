@@ -108,27 +108,15 @@ def estimate(counts: Counts, smoothing: str = "mkn", *, fallback: tuple[float, f
         ctx = np.zeros(len(order), dtype=np.int64) if n == 1 else order.prefix
         n_ctx = 1 if n == 1 else len(orders[n - 2])
         if smoothing == "wb":
-            c = order.raw.astype(np.float64)
-            denom = np.bincount(ctx, weights=c, minlength=n_ctx)
-            types = np.bincount(ctx, weights=(c > 0).astype(np.float64), minlength=n_ctx)
-            total = denom + types
-            safe = np.where(total > 0, total, 1.0)
-            uninterp = c / safe[ctx]
-            gamma = (types + np.bincount(ctx, weights=np.where(pruned, c, 0.0), minlength=n_ctx)) / safe
             discounts.append((0.0, 0.0, 0.0))
+            d = None
         else:
             c = order.count
             d, used = discounts_for(c[c > 0], n, smoothing, fallback)
             discounts.append(d)
             if used:
                 fallback_orders.append(n)
-            table = np.array([0.0, d[0], d[1], d[2]])
-            discount = table[np.minimum(c, 3)]
-            denom = np.bincount(ctx, weights=c.astype(np.float64), minlength=n_ctx)
-            safe = np.where(denom > 0, denom, 1.0)
-            uninterp = (c - discount) / safe[ctx]
-            mass = np.bincount(ctx, weights=np.where(pruned, c, discount), minlength=n_ctx)
-            gamma = mass / safe
+        uninterp, gamma = context_terms(order.count, order.raw, ctx, n_ctx, pruned, smoothing, d)
         if n == 1:
             p = uninterp + gamma[0] / vocab_size
         else:
@@ -194,3 +182,25 @@ def _additive(counts: Counts, k: float, keep: list[np.ndarray]) -> Model:
     logprob = [np.log10(np.maximum(p, 1e-300)) for p in probs]
     _fix_bos(counts, logprob)
     return Model(counts.vocab, [o.words for o in orders], logprob, backoffs, [(0.0, 0.0, 0.0)] * len(orders), [])
+
+
+def context_terms(count, raw, ctx, n_ctx: int, pruned, smoothing: str, d):
+    """(uninterpolated probability of each row, interpolation weight of each context): Witten-Bell, or
+    absolute discounts `d` for counts 1, 2 and 3+ (Kneser-Ney); shared by the in-memory and on-disk paths."""
+    if smoothing == "wb":
+        c = raw.astype(np.float64)
+        denom = np.bincount(ctx, weights=c, minlength=n_ctx)
+        types = np.bincount(ctx, weights=(c > 0).astype(np.float64), minlength=n_ctx)
+        total = denom + types
+        safe = np.where(total > 0, total, 1.0)
+        uninterp = c / safe[ctx]
+        gamma = (types + np.bincount(ctx, weights=np.where(pruned, c, 0.0), minlength=n_ctx)) / safe
+        return uninterp, gamma
+    c = count
+    table = np.array([0.0, d[0], d[1], d[2]])
+    discount = table[np.minimum(c, 3)]
+    denom = np.bincount(ctx, weights=c.astype(np.float64), minlength=n_ctx)
+    safe = np.where(denom > 0, denom, 1.0)
+    uninterp = (c - discount) / safe[ctx]
+    mass = np.bincount(ctx, weights=np.where(pruned, c, discount), minlength=n_ctx)
+    return uninterp, mass / safe

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqkit_ngram.estimate import discounts_from
+from seqkit_ngram.estimate import context_terms, discounts_from
 from seqkit_ngram.external import Spool
 from seqkit_ngram.counts import BOS_ID
 from seqkit_ngram.streaming import DiskOrder, RowIndex, _step, slices
@@ -99,29 +99,8 @@ def _unigrams(o: DiskOrder, smoothing: str, d, k: float, vocab_size: int) -> np.
         return p
     ctx = np.zeros(o.rows, dtype=np.int64)
     pruned = ~o.keep.read() if o.keep is not None else np.zeros(o.rows, dtype=bool)
-    uninterp, gamma = _context_terms(o.count.read(), o.raw.read(), ctx, 1, pruned, smoothing, d)
+    uninterp, gamma = context_terms(o.count.read(), o.raw.read(), ctx, 1, pruned, smoothing, d)
     return uninterp + gamma[0] / vocab_size
-
-
-def _context_terms(count, raw, ctx, n_ctx: int, pruned, smoothing: str, d):
-    """(uninterpolated probability of each row, interpolation weight of each context), as `estimate`."""
-    if smoothing == "wb":
-        c = raw.astype(np.float64)
-        denom = np.bincount(ctx, weights=c, minlength=n_ctx)
-        types = np.bincount(ctx, weights=(c > 0).astype(np.float64), minlength=n_ctx)
-        total = denom + types
-        safe = np.where(total > 0, total, 1.0)
-        uninterp = c / safe[ctx]
-        gamma = (types + np.bincount(ctx, weights=np.where(pruned, c, 0.0), minlength=n_ctx)) / safe
-        return uninterp, gamma
-    c = count
-    table = np.array([0.0, d[0], d[1], d[2]])
-    discount = table[np.minimum(c, 3)]
-    denom = np.bincount(ctx, weights=c.astype(np.float64), minlength=n_ctx)
-    safe = np.where(denom > 0, denom, 1.0)
-    uninterp = (c - discount) / safe[ctx]
-    mass = np.bincount(ctx, weights=np.where(pruned, c, discount), minlength=n_ctx)
-    return uninterp, mass / safe
 
 
 def _slice(o: DiskOrder, lo: int, hi: int, prefix, suffix, smoothing: str, d, k: float, vocab_size: int,
@@ -145,7 +124,7 @@ def _slice(o: DiskOrder, lo: int, hi: int, prefix, suffix, smoothing: str, d, k:
         bo[has] = free[has] / rest[has]
         return p, base, np.log10(bo)
     count, raw = o.count.read(lo, hi), o.raw.read(lo, hi)
-    uninterp, gamma = _context_terms(count, raw, ctx, n_ctx, ~keep, smoothing, d)
+    uninterp, gamma = context_terms(count, raw, ctx, n_ctx, ~keep, smoothing, d)
     p = uninterp + gamma[ctx] * suffix_p
     is_context = np.zeros(n_ctx, dtype=bool)
     is_context[ctx[keep]] = True
