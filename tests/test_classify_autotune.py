@@ -1,5 +1,6 @@
 """`seqkit classify --autotune-validation`: the vectorised metrics equal `Meter`'s, successive halving gives
-the survivors more epochs, the search beats a bad start, reproducibility, budgets, outputs and errors."""
+the survivors more epochs, the search beats a bad start, the finalists are the default and top-rung runs,
+the one-standard-error rule, the budget plan, stratified folds, reproducibility, outputs and errors."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from seqkit.classifier import Meter
 from seqkit_classify import modelfile
 from seqkit_classify.scoring import measure, parse_metric, top_k
 from seqkit_classify.data import Examples, Lines, join_lines, take_examples
-from seqkit_classify.refit import FOLDS, Finalist, choose, finalists
+from seqkit_classify.refit import FOLDS, Finalist, choose, finalists, folds, plan, standard_error
 from seqkit_classify.search import ETA, Halving, Params, Sampler, Trial, rung_epochs
 
 START = Params(lr=0.5, dim=10, word_ngrams=2, buckets=1000, loss="softmax")
@@ -98,6 +99,7 @@ def test_search_beats_a_bad_start_and_survivors_get_more_epochs(cli_run, task, t
                            "--autotune-trials", "10", "--seed", "3", "--no-autotune-refit")
     trials = report["trials"]
     assert len(trials) == 10 and trials[0]["lr"] == 0.001 and report["epochs_per_rung"] == [2, 6]
+    assert trials[0]["rung"] == 0 and trials[0]["epochs"] == 6  # the default run: its full epochs, no rung
     assert report["chosen"]["trial"] != 1 and report["value"] > trials[0]["metric"] + 0.2
     assert report["value"] == max(t["metric"] for t in trials)
     first = [t for t in trials if t["rung"] == 1]
@@ -124,6 +126,8 @@ def test_reproducible_with_one_thread_and_a_seed(cli_run, task, tmp_path):
             for i in range(2)]
     strip = [[{k: v for k, v in t.items() if k != "seconds"} for t in r["trials"]] for r in runs]
     assert strip[0] == strip[1]
+    finals = [[{k: v for k, v in f.items() if k != "seconds"} for f in r["refit"]["finalists"]] for r in runs]
+    assert finals[0] == finals[1] and runs[0]["chosen"]["trial"] == runs[1]["chosen"]["trial"]
     a, b = (modelfile.load(str(tmp_path / f"{i}.npz"))[3] for i in range(2))
     assert np.array_equal(a["input"], b["input"]) and np.array_equal(a["output"], b["output"])
     other = _tune(cli_run, train, valid, tmp_path / "o.npz", "--autotune-trials", "6", "--seed", "6", "-q")[0]
@@ -161,46 +165,111 @@ def test_errors(cli_run, task, tmp_path):
 
 
 def test_refit_cross_validates_the_finalists_and_trains_on_every_line(cli_run, task, tmp_path):
-    """The search's best configurations are compared on FOLDS folds of training + validation lines; the one
-    with the best mean is trained on all of those lines (a word seen only in validation gets a row)."""
+    """The default and the best top-rung configurations are compared on FOLDS folds of training + validation
+    lines; the best mean wins unless within one standard error of the default's; the winner is trained on
+    all of those lines (a word seen only in validation gets a row)."""
     train, valid = task
     valid.write_text(valid.read_text() + "__label__red red1 onlyinvalid w3\n")
-    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "8", "--seed", "3")
-    refit = report["refit"]
+    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "12", "--seed", "3")
+    refit, trials = report["refit"], report["trials"]
     found = refit["finalists"]
     assert 1 < len(found) <= 5 and len({f["config"] for f in found}) == len(found)
-    assert [f["search_metric"] for f in found] == sorted((f["search_metric"] for f in found), reverse=True)
-    best_per_config = {}
-    for t in report["trials"]:
-        best_per_config[t["config"]] = max(best_per_config.get(t["config"], -1.0), t["metric"])
-    assert found[0]["search_metric"] == max(best_per_config.values())
+    assert found[0]["default"] and found[0]["trial"] == 1 and found[0]["epochs"] == 6 and found[0]["rung"] == 0
+    assert not any(f["default"] for f in found[1:])
+    top = max(t["rung"] for t in trials if t["rung"] >= 1 and t["status"] in ("done", "stopped"))
+    assert top == 2 and all(f["rung"] == 2 for f in found[1:])  # never a first-rung run once rung 2 is reached
+    rest = [f["search_metric"] for f in found[1:]]
+    assert rest == sorted(rest, reverse=True)
+    assert refit["basis"] == "cross-validation"
     for f in found:
         assert len(f["folds"]) == FOLDS and f["cv_metric"] == pytest.approx(np.mean(f["folds"]))
-    winner = max(found, key=lambda f: f["cv_metric"])
-    assert report["chosen"]["trial"] == winner["trial"] and refit["cv_metric"] == winner["cv_metric"]
-    assert "cross-validation of" in stderr and "trained on training + validation lines (391" in stderr
+    best = max(found, key=lambda f: f["cv_metric"])
+    margin = standard_error(found[0]["cv_metric"], 391)
+    expected = best if best["cv_metric"] - found[0]["cv_metric"] > margin else found[0]
+    assert refit["margin"] == pytest.approx(margin) and refit["winner"] == expected["trial"]
+    assert report["chosen"]["trial"] == expected["trial"] and refit["cv_metric"] == expected["cv_metric"]
+    assert "cross-validation (3 folds) of" in stderr and "trained on training + validation lines (391" in stderr
     meta, dictionary, _, _ = modelfile.load(str(tmp_path / "m.npz"))
     assert "onlyinvalid" in dictionary.words and meta["training"]["examples"] == 391
-    assert meta["training"]["epochs"] == winner["epochs"]
+    assert meta["training"]["epochs"] == expected["epochs"]
     _tune(cli_run, train, valid, tmp_path / "plain.npz", "--autotune-trials", "8", "--seed", "3", "--no-autotune-refit")
     _, plain, _, _ = modelfile.load(str(tmp_path / "plain.npz"))
     assert "onlyinvalid" not in plain.words
 
 
-def test_finalists_are_each_configurations_best_run_and_the_best_mean_wins():
-    def trial(number, config, metric, lr):
-        t = Trial(number, config, Params(lr=lr, dim=4, word_ngrams=1, buckets=10, loss="softmax"), 0, 2)
-        t.metric, t.best_epoch = metric, 2
-        return t
+def _trial(number, config, metric, lr, rung=1, status="done"):
+    t = Trial(number, config, Params(lr=lr, dim=4, word_ngrams=1, buckets=10, loss="softmax"), rung,
+              25 if rung < 0 else 2 * 3 ** rung, status=status)
+    t.metric, t.best_epoch = metric, 2
+    return t
 
-    trials = [trial(1, 1, 0.70, 0.1), trial(2, 2, 0.80, 0.2), trial(3, 1, 0.85, 0.1), trial(4, 3, 0.80, 0.3),
-              trial(5, 4, -np.inf, 0.4)]
-    trials[4].best_epoch = 0  # diverged before its first epoch: never a finalist
-    found = finalists(trials, count=3)
-    assert [f.trial.number for f in found] == [3, 2, 4]  # config 1's best run; ties go to the earlier run
-    assert choose(found) is found[0]  # nothing cross-validated: the search's best
-    found[0].folds, found[1].folds, found[2].folds = [0.7, 0.7], [0.8, 0.78], []
-    assert choose(found) is found[1] and Finalist(trials[0], 2).cv == -np.inf
+
+def test_finalists_are_the_default_and_each_top_rung_configurations_best_run():
+    trials = [_trial(1, 1, 0.60, 0.5, rung=-1), _trial(2, 2, 0.95, 1.5, rung=0), _trial(3, 3, 0.70, 0.1, rung=0),
+              _trial(4, 3, 0.80, 0.1, rung=1), _trial(5, 4, 0.80, 0.2, rung=1), _trial(6, 3, 0.85, 0.1, rung=2),
+              _trial(7, 5, 0.99, 0.3, rung=2, status="cut"), _trial(8, 6, -np.inf, 0.4, rung=2, status="diverged")]
+    trials[7].best_epoch = 0  # diverged before its first epoch
+    found = finalists(trials, count=4)
+    # the default first, though its value is the lowest, at its full epochs; then configs 3 (its rung-3 run)
+    # and 4; not config 2 (a first-rung run), not the cut or the diverged run
+    assert [f.trial.number for f in found] == [1, 6, 5]
+    assert found[0].default and found[0].epochs == 25 and not any(f.default for f in found[1:])
+    assert found[1].epochs == 2  # a search run's best epoch
+    assert [f.trial.number for f in finalists(trials, count=2)] == [1, 6]
+    only_first = [_trial(1, 1, 0.6, 0.5, rung=-1), _trial(2, 2, 0.7, 0.5, rung=0), _trial(3, 3, 0.8, 0.3, rung=0)]
+    assert [f.trial.number for f in finalists(only_first)] == [1, 3, 2]  # the first rung is the top one reached
+    assert [f.trial.number for f in finalists(trials[1:], count=2)] == [6, 5]  # no default run (it diverged)
+
+
+def test_the_default_is_kept_unless_beaten_by_more_than_one_standard_error():
+    def finalist(number, search, cv, default=False):
+        f = Finalist(_trial(number, number, search, 0.1 * number, rung=-1 if default else 2), 6, default=default)
+        f.folds = list(cv)
+        return f
+
+    margin = standard_error(0.80, 1000)
+    assert margin == pytest.approx(np.sqrt(0.8 * 0.2 / 1000))
+    close = [finalist(1, 0.80, [0.80] * 3, default=True), finalist(2, 0.90, [0.80 + margin * 0.9] * 3)]
+    winner, basis, used = choose(close, 1000, 100)
+    assert winner is close[0] and basis == "cross-validation" and used == pytest.approx(margin)
+    far = [finalist(1, 0.80, [0.80] * 3, default=True), finalist(2, 0.70, [0.805] * 3),
+           finalist(3, 0.75, [0.80 + margin * 1.1] * 3)]
+    assert choose(far, 1000, 100)[0] is far[2]  # the best cross-validated mean, not the best search value
+    tie = [finalist(1, 0.8, [0.7] * 3, default=True), finalist(2, 0.8, [0.9] * 3), finalist(3, 0.8, [0.9] * 3)]
+    assert choose(tie, 1000, 100)[0] is tie[1]  # ties go to the earlier finalist
+    # without two cross-validated finalists (budget), the search's values on the 100 validation lines decide
+    alone = [finalist(1, 0.80, [], default=True), finalist(2, 0.83, [])]
+    assert choose(alone, 1000, 100)[:2] == (alone[0], "validation")  # 0.03 < one standard error over 100 lines
+    alone[1].trial.metric = 0.85
+    assert choose(alone, 1000, 100)[0] is alone[1]
+    no_default_cv = [finalist(1, 0.8, [], default=True), finalist(2, 0.9, [0.9] * 3), finalist(3, 0.7, [0.95] * 3)]
+    assert choose(no_default_cv, 1000, 100)[:2] == (no_default_cv[1], "validation")
+
+
+def test_plan_keeps_time_for_the_refit_and_needs_two_finalists():
+    found = [Finalist(_trial(1, 1, 0.8, 0.5, rung=-1), 25, default=True)] + \
+        [Finalist(_trial(n, n, 0.8, 0.5, rung=2), 10 * n) for n in (2, 3, 4)]
+    fit = {f.trial.number: float(f.epochs) for f in found}  # one second an epoch
+    cv = {n: 2 * s for n, s in fit.items()}
+
+    def chosen(seconds):
+        return [f.trial.number for f in plan(found, lambda f: cv[f.trial.number], lambda f: fit[f.trial.number],
+                                             seconds)]
+
+    assert chosen(np.inf) == [1, 2, 3, 4]
+    assert chosen(50 + 40 + 25) == [1, 2]  # then 3 would need 50 + 40 + 60 + 30
+    assert chosen(50 + 40 + 60 + 40) == [1, 2, 3]  # 4 would need 80 more and its refit (40) instead of 30
+    assert chosen(50 + 25 + 10) == []  # the default alone: nothing to compare it with
+    assert chosen(10) == []
+
+
+def test_folds_are_stratified():
+    labels = np.array([0] * 9 + [1] * 3 + [2] * 6, dtype=np.int32)
+    examples = Examples(np.zeros(18, np.int64), np.arange(19, dtype=np.int64), labels, np.arange(19, dtype=np.int64),
+                        np.ones(18))
+    fold = folds(examples, 3)
+    for label, count in ((0, 9), (1, 3), (2, 6)):
+        assert np.bincount(fold[labels == label], minlength=3).tolist() == [count // 3] * 3
 
 
 def test_join_and_take_keep_every_line_and_its_tokens():

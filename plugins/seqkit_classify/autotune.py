@@ -1,9 +1,12 @@
 """`seqkit classify --autotune-validation`: train configurations chosen by `search`, score each epoch on the
-validation lines, keep the best epoch of all runs and save it as the model.
+validation lines, then (`refit`) compare the default and the best fully trained configurations and train
+the winner on all lines; with --no-autotune-refit, keep the best epoch of all runs as the model.
 
 The corpus is read once; features are computed once per distinct feature setting (word n-grams, buckets,
 character n-grams) and shared by the runs that use it. Every run uses the same seed, so two runs differ by
-their settings, not by their luck. The trials go to stderr as a table, or as JSON on stdout with --json.
+their settings, not by their luck. The trials go to stderr as a table, or as JSON on stdout with --json
+(rung 0 is the default configuration's run). The time budget covers the search and the refit: the search
+stops early enough for the default's refit, and finalists are cross-validated only while time is left.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from seqkit_classify import modelfile
 from seqkit_classify.command import DEFAULT_LR, EPOCH_TOKENS, SMALL_DATA_LR, _size, class_weights, default_epochs
 from seqkit_classify.data import (Settings, build_dictionary, check_unlabelled, featurise, join_lines, read_lines,
                                   spooled)
-from seqkit_classify.refit import FINAL_SHARE, FOLDS, Finalist, Refit, choose, finalists
+from seqkit_classify.refit import FINAL_SHARE, FOLDS, Finalist, Refit, choose, finalists, plan
 from seqkit_classify.scoring import Metric, Validation, measure, parse_metric, top_k
 from seqkit_classify.search import Halving, Params, Sampler, Trial, rung_epochs
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels, train
@@ -40,10 +43,12 @@ def default_duration(n_tokens: float) -> float:
 
 class Search:
     def __init__(self, lines, valid_lines, dictionary, metric: Metric, class_weight: np.ndarray, base: Config,
-                 label_prefix: str, patience: int, rungs: list[int], deadline: float | None, trials: int | None):
+                 label_prefix: str, patience: int, rungs: list[int], default_epochs: int, deadline: float | None,
+                 end: float | None, growth: float, trials: int | None):
         self.lines, self.valid_lines, self.dictionary, self.metric = lines, valid_lines, dictionary, metric
         self.class_weight, self.base, self.prefix, self.patience = class_weight, base, label_prefix, patience
-        self.rungs, self.deadline, self.max_trials = rungs, deadline, trials
+        self.rungs, self.default_epochs, self.max_trials = rungs, default_epochs, trials
+        self.deadline, self.end, self.growth = deadline, end, growth  # end: of the whole budget
         self.features: dict[tuple, tuple] = {}
         self.trials: list[Trial] = []
         self.best: tuple[float, Trial, Weights] | None = None
@@ -75,6 +80,10 @@ class Search:
         runs = [t.seconds / t.epochs_run for t in self.trials
                 if t.epochs_run and (config is None or t.config == config)]
         return float(np.median(runs)) if runs else 0.0
+
+    def fit_seconds(self, config: int, epochs: int) -> float:
+        """About how long `epochs` epochs of `config` take on the training and validation lines together."""
+        return self.seconds_per_epoch(config) * epochs * self.growth
 
     def fits(self, trial: Trial, epochs: int) -> bool:
         return self.seconds_per_epoch(trial.config) * epochs <= self.left()
@@ -121,7 +130,9 @@ class Search:
         top_rung = -1
         while not self.trials or not self.over():  # the first run always happens
             parent = halving.promotion(self.trials, self.fits if self.deadline is not None else lambda t, e: True)
-            if parent is not None:
+            if not self.trials:  # the default configuration at its full epochs, outside the halving
+                config, params, rung = 1, sampler.draw(None), -1
+            elif parent is not None:
                 config, params, rung = parent.config, parent.params, parent.rung + 1
             else:
                 if self.deadline is not None and self.trials and \
@@ -130,11 +141,15 @@ class Search:
                 config, rung = len(configs) + 1, 0
                 params = sampler.draw(self.best[1].params if self.best else None)
             configs[config] = params
-            trial = self.run(Trial(len(self.trials) + 1, config, params, rung, self.rungs[rung]))
+            epochs = self.default_epochs if rung < 0 else self.rungs[rung]
+            trial = self.run(Trial(len(self.trials) + 1, config, params, rung, epochs))
+            if trial.number == 1 and self.deadline is not None and self.end is not None:
+                # the search leaves at least the time the default's refit takes
+                self.deadline = min(self.deadline, self.end - self.fit_seconds(1, epochs))
             progress.update(1 if self.max_trials is not None else 0, best=f"{self.best[0]:.4f}" if self.best else "-")
             if rung > top_rung and trial.finished:
                 top_rung = rung
-                reporter.info(f"rung {rung + 1} ({self.rungs[rung]} epochs): config {config}, "
+                reporter.info(f"rung {rung + 1} ({epochs} epochs): config {config}, "
                               f"{self.metric.name} {trial.metric:.4f}; best so far {self.best[0]:.4f} "
                               f"(trial {self.best[1].number}) after {len(self.trials)} runs")
 
@@ -159,7 +174,8 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     losses = ("softmax", "ns", "hs") + (("ova",) if multi_label else ())
     start = Params(lr=lr if lr is not None else (SMALL_DATA_LR if n_tokens < EPOCH_TOKENS else DEFAULT_LR), dim=dim,
                    word_ngrams=word_ngrams, buckets=buckets, loss=loss, minn=minn, maxn=maxn)
-    max_epochs = epochs if epochs is not None else 2 * default_epochs(n_tokens)
+    full_epochs = epochs if epochs is not None else default_epochs(n_tokens)  # what classify would train
+    max_epochs = epochs if epochs is not None else 2 * full_epochs
     rungs = rung_epochs(max_epochs)
     duration = autotune_duration if autotune_duration is not None else (
         None if autotune_trials is not None else default_duration(n_tokens))
@@ -168,8 +184,11 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     search_share = 1.0 - FINAL_SHARE if autotune_refit else 1.0
     search = Search(lines, valid_lines, dictionary, metric,
                     class_weights(class_weight, dictionary.labels, dictionary.label_counts),
-                    Config(negative=negative, threads=threads, seed=seed), label_prefix, patience, rungs,
-                    began + search_share * duration if duration is not None else None, autotune_trials)
+                    Config(negative=negative, threads=threads, seed=seed), label_prefix, patience, rungs, full_epochs,
+                    began + search_share * duration if duration is not None else None,
+                    deadline if autotune_refit else None,
+                    (len(lines.offsets) + len(valid_lines.offsets) - 2) / max(len(lines.offsets) - 1, 1),
+                    autotune_trials)
     examples, _, validation = search.data(start)
     check_unlabelled(examples, paths, label_prefix, strict, errors, reporter)
     if len(validation) == 0:
@@ -184,30 +203,40 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     if search.best is None:
         raise TrainingDiverged("every run diverged before its first epoch ended; lower --lr")
     value, chosen, weights = search.best
-    examples_saved, refit_note, candidates, winner = len(examples), "", [], None
+    examples_saved, refit_note, candidates, winner, basis, margin = len(examples), "", [], None, None, 0.0
     if autotune_refit:
         union = join_lines(lines, valid_lines)
         union_dictionary = build_dictionary(union, min_count, min_count_label)
         refit = Refit(union, union_dictionary, parse_metric(autotune_metric, union_dictionary.labels, label_prefix),
                       class_weights(class_weight, union_dictionary.labels, union_dictionary.label_counts),
                       Config(negative=negative, threads=threads, seed=seed), label_prefix)
-        candidates = finalists(search.trials)
-        with reporter.task("cross-validating the finalists", total=len(candidates), unit="items") as progress:
-            for finalist in candidates:
-                # a finalist costs about FOLDS runs of its search run's epochs on 4/5 of the lines
-                cost = search.seconds_per_epoch(finalist.trial.config) * finalist.epochs * FOLDS * 0.9
-                if deadline is None or time.perf_counter() + cost <= deadline:
-                    refit.cross_validate(finalist, deadline)
+        candidates = finalists(search.trials) or [Finalist(chosen, chosen.best_epoch)]  # only cut runs scored
+
+        def cv_seconds(f: Finalist) -> float:  # FOLDS fits on (FOLDS - 1) / FOLDS of the lines
+            return search.fit_seconds(f.trial.config, f.epochs) * (FOLDS - 1)
+
+        def fit_seconds(f: Finalist) -> float:
+            return search.fit_seconds(f.trial.config, f.epochs)
+
+        planned = plan(candidates, cv_seconds, fit_seconds,
+                       math.inf if deadline is None else deadline - time.perf_counter())
+        with reporter.task("cross-validating the finalists", total=len(planned), unit="items") as progress:
+            for finalist in planned:
+                refit.cross_validate(finalist, None if deadline is None else
+                                     deadline - max(fit_seconds(f) for f in planned))
                 progress.update(1)
-        winner = choose(candidates)
+        n_lines = len(refit.examples(candidates[0].trial.params))
+        winner, basis, margin = choose(candidates, n_lines, len(validation))
         chosen, dictionary = winner.trial, union_dictionary
         weights = refit.fit(chosen.params, winner.epochs)
         examples_saved = len(refit.examples(chosen.params))
-        checked = sum(1 for f in candidates if f.folds)
-        refit_note = (f"; {FOLDS}-fold cross-validation of {checked} finalists chose trial {chosen.number} "
-                      f"({metric.name} {winner.cv:.4f}); trained on training + validation lines "
-                      f"({examples_saved:,}, {winner.epochs} epochs)" if checked else
-                      f"; trained on training + validation lines ({examples_saved:,}, {winner.epochs} epochs)")
+        which = "the default" if winner.default else f"trial {chosen.number}"
+        value_note = f"cv {metric.name} {winner.cv:.4f}" if basis == "cross-validation" else \
+            f"{metric.name} {chosen.metric:.4f}"
+        refit_note = (f"; {basis} ({FOLDS} folds) " if basis == "cross-validation" else f"; {basis} ") + \
+            (f"of {len(candidates)} finalists chose {which} ({value_note}, default kept unless beaten by more "
+             f"than {margin:.4f}); trained on training + validation lines ({examples_saved:,}, "
+             f"{winner.epochs} epochs)")
     seconds = time.perf_counter() - began
     trials = [t.as_dict() for t in search.trials]
     settings = search.settings(chosen.params)
@@ -219,8 +248,10 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
                 "autotune": {"metric": metric.name, "value": chosen.metric, "trial": chosen.number,
                              "params": asdict(chosen.params), "epochs": chosen.epochs, "runs": len(trials),
                              "seconds": round(seconds, 3),
-                             "refit": {"folds": FOLDS, "finalists": [f.as_dict() for f in candidates],
-                                       "cv_metric": winner.cv if winner and winner.folds else None}
+                             "refit": {"folds": FOLDS, "basis": basis, "margin": margin,
+                                       "finalists": [f.as_dict() for f in candidates],
+                                       "winner": winner.trial.number, "default": winner.default,
+                                       "cv_metric": winner.cv if winner.folds else None}
                              if winner else None}}
     modelfile.save(output, dictionary, settings, chosen.params.loss, weights.input, weights.output,
                    weights.bucket_ids, training)
@@ -237,14 +268,15 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     reporter.summary(
         f"classify autotune: {len(trials)} runs of {configs} configurations in {seconds:.1f} s "
         f"(epochs per rung {'/'.join(map(str, rungs))}); best {metric.name} {value:.4f} (trial "
-        f"{search.best[1].number}){refit_note}; {chosen.params.describe()}, epoch {chosen.best_epoch} of "
-        f"{chosen.epochs} -> {output} ({_size(output)})")
+        f"{search.best[1].number}){refit_note}; {chosen.params.describe()}"
+        f"{'' if winner else f', epoch {chosen.best_epoch} of {chosen.epochs}'} -> {output} ({_size(output)})")
 
 
 def finalist_table(candidates: list[Finalist], chosen: int, metric: str) -> str:
     """The finalists' search and cross-validated figures, the chosen one marked with `*`."""
-    head = ["trial", "config", "epochs", f"search {metric}", f"cv {metric}", "folds", "s"]
-    rows = [[f"{f.trial.number}{'*' if f.trial.number == chosen else ''}", str(f.trial.config), str(f.epochs),
+    head = ["trial", "config", "rung", "epochs", f"search {metric}", f"cv {metric}", "folds", "s"]
+    rows = [[f"{f.trial.number}{'*' if f.trial.number == chosen else ''}", str(f.trial.config),
+             "default" if f.default else str(f.trial.rung + 1), str(f.epochs),
              f"{f.trial.metric:.4f}", f"{f.cv:.4f}" if f.folds else "-",
              " ".join(f"{x:.3f}" for x in f.folds) or "not run (budget)", f"{f.seconds:.1f}"] for f in candidates]
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
@@ -255,7 +287,8 @@ def trial_table(trials: list[Trial], chosen: int, metric: str) -> str:
     """The runs as an aligned text table, the chosen one marked with `*`."""
     head = ["trial", "config", "rung", "epochs", "lr", "dim", "ngrams", "buckets", "loss", "chars", metric,
             "best ep", "s", "status"]
-    rows = [[f"{t.number}{'*' if t.number == chosen else ''}", str(t.config), str(t.rung + 1),
+    rows = [[f"{t.number}{'*' if t.number == chosen else ''}", str(t.config),
+             str(t.rung + 1) if t.rung >= 0 else "default",
              f"{t.epochs_run}/{t.epochs}", f"{t.params.lr:.3g}", str(t.params.dim), str(t.params.word_ngrams),
              f"{t.params.buckets:,}", t.params.loss, f"{t.params.minn}-{t.params.maxn}" if t.params.maxn else "-",
              "-" if math.isinf(t.metric) else f"{t.metric:.4f}", str(t.best_epoch), f"{t.seconds:.1f}", t.status]

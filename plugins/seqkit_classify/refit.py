@@ -1,11 +1,13 @@
 """After the autotune search: the finalists compared by cross-validation, and the winner trained on all lines.
 
-On the small sets classification is used on, the validation lines are few (1,066 for rt-polarity), so
-the best of many runs on them is partly luck: runs within a point of each other differ by noise, and
-the maximum favours a lucky one. The search's best configurations (the finalists) are therefore
-compared again by k-fold cross-validation over the training and validation lines together, which
-scores each on every line once; the winner is then trained on all of those lines for the number of
-epochs at which its search run did best. Scikit-learn's `GridSearchCV(refit=True)` ends the same way.
+On the small sets classification is used on, the validation lines are few (959 for rt-polarity's 90/10
+split), so the best of many runs on them is partly luck: runs within a point of each other differ by
+noise, and the maximum favours a lucky one. The finalists are therefore the default configuration (what
+`seqkit classify` trains without autotune) and the best configurations of the search's highest rungs
+(fully trained runs), compared again by stratified k-fold cross-validation over the training and
+validation lines together, which scores each on every line once, when the budget allows; the default
+is kept unless beaten by more than one standard error (see `choose`). The winner is then trained on all
+of those lines. Scikit-learn's `GridSearchCV(refit=True)` ends the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -22,15 +25,16 @@ from seqkit_classify.scoring import Metric, Validation, measure, top_k
 from seqkit_classify.search import Params, Trial
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels, train
 
-FINALISTS = 5       # configurations cross-validated after the search
-FOLDS = 5
-FINAL_SHARE = 0.25  # of the time budget kept for the finalists and the refit
+FINALISTS = 5       # configurations compared after the search: the default and the best 4 of the top rungs
+FOLDS = 3           # each line is still scored once; 3 folds cost half the training of 5
+FINAL_SHARE = 0.25  # of the time budget kept for the finalists and the refit (at least the default's refit)
 
 
 @dataclass
 class Finalist:
     trial: Trial                  # the configuration's best search run
-    epochs: int                   # that run's best epoch: what the folds and the refit train for
+    epochs: int                   # what the folds and the refit train for: the default's full epochs, else
+    default: bool = False         # that run's best epoch
     folds: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -39,19 +43,74 @@ class Finalist:
         return float(np.mean(self.folds)) if self.folds else -math.inf
 
     def as_dict(self) -> dict:
-        return {"trial": self.trial.number, "config": self.trial.config, "epochs": self.epochs,
-                "search_metric": self.trial.metric, "cv_metric": None if not self.folds else self.cv,
-                "folds": self.folds, "seconds": round(self.seconds, 3)}
+        return {"trial": self.trial.number, "config": self.trial.config, "default": self.default,
+                "rung": self.trial.rung + 1, "epochs": self.epochs, "search_metric": self.trial.metric,
+                "cv_metric": None if not self.folds else self.cv, "folds": self.folds,
+                "seconds": round(self.seconds, 3)}
 
 
 def finalists(trials: list[Trial], count: int = FINALISTS) -> list[Finalist]:
-    """The best run of each configuration, the `count` best configurations first (ties: the earlier run)."""
+    """The default run (rung -1) first, then the best run of each of the `count - 1` best configurations
+    among the runs finished at the two highest rungs reached (never the first rung once a higher one is
+    reached): a short run with a large step can top the validation lines by luck and generalise worse."""
+    found = [Finalist(t, t.epochs, default=True) for t in trials if t.rung < 0 and t.best_epoch][:1]
+    done = [t for t in trials if t.rung >= 0 and t.finished and t.best_epoch]
+    top = max((t.rung for t in done), default=0)
+    lowest = max(top - 1, min(top, 1))
     best: dict[Params, Trial] = {}
-    for t in trials:
-        if t.best_epoch and (t.params not in best or t.metric > best[t.params].metric):
+    for t in done:
+        if t.rung >= lowest and (t.params not in best or t.metric > best[t.params].metric):
             best[t.params] = t
     ranked = sorted(best.values(), key=lambda t: (-t.metric, t.number))
-    return [Finalist(t, t.best_epoch) for t in ranked[:count]]
+    return found + [Finalist(t, t.best_epoch) for t in ranked[:count - len(found)]]
+
+
+def plan(candidates: list[Finalist], cv_cost: Callable[[Finalist], float], fit_cost: Callable[[Finalist], float],
+         seconds: float) -> list[Finalist]:
+    """The finalists to cross-validate in `seconds`, in order, keeping time for the refit of any of them: none
+    unless the default (the first) and at least one other fit, since a comparison needs two."""
+    chosen: list[Finalist] = []
+    spent = 0.0
+    for f in candidates:
+        if spent + cv_cost(f) + max(fit_cost(g) for g in chosen + [f]) <= seconds:
+            chosen.append(f)
+            spent += cv_cost(f)
+    return chosen if len(chosen) >= 2 and chosen[0] is candidates[0] else []
+
+
+def standard_error(value: float, lines: int) -> float:
+    """A metric's standard error over `lines` scored lines, as for a proportion (exact for accuracy)."""
+    v = min(max(value, 0.0), 1.0)
+    return math.sqrt(v * (1.0 - v) / max(lines, 1))
+
+
+def choose(candidates: list[Finalist], cv_lines: int, valid_lines: int) -> tuple[Finalist, str, float]:
+    """(winner, basis, margin). The basis is the cross-validated means when the default and another finalist
+    were cross-validated, else the search's validation values. The winner is the finalist with the best
+    value, except that the default is kept unless it is beaten by more than one standard error (the
+    one-standard-error rule): the best of several noisy estimates is biased upwards, and the defaults are
+    known to generalise, so a small lead is more likely luck than a better model. Ties go to the earlier."""
+    scored = [f for f in candidates if f.folds]
+    by_cv = len(scored) >= 2 and candidates[0].default and bool(candidates[0].folds)
+    pool, lines = (scored, cv_lines) if by_cv else (candidates, valid_lines)
+    value = (lambda f: f.cv) if by_cv else (lambda f: f.trial.metric)
+    best = max(pool, key=lambda f: (value(f), -pool.index(f)))
+    default = next((f for f in pool if f.default), None)
+    if default is None:
+        return best, "cross-validation" if by_cv else "validation", 0.0
+    margin = standard_error(value(default), lines)
+    winner = best if value(best) - value(default) > margin else default
+    return winner, "cross-validation" if by_cv else "validation", margin
+
+
+def folds(examples: Examples, count: int = FOLDS) -> np.ndarray:
+    """Each line's fold: lines of one (first) label dealt round-robin in file order, so that every fold
+    has each label's share of the lines (stratified; a fold without a rare label scores it as noise)."""
+    first = examples.labels[examples.label_offsets[:-1]]
+    order = np.argsort(first, kind="stable")
+    fold = np.empty(len(examples), dtype=np.int64)
+    fold[order] = np.arange(len(examples)) % count
+    return fold
 
 
 class Refit:
@@ -94,7 +153,7 @@ class Refit:
         started = time.perf_counter()
         p = finalist.trial.params
         examples = self.examples(p)
-        fold = np.arange(len(examples)) % FOLDS
+        fold = folds(examples)
         tree = huffman_tree(self.dictionary.label_counts) if p.loss == "hs" else None
         for k in range(FOLDS):
             if deadline is not None and finalist.folds and time.perf_counter() > deadline:
@@ -107,11 +166,3 @@ class Refit:
             finalist.folds.append(measure(self.metric, top, validation.labels, validation.label_offsets,
                                           len(self.dictionary.labels)))
         finalist.seconds = time.perf_counter() - started
-
-
-def choose(candidates: list[Finalist]) -> Finalist:
-    """The best cross-validated finalist; without any complete cross-validation, the search's best."""
-    scored = [f for f in candidates if f.folds]
-    if not scored:
-        return candidates[0]
-    return max(scored, key=lambda f: (f.cv, f.trial.metric, -f.trial.number))

@@ -2,7 +2,9 @@
 successive halving (ASHA) over epochs deciding what to train next.
 
 fastText's autotune trains one random configuration after another, each for its full number of epochs.
-Here most configurations get a short run (the first rung, FIRST_EPOCHS epochs); whenever one is in the
+Here the first run is the default configuration (the user's settings, at the epochs `seqkit classify`
+would train them for), outside the halving: a baseline every later choice is measured against. Then
+most configurations get a short run (the first rung, FIRST_EPOCHS epochs); whenever one is in the
 best 1/ETA of the runs finished at its rung it is trained again with ETA times the epochs (the learning
 rate decays over the whole run, so a longer run is a new run, not a continuation). The budget thus goes
 to the promising configurations, and the search can stop at any moment with the best run so far.
@@ -18,11 +20,13 @@ import numpy as np
 
 ETA = 3           # a run is promoted when in the best third of its rung; the next rung has 3x the epochs
 FIRST_EPOCHS = 2  # one epoch ranks configurations mostly by how large their step is
-LR_RANGE = (0.02, 2.0)
-DIMS = (16, 32, 64, 100, 200)
+# Learning rates above 1 only win short runs (they rank well at the first rung, then generalise worse)
+# and below 0.05 need more epochs than any rung has; dimensions under 32 save little time.
+LR_RANGE = (0.05, 1.0)
+DIMS = (32, 64, 100, 200)
 WORD_NGRAMS = (1, 2, 3)
 BUCKETS = (200_000, 1_000_000, 2_000_000)
-SUBWORDS = ((0, 0), (0, 0), (2, 4), (3, 6))  # none twice as likely: character n-grams cost the most time
+SUBWORDS = ((0, 0),) * 4 + ((2, 4), (3, 6))  # none twice as likely: character n-grams cost 5-10x the time
 MAX_REDRAWS = 50  # then a repeat is accepted (a tiny space can run out of new configurations)
 EXPLORE = 0.5     # chance that a new configuration is drawn at random rather than near the best one
 
@@ -47,7 +51,8 @@ class Params:
 
 @dataclass
 class Trial:
-    """One training run of configuration `config` at rung `rung` (scheduled for `epochs` epochs)."""
+    """One training run of configuration `config` at rung `rung` (scheduled for `epochs` epochs); rung -1 is
+    the default configuration's run, outside the halving."""
 
     number: int
     config: int
@@ -84,8 +89,8 @@ def rung_epochs(max_epochs: int) -> list[int]:
 
 
 class Sampler:
-    """The first configuration is the user's; then half at random, half a change of one or two settings of
-    the best so far (fastText's autotune also searches near its best)."""
+    """The first configuration is the user's (the default run); then half at random, half a change of one
+    or two settings of the best so far (fastText's autotune also searches near its best)."""
 
     def __init__(self, start: Params, losses: tuple[str, ...], seed: int):
         self.start, self.losses = start, losses
