@@ -596,17 +596,21 @@ def test_modes_train_differently(trained_modes):
                 assert not np.allclose(matrices[first], matrices[second]), (first, second)
 
 
-@pytest.mark.parametrize("model, default_exponent, other", [("sg", "0.75", "0.5"), ("cbow", "0.5", "0.75")])
-def test_ns_exponent_reaches_the_noise_distribution(small_corpus, tmp_path, cli_run, model, default_exponent,
-                                                    other):
+@pytest.mark.parametrize("model, subwords, default_exponent, other",
+                         [("sg", [], "0.75", "0.5"), ("cbow", [], "0.5", "0.75"),
+                          ("sg", ["--minn", "3", "--maxn", "4", "--buckets", "5000"], "0.5", "0.75"),
+                          ("cbow", ["--minn", "3", "--maxn", "4", "--buckets", "5000"], "0.5", "0.75")])
+def test_ns_exponent_reaches_the_noise_distribution(small_corpus, tmp_path, cli_run, model, subwords,
+                                                    default_exponent, other):
     """Same seed, one thread: only the noise distribution differs, so the vectors must differ; the
-    default is word2vec's counts^0.75 for sg and fastText's counts^0.5 for cbow."""
+    default is word2vec's counts^0.75 for plain sg and fastText's counts^0.5 for cbow and for
+    anything with character n-grams."""
     from seqkit.vectors import Embeddings
 
     def train(name, *extra):
         out = tmp_path / f"{name}.txt"
         result = cli_run("word2vec", small_corpus, "-o", out, "--model", model, "--dim", "8", "--min-count", "1",
-                         "--epochs", "1", "--threads", "1", "--seed", "3", "-q", *extra)
+                         "--epochs", "1", "--threads", "1", "--seed", "3", "-q", *subwords, *extra)
         assert result.exit_code == 0, result.stderr
         return Embeddings.load(str(out)).matrix
 

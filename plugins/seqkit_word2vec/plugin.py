@@ -24,7 +24,8 @@ version = "0.1.0"
               help="Noise words per positive example (drawn from count^--ns-exponent).")
 @click.option("--ns-exponent", type=click.FloatRange(min=0.0, max=1.0), default=None,
               help="Noise distribution is count^this: 1 = unigram, 0 = uniform (gensim's ns_exponent). "
-                   "[default: 0.75 for sg (word2vec's), 0.5 for cbow (fastText's, which trains cbow better)]")
+                   "[default: 0.75 for sg (word2vec's), 0.5 for cbow and for sg with --maxn (fastText's, which "
+                   "trains them better)]")
 @click.option("--sample", type=click.FloatRange(min=0), default=1e-3, show_default=True,
               help="Subsampling threshold for frequent words (0 = off), word2vec's formula.")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
