@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from seqkit import npzmap
 from seqkit.errors import DataError
 from seqkit.textio import atomic_output
 
@@ -28,7 +29,7 @@ def save(path: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     entries = dict(arrays)
     entries[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_output(path, binary=True) as out:
-        np.savez(out, **entries)
+        npzmap.write(out, entries)
 
 
 def read_metadata(path: str) -> dict:
@@ -61,6 +62,7 @@ class Archive:
 
     def __init__(self, path: str, fmt: str, versions: Iterable[int]):
         self.path = path
+        self._mapped: npzmap.MappedFile | None = None
         what = f"a {fmt} model"
         try:
             self._archive = np.load(path, allow_pickle=False)
@@ -89,12 +91,22 @@ class Archive:
     def names(self) -> list[str]:
         return list(self._archive.files)
 
-    def array(self, name: str, shape: Any, dtype: Any = np.float32) -> np.ndarray:
+    def array(self, name: str, shape: Any, dtype: Any = np.float32, *, mapped: bool = False) -> np.ndarray:
         """The entry `name`, which must have `shape` (a list of ints from the metadata) and `dtype`; the
-        claimed size is checked before the entry is read."""
+        claimed size is checked before the entry is read. With `mapped`, an uncompressed entry is a
+        copy-on-write memory map of the file (read as it is used; see seqkit.npzmap), which stays valid
+        after `close`."""
         shape = check_shape(name, shape, self.path)
         if name not in self._archive.files:
             raise DataError(f"entry {name} is missing", self.path)
+        info = self._archive.zip.getinfo(name + ".npy")
+        if mapped and info.compress_type == zipfile.ZIP_STORED:
+            if self._mapped is None:
+                try:
+                    self._mapped = npzmap.MappedFile(self.path)
+                except OSError as exc:
+                    raise DataError(f"cannot map the model file: {exc.strerror or exc}", self.path) from None
+            return self._mapped.member(info, shape, dtype)
         array = self._archive[name]
         if list(array.shape) != shape or array.dtype != np.dtype(dtype):
             raise DataError(f"entry {name} is {list(array.shape)} {array.dtype}, expected {shape} "

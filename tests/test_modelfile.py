@@ -108,3 +108,47 @@ def test_describe_file_names_what_it_sees(tmp_path):
         archive.writestr("param.npy", b"x")
         archive.writestr("meta.npy", b"y")
     assert modelfile.describe_file(str(tmp_path / "z.npz")) == "a zip archive (.npz) holding param, meta"
+
+
+def test_mapped_entries_are_views_of_the_file_that_never_write_it(tmp_path):
+    arrays = {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "ids": np.arange(5, dtype=np.int64),
+              "none": np.zeros((0, 3), np.float32), "odd": np.arange(3, dtype=np.int32)}
+    path = write(tmp_path / "m.npz", {"format": "f", "version": 1}, arrays)
+    loaded = dict(np.load(path))  # still a plain .npz
+    with modelfile.Archive(path, "f", (1,)) as archive:
+        mapped = {name: archive.array(name, list(a.shape), a.dtype, mapped=True) for name, a in arrays.items()}
+    for name, array in arrays.items():
+        assert np.array_equal(loaded[name], array) and np.array_equal(mapped[name], array)
+        assert mapped[name].dtype == array.dtype and mapped[name].flags.aligned and mapped[name].flags.writeable
+    assert mapped["w"].ctypes.data % 64 == 0  # data aligned in the file, so the map is used, not a copy
+    mapped["w"][0, 0] = 99.0  # copy-on-write: the process sees it, the file does not
+    assert mapped["w"][0, 0] == 99.0 and np.load(path)["w"][0, 0] == 0.0
+    again = write(tmp_path / "again.npz", {"format": "f", "version": 1}, arrays)
+    assert open(again, "rb").read() == open(path, "rb").read()  # same arrays, same bytes
+
+
+def test_numpy_savez_files_still_load_mapped(tmp_path):
+    path = tmp_path / "old.npz"
+    w = np.arange(10, dtype=np.float32).reshape(2, 5)
+    np.savez(path, meta=np.frombuffer(json.dumps({"format": "f", "version": 1}).encode(), dtype=np.uint8), w=w)
+    with modelfile.Archive(str(path), "f", (1,)) as archive:
+        got = archive.array("w", [2, 5], mapped=True)
+        with pytest.raises(DataError, match=r"entry w is \[2, 5\] float32, expected \[5, 2\] float32"):
+            archive.array("w", [5, 2], mapped=True)
+    assert np.array_equal(got, w) and got.flags.aligned and got.flags.writeable
+    compressed = tmp_path / "compressed.npz"
+    np.savez_compressed(compressed, meta=np.frombuffer(json.dumps({"format": "f", "version": 1}).encode(),
+                                                       dtype=np.uint8), w=w)
+    with modelfile.Archive(str(compressed), "f", (1,)) as archive:
+        assert np.array_equal(archive.array("w", [2, 5], mapped=True), w)
+
+
+def test_a_mapped_entry_cut_short_is_refused(tmp_path):
+    path = write(tmp_path / "m.npz", {"format": "f", "version": 1}, {"w": np.ones((64, 64), np.float32)})
+    archive = modelfile.Archive(path, "f", (1,))  # the zip directory is read now, then the file is cut
+    data = open(path, "rb").read()
+    start = data.index(b"\x93NUMPY")
+    open(path, "wb").write(data[:start + 1000])
+    with pytest.raises(DataError, match="entry w runs past the end of the file"):
+        archive.array("w", [64, 64], mapped=True)
+    archive.close()

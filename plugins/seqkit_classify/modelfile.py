@@ -1,6 +1,7 @@
 """The classifier's model file: `.npz` arrays plus a JSON metadata entry; loading it can never run code.
 
-Only the input rows of n-gram buckets that training saw are stored (`bucket_ids`, sorted): a bucket no
+The arrays are memory-mapped when loaded (seqkit.npzmap): prediction reads only the rows its lines use, and
+a large model opens at once. Only the input rows of n-gram buckets that training saw are stored (`bucket_ids`, sorted): a bucket no
 training line used would hold its random initial vector, noise that the file need not carry. Loading
 checks format, version, names, dtypes and shapes against the metadata before trusting anything.
 """
@@ -63,7 +64,7 @@ def load(path: str) -> tuple[dict, Dictionary, Settings, dict[str, np.ndarray]]:
         for name, (shape, dtype) in expected.items():
             if shape is None or shapes.get(name, shape) != shape:
                 raise DataError(f"entry {name}: metadata shape {shapes.get(name)} does not fit the model", path)
-            arrays[name] = archive.array(name, shape, dtype)
+            arrays[name] = archive.array(name, shape, dtype, mapped=True)
     bucket_ids = arrays["bucket_ids"]
     if len(bucket_ids) and (np.any(np.diff(bucket_ids) <= 0) or bucket_ids[0] < 0
                             or bucket_ids[-1] >= settings.buckets):

@@ -8,7 +8,9 @@ microseconds a line before any arithmetic).
 
 from __future__ import annotations
 
-from typing import Sequence
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -19,12 +21,34 @@ from seqkit_classify.data import _features, subword_table
 _ASCII_WHITESPACE = " \t\n\v\f\r"  # what the reader splits on (a no-break space is part of a word)
 
 
+BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+@contextmanager
+def no_blas_probe() -> Iterator[None]:
+    """Numba's first kernel call in a process imports its array-math module, which imports scipy.linalg
+    (0.2-0.4 s, most of a short `seqkit predict`) only to learn whether np.correlate may use BLAS;
+    prediction's kernels use no BLAS, so the probe is answered "no" (a kernel with np.dot compiled later
+    checks BLAS itself, and cached ones find it when they run)."""
+    if "numba.np.arraymath" in sys.modules or BLAS_PROBE in sys.modules:
+        yield
+        return
+    sys.modules[BLAS_PROBE] = None  # an import of it fails at once, its parents not imported
+    try:
+        yield
+    finally:
+        if BLAS_PROBE in sys.modules and sys.modules[BLAS_PROBE] is None:
+            del sys.modules[BLAS_PROBE]
+
+
 class BlockFeatures:
     """A model's features for blocks of raw lines, with the per-type tables kept across blocks."""
 
     def __init__(self, model) -> None:
         self.model = model
         self.table = TokenTable(1 << 62)  # a line is one example, however long
+        with no_blas_probe():
+            TokenTable(1).encode(b"\n")  # the process's first kernel call, made without the probe
         self.type_word = np.zeros(0, dtype=np.int32)
         self.type_label = np.zeros(0, dtype=np.int32)
         self.type_hash = np.zeros(0, dtype=np.int32)
