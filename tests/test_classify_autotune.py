@@ -75,6 +75,10 @@ def test_rungs_and_sampler():
     draws = [first.draw(START) for _ in range(12)]
     assert draws[0] == START and draws == [second.draw(START) for _ in range(12)]
     assert len(set(draws)) == 12 and {d.loss for d in draws} == {"softmax", "hs"}
+    assert all(0.125 <= d.lr <= 1.0 for d in draws[1:])  # within 1/4 to 2x the default's rate
+    bad = Sampler(Params(lr=0.001, dim=2, word_ngrams=1, buckets=10, loss="softmax"), ("softmax",), 7)
+    assert bad.draw(None).lr == 0.001  # the default run
+    assert all(0.05 <= bad.draw(None).lr <= 1.0 for _ in range(20))  # a start outside: the whole range
 
 
 def test_halving_promotes_the_best_third_top_rung_first():

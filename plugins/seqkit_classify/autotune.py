@@ -7,6 +7,8 @@ character n-grams) and shared by the runs that use it. Every run uses the same s
 their settings, not by their luck. The trials go to stderr as a table, or as JSON on stdout with --json
 (rung 0 is the default configuration's run). The time budget covers the search and the refit: the search
 stops early enough for the default's refit, and finalists are cross-validated only while time is left.
+The default run and the refit always finish (they are the model), so a budget shorter than about two
+default trainings, or a starved CPU, is overrun by them.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ FIRST_EPOCHS = 2  # one epoch ranks configurations mostly by how large their ste
 # Learning rates above 1 only win short runs (they rank well at the first rung, then generalise worse)
 # and below 0.05 need more epochs than any rung has; dimensions under 32 save little time.
 LR_RANGE = (0.05, 1.0)
+LR_AROUND = (0.25, 2.0)  # random rates lie within these factors of the default's (which is known good)
 DIMS = (32, 64, 100, 200)
 WORD_NGRAMS = (1, 2, 3)
 BUCKETS = (200_000, 1_000_000, 2_000_000)
@@ -95,6 +96,8 @@ class Sampler:
     def __init__(self, start: Params, losses: tuple[str, ...], seed: int):
         self.start, self.losses = start, losses
         self.rng = np.random.default_rng([seed, 0x70E])
+        low, high = max(LR_RANGE[0], start.lr * LR_AROUND[0]), min(LR_RANGE[1], start.lr * LR_AROUND[1])
+        self.lr_range = (low, high) if low < high else LR_RANGE  # a start outside the range: all of it
         self.seen: set[Params] = set()
 
     def draw(self, best: Params | None) -> Params:
@@ -109,7 +112,7 @@ class Sampler:
 
     def _random(self) -> Params:
         minn, maxn = SUBWORDS[self.rng.integers(len(SUBWORDS))]
-        lr = math.exp(self.rng.uniform(math.log(LR_RANGE[0]), math.log(LR_RANGE[1])))
+        lr = math.exp(self.rng.uniform(math.log(self.lr_range[0]), math.log(self.lr_range[1])))
         return Params(lr=round(lr, 4), dim=int(self.rng.choice(DIMS)), word_ngrams=int(self.rng.choice(WORD_NGRAMS)),
                       buckets=int(self.rng.choice(BUCKETS)), loss=str(self.rng.choice(self.losses)),
                       minn=minn, maxn=maxn)
@@ -120,7 +123,7 @@ class Sampler:
                                     size=int(self.rng.integers(1, 3)), replace=False):
             if name == "lr":
                 lr = best.lr * math.exp(self.rng.normal(0.0, 0.6))
-                changes["lr"] = round(min(max(lr, LR_RANGE[0]), LR_RANGE[1]), 4)
+                changes["lr"] = round(min(max(lr, self.lr_range[0]), self.lr_range[1]), 4)
             elif name == "dim":
                 changes["dim"] = _neighbour(DIMS, best.dim, self.rng)
             elif name == "word_ngrams":
