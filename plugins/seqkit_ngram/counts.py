@@ -294,7 +294,7 @@ class NgramCounter:
             end_word = _block_end(runs, pos, start_word, radix, block_rows)
             parts = []
             for i, (w, c) in enumerate(runs):
-                stop = int(np.searchsorted(w[0], end_word))
+                stop = _rows_before(w[0], end_word)
                 if stop > pos[i]:
                     parts.append((np.ascontiguousarray(w[:, pos[i]:stop].T), np.asarray(c[pos[i]:stop])))
                 pos[i] = stop
@@ -316,11 +316,17 @@ def _release(array: np.ndarray) -> None:
         handle.madvise(mmap.MADV_DONTNEED)
 
 
+def _rows_before(firsts: np.ndarray, word: int) -> int:
+    """Rows of a run whose first word is below `word`. The word is cast to the column's type: given a
+    Python int, np.searchsorted converts the whole int32 column to int64 first (a copy per search)."""
+    return int(np.searchsorted(firsts, firsts.dtype.type(word)))
+
+
 def _block_end(runs, pos, start_word: int, radix: int, block_rows: int) -> int:
     """The largest first word id `end` (> start) whose rows [start, end) across runs fit in a block."""
 
     def rows_below(end: int) -> int:
-        return sum(int(np.searchsorted(w[0], end)) - p for p, (w, _) in zip(pos, runs))
+        return sum(_rows_before(w[0], end) - p for p, (w, _) in zip(pos, runs))
 
     lo, hi = start_word + 1, radix + 1
     if rows_below(lo) >= block_rows:

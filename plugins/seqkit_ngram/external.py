@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from seqkit_ngram.counts import MERGE_OVERHEAD, _block_end, merge_tables
+from seqkit_ngram.counts import MERGE_OVERHEAD, _block_end, _rows_before, merge_tables
 
 MIN_HELD = 1 << 20  # a sorter holds at least this much: tiny budgets would make thousands of runs to merge
 
@@ -137,7 +137,7 @@ class RunSorter:
             end = _block_end(runs, pos, start, self.radix, block_rows)
             parts = []
             for i, ((w, v), f) in enumerate(zip(self.runs, firsts)):
-                stop = int(np.searchsorted(f, end))
+                stop = _rows_before(f, end)
                 if stop > pos[i]:
                     parts.append((w.read(pos[i], stop), v.read(pos[i], stop)))
                 pos[i] = stop
