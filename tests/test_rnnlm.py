@@ -191,6 +191,43 @@ def test_failing_forward_pass_releases_the_worker(monkeypatch):
     net.pool.close()
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pipeline_runs_every_task_and_follow_up_once(threads):
+    """Pipeline: tasks put while the producer works and the follow-ups they return all run exactly once
+    before `finish` returns (with one thread, each at once, its follow-ups first); a task's error reaches
+    `finish` and leaves the pool usable."""
+    from seqkit.recurrent.pool import Pipeline, Pool
+
+    done: list[tuple] = []
+
+    def task(i: int, depth: int):
+        done.append((i, depth))
+        return [lambda: task(i, depth + 1), lambda: task(i, depth + 1)] if depth < 2 else None
+
+    with Pool(threads) as pool:
+        pipeline = Pipeline(pool)
+        for i in range(5):
+            pipeline.put(lambda i=i: task(i, 0))
+            if threads == 1:
+                assert len(done) == 7 * (i + 1)
+        pipeline.finish()
+        assert sorted(done) == sorted((i, d) for i in range(5) for d in (0, 1, 1, 2, 2, 2, 2))
+
+        def failing():
+            raise ValueError("boom")
+
+        pipeline = Pipeline(pool)
+        with pytest.raises(ValueError):
+            pipeline.put(lambda: [failing])
+            pipeline.finish()
+        assert pool.run([lambda: 2, lambda: 3]) == [2, 3]
+        pipeline = Pipeline(pool)
+        pipeline.put(lambda: None)
+        pipeline.abort()
+        assert pool.run([lambda: 4, lambda: 5]) == [4, 5]
+
+
 @pytest.fixture
 def corpus(tmp_path):
     path = tmp_path / "train.txt"

@@ -2,11 +2,13 @@
 softmax output layer, with a hand-written backward pass.
 
 Shapes are time-major: a segment is [T, B] token ids. The output layer (about three quarters of the
-work at PTB's 10k words) runs in blocks of time steps: per block one GEMM for the logits, one fused
-pass for softmax, cross-entropy, its gradient (written over the logits) and the bias gradient, and one
-GEMM for the gradient of the top hidden layer. In training the stack hands each block over as soon as
+work at PTB's 10k words) runs in blocks of time steps: per block the logits (a GEMM per half of the
+vocabulary), one fused pass per half of the rows for softmax, cross-entropy, its gradient (written over
+the logits) and the bias gradient, and the gradient of the top hidden layer (a GEMM per half of the
+vocabulary, the two partial sums then added). In training the stack hands each block over as soon as
 its top layer has produced it, and a worker thread runs the block's output layer meanwhile, so the
-output layer overlaps the (sequential) recurrence. Its weight gradient, which nothing else waits for,
+output layer overlaps the (sequential) recurrence; the halves let both threads share the last blocks
+once the recurrence is done (a `Pipeline`), so neither waits long for the other. Its weight gradient, which nothing else waits for,
 is computed in column blocks in the background while the recurrent layers run backward. All threads
 come from one `Pool`, with OpenBLAS single-threaded.
 
@@ -18,12 +20,13 @@ et al.) applies to each layer's input and to the softmax input. The embedding gr
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from seqkit.recurrent.layers import GATES, LayerState, init_layer_params, make_layer
-from seqkit.recurrent.pool import Pool, Stream, TaskQueue
+from seqkit.recurrent.pool import Pipeline, Pool, TaskQueue
 from seqkit.recurrent.stack import Stack
 from seqkit_rnnlm.gradients import Gradients
 from seqkit.recurrent.output import gather_rows, log_softmax_at, scatter_add_rows, softmax_xent
@@ -95,8 +98,9 @@ class Network:
         self.embedded = np.empty((bptt, batch, E), dtype)
         self.logit_buffer = np.empty((bptt * batch, V), dtype)  # logits, then their gradient
         self.dtop = np.empty((bptt * batch, H), dtype)
+        self.dtop_upper = np.empty((bptt * batch, H), dtype)  # the upper half of the vocabulary's part
         self.losses = np.empty(bptt * batch, np.float64)
-        self.dbias = np.empty((len(self._blocks(bptt)), V), dtype)
+        self.dbias = np.empty((2 * len(self._blocks(bptt)), V), dtype)  # per block, one row per half of its rows
         # the output weight's gradient; when tied, the embedding's (output side, then the input rows added)
         self.output_weight_grad = np.empty_like(params["embed"] if config.tied else params["Wout"])
         self.steps = 0
@@ -174,14 +178,14 @@ class Network:
         if targets.shape != inputs.shape:
             raise ValueError(f"targets {targets.shape} do not match the inputs {inputs.shape}")
         flat = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1)
-        stream = Stream(self.pool)
+        pipeline = Pipeline(self.pool)
         try:
             new_state = self.forward(inputs, state, rng, train=True,
-                                     on_block=lambda t0, t1: stream.put(self._output_task(flat, t0, t1)))
-            stream.finish()
+                                     on_block=lambda t0, t1: pipeline.put(self._output_task(flat, t0, t1)))
         except BaseException:
-            stream.abort()
+            pipeline.abort()
             raise
+        pipeline.finish()
         return self._loss(), self._backward(), new_state
 
     def loss_and_backward(self, targets: np.ndarray) -> tuple[float, Gradients]:
@@ -189,25 +193,49 @@ class Network:
         if targets.shape != (self.steps, self.batch):
             raise ValueError(f"targets {targets.shape} do not match the segment ({self.steps}, {self.batch})")
         flat = np.ascontiguousarray(targets, dtype=np.int64).reshape(-1)
-        queue = TaskQueue([self._output_task(flat, t0, t1) for t0, t1 in self._blocks(self.steps)])
-        self.pool.run([queue.drain] * self.pool.size)
+        pipeline = Pipeline(self.pool)
+        for t0, t1 in self._blocks(self.steps):
+            pipeline.put(self._output_task(flat, t0, t1))
+        pipeline.finish()
         return self._loss(), self._backward()
 
     def _output_task(self, targets: np.ndarray, t0: int, t1: int):
-        """The output layer for steps [t0, t1): logits, softmax cross-entropy with its gradient written
-        over the logits, the bias gradient of the block, and the gradient of the top hidden layer."""
+        """The output layer for steps [t0, t1) as a task that splits (see `Pipeline`): the logits per half
+        of the vocabulary; once both are done, softmax cross-entropy per half of the rows, its gradient
+        written over the logits and the bias gradient into the rows' own `dbias` row; then the gradient of
+        the top hidden layer per half of the vocabulary (into `dtop` and `dtop_upper`), then their sum."""
         lo, hi = t0 * self.batch, t1 * self.batch
-        slot = t0 // max(1, self.block_rows // self.batch)
+        mid = (lo + hi) // 2
+        slot = 2 * (t0 // max(1, self.block_rows // self.batch))
         top, weight, bias, logits = self._top(), self._output_weight(), self.params["bout"], self.logit_buffer
+        vocab = weight.shape[1]
+        halves = [(0, vocab // 2), (vocab // 2, vocab)] if vocab >= 2 else [(0, vocab)]
+        parts = [self.dtop, self.dtop_upper][:len(halves)]
         scale = 1.0 / (self.steps * self.batch)
 
-        def task() -> None:
-            np.matmul(top[lo:hi], weight, out=logits[lo:hi])
-            self.dbias[slot].fill(0)
-            softmax_xent(logits[lo:hi], bias, targets[lo:hi], scale, self.losses[lo:hi], self.dbias[slot])
-            np.matmul(logits[lo:hi], weight.T, out=self.dtop[lo:hi])
+        def logits_half(a: int, b: int):
+            np.matmul(top[lo:hi], weight[:, a:b], out=logits[lo:hi, a:b])
+            return after_logits.arrive()
 
-        return task
+        def softmax_rows(r0: int, r1: int, row: int):
+            self.dbias[row].fill(0)
+            softmax_xent(logits[r0:r1], bias, targets[r0:r1], scale, self.losses[r0:r1], self.dbias[row])
+            return after_softmax.arrive()
+
+        def dtop_half(a: int, b: int, out: np.ndarray):
+            np.matmul(logits[lo:hi, a:b], weight[:, a:b].T, out=out[lo:hi])
+            return after_dtop.arrive()
+
+        def add_parts():
+            if len(parts) == 2:
+                np.add(self.dtop[lo:hi], self.dtop_upper[lo:hi], out=self.dtop[lo:hi])
+
+        after_dtop = _Countdown(len(halves), lambda: [add_parts])
+        after_softmax = _Countdown(2, lambda: [lambda a=a, b=b, out=out: dtop_half(a, b, out)
+                                               for (a, b), out in zip(halves, parts)])
+        after_logits = _Countdown(len(halves), lambda: [lambda: softmax_rows(lo, mid, slot),
+                                                        lambda: softmax_rows(mid, hi, slot + 1)])
+        return lambda: [lambda a=a, b=b: logits_half(a, b) for a, b in halves]
 
     def _loss(self) -> float:
         return float(self.losses[: self.steps * self.batch].mean())
@@ -217,7 +245,7 @@ class Network:
         while a worker computes the output weight gradient and, as each layer is done, that layer's
         weight gradients; then the embedding gradient."""
         T, B = self.steps, self.batch
-        dense: dict[str, np.ndarray] = {"bout": self.dbias[: len(self._blocks(T))].sum(axis=0)}
+        dense: dict[str, np.ndarray] = {"bout": self.dbias[: 2 * len(self._blocks(T))].sum(axis=0)}
         background, squares = self._start_output_weight_grad(dense)
         try:
             # each layer's weight gradients join the worker's queue while this thread goes down the stack
@@ -274,3 +302,16 @@ class _Joined:
     def drain(self) -> None:
         self.queue.drain()
         self.future.result()
+
+
+class _Countdown:
+    """Counts the parts of a step of a task; the last part to arrive gets the next step's tasks."""
+
+    def __init__(self, parts: int, then):
+        self._left, self._then, self._lock = parts, then, threading.Lock()
+
+    def arrive(self):
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        return self._then() if last else None

@@ -4,11 +4,12 @@ A network splits its big products and elementwise passes into pieces and runs th
 single-threaded (`seqkit.recurrent.blas`): one pool for everything instead of OpenBLAS's, Numba's and
 ours competing for the same cores, and a product can overlap other work (`TaskQueue` for work started
 in the background and joined later, `Stream` for tasks handed over one by one while the producer goes
-on). NumPy's matmul and the `nogil` kernels release the GIL, so the pieces really run in parallel.
+on, `Pipeline` for such tasks that split into follow-up tasks, so both threads can share a task's parts). NumPy's matmul and the `nogil` kernels release the GIL, so the pieces really run in parallel.
 """
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -147,3 +148,85 @@ class Stream:
         self._queue.put(None)
         self._future.exception()  # waits; the producer's own error is the one to report
         self._future = None
+
+
+class Pipeline:
+    """Like `Stream`, for tasks that may split: a task returns None or a list of follow-up tasks, which
+    run before anything queued earlier, on whichever thread is free. A producer hands over coarse tasks
+    while it works; once it joins (`finish`), their parts are shared between both threads, so neither
+    waits long for the other's last task. Tasks must write disjoint outputs (the order in which threads
+    take them varies). With no workers each task and its follow-ups run when it is put."""
+
+    def __init__(self, pool: Pool):
+        self._pool = pool
+        self._ready: collections.deque = collections.deque()
+        self._lock = threading.Condition(threading.Lock())
+        self._pending = 0        # tasks queued or running (a running task may still add follow-ups)
+        self._closed = False     # the producer has no more tasks
+        self._failed = False
+        self._future: Future | None = None
+
+    def put(self, task: Callable[[], Sequence[Callable] | None]) -> None:
+        if self._pool.size == 1:
+            self._run_now(task)
+            return
+        if self._future is None:
+            self._future = self._pool.start(self._consume)
+        with self._lock:
+            self._ready.append(task)
+            self._pending += 1
+            self._lock.notify()
+
+    @staticmethod
+    def _run_now(task) -> None:
+        stack = [task]
+        while stack:
+            stack.extend(reversed(stack.pop()() or ()))
+
+    def _consume(self) -> None:
+        while True:
+            with self._lock:
+                while not self._ready and not self._failed and not (self._closed and self._pending == 0):
+                    self._lock.wait()
+                if self._failed or not self._ready:
+                    return
+                task = self._ready.popleft()
+            try:
+                follow = task() or ()
+            except BaseException:
+                with self._lock:
+                    self._failed = True
+                    self._ready.clear()
+                    self._lock.notify_all()
+                raise
+            with self._lock:
+                self._ready.extendleft(reversed(follow))
+                self._pending += len(follow) - 1
+                self._lock.notify_all()
+
+    def finish(self) -> None:
+        """Run what is still to do, follow-ups included, on this thread and the worker; returns when all
+        is done (raising a task's error)."""
+        if self._future is None:
+            return
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+        try:
+            self._consume()
+        finally:
+            future, self._future = self._future, None
+            if not future.done():
+                future.exception()  # wait for the worker in any case
+        future.result()
+
+    def abort(self) -> None:
+        """Drop the tasks not yet started and wait for the worker (when the producer failed)."""
+        if self._future is None:
+            return
+        with self._lock:
+            self._failed = True
+            self._ready.clear()
+            self._lock.notify_all()
+        future, self._future = self._future, None
+        future.exception()
