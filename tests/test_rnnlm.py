@@ -91,6 +91,30 @@ def test_softmax_kernel_equals_numpy(dtype):
     np.testing.assert_allclose(losses, -ref_logp[np.arange(6), targets], rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_training_softmax_kernel_equals_the_shared_one(dtype):
+    """rnnlm's training softmax (a vectorised max) gives the shared kernel's results bit for bit, with
+    negative rows, padding rows and a large vocabulary."""
+    from seqkit.recurrent.output import softmax_xent
+    from seqkit_rnnlm.kernels import softmax_xent_grad
+
+    rng = np.random.default_rng(2)
+    logits = (rng.standard_normal((9, 1003)) * 4).astype(dtype)
+    logits[2] = -logits[2] - 100  # all negative
+    logits[5] = 0.0               # ties, and -0.0 beside +0.0 after the bias
+    bias = rng.standard_normal(1003).astype(dtype)
+    bias[:3] = -0.0
+    targets = rng.integers(0, 1003, 9)
+    targets[6] = -1
+    results = []
+    for kernel in (softmax_xent, softmax_xent_grad):
+        grad, losses, dbias = logits.copy(), np.empty(9), np.zeros(1003, dtype)
+        kernel(grad, bias, targets, 0.25, losses, dbias)
+        results.append((grad, losses, dbias))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_float32_exponential_is_accurate():
     """The vectorisable float32 exp (used by softmax and the gates) stays within a few ulp of exp."""
     from seqkit.recurrent.fastmath import exp_array
