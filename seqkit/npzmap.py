@@ -26,6 +26,7 @@ ZIP64_FIELD_SIZE = 20  # numpy's writer forces zip64: 4 bytes of field header + 
 LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature ... file name length, extra field length
 LOCAL_SIGNATURE = b"PK\x03\x04"
 NPY_HEADER_LIMIT = 1 << 16  # a longer .npy header is not one numpy wrote
+WRITE_CHUNK = 1 << 20
 
 
 def write(handle: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
@@ -41,7 +42,19 @@ def write(handle: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
             pad = -end % ALIGN
             info.extra = struct.pack("<HH", PAD_FIELD, pad) + bytes(pad)
             with archive.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+                _write_npy(member, np.asanyarray(value))
+
+
+def _write_npy(member: IO[bytes], array: np.ndarray) -> None:
+    """What `np.lib.format.write_array` writes, the data passed on in WRITE_CHUNK pieces without copies
+    (numpy copies 16 MiB at a time into a new bytes object when the target is not a real file)."""
+    if array.dtype.hasobject:
+        raise ValueError("model arrays hold numbers, not Python objects")
+    array = np.asarray(array, order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
+    np.lib.format.write_array_header_1_0(member, np.lib.format.header_data_from_array_1_0(array))
+    data = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")
+    for start in range(0, len(data), WRITE_CHUNK):
+        member.write(data[start:start + WRITE_CHUNK])
 
 
 class MappedFile:

@@ -364,3 +364,63 @@ def test_block_prediction_equals_line_by_line(cli_run, train_file, tmp_path, mon
                 [pytest.approx([float(p) for p in r.split()[1::2]], rel=1e-5) for r in line]
         else:
             assert block == line
+
+
+@pytest.mark.parametrize("loss", ["softmax", "hs"])
+def test_features_held_in_a_file_train_the_same_model(cli_run, tmp_path, monkeypatch, loss):
+    """A large input's features live in a temporary file, read in runs whose pages are handed back: with
+    one thread the model is the one in-memory features give (unlabelled lines dropped in place)."""
+    from seqkit_classify import store
+
+    text = tmp_path / "train.txt"
+    text.write_text(TRAIN * 30 + "a line without a label\n" + TRAIN * 30, encoding="utf-8")
+    models = {}
+    for where, spill, run in (("memory", 1 << 40, store.RUN_BYTES), ("file", 0, 300_000)):
+        monkeypatch.setattr(store, "SPILL_BYTES", spill)
+        monkeypatch.setattr(store, "RUN_BYTES", run)  # a few examples per run
+        models[where] = tmp_path / f"{where}.npz"
+        result = cli_run("classify", text, "-o", models[where], "-t", "1", "--loss", loss, "--epochs", "3",
+                         "--word-ngrams", "2", "--seed", "3")
+        assert result.exit_code == 0, result.stderr
+        assert "skipped 1 lines without a label" in result.stderr
+    a, b = (np.load(models[w]) for w in ("memory", "file"))
+    assert np.array_equal(a["bucket_ids"], b["bucket_ids"])
+    np.testing.assert_allclose(a["input"], b["input"], rtol=0, atol=1e-6)  # the lr schedule cut at run ends
+    np.testing.assert_allclose(a["output"], b["output"], rtol=0, atol=1e-6)
+
+
+def test_example_runs_cover_the_order_once():
+    from seqkit_classify.store import FAULT_AROUND, RUN_BYTES, example_runs
+
+    offsets = np.cumsum([0] + [3, 0, 5000, 7] * 50).astype(np.int64)
+    order = np.random.default_rng(0).permutation(200).astype(np.int64)
+    runs = example_runs(order, offsets, 4)
+    assert runs[0][0] == 0 and runs[-1][1] == 200 and all(a < b for a, b in runs)
+    assert all(b == c for (_, b), (c, _) in zip(runs, runs[1:]))
+    assert len(runs) >= 200 * FAULT_AROUND // RUN_BYTES
+    assert example_runs(order[:0], offsets, 4) == []
+
+
+def test_compact_and_init_weights_equal_their_plain_forms(monkeypatch):
+    """compact renumbers buckets in place as np.unique would; init_weights draws in blocks the numbers
+    one draw gives."""
+    from seqkit_classify import train
+    from seqkit_classify.data import Dictionary, Examples
+
+    rng = np.random.default_rng(2)
+    features = np.where(rng.random(500) < 0.3, rng.integers(0, 10, 500), 10 + rng.integers(0, 9000, 500))
+    for dtype in (np.int32, np.int64):
+        examples = Examples(features.astype(dtype), np.array([0, 500]), np.zeros(1, np.int32), np.array([0, 1]),
+                            np.ones(1))
+        bucket_ids = train.compact(examples, 10)
+        unique, rows = np.unique(features[features >= 10] - 10, return_inverse=True)
+        assert np.array_equal(bucket_ids, unique) and bucket_ids.dtype == np.int64
+        assert np.array_equal(examples.features[features >= 10], 10 + rows)
+        assert np.array_equal(examples.features[features < 10], features[features < 10])
+    words = ["</s>"] + [f"w{i}" for i in range(99)]
+    dictionary = Dictionary(words, np.ones(100, np.int64), ["a", "b"], np.ones(2, np.int64))
+    monkeypatch.setattr(train, "INIT_BLOCK", 70)
+    config = train.Config(dim=7, seed=4)
+    weights = train.init_weights(dictionary, np.arange(33), config)
+    one_draw = np.random.default_rng(4).uniform(-1 / 7, 1 / 7, size=(133, 7)).astype(np.float32)
+    assert np.array_equal(weights.input, one_draw)

@@ -15,6 +15,7 @@ from seqkit.textio import check_output_path, open_input
 from seqkit_classify import modelfile
 from seqkit_classify.data import Examples, Settings, check_unlabelled, read_examples, spooled
 from seqkit_classify.scoring import Metric, Validation, measure, top_k
+from seqkit_classify.startup import no_blas_probe
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
 from seqkit_classify.train import train as train_model
 
@@ -36,7 +37,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     settings = Settings(label_prefix=label_prefix, word_ngrams=word_ngrams,
                         buckets=buckets if (word_ngrams > 1 or maxn > 0) else 0, minn=minn, maxn=maxn)
     stats = CorpusStats()
-    with reporter.task("reading training data", total=None):
+    with reporter.task("reading training data", total=None), no_blas_probe():  # the first kernel call
         dictionary, examples = read_examples(paths, settings, min_count=min_count, min_count_label=min_count_label,
                                              errors=errors, stats=stats)
     check_unlabelled(examples, paths, label_prefix, strict, errors, reporter)

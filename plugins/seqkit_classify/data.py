@@ -17,8 +17,10 @@ from seqkit.errors import DataError, SeqkitError
 from seqkit.hashing import word_hash
 from seqkit.vocabulary import read_corpus
 from seqkit_classify import kernels
+from seqkit_classify.store import FeatureStore, wants_store
 
 EOS = "</s>"
+FEATURE_DTYPE = np.int32  # half the memory of int64; int64 only when n_words + buckets reach 2^31
 WHOLE_LINES = 1 << 62  # a line is one example, however long: never cut it into pieces
 
 
@@ -37,16 +39,22 @@ class Settings:
 class Examples:
     """The labelled lines, as CSR arrays: line e's features are `features[feat_offsets[e]:feat_offsets[e+1]]`."""
 
-    features: np.ndarray       # int64: word id, or n_words + bucket
+    features: np.ndarray       # int32 (see feature_dtype): word id, or n_words + bucket
     feat_offsets: np.ndarray   # int64[n + 1]
     labels: np.ndarray         # int32 label ids
     label_offsets: np.ndarray  # int64[n + 1]
     tokens: np.ndarray         # float64: tokens per line (words and labels), for the lr schedule
     unlabelled: int = 0        # lines skipped for having no (known) label
     first_unlabelled: int = -1  # index, among non-empty lines, of the first of those
+    store: FeatureStore | None = None  # where a large `features` lives (see seqkit_classify.store)
 
     def __len__(self) -> int:
         return len(self.feat_offsets) - 1
+
+    def release(self) -> None:
+        """Hand the pages of stored features back (after a pass over them); nothing for in-memory ones."""
+        if self.store is not None:
+            self.store.release()
 
 
 @dataclass
@@ -176,8 +184,11 @@ def _features(ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_b
     label_offsets = np.zeros(n + 1, dtype=np.int64)
     args = (ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets, 0,
             int(dictionary.word_hashes[0]), settings.word_ngrams, settings.buckets, len(dictionary.words))
-    kernels.line_features(*args, False, feat_offsets, np.empty(0, np.int64), label_offsets, np.empty(0, np.int32))
-    features = np.empty(feat_offsets[-1], dtype=np.int64)
+    dtype = feature_dtype(len(dictionary.words), settings.buckets)
+    kernels.line_features(*args, False, feat_offsets, np.empty(0, dtype), label_offsets, np.empty(0, np.int32))
+    count = int(feat_offsets[-1])
+    store = FeatureStore(count, dtype) if wants_store(count, dtype) and not keep_unlabelled else None
+    features = store.array if store is not None else np.empty(count, dtype=dtype)
     labels = np.empty(label_offsets[-1], dtype=np.int32)
     kernels.line_features(*args, True, feat_offsets, features, label_offsets, labels)
     has_label = np.diff(label_offsets) > 0
@@ -186,10 +197,22 @@ def _features(ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_b
     tokens = np.diff(offsets).astype(np.float64) + 1.0  # words, labels and the line's </s>
     if unlabelled and not keep_unlabelled:  # drop them, keeping the CSR arrays consistent
         keep = np.flatnonzero(has_label)
-        features, feat_offsets = _take(features, feat_offsets, keep)
+        if store is not None:  # in place: a copy would bring the features back into memory
+            kept_offsets = np.empty(len(keep) + 1, dtype=np.int64)
+            kernels.keep_lines(features, feat_offsets, keep, kept_offsets)
+            features, feat_offsets = features[:kept_offsets[-1]], kept_offsets
+        else:
+            features, feat_offsets = _take(features, feat_offsets, keep)
         labels, label_offsets = _take(labels, label_offsets, keep)
         tokens = tokens[keep]
-    return Examples(features, feat_offsets, labels, label_offsets, tokens, unlabelled, first)
+    examples = Examples(features, feat_offsets, labels, label_offsets, tokens, unlabelled, first, store)
+    examples.release()
+    return examples
+
+
+def feature_dtype(n_words: int, buckets: int) -> type:
+    """The narrowest type that holds every feature: int32 unless n_words + buckets reach 2^31."""
+    return FEATURE_DTYPE if n_words + max(buckets, 0) < np.iinfo(FEATURE_DTYPE).max else np.int64
 
 
 def take_examples(examples: Examples, keep: np.ndarray) -> Examples:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -25,12 +26,16 @@ class BagOfNgramsClassifier:
         self._row_of_feature = None
         self.bucket_ids = arrays["bucket_ids"]
         self.n_words = len(self.dictionary.words)
-        self.word_index = {w: i for i, w in enumerate(self.dictionary.words)}
         self._subwords: dict[str, np.ndarray] = {}
         if self.loss == "hs":
             from seqkit.sampling import huffman_tree
 
             self.tree = huffman_tree(self.dictionary.label_counts)
+
+    @cached_property
+    def word_index(self) -> dict[str, int]:
+        """Each word's id (made on first use: block prediction does not need it)."""
+        return {w: i for i, w in enumerate(self.dictionary.words)}
 
     def features(self, tokens: Sequence[str]) -> tuple[np.ndarray, int]:
         """(input rows of the features training saw, count of all features): fastText's `getLine`."""
@@ -112,14 +117,13 @@ class BagOfNgramsClassifier:
         if self._row_of_feature is None:
             # every feature's input row, -1 for a bucket training never used (a zero row); one array
             # lookup per feature instead of a binary search
-            table = np.full(self.n_words + max(self.settings.buckets, 0), -1, dtype=np.int64)
+            table = np.full(self.n_words + max(self.settings.buckets, 0), -1, dtype=np.int32)
             table[:self.n_words] = np.arange(self.n_words)
             table[self.n_words + self.bucket_ids] = self.n_words + np.arange(len(self.bucket_ids))
             self._row_of_feature = table
-        rows = self._row_of_feature[examples.features]
         counts = np.diff(examples.feat_offsets)
         hidden32 = np.empty((len(counts), self.input.shape[1]), dtype=np.float32)
-        kernels.mean_rows(self.input, rows, examples.feat_offsets, hidden32)
+        kernels.mean_rows(self.input, self._row_of_feature, examples.features, examples.feat_offsets, hidden32)
         hidden = hidden32.astype(np.float64)
         scores = hidden @ self._output64.T
         if self.loss == "softmax":

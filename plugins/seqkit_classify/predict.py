@@ -8,37 +8,16 @@ microseconds a line before any arithmetic).
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from seqkit.hashing import word_hash
 from seqkit.reader import TokenTable
 from seqkit_classify.data import _features, subword_table
+from seqkit_classify.startup import no_blas_probe
 
 _ASCII_WHITESPACE = " \t\n\v\f\r"  # what the reader splits on (a no-break space is part of a word)
-
-
-BLAS_PROBE = "scipy.linalg.cython_blas"
-
-
-@contextmanager
-def no_blas_probe() -> Iterator[None]:
-    """Numba's first kernel call in a process imports its array-math module, which imports scipy.linalg
-    (0.2-0.4 s, most of a short `seqkit predict`) only to learn whether np.correlate may use BLAS;
-    prediction's kernels use no BLAS, so the probe is answered "no" (a kernel with np.dot compiled later
-    checks BLAS itself, and cached ones find it when they run)."""
-    if "numba.np.arraymath" in sys.modules or BLAS_PROBE in sys.modules:
-        yield
-        return
-    sys.modules[BLAS_PROBE] = None  # an import of it fails at once, its parents not imported
-    try:
-        yield
-    finally:
-        if BLAS_PROBE in sys.modules and sys.modules[BLAS_PROBE] is None:
-            del sys.modules[BLAS_PROBE]
 
 
 class BlockFeatures:
@@ -54,7 +33,22 @@ class BlockFeatures:
         self.type_hash = np.zeros(0, dtype=np.int32)
         self.sub_offsets = np.zeros(1, dtype=np.int64)
         self.sub_buckets = np.zeros(0, dtype=np.int64)
-        self.word_hashes = model.dictionary.word_hashes.view(np.uint32).tolist()
+        self.seeded = self._seed()
+
+    def _seed(self) -> bool:
+        """Give the model's words their own ids as the table's first types, so that a known word costs no
+        Python work when a block meets it (only new tokens do); False if a word could not be seeded."""
+        words = self.model.dictionary.words
+        ids = self.table.seed([w.encode("utf-8", "surrogateescape") for w in words])
+        if not np.array_equal(ids, np.arange(len(words))):
+            self.table = TokenTable(1 << 62)
+            return False
+        n = len(words)
+        self.type_word = np.arange(n, dtype=np.int32)
+        self.type_label = np.full(n, -1, dtype=np.int32)
+        self.type_hash = np.ascontiguousarray(self.model.dictionary.word_hashes, dtype=np.int32)
+        self.sub_offsets, self.sub_buckets = subword_table(words, np.zeros(n, dtype=bool), self.model.settings)
+        return True
 
     def _add_types(self) -> None:
         known, total = len(self.type_word), len(self.table)
@@ -63,10 +57,15 @@ class BlockFeatures:
         prefix = self.model.label_prefix
         words = [self.table.word(i).decode("utf-8", "surrogateescape") for i in range(known, total)]
         is_label = np.array([w.startswith(prefix) for w in words], dtype=bool)
-        index = self.model.word_index
-        ids = [-1 if label else index.get(w, -1) for w, label in zip(words, is_label)]
-        hashes = [0 if label else self.word_hashes[i] if i >= 0 else word_hash(w)
-                  for w, label, i in zip(words, is_label, ids)]
+        if self.seeded:  # every word of the model has its type already: these are not words of it
+            ids = [-1] * len(words)
+            hashes = [0 if label else word_hash(w) for w, label in zip(words, is_label)]
+        else:
+            index = self.model.word_index
+            word_hashes = self.model.dictionary.word_hashes.view(np.uint32)
+            ids = [-1 if label else index.get(w, -1) for w, label in zip(words, is_label)]
+            hashes = [0 if label else int(word_hashes[i]) if i >= 0 else word_hash(w)
+                      for w, label, i in zip(words, is_label, ids)]
         self.type_word = np.concatenate([self.type_word, np.array(ids, dtype=np.int32)])
         # labels play no part in prediction: -2 makes the kernel skip them as labels the model does not know
         self.type_label = np.concatenate([self.type_label, np.where(is_label, -2, -1).astype(np.int32)])

@@ -19,9 +19,11 @@ import numpy as np
 from seqkit.errors import TrainingDiverged
 from seqkit.sampling import alias_table, huffman_tree
 from seqkit_classify import kernels
-from seqkit_classify.data import Dictionary, Examples
+from seqkit_classify.data import FEATURE_DTYPE, Dictionary, Examples
+from seqkit_classify.store import example_runs
 
 NOISE_POWER = 0.5  # fastText draws negative labels from counts^0.5
+INIT_BLOCK = 1 << 20  # numbers drawn at a time when the weights are initialised
 
 
 @dataclass
@@ -55,19 +57,35 @@ class Result:
 
 
 def compact(examples: Examples, n_words: int) -> np.ndarray:
-    """Renumber bucket features to rows after the words, in place; returns the buckets used (sorted)."""
-    grams = examples.features >= n_words
-    bucket_ids, rows = np.unique(examples.features[grams] - n_words, return_inverse=True)
-    examples.features[grams] = n_words + rows
-    return bucket_ids
+    """Renumber bucket features to rows after the words, in place; returns the buckets used (sorted).
+
+    Two passes over the features and one flag per bucket: no copy of the features (on a large input
+    they are hundreds of MB, and a sort of them would need several copies)."""
+    features = examples.features
+    top = int(features.max()) if len(features) else -1
+    used = np.zeros(max(top - n_words + 1, 0), dtype=bool)
+    kernels.mark_buckets(features, n_words, used)
+    bucket_ids = np.flatnonzero(used)
+    row_of_bucket = np.cumsum(used, dtype=features.dtype) - 1
+    del used
+    kernels.renumber_buckets(features, n_words, row_of_bucket)
+    examples.release()
+    return bucket_ids.astype(np.int64, copy=False)
 
 
 def init_weights(dictionary: Dictionary, bucket_ids: np.ndarray, config: Config) -> Weights:
-    """fastText's initialisation: input rows uniform in +-1/dim, output rows zero."""
+    """fastText's initialisation: input rows uniform in +-1/dim, output rows zero.
+
+    The float64 draws are made a block of rows at a time (the same stream as one draw of them all): a
+    whole float64 matrix would be twice the model's size."""
     rng = np.random.default_rng(config.seed)
     rows = len(dictionary.words) + len(bucket_ids)
     bound = 1.0 / config.dim
-    input_rows = rng.uniform(-bound, bound, size=(rows, config.dim)).astype(np.float32)
+    input_rows = np.empty((rows, config.dim), dtype=np.float32)
+    step = max(1, INIT_BLOCK // config.dim)
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        input_rows[start:stop] = rng.uniform(-bound, bound, size=(stop - start, config.dim))
     n_output = len(dictionary.labels) - 1 if config.loss == "hs" else len(dictionary.labels)
     return Weights(input_rows, np.zeros((n_output, config.dim), dtype=np.float32), bucket_ids)
 
@@ -111,9 +129,25 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
                 rng = _rng_state(config.seed, epoch, t)
                 hidden = np.zeros(config.dim, dtype=np.float32)
                 grad = np.zeros(config.dim, dtype=np.float32)
-                return step(part, examples.features, examples.feat_offsets, examples.labels,
-                            examples.label_offsets, examples.tokens, weights.input, weights.output, class_weight,
-                            config.lr, epoch / config.epochs, 1.0 / config.epochs, rng, hidden, grad)
+                progress, span = epoch / config.epochs, 1.0 / config.epochs
+                if examples.store is None:
+                    return step(part, examples.features, examples.feat_offsets, examples.labels,
+                                examples.label_offsets, examples.tokens, weights.input, weights.output,
+                                class_weight, config.lr, progress, span, rng, hidden, grad)
+                # stored features: the part in runs, each run's pages released after it (see
+                # seqkit_classify.store); each run covers its share of the learning-rate schedule
+                runs = example_runs(part, examples.feat_offsets, examples.features.itemsize)
+                share = examples.tokens[part]
+                total, done, loss = float(share.sum()), 0.0, 0.0
+                for a, b in runs:
+                    size = float(share[a:b].sum())
+                    loss += step(part[a:b], examples.features, examples.feat_offsets, examples.labels,
+                                 examples.label_offsets, examples.tokens, weights.input, weights.output,
+                                 class_weight, config.lr, progress + span * done / total, span * size / total,
+                                 rng, hidden, grad)
+                    done += size
+                    examples.release()
+                return loss
 
             total = sum(pool.map(run, range(shares)))
             trained += float(examples.tokens.sum())
@@ -141,7 +175,7 @@ def _rng_state(seed: int, epoch: int, thread: int) -> np.ndarray:
 
 def load_kernels(config: Config) -> None:
     """Compile (or load from the cache) the kernels this run uses, on a tiny input."""
-    tiny = Examples(np.array([1, 2], np.int64), np.array([0, 2], np.int64), np.array([0], np.int32),
+    tiny = Examples(np.array([1, 2], FEATURE_DTYPE), np.array([0, 2], np.int64), np.array([0], np.int32),
                     np.array([0, 1], np.int64), np.ones(1))
     d = Dictionary(["</s>", "a", "b"], np.ones(3, np.int64), ["x", "y"], np.array([2, 1], np.int64),
                    np.zeros(3, np.int32))
