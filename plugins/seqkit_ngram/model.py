@@ -84,7 +84,12 @@ class NgramModel:
         logp = np.empty(size, dtype=np.float64)
         lengths = np.empty(size, dtype=np.int64)
         oov = np.empty(size, dtype=np.bool_)
-        cuts = np.unique(np.searchsorted(offsets, np.arange(offsets[0], offsets[-1], CHUNK_TOKENS)[1:]))
+        # an even number of chunks of equal size (whatever the threads, so the sums' rounding is the same):
+        # two threads finish together
+        chunks = -(-int(offsets[-1] - offsets[0]) // CHUNK_TOKENS)
+        chunks += chunks > 1 and chunks % 2
+        targets = offsets[0] + (offsets[-1] - offsets[0]) * np.arange(1, max(chunks, 1)) // max(chunks, 1)
+        cuts = np.unique(np.searchsorted(offsets, targets))
         bounds = [0, *cuts[(cuts > 0) & (cuts < sentences)].tolist(), sentences]
         sums = np.zeros((len(bounds) - 1, 4), dtype=np.float64)
 

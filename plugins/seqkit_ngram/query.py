@@ -52,6 +52,7 @@ def _prefetch_token(w, rows, lane, at, homes, order, vocab_size, table, starts, 
                 home = _home(context * vocab_size + w, buckets[n])
                 homes[lane, n] = home
                 _prefetch(table, 3 * (starts[n] + home))
+                _prefetch(table, 3 * (starts[n] + home) + 2)  # a 24-byte entry may straddle two cache lines
 
 
 @njit(nogil=True, cache=True, inline="always")
