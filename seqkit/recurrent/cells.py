@@ -97,13 +97,17 @@ def gru_forward(xpre, hpre, bias, bias_h, h_prev, h, gates):  # pragma: no cover
     hidden = three // 3
     one = like(1.0, xpre[0, 0])
     for b in range(batch):
+        x, hp, g, hb, out = xpre[b], hpre[b], gates[b], h_prev[b], h[b]
+        # three loops over few arrays each, which LLVM vectorises (one loop over all of them it leaves scalar)
+        for j in range(2 * hidden):
+            g[j] = sigmoid(x[j] + bias[j] + hp[j] + bias_h[j])
         for k in range(hidden):
-            r = sigmoid(xpre[b, k] + bias[k] + hpre[b, k] + bias_h[k])
-            z = sigmoid(xpre[b, hidden + k] + bias[hidden + k] + hpre[b, hidden + k] + bias_h[hidden + k])
-            hn = hpre[b, 2 * hidden + k] + bias_h[2 * hidden + k]
-            n = ftanh(xpre[b, 2 * hidden + k] + bias[2 * hidden + k] + r * hn)
-            gates[b, k], gates[b, hidden + k], gates[b, 2 * hidden + k], gates[b, 3 * hidden + k] = r, z, n, hn
-            h[b, k] = (one - z) * n + z * h_prev[b, k]
+            hn = hp[2 * hidden + k] + bias_h[2 * hidden + k]
+            g[3 * hidden + k] = hn
+            g[2 * hidden + k] = ftanh(x[2 * hidden + k] + bias[2 * hidden + k] + g[k] * hn)
+        for k in range(hidden):
+            z = g[hidden + k]
+            out[k] = (one - z) * g[2 * hidden + k] + z * hb[k]
 
 
 @njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
@@ -114,19 +118,20 @@ def gru_backward(gates, h_prev, dout, dh, dxpre, dhpre, dh_prev_direct):  # prag
     hidden = four // 4
     one = like(1.0, gates[0, 0])
     for b in range(batch):
+        g, hb, do, dhb, dx, dhp, direct = gates[b], h_prev[b], dout[b], dh[b], dxpre[b], dhpre[b], dh_prev_direct[b]
+        # split like `gru_forward`, so that each loop vectorises
         for k in range(hidden):
-            r, z, n, hn = gates[b, k], gates[b, hidden + k], gates[b, 2 * hidden + k], gates[b, 3 * hidden + k]
-            d = dout[b, k] + dh[b, k]
-            dn = d * (one - z) * (one - n * n)
-            dz = d * (h_prev[b, k] - n) * z * (one - z)
-            dr = dn * hn * r * (one - r)
-            dxpre[b, k] = dr
-            dxpre[b, hidden + k] = dz
-            dxpre[b, 2 * hidden + k] = dn
-            dhpre[b, k] = dr
-            dhpre[b, hidden + k] = dz
-            dhpre[b, 2 * hidden + k] = dn * r
-            dh_prev_direct[b, k] = d * z
+            z, n = g[hidden + k], g[2 * hidden + k]
+            d = do[k] + dhb[k]
+            dx[2 * hidden + k] = d * (one - z) * (one - n * n)
+            dx[hidden + k] = d * (hb[k] - n) * z * (one - z)
+            direct[k] = d * z
+        for k in range(hidden):
+            r, dn = g[k], dx[2 * hidden + k]
+            dx[k] = dn * g[3 * hidden + k] * r * (one - r)
+            dhp[2 * hidden + k] = dn * r
+        for j in range(2 * hidden):
+            dhp[j] = dx[j]
 
 
 # -- whole runs of steps for a batch of one (scoring a text, generation) -------------------------------
