@@ -4,6 +4,8 @@ loss's gradient, the kernels against NumPy, fastText's P@k/R@k, reproducibility,
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -325,12 +327,17 @@ def test_class_weight_and_pretrained_vectors_change_the_model(cli_run, train_fil
     np.testing.assert_allclose(rows[words.index("butter")], 5.0, atol=1e-3)
 
 
+@pytest.mark.parametrize("quick", [True, False])
 @pytest.mark.parametrize("loss,options", [("softmax", ["--word-ngrams", "2"]), ("hs", ["--minn", "2", "--maxn", "4"]),
                                           ("ns", []), ("ova", ["--word-ngrams", "3", "--buckets", "50"])])
-def test_block_prediction_equals_line_by_line(cli_run, train_file, tmp_path, monkeypatch, loss, options):
-    """`predict` and `test` read blocks of lines through the compiled reader; every line, blank or labels
-    only or of unknown words, gets what the one-line path gives it."""
+def test_block_prediction_equals_line_by_line(cli_run, train_file, tmp_path, monkeypatch, loss, options, quick):
+    """`predict` and `test` read blocks of lines through the compiled reader (or, for the first MiB, in
+    NumPy alone); every line, blank or labels only or of unknown words, gets what the one-line path
+    gives it."""
     from seqkit.commands import classification
+    from seqkit_classify import quick as quick_path
+
+    monkeypatch.setattr(quick_path, "QUICK_BYTES", quick_path.QUICK_BYTES if quick else 0)
 
     model = tmp_path / "m.npz"
     result = cli_run("classify", train_file, "-o", model, "--loss", loss, "--epochs", "20", "-t", "1", "-q", *options)
@@ -424,3 +431,21 @@ def test_compact_and_init_weights_equal_their_plain_forms(monkeypatch):
     weights = train.init_weights(dictionary, np.arange(33), config)
     one_draw = np.random.default_rng(4).uniform(-1 / 7, 1 / 7, size=(133, 7)).astype(np.float32)
     assert np.array_equal(weights.input, one_draw)
+
+
+def test_a_short_prediction_never_loads_numba_and_prints_what_the_compiled_path_does(seqkit_proc, train_file,
+                                                                                     tmp_path):
+    model = tmp_path / "m.npz"
+    assert seqkit_proc("classify", train_file, "-o", model, "-t", "1", "--epochs", "5", "-q").returncode == 0
+    text = "the team won\n\nbutter école flour __label__food\nzzz\n"
+    probe = ("import sys, runpy; sys.argv = ['seqkit', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('seqkit', run_name='__main__')\n"
+             "except SystemExit:\n    pass\nprint('numba' in sys.modules, file=sys.stderr)\n")
+    runs = {}
+    for quick_bytes in ("", "0"):
+        setup = f"import seqkit_classify.quick as q; q.QUICK_BYTES = {quick_bytes or 'q.QUICK_BYTES'}\n"
+        out = subprocess.run([sys.executable, "-c", setup + probe, "predict", "-m", str(model), "-", "--prob", "-k",
+                              "-1"], input=text, capture_output=True, text=True, check=True)
+        runs[quick_bytes] = out
+    assert runs[""].stderr.strip() == "False" and runs["0"].stderr.strip() == "True"
+    assert runs[""].stdout == runs["0"].stdout and len(runs[""].stdout.splitlines()) == 4

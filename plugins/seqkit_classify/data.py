@@ -1,6 +1,7 @@
 """Labelled lines in fastText's format -> a vocabulary, labels and every line's input features.
 
-The core reader splits and numbers the tokens in one compiled pass; a token starting with the label
+(Numba loads only when features are computed: a model file is read without it.) The core reader splits
+and numbers the tokens in one compiled pass; a token starting with the label
 prefix, anywhere on the line, is a label. Features are computed once (fastText recomputes them every
 epoch): word ids, then `n_words + bucket` for hashed character and word n-grams, `</s>` ending each line.
 """
@@ -14,9 +15,7 @@ import numpy as np
 
 from seqkit.corpus import CorpusStats, locate_line, materialize_stdin
 from seqkit.errors import DataError, SeqkitError
-from seqkit.hashing import word_hash
 from seqkit.vocabulary import read_corpus
-from seqkit_classify import kernels
 from seqkit_classify.store import FeatureStore, wants_store
 
 EOS = "</s>"
@@ -69,6 +68,8 @@ class Dictionary:
 
     def __post_init__(self) -> None:
         if self.word_hashes is None:
+            from seqkit.hashing import word_hash
+
             self.word_hashes = np.array([word_hash(w) for w in self.words], dtype=np.uint32).view(np.int32)
 
 
@@ -121,6 +122,8 @@ def featurise(lines: Lines, settings: Settings, dictionary: Dictionary, keep_unl
     label_index = {w: i for i, w in enumerate(dictionary.labels)}
     type_word = np.array([-1 if lab else word_index.get(w, -1) for w, lab in zip(types, is_label)], dtype=np.int32)
     type_label = np.array([label_index.get(w, -2) if lab else -1 for w, lab in zip(types, is_label)], dtype=np.int32)
+    from seqkit.hashing import word_hash
+
     known_hashes = dictionary.word_hashes.view(np.uint32).tolist()
     type_hash = np.array([0 if lab else known_hashes[i] if i >= 0 else word_hash(w)
                           for w, lab, i in zip(types, is_label, type_word.tolist())], dtype=np.uint32).view(np.int32)
@@ -162,6 +165,8 @@ def subword_table(types: list[str], is_label: np.ndarray, settings: Settings) ->
     offsets = np.zeros(len(types) + 1, dtype=np.int64)
     if settings.maxn <= 0 or settings.buckets <= 0:
         return offsets, np.zeros(0, dtype=np.int64)
+    from seqkit_classify import kernels
+
     parts = []
     scratch = np.empty(16, dtype=np.int64)
     for t, (word, label) in enumerate(zip(types, is_label)):
@@ -179,6 +184,8 @@ def subword_table(types: list[str], is_label: np.ndarray, settings: Settings) ->
 
 def _features(ids, offsets, type_word, type_label, type_hash, sub_offsets, sub_buckets, dictionary: Dictionary,
               settings: Settings, keep_unlabelled: bool = False) -> Examples:
+    from seqkit_classify import kernels
+
     n = len(offsets) - 1
     feat_offsets = np.zeros(n + 1, dtype=np.int64)
     label_offsets = np.zeros(n + 1, dtype=np.int64)

@@ -7,8 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from seqkit.hashing import line_ngram_buckets, word_hash
-from seqkit_classify import kernels, modelfile
+from seqkit_classify import modelfile
 from seqkit_classify.data import EOS
 
 
@@ -23,6 +22,8 @@ class BagOfNgramsClassifier:
         self.input, self.output = arrays["input"], arrays["output"]
         self._output64 = self.output.astype(np.float64)
         self._blocks = None  # the block predictor, made on first use
+        self.quick_bytes = 0  # text predicted without Numba so far (seqkit_classify.quick)
+        self.quick_hashes: dict[str, int] = {}
         self._row_of_feature = None
         self.bucket_ids = arrays["bucket_ids"]
         self.n_words = len(self.dictionary.words)
@@ -49,10 +50,14 @@ class BagOfNgramsClassifier:
                 rows.append(wid)
                 hashes.append(int(self.dictionary.word_hashes[wid]))
             else:
+                from seqkit.hashing import word_hash
+
                 hashes.append(np.int32(np.uint32(word_hash(token))).item())
             if s.maxn > 0 and token != EOS:
                 buckets.append(self.subwords(token))
-        if s.word_ngrams > 1 and s.buckets > 0:
+        if s.word_ngrams > 1 and s.buckets > 0 and len(hashes) > 1:  # (a blank line: no Numba to load)
+            from seqkit.hashing import line_ngram_buckets
+
             buckets.append(line_ngram_buckets(np.array(hashes, dtype=np.int32), s.word_ngrams, s.buckets))
         grams = np.concatenate(buckets) if buckets else np.zeros(0, dtype=np.int64)
         count = len(rows) + len(grams)
@@ -65,6 +70,8 @@ class BagOfNgramsClassifier:
     def subwords(self, word: str) -> np.ndarray:
         found = self._subwords.get(word)
         if found is None:
+            from seqkit_classify import kernels
+
             data = np.frombuffer(("<" + word + ">").encode("utf-8"), dtype=np.uint8)
             out = np.empty(max(len(data) * self.settings.maxn, 1), dtype=np.int64)
             found = out[:kernels.char_ngram_buckets(data, self.settings.minn, self.settings.maxn,
@@ -95,13 +102,20 @@ class BagOfNgramsClassifier:
 
     def predict_lines(self, lines: Sequence[str], k: int, threshold: float) -> list[list[tuple[str, float]]]:
         """`predict` for a block of raw lines (label tokens ignored): the same labels and probabilities as
-        line by line, from the compiled reader, the training kernel's features and one matrix product."""
-        if self._blocks is None:
-            from seqkit_classify.predict import BlockFeatures
+        line by line, from the compiled reader, the training kernel's features and one matrix product (the
+        first MiB of text in NumPy alone: see seqkit_classify.quick)."""
+        from seqkit_classify import quick
 
-            self._blocks = BlockFeatures(self)
-        examples, filled = self._blocks.examples(lines)
-        probs = self.batch_probabilities(examples)
+        if quick.fits(self, lines):
+            feats, offsets, filled = quick.features(self, lines)
+            probs = self.probabilities_of_hidden(quick.hidden(self, feats, offsets))
+        else:
+            if self._blocks is None:
+                from seqkit_classify.predict import BlockFeatures
+
+                self._blocks = BlockFeatures(self)
+            examples, filled = self._blocks.examples(lines)
+            probs = self.batch_probabilities(examples)
         order = np.argsort(-probs, axis=1, kind="stable")
         if k > 0:
             order = order[:, :k]
@@ -112,18 +126,27 @@ class BagOfNgramsClassifier:
         blank = self.predict([], k, threshold) if not filled.all() else []
         return [next(found) if full else list(blank) for full in filled.tolist()]
 
-    def batch_probabilities(self, examples) -> np.ndarray:
-        """[lines, labels] probabilities, computed as `probabilities` computes one line's."""
+    def row_of_feature(self) -> np.ndarray:
+        """Every feature's input row, -1 for a bucket training never used (a zero row): one array lookup
+        per feature instead of a binary search."""
         if self._row_of_feature is None:
-            # every feature's input row, -1 for a bucket training never used (a zero row); one array
-            # lookup per feature instead of a binary search
             table = np.full(self.n_words + max(self.settings.buckets, 0), -1, dtype=np.int32)
             table[:self.n_words] = np.arange(self.n_words)
             table[self.n_words + self.bucket_ids] = self.n_words + np.arange(len(self.bucket_ids))
             self._row_of_feature = table
+        return self._row_of_feature
+
+    def batch_probabilities(self, examples) -> np.ndarray:
+        """[lines, labels] probabilities, computed as `probabilities` computes one line's."""
+        from seqkit_classify import kernels
+
         counts = np.diff(examples.feat_offsets)
         hidden32 = np.empty((len(counts), self.input.shape[1]), dtype=np.float32)
-        kernels.mean_rows(self.input, self._row_of_feature, examples.features, examples.feat_offsets, hidden32)
+        kernels.mean_rows(self.input, self.row_of_feature(), examples.features, examples.feat_offsets, hidden32)
+        return self.probabilities_of_hidden(hidden32)
+
+    def probabilities_of_hidden(self, hidden32: np.ndarray) -> np.ndarray:
+        """[lines, labels] probabilities from the lines' float32 hidden vectors."""
         hidden = hidden32.astype(np.float64)
         scores = hidden @ self._output64.T
         if self.loss == "softmax":
@@ -135,7 +158,7 @@ class BagOfNgramsClassifier:
             return right
         t = self.tree
         if not len(t.codes):
-            return np.ones((len(counts), len(self.labels)))
+            return np.ones((len(hidden32), len(self.labels)))
         taken = np.where(t.codes == 0, right[:, t.points], 1.0 - right[:, t.points])
         return np.exp(np.add.reduceat(np.log(np.maximum(taken, 1e-300)), t.offsets[:-1], axis=1))
 
