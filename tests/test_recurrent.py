@@ -208,6 +208,34 @@ def test_padded_batch_equals_each_sequence_alone(cell, reverse):
         np.testing.assert_allclose(grads[name], summed[name], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_split_batch_runs_bands_of_rows_on_the_pool_with_the_same_results(cell, reverse):
+    """With `split_batch`, each pool thread runs the steps of its own rows: outputs, final state and every
+    gradient are those of the whole batch on one thread (padding included)."""
+    from seqkit.recurrent.layers import init_layer_params, make_layer
+    from seqkit.recurrent.pool import Pool
+
+    rng = np.random.default_rng(3)
+    params = init_layer_params(cell, 4, 3, rng, tag="0", scale=0.6, dtype=np.float64)
+    x = rng.standard_normal((6, 16, 4))
+    state = _state(cell, rng, 16, 3)
+    dout = rng.standard_normal((6, 16, 3))
+    lengths = rng.integers(1, 7, size=16)
+    results = []
+    with Pool(2) as pool:
+        for split in (False, True):
+            layer = make_layer(cell, params, "0", batch=16, max_steps=6, reverse=reverse, pool=pool, split_batch=split)
+            assert len(layer.bands) == (2 if split else 1)
+            final = layer.forward(x, state, lengths)
+            grads: dict = {}
+            dx, dinitial = layer.backward(dout, grads, dfinal=final, need_dinitial=True)
+            results.append([layer.outputs().copy(), *final, dx.copy(), *dinitial,
+                            *(grads[name].copy() for name in sorted(grads))])
+    for one, split in zip(*results):
+        np.testing.assert_allclose(split, one, rtol=1e-12, atol=1e-14)
+
+
 def test_stack_output_chains_layers_and_rejects_mismatches():
     from seqkit.recurrent.layers import init_layer_params, make_layer
     from seqkit.recurrent.stack import Stack

@@ -23,6 +23,13 @@ carried state, and padding adds nothing to any gradient.
 Use: `forward(x, state)` then `backward(dout, grads)`; a caller that interleaves layers block by block
 (a stack overlapping other work with the recurrence) calls `begin`, `input_products`, `steps` and
 `final_state` itself.
+
+Threads: with `split_batch`, the steps forward and back run as one band of batch rows per pool thread
+(rows never interact in the recurrence, so each band runs all its steps without waiting for the others);
+the results are those of one band, row for row. Only for a caller that leaves the pool idle meanwhile.
+
+The module is longer than 400 lines because the three cells share one step order and padding logic
+that would otherwise be split across files for no reader's benefit.
 """
 
 from __future__ import annotations
@@ -71,7 +78,7 @@ class RecurrentLayer:
     cell: ClassVar[str] = ""
 
     def __init__(self, params: dict[str, np.ndarray], tag: str, *, batch: int, max_steps: int,
-                 reverse: bool = False, pool: Pool | None = None):
+                 reverse: bool = False, pool: Pool | None = None, split_batch: bool = False):
         self.params = params
         self.names = param_names(self.cell, tag)
         missing = [name for name in self.names.values() if name not in params]
@@ -85,6 +92,8 @@ class RecurrentLayer:
                              f"{params[self.names['Wh']].shape} do not have {gates} gates of {self.hidden}")
         self.batch, self.max_steps, self.reverse = batch, max_steps, reverse
         self.pool = pool or Pool(1)
+        # row bands of at least 8 rows, so that each band's products still run as matrix products
+        self.bands = self.pool.ranges(batch, min(self.pool.size, batch // 8)) if split_batch else [(0, batch)]
         self.dtype = dtype = weight.dtype
         H, G = self.hidden, gates * self.hidden
         # hs[prev(t)] is the state step t reads, hs[out(t)] the one it writes: forward hs[t] -> hs[t + 1]
@@ -165,22 +174,31 @@ class RecurrentLayer:
         if self.batch == 1 and self.padding is None:  # one kernel call for all the steps (see cells.lstm_run)
             self._run(t0, t1, Wh)
             return
-        for t in (range(t1 - 1, t0 - 1, -1) if self.reverse else range(t0, t1)):
-            np.matmul(self.hs[t + self._prev], Wh, out=self.scratch)
-            self._step(t, t + self._prev, t + self._out)
-            if self.padding is not None and self.padding[t].any():
-                self._carry(self.padding[t], t + self._prev, t + self._out)
+        if len(self.bands) == 1:
+            self._band_steps(t0, t1, Wh, slice(0, self.batch))
+        else:
+            self.pool.run([lambda b0=b0, b1=b1: self._band_steps(t0, t1, Wh, slice(b0, b1)) for b0, b1 in self.bands])
 
-    def _step(self, t: int, prev: int, out: int) -> None:
+    def _band_steps(self, t0: int, t1: int, Wh: np.ndarray, r: slice) -> None:
+        """Steps [t0, t1) for the batch rows `r`."""
+        for t in (range(t1 - 1, t0 - 1, -1) if self.reverse else range(t0, t1)):
+            np.matmul(self.hs[t + self._prev, r], Wh, out=self.scratch[r])
+            self._step(t, t + self._prev, t + self._out, r)
+            if self.padding is not None:
+                padded = self.padding[t, r]
+                if padded.any():
+                    self._carry(padded, t + self._prev, t + self._out, r)
+
+    def _step(self, t: int, prev: int, out: int, r: slice) -> None:
         raise NotImplementedError
 
     def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
         """Steps [t0, t1) in one kernel call, recurrent products included (batch 1, no padding)."""
         raise NotImplementedError
 
-    def _carry(self, rows: np.ndarray, prev: int, out: int) -> None:
-        """Padded rows keep the state they had."""
-        self.hs[out][rows] = self.hs[prev][rows]
+    def _carry(self, rows: np.ndarray, prev: int, out: int, r: slice) -> None:
+        """Padded rows (a mask over the band `r`) keep the state they had."""
+        self.hs[out, r][rows] = self.hs[prev, r][rows]
 
     # -- backward --------------------------------------------------------------------------------------
 
@@ -197,21 +215,33 @@ class RecurrentLayer:
         if dout.shape != (T, self.batch, self.hidden):
             raise ValueError(f"dout {dout.shape} does not match the outputs ({T}, {self.batch}, {self.hidden})")
         self._begin_backward(dfinal)
+        if len(self.bands) == 1:
+            self._band_backward(dout, need_dinitial, slice(0, self.batch))
+        else:
+            self.pool.run([lambda b0=b0, b1=b1: self._band_backward(dout, need_dinitial, slice(b0, b1))
+                           for b0, b1 in self.bands])
+        dinitial = self._dstate() if need_dinitial else None
+        return self._weight_grads(grads, defer=defer), dinitial
+
+    def _band_backward(self, dout: np.ndarray, need_dinitial: bool, r: slice) -> None:
+        """The steps back for the batch rows `r`."""
+        T = self.length
         order = range(T) if self.reverse else range(T - 1, -1, -1)
         last = order[-1]
         WhT = self.params[self.names["Wh"]].T
         for t in order:
-            rows = self.padding[t] if self.padding is not None and self.padding[t].any() else None
-            carried = self._save_carry(dout[t], rows) if rows is not None else None
-            self._step_back(t, t + self._prev, t + self._out, dout[t])
+            rows = None
+            if self.padding is not None:
+                rows = self.padding[t, r]
+                rows = rows if rows.any() else None
+            carried = self._save_carry(dout[t, r], rows, r) if rows is not None else None
+            self._step_back(t, t + self._prev, t + self._out, dout[t, r], r)
             if rows is not None:
-                self._drop_padded(t, rows, carried)
+                self._drop_padded(t, rows, carried, r)
             if t != last or need_dinitial:
-                self._recurrent_grad(t, WhT)
+                self._recurrent_grad(t, WhT, r)
                 if rows is not None:
-                    self.dh[rows] = carried[0]
-        dinitial = self._dstate() if need_dinitial else None
-        return self._weight_grads(grads, defer=defer), dinitial
+                    self.dh[r][rows] = carried[0]
 
     def _begin_backward(self, dfinal: LayerState | None) -> None:
         if dfinal is None:
@@ -222,19 +252,20 @@ class RecurrentLayer:
     def _dstate(self) -> LayerState:
         return (self.dh.copy(),)
 
-    def _save_carry(self, dout_t: np.ndarray, rows: np.ndarray) -> tuple:
-        """What padded rows pass straight back to the previous state: dL/dh (and the LSTM's dL/dc)."""
-        return (dout_t[rows] + self.dh[rows],)
+    def _save_carry(self, dout_t: np.ndarray, rows: np.ndarray, r: slice) -> tuple:
+        """What padded rows (a mask over the band `r`; dout_t is the band's) pass straight back to the
+        previous state: dL/dh (and the LSTM's dL/dc)."""
+        return (dout_t[rows] + self.dh[r][rows],)
 
-    def _drop_padded(self, t: int, rows: np.ndarray, carried: tuple) -> None:
-        self.dpre[t][rows] = 0
+    def _drop_padded(self, t: int, rows: np.ndarray, carried: tuple, r: slice) -> None:
+        self.dpre[t, r][rows] = 0
 
-    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray) -> None:
+    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray, r: slice) -> None:
         raise NotImplementedError
 
-    def _recurrent_grad(self, t: int, WhT: np.ndarray) -> None:
-        """dL/d(previous state) through the recurrent product, into `dh`."""
-        np.matmul(self.dpre[t], WhT, out=self.dh)
+    def _recurrent_grad(self, t: int, WhT: np.ndarray, r: slice) -> None:
+        """dL/d(previous state) of the rows `r` through the recurrent product, into `dh`."""
+        np.matmul(self.dpre[t, r], WhT, out=self.dh[r])
 
     def _previous_states(self) -> np.ndarray:
         """[T, B, H]: the state each step read."""
@@ -252,17 +283,28 @@ class RecurrentLayer:
         Wx, Wh, b = self.names["Wx"], self.names["Wh"], self.names["b"]
         states, x = self._previous_states().reshape(rows, -1), self.x.reshape(rows, -1)
 
-        def weights() -> None:
+        dx = self.dx[:T].reshape(rows, -1)
+
+        def recurrent_side() -> None:
             grads[Wh] = np.matmul(states.T, flat_dh_pre, out=self.grads[Wh])
+
+        def input_side() -> None:
             grads[Wx] = np.matmul(x.T, flat_dx_pre, out=self.grads[Wx])
             grads[b] = flat_dx_pre.sum(axis=0, out=self.grads[b])
 
-        if defer is None:
-            weights()
+        def input_grad() -> None:
+            np.matmul(flat_dx_pre, self.params[Wx].T, out=dx)
+
+        if defer is not None:
+            defer(lambda: (recurrent_side(), input_side()))
+            input_grad()
+        elif len(self.bands) > 1:  # the pool is this layer's: two halves of about equal work
+            self.pool.run([recurrent_side, lambda: (input_side(), input_grad())])
         else:
-            defer(weights)
-        dx = self.dx[:T].reshape(rows, -1)
-        return np.matmul(flat_dx_pre, self.params[Wx].T, out=dx).reshape(T, B, -1)
+            recurrent_side()
+            input_side()
+            input_grad()
+        return dx.reshape(T, B, -1)
 
 
 class RnnLayer(RecurrentLayer):
@@ -270,17 +312,15 @@ class RnnLayer(RecurrentLayer):
 
     cell = "rnn"
 
-    def _step(self, t: int, prev: int, out: int) -> None:
-
-        rnn_forward(self.pre[t], self.scratch, self.params[self.names["b"]], self.hs[out])
+    def _step(self, t: int, prev: int, out: int, r: slice) -> None:
+        rnn_forward(self.pre[t, r], self.scratch[r], self.params[self.names["b"]], self.hs[out, r])
 
     def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
         rnn_run(self.pre, Wh, self.params[self.names["b"]], self.hs, self.scratch, t0, t1, self._prev, self._out,
                 self.reverse)
 
-    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray) -> None:
-
-        rnn_backward(self.hs[out], dout_t, self.dh, self.dpre[t])
+    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray, r: slice) -> None:
+        rnn_backward(self.hs[out, r], dout_t, self.dh[r], self.dpre[t, r])
 
 
 class GruLayer(RecurrentLayer):
@@ -295,26 +335,26 @@ class GruLayer(RecurrentLayer):
         self.dh_pre = np.empty(shape + (3 * self.hidden,), self.dtype)
         self.direct = np.empty((self.batch, self.hidden), self.dtype)   # dL/dh_prev through z
 
-    def _step(self, t: int, prev: int, out: int) -> None:
-
-        gru_forward(self.pre[t], self.scratch, self.params[self.names["b"]], self.params[self.names["bh"]],
-                    self.hs[prev], self.hs[out], self.gates[t])
+    def _step(self, t: int, prev: int, out: int, r: slice) -> None:
+        gru_forward(self.pre[t, r], self.scratch[r], self.params[self.names["b"]], self.params[self.names["bh"]],
+                    self.hs[prev, r], self.hs[out, r], self.gates[t, r])
 
     def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
         gru_run(self.pre, Wh, self.params[self.names["b"]], self.params[self.names["bh"]], self.hs, self.gates,
                 self.scratch, t0, t1, self._prev, self._out, self.reverse)
 
-    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray) -> None:
+    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray, r: slice) -> None:
+        gru_backward(self.gates[t, r], self.hs[prev, r], dout_t, self.dh[r], self.dpre[t, r], self.dh_pre[t, r],
+                     self.direct[r])
 
-        gru_backward(self.gates[t], self.hs[prev], dout_t, self.dh, self.dpre[t], self.dh_pre[t], self.direct)
+    def _drop_padded(self, t: int, rows: np.ndarray, carried: tuple, r: slice) -> None:
+        self.dpre[t, r][rows] = 0
+        self.dh_pre[t, r][rows] = 0
 
-    def _drop_padded(self, t: int, rows: np.ndarray, carried: tuple) -> None:
-        self.dpre[t][rows] = 0
-        self.dh_pre[t][rows] = 0
-
-    def _recurrent_grad(self, t: int, WhT: np.ndarray) -> None:
-        np.matmul(self.dh_pre[t], WhT, out=self.dh)
-        self.dh += self.direct
+    def _recurrent_grad(self, t: int, WhT: np.ndarray, r: slice) -> None:
+        dh = self.dh[r]
+        np.matmul(self.dh_pre[t, r], WhT, out=dh)
+        dh += self.direct[r]
 
     def _weight_grads(self, grads: dict[str, np.ndarray], dh_pre: np.ndarray | None = None,
                       defer=None) -> np.ndarray:
@@ -344,18 +384,17 @@ class LstmLayer(RecurrentLayer):
         end = self.length - self._initial()
         return self.hs[end].copy(), self.cs[end].copy()
 
-    def _step(self, t: int, prev: int, out: int) -> None:
-
-        lstm_forward(self.pre[t], self.scratch, self.params[self.names["b"]], self.cs[prev], self.cs[out],
-                     self.hs[out], self.tanh_c[t])
+    def _step(self, t: int, prev: int, out: int, r: slice) -> None:
+        lstm_forward(self.pre[t, r], self.scratch[r], self.params[self.names["b"]], self.cs[prev, r], self.cs[out, r],
+                     self.hs[out, r], self.tanh_c[t, r])
 
     def _run(self, t0: int, t1: int, Wh: np.ndarray) -> None:
         lstm_run(self.pre, Wh, self.params[self.names["b"]], self.hs, self.cs, self.tanh_c, self.scratch, t0, t1,
                  self._prev, self._out, self.reverse)
 
-    def _carry(self, rows: np.ndarray, prev: int, out: int) -> None:
-        self.hs[out][rows] = self.hs[prev][rows]
-        self.cs[out][rows] = self.cs[prev][rows]
+    def _carry(self, rows: np.ndarray, prev: int, out: int, r: slice) -> None:
+        self.hs[out, r][rows] = self.hs[prev, r][rows]
+        self.cs[out, r][rows] = self.cs[prev, r][rows]
 
     def _begin_backward(self, dfinal: LayerState | None) -> None:
         super()._begin_backward(dfinal)
@@ -367,27 +406,28 @@ class LstmLayer(RecurrentLayer):
     def _dstate(self) -> LayerState:
         return self.dh.copy(), self.dc.copy()
 
-    def _save_carry(self, dout_t: np.ndarray, rows: np.ndarray) -> tuple:
-        return dout_t[rows] + self.dh[rows], self.dc[rows]
+    def _save_carry(self, dout_t: np.ndarray, rows: np.ndarray, r: slice) -> tuple:
+        return dout_t[rows] + self.dh[r][rows], self.dc[r][rows]
 
-    def _drop_padded(self, t: int, rows: np.ndarray, carried: tuple) -> None:
-        self.dpre[t][rows] = 0
-        self.dc[rows] = carried[1]
+    def _drop_padded(self, t: int, rows: np.ndarray, carried: tuple, r: slice) -> None:
+        self.dpre[t, r][rows] = 0
+        self.dc[r][rows] = carried[1]
 
-    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray) -> None:
-
-        lstm_backward(self.pre[t], self.cs[prev], self.tanh_c[t], dout_t, self.dh, self.dc, self.dpre[t])
+    def _step_back(self, t: int, prev: int, out: int, dout_t: np.ndarray, r: slice) -> None:
+        lstm_backward(self.pre[t, r], self.cs[prev, r], self.tanh_c[t, r], dout_t, self.dh[r], self.dc[r],
+                      self.dpre[t, r])
 
 
 LAYERS: dict[str, type[RecurrentLayer]] = {"rnn": RnnLayer, "gru": GruLayer, "lstm": LstmLayer}
 
 
 def make_layer(cell: str, params: dict[str, np.ndarray], tag: str, *, batch: int, max_steps: int,
-               reverse: bool = False, pool: Pool | None = None) -> RecurrentLayer:
+               reverse: bool = False, pool: Pool | None = None, split_batch: bool = False) -> RecurrentLayer:
     """A `cell` layer ("rnn", "gru" or "lstm") on the parameters tagged `tag` in `params`."""
     if cell not in LAYERS:
         raise ValueError(f"unknown cell {cell!r} (expected one of {', '.join(LAYERS)})")
-    return LAYERS[cell](params, tag, batch=batch, max_steps=max_steps, reverse=reverse, pool=pool)
+    return LAYERS[cell](params, tag, batch=batch, max_steps=max_steps, reverse=reverse, pool=pool,
+                        split_batch=split_batch)
 
 
 def zero_states(layers: Sequence[RecurrentLayer]) -> list[LayerState]:
