@@ -134,3 +134,38 @@ def test_decoder_layers_are_stacked_and_translate(cli_run, files, tmp_path):
     assert _meta(model)["config"]["decoder_layers"] == 3
     result = cli_run("translate", "-m", model, "--beam", "3", input="3 june 1999\n")
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_step_equals_the_textbook_update_on_any_number_of_threads(dtype):
+    """One fused pass per parameter, cut across the pool's threads: the textbook Adam update (bias-corrected,
+    gradients scaled by the clipping factor), the same numbers on one thread or three; skipped names stay."""
+    from seqkit.recurrent.pool import Pool
+    from seqkit_seq2seq.train import Adam
+
+    rng = np.random.default_rng(0)
+    shapes = {"a": (7, 5), "b": (5,), "c": (301,), "frozen": (3, 2)}
+    params = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    steps = [{k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()} for _ in range(3)]
+    results = []
+    for threads in (1, 3):
+        mine = {k: v.copy() for k, v in params.items()}
+        adam = Adam(mine)
+        with Pool(threads) as pool:
+            for t, grads in enumerate(steps, start=1):
+                adam.step(mine, {k: g.copy() for k, g in grads.items()}, 0.01, t, 0.5, skip=("frozen",), pool=pool)
+        results.append(mine)
+    ref = {k: v.astype(np.float64) for k, v in params.items()}
+    m = {k: np.zeros_like(v) for k, v in ref.items()}
+    v = {k: np.zeros_like(v) for k, v in ref.items()}
+    for t, grads in enumerate(steps, start=1):
+        rate = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)  # the bias corrections, with eps on sqrt(v)
+        for k in ("a", "b", "c"):
+            g = grads[k].astype(np.float64) * 0.5
+            m[k] = 0.9 * m[k] + 0.1 * g
+            v[k] = 0.999 * v[k] + 0.001 * g * g
+            ref[k] -= rate * m[k] / (np.sqrt(v[k]) + 1e-8)
+    for k in shapes:
+        np.testing.assert_array_equal(results[0][k], results[1][k], err_msg=k)
+        tolerance = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(results[0][k], ref[k], rtol=tolerance, atol=tolerance, err_msg=k)

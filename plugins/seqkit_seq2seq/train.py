@@ -49,27 +49,52 @@ class Progress:
 
 
 class Adam:
+    """Adam with bias correction; each step is one fused pass per parameter (`kernels.adam_flat`), cut into
+    one share of all the parameters' elements per pool thread (elementwise, so threads never change the
+    numbers)."""
+
     def __init__(self, params: dict[str, np.ndarray], state: dict[str, np.ndarray] | None = None):
-        self.m = {k: (state or {}).get(f"m/{k}", np.zeros_like(v)) for k, v in params.items()}
-        self.v = {k: (state or {}).get(f"v/{k}", np.zeros_like(v)) for k, v in params.items()}
+        self.m = {k: np.ascontiguousarray((state or {}).get(f"m/{k}", np.zeros_like(v))) for k, v in params.items()}
+        self.v = {k: np.ascontiguousarray((state or {}).get(f"v/{k}", np.zeros_like(v))) for k, v in params.items()}
 
     def state(self) -> dict[str, np.ndarray]:
         return {**{f"m/{k}": v for k, v in self.m.items()}, **{f"v/{k}": v for k, v in self.v.items()}}
 
-    def step(self, params, grads, lr: float, t: int, factor: float, skip=()) -> None:
+    def step(self, params, grads, lr: float, t: int, factor: float, skip=(), pool: Pool | None = None) -> None:
+        from seqkit_seq2seq.kernels import adam_flat
+
         b1, b2, eps = 0.9, 0.999, 1e-8
-        rate = np.float32(lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t))
-        for name, g in grads.items():
-            if name in skip:
-                continue
-            if factor != 1.0:
-                g *= np.float32(factor)
-            m, v = self.m[name], self.v[name]
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * g * g
-            params[name] -= rate * m / (np.sqrt(v) + eps)
+        rate = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        names = [name for name in grads if name not in skip]
+        flat = {name: (params[name].reshape(-1), np.ascontiguousarray(grads[name]).reshape(-1),
+                       self.m[name].reshape(-1), self.v[name].reshape(-1)) for name in names}
+
+        def share(pieces: list[tuple[str, int, int]]) -> None:
+            for name, lo, hi in pieces:
+                adam_flat(*flat[name], rate, factor, b1, b2, eps, lo, hi)
+
+        threads = 1 if pool is None else pool.size
+        shares = _shares([(name, params[name].size) for name in names], threads)
+        if threads == 1:
+            share(shares[0])
+        else:
+            pool.run([lambda pieces=pieces: share(pieces) for pieces in shares])
+
+
+def _shares(sizes: list[tuple[str, int]], count: int) -> list[list[tuple[str, int, int]]]:
+    """The elements of all the arrays, in order, cut into `count` runs of near-equal length: per run, the
+    (name, start, stop) pieces it covers."""
+    total = sum(size for _, size in sizes)
+    cuts = [total * i // count for i in range(count + 1)]
+    shares: list[list[tuple[str, int, int]]] = [[] for _ in range(count)]
+    offset = 0
+    for name, size in sizes:
+        for i in range(count):
+            lo, hi = max(cuts[i], offset), min(cuts[i + 1], offset + size)
+            if lo < hi:
+                shares[i].append((name, lo - offset, hi - offset))
+        offset += size
+    return shares
 
 
 def validation_loss(network: Network, pairs: Pairs, batch: int) -> float:
@@ -146,7 +171,7 @@ def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pa
                         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
                         factor = schedule.clip / norm if schedule.clip > 0 and norm > schedule.clip else 1.0
                         progress.adam_step += 1
-                        adam.step(params, grads, schedule.lr, progress.adam_step, factor)
+                        adam.step(params, grads, schedule.lr, progress.adam_step, factor, pool=pool)
                         loss_sum, count, tokens = loss_sum + loss, count + n, tokens + n_tokens
                         progress.batch = position + 1
                         progress.epoch_loss, progress.epoch_count, progress.epoch_tokens = loss_sum, count, tokens
