@@ -130,3 +130,32 @@ def test_free_running_decoder_reads_its_own_argmax(decoder_layers, dropout):
     free_loss = network.target_logprobs_sum(tgt_out)
     network.decode_teacher(fed, tgt_len, encode())
     assert network.target_logprobs_sum(tgt_out) == pytest.approx(free_loss)
+
+
+@pytest.mark.parametrize("cell,kind", [("gru", "additive"), ("lstm", "dot")])
+def test_two_threads_give_the_one_thread_loss_and_gradients(cell, kind):
+    """On two threads the decoder runs one band of the batch per thread, the output layer and attention split
+    their products and a weight gradient runs beside the next input gradient: the same numbers as one thread
+    (up to the order of a few float64 sums)."""
+    from seqkit.recurrent.pool import Pool
+
+    rng = np.random.default_rng(6)
+    config = Config(cell=cell, embed=3, hidden=4, attention=kind, attn_size=3, init_scale=0.5)
+    params = init_params(config, 9, 9, rng, dtype=np.float64)
+    B, S, T = 16, 5, 4
+    src_len, tgt_len = rng.integers(1, S + 1, size=B), rng.integers(1, T + 1, size=B)
+    src = np.where(np.arange(S)[:, None] < src_len, rng.integers(4, 9, size=(S, B)), 0)
+    tgt_in = np.where(np.arange(T)[:, None] < tgt_len, rng.integers(4, 9, size=(T, B)), 0)
+    tgt_out = np.where(np.arange(T)[:, None] < tgt_len, rng.integers(3, 9, size=(T, B)), -1)
+    results = []
+    for threads in (1, 2):
+        with Pool(threads) as pool:
+            network = Network(config, params, batch=B, max_src=S, max_tgt=T, pool=pool)
+            assert len(network.decoder.bands) == threads
+            network.decode_teacher(tgt_in, tgt_len, network.encode(src, src_len))
+            results.append(network.loss_and_backward(tgt_out))
+    (loss1, count1, grads1), (loss2, count2, grads2) = results
+    assert count1 == count2 == int(tgt_len.sum()) and loss2 == pytest.approx(loss1, rel=1e-12)
+    assert set(grads1) == set(grads2) == set(params)
+    for name in grads1:
+        np.testing.assert_allclose(grads2[name], grads1[name], rtol=1e-10, atol=1e-13, err_msg=name)

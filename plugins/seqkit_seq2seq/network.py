@@ -89,8 +89,9 @@ class Network:
         A = config.attn_size if config.attention == "additive" else D
         self.encoder = BiEncoder(config.cell, params, config.layers, batch=batch, max_steps=max_src,
                                  dropout=config.dropout, pool=self.pool)
-        self.decoders = [make_layer(config.cell, params, tag, batch=batch, max_steps=max_tgt, pool=self.pool)
-                         for tag in decoder_tags(config)]
+        # the decoder's recurrence has the pool to itself: one band of the batch per thread
+        self.decoders = [make_layer(config.cell, params, tag, batch=batch, max_steps=max_tgt, pool=self.pool,
+                                    split_batch=True) for tag in decoder_tags(config)]
         self.decoder, self.top = self.decoders[0], self.decoders[-1]
         self.dec_in = [np.empty((max_tgt, batch, D), dtype) for _ in self.decoders[1:]]  # inputs of layers 1..
         self.dec_masks: list[np.ndarray | None] = [None] * len(self.dec_in)
@@ -102,6 +103,8 @@ class Network:
         self.cat = np.empty((max_tgt, batch, C + D), dtype)     # [context; h]
         self.out = np.empty((max_tgt, batch, D), dtype)          # the attentional vector
         self.logits = np.empty((max_tgt * batch, V), dtype)
+        self.top_rows = np.empty((max_tgt * batch, D), dtype)   # the output layer's real (unpadded) rows
+        self.dtop = np.empty((max_tgt * batch, D), dtype)
         self.losses = np.empty(max_tgt * batch, np.float64)
         self.C, self.D = C, D
         self.S = self.T = 0
@@ -122,10 +125,10 @@ class Network:
         flat = self.enc.reshape(S * B, -1)
         keys = self.keys[:S].reshape(S * B, -1)
         if self.config.attention == "additive":
-            np.matmul(flat, p["Wk"], out=keys)
+            self.pool.matmul(flat, p["Wk"], keys)
             keys += p["bk"]
         else:
-            np.matmul(flat, p["Wg"], out=keys)
+            self.pool.matmul(flat, p["Wg"], keys)
         return (self.init_h,) if self.config.cell != "lstm" else (self.init_h, np.zeros_like(self.init_h))
 
     def decode_teacher(self, tgt_in: np.ndarray, tgt_len: np.ndarray, state: tuple) -> None:
@@ -193,7 +196,7 @@ class Network:
         context = self.cat[t0:t1, :, :C]
         self.cat[t0:t1, :, C:] = h
         if self.config.attention == "additive":
-            np.matmul(h.reshape(n, D), p["Wq"], out=queries.reshape(n, -1))
+            self.pool.matmul(h.reshape(n, D), p["Wq"], queries.reshape(n, -1))
             tasks = [lambda b0=b0, b1=b1: additive_forward(queries, self.keys[:S], p["va"], self.enc, self.src_len,
                                                            weights, context, b0, b1) for b0, b1 in self.pool.ranges(B)]
         else:
@@ -220,30 +223,41 @@ class Network:
         p, T, B, S, C, D = self.params, self.T, self.batch, self.S, self.C, self.D
         rows = T * B
         flat = np.ascontiguousarray(tgt_out, dtype=np.int64).reshape(-1)
-        count = int((flat >= 0).sum())
-        top = self._top()
-        logits = self.pool.matmul(top, p["Wout"], self.logits[:rows])
-        ranges = self.pool.ranges(rows)
+        real = np.flatnonzero(flat >= 0)
+        count = len(real)
+        top, targets = self._top(), flat
+        if count < rows:  # padded positions have no loss and no gradient: the output layer skips them
+            top, targets = np.take(top, real, axis=0, out=self.top_rows[:count]), flat[real]
+        logits = self.pool.matmul(top, p["Wout"], self.logits[:count])
+        ranges = self.pool.ranges(count)
         dbias = np.zeros((len(ranges), logits.shape[1]), self.dtype)
         scale = 1.0 / max(count, 1)
-        self.pool.run([lambda i=i, lo=lo, hi=hi: softmax_xent(logits[lo:hi], p["bout"], flat[lo:hi], scale,
+        self.pool.run([lambda i=i, lo=lo, hi=hi: softmax_xent(logits[lo:hi], p["bout"], targets[lo:hi], scale,
                                                               self.losses[lo:hi], dbias[i])
                        for i, (lo, hi) in enumerate(ranges)])
-        loss = float(self.losses[:rows].sum())
+        loss = float(self.losses[:count].sum())
         grads: dict[str, np.ndarray] = {"bout": dbias.sum(axis=0)}
         dWout = np.empty_like(p["Wout"])
         columns = self.pool.ranges(dWout.shape[1])
         self.pool.run([lambda lo=lo, hi=hi: np.matmul(top.T, logits[:, lo:hi], out=dWout[:, lo:hi])
                        for lo, hi in columns])
         grads["Wout"] = dWout
-        dout = self.pool.matmul(logits, p["Wout"].T, np.empty((rows, D), self.dtype))
+        dout = self.pool.matmul(logits, p["Wout"].T, self.dtop[:count])
+        if count < rows:
+            dout = np.zeros((rows, D), self.dtype)
+            dout[real] = self.dtop[:count]
         if self.mask is not None:
             dout *= self.mask
         out = self.out[:T].reshape(rows, D)
         dpre = dout * (1 - out * out)
         cat = self.cat[:T].reshape(rows, -1)
-        grads["Wc"], grads["bc"] = cat.T @ dpre, dpre.sum(axis=0)
-        dcat = dpre @ p["Wc"].T
+        dcat = np.empty((rows, C + D), self.dtype)
+
+        def attentional_weights() -> None:
+            grads["Wc"], grads["bc"] = cat.T @ dpre, dpre.sum(axis=0)
+
+        # here and below: a weight gradient on the worker while this thread goes on (the pool is idle else)
+        self.pool.run([lambda: np.matmul(dpre, p["Wc"].T, out=dcat), attentional_weights])
         dcontext = np.ascontiguousarray(dcat[:, :C]).reshape(T, B, C)
         dh = np.ascontiguousarray(dcat[:, C:])
         denc = np.zeros((S, B, C), self.dtype)
@@ -257,20 +271,31 @@ class Network:
             self.pool.run([lambda i=i, b0=b0, b1=b1: additive_backward(
                 self.queries[:T], keys, p["va"], self.enc, self.src_len, weights, dcontext, dqueries, dkeys, dv[i],
                 denc, b0, b1) for i, (b0, b1) in enumerate(bands)])
-            flat_dq = dqueries.reshape(rows, -1)
+            flat_dq, flat_dk = dqueries.reshape(rows, -1), dkeys.reshape(S * B, -1)
             grads["va"] = dv.sum(axis=0)
-            grads["Wq"] = h.reshape(rows, D).T @ flat_dq
-            dh += flat_dq @ p["Wq"].T
-            flat_dk = dkeys.reshape(S * B, -1)
-            grads["Wk"], grads["bk"] = self.enc.reshape(S * B, -1).T @ flat_dk, flat_dk.sum(axis=0)
-            denc += (flat_dk @ p["Wk"].T).reshape(S, B, C)
+
+            def attention_weights() -> None:
+                grads["Wq"] = h.reshape(rows, D).T @ flat_dq
+                grads["Wk"], grads["bk"] = self.enc.reshape(S * B, -1).T @ flat_dk, flat_dk.sum(axis=0)
+
+            def attention_inputs() -> None:
+                dh[:] += flat_dq @ p["Wq"].T
+                denc[:] += (flat_dk @ p["Wk"].T).reshape(S, B, C)
+
+            self.pool.run([attention_inputs, attention_weights])
         else:
             self.pool.run([lambda b0=b0, b1=b1: dot_backward(h, keys, self.enc, self.src_len, weights, dcontext,
                                                              dqueries, dkeys, denc, b0, b1) for b0, b1 in bands])
             dh += dqueries.reshape(rows, -1)
             flat_dk = dkeys.reshape(S * B, -1)
-            grads["Wg"] = self.enc.reshape(S * B, -1).T @ flat_dk
-            denc += (flat_dk @ p["Wg"].T).reshape(S, B, C)
+
+            def attention_weights() -> None:
+                grads["Wg"] = self.enc.reshape(S * B, -1).T @ flat_dk
+
+            def attention_inputs() -> None:
+                denc[:] += (flat_dk @ p["Wg"].T).reshape(S, B, C)
+
+            self.pool.run([attention_inputs, attention_weights])
         dy, dinit_h = dh.reshape(T, B, D), None
         for index in range(len(self.decoders) - 1, -1, -1):
             dy, dinit = self.decoders[index].backward(dy, grads, need_dinitial=True)
