@@ -185,16 +185,20 @@ def index_orders(orders: list[DiskOrder], V: int, memory: int, spool: Spool) -> 
 
 
 def _find(keys: np.ndarray, queries: np.ndarray, *, sort: bool) -> np.ndarray:
-    """Row of each query among the sorted keys (-1 if absent); unsorted queries are sorted first, so the
-    binary searches walk the keys in order."""
-    if sort:
-        order = np.argsort(queries)
-        found = np.empty(len(queries), dtype=np.int64)
-        found[order] = np.searchsorted(keys, queries[order])
-    else:
-        found = np.searchsorted(keys, queries)
-    found = np.minimum(found, len(keys) - 1)
-    return np.where(keys[found] == queries, found, -1)
+    """Row of each query among the sorted keys (-1 if absent). `find_keys` walks sorted queries through the
+    keys in one pass; unsorted ones (suffixes: ascending runs that each span the keys) are sorted first."""
+    from seqkit_ngram.kernels import find_keys
+
+    queries = np.ascontiguousarray(queries, dtype=np.int64)
+    found = np.empty(len(queries), dtype=np.int64)
+    if not sort:
+        find_keys(keys, queries, found)
+        return found
+    order = np.argsort(queries)
+    sorted_found = np.empty(len(queries), dtype=np.int64)
+    find_keys(keys, queries[order], sorted_found)
+    found[order] = sorted_found
+    return found
 
 
 def prune_orders(orders: list[DiskOrder], thresholds, memory: int, spool: Spool) -> None:
