@@ -89,3 +89,24 @@ def test_run_sorter_sums_tables_across_spilled_runs(tmp_path, monkeypatch):
     assert [tuple(r) for r in got_words.tolist()] == sorted(expected)
     assert all((got_values[i] == expected[tuple(r)]).all() for i, r in enumerate(got_words.tolist()))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_find_keys_matches_a_linear_search():
+    """The row index's galloping search: sorted queries, ascending runs, repeats, absent keys and keys at
+    both ends give each query's row among the keys, -1 when absent (as a plain scan finds)."""
+    from seqkit_ngram.kernels import find_keys
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        keys = np.unique(rng.integers(0, int(rng.integers(1, 400)), int(rng.integers(0, 80)))).astype(np.int64)
+        queries = rng.integers(-3, 410, int(rng.integers(0, 60))).astype(np.int64)
+        if len(keys) and trial % 4 == 0:
+            queries = np.concatenate([queries, keys[[0, -1]]])
+        if trial % 4 == 1:
+            queries = np.sort(queries)
+        elif trial % 4 == 2:  # ascending runs, as the suffixes of sorted n-grams come
+            queries = np.concatenate([np.sort(part) for part in np.array_split(queries, 3)])
+        found = np.empty(len(queries), dtype=np.int64)
+        find_keys(keys, queries, found)
+        expected = [next((row for row, key in enumerate(keys.tolist()) if key == q), -1) for q in queries.tolist()]
+        assert found.tolist() == expected
