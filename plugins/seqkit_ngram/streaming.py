@@ -7,8 +7,9 @@ and suffix rows, probabilities, back-offs) and passes over them a slice at a tim
 1. lower orders, top down (`build_lower`): the suffixes of the n-grams, a slice at a time, summed as
    sorted runs merged from disk (`external.RunSorter`), plus the windows that begin with <s>;
 2. rows (`RowIndex`): an n-gram is its context's row times V plus its last word, an int64 that sorts like
-   the tuple, so its context's and its suffix's rows are binary searches in the lower orders' keys (8
-   bytes a row: with the (n-1)-grams' suffix rows, the only index arrays held);
+   the tuple, so its context's and its suffix's rows are searches in the lower orders' keys
+   (`kernels.find_keys` gallops through them in query order; 8 bytes a row: with the (n-1)-grams' suffix
+   rows, the only index arrays held);
 3. with `--prune`, the rows are written as columns first (`index_orders`) and the closure runs top down
    (`prune_orders`): an order's kept rows mark their context and suffix rows at the order below;
 4. probabilities, bottom up (`streamestimate.model_sections`), slices cut between contexts, so every
