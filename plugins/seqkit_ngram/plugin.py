@@ -171,10 +171,16 @@ class BinaryFormat:
         return is_binary(path)
 
     def load(self, path: str):
+        import numpy as np
+
         from seqkit_ngram.binary import read_binary
         from seqkit_ngram.model import NgramModel
+        from seqkit_ngram.startup import no_blas_probe
 
-        return NgramModel(read_binary(path))
+        model = NgramModel(read_binary(path))
+        with no_blas_probe():  # the first kernel call here, not in the text reader: no scipy.linalg import
+            model.word_ids(np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64))
+        return model
 
     def convert(self, source: str, target: str, to: str | None, quiet: bool) -> None:
         convert_model(source, target, to, quiet)
@@ -208,8 +214,10 @@ class ArpaFormat:
     def load(self, path: str):
         from seqkit_ngram.arpa import read_arpa
         from seqkit_ngram.model import NgramModel
+        from seqkit_ngram.startup import no_blas_probe
 
-        return NgramModel(read_arpa(path))
+        with no_blas_probe():  # building the tables makes the first kernel call: no scipy.linalg import
+            return NgramModel(read_arpa(path))
 
     def convert(self, source: str, target: str, to: str | None, quiet: bool) -> None:
         convert_model(source, target, to, quiet)
