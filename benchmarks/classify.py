@@ -166,7 +166,8 @@ def speed_rows(name: str, train: Path, test: Path | None, work: Path, threads: i
         ours = timed(seqkit_cmd("classify", str(train), "-o", str(ours_model), "-t", str(threads), "--loss", loss,
                                 "--epochs", str(SPEED_SETTINGS["epoch"]), "--lr", str(SPEED_SETTINGS["lr"]),
                                 "--word-ngrams", str(SPEED_SETTINGS["wordNgrams"])))
-        ours_seconds = float(re.search(r" in ([\d.]+) s \(", ours.stderr).group(1))
+        # the summary's tokens/s comes from the unrounded training time (its seconds are rounded to 0.1 s)
+        ours_seconds = tokens / float(re.search(r" s \(([\d,]+) tokens/s", ours.stderr).group(1).replace(",", ""))
         theirs = timed([PEER_PYTHON, "-c", FASTTEXT_TRAIN, str(train),
                         json.dumps({**SPEED_SETTINGS, "loss": loss, "thread": threads}), str(ft_model),
                         *([str(test)] if test else [])])
