@@ -1,8 +1,7 @@
 """Querying an n-gram model the way KenLM does, over probing hash tables (see `probing`).
 
 The tables come from an ARPA file (built at load by Numba kernels) or from seqkit's binary format
-(memory-mapped; a table up to a quarter of the physical memory is then copied into huge pages, `_resident`),
-so both forms answer every query identically. Text is scored a block of sentences per
+(memory-mapped), so both forms answer every query identically. Text is scored a block of sentences per
 kernel call (`score_batch`, `query.score_block`), its words looked up in the vocabulary's hash table
 (`word_ids`); no word dictionary is built unless a caller asks for `index` or `vocab` (generation, the
 per-sentence API), which keeps loading a binary model independent of its vocabulary's size.
@@ -22,7 +21,6 @@ from seqkit.lm import BatchScore, SentenceScore
 LN10 = math.log(10.0)
 CHUNK_TOKENS = 16384  # a kernel call's share of a block: small enough to spread a block over threads
 _pools: dict[int, object] = {}
-RESIDENT_SHARE = 0.25  # a mapped table up to this share of the physical memory is copied in (`_resident`)
 
 
 def _pool(threads: int):
@@ -32,25 +30,6 @@ def _pool(threads: int):
 
         _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="seqkit-ngram")
     return _pools[threads]
-
-
-def _resident(table: np.ndarray) -> np.ndarray:
-    """The probing table in the process's own memory when it comes mapped from a binary file and takes at
-    most RESIDENT_SHARE of the physical memory: NumPy asks for 2 MiB pages for a large array, and with
-    them the random probes miss the TLB far less (PTB 5-gram, 83 MB: scoring 5-15 % faster). Scoring a
-    text touches nearly every 4 KiB page of a mapped table anyway, so the copy costs little more than
-    the page faults it saves; a larger table stays mapped."""
-    if not isinstance(table, np.memmap):
-        return np.asarray(table)
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        physical = 0
-    if table.nbytes > physical * RESIDENT_SHARE:
-        return np.asarray(table)
-    copy = np.empty(table.shape, dtype=np.int64)
-    copy[...] = table
-    return copy
 
 
 class NgramModel:
@@ -69,9 +48,9 @@ class NgramModel:
         self.order = tables.order
         self.unk, self.bos, self.eos = tables.unk, tables.bos, tables.eos
         self.threads = os.cpu_count() or 1  # scoring threads, all cores as in training; no effect on results
-        table = _resident(tables.table)
         self._args = (tables.bos, tables.order, tables.vocab_size, np.asarray(tables.uni_logprob),
-                      np.asarray(tables.uni_backoff), table, table.view(np.float64), tables.starts, tables.buckets)
+                      np.asarray(tables.uni_backoff), np.asarray(tables.table),
+                      np.asarray(tables.table).view(np.float64), tables.starts, tables.buckets)
 
     @cached_property
     def vocab(self) -> list[str]:
