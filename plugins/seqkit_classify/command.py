@@ -15,7 +15,7 @@ from seqkit.textio import check_output_path, open_input
 from seqkit_classify import modelfile
 from seqkit_classify.data import Examples, Settings, check_unlabelled, read_examples, spooled
 from seqkit_classify.scoring import Metric, Validation, measure, top_k
-from seqkit_classify.startup import no_blas_probe
+from seqkit.startup import no_blas_probe
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
 from seqkit_classify.train import train as train_model
 

@@ -15,7 +15,7 @@ import numpy as np
 from seqkit.hashing import word_hash
 from seqkit.reader import TokenTable
 from seqkit_classify.data import _features, subword_table
-from seqkit_classify.startup import no_blas_probe
+from seqkit.startup import no_blas_probe
 
 _ASCII_WHITESPACE = " \t\n\v\f\r"  # what the reader splits on (a no-break space is part of a word)
 

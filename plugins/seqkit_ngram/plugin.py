@@ -175,7 +175,7 @@ class BinaryFormat:
 
         from seqkit_ngram.binary import read_binary
         from seqkit_ngram.model import NgramModel
-        from seqkit_ngram.startup import no_blas_probe
+        from seqkit.startup import no_blas_probe
 
         model = NgramModel(read_binary(path))
         with no_blas_probe():  # the first kernel call here, not in the text reader: no scipy.linalg import
@@ -214,7 +214,7 @@ class ArpaFormat:
     def load(self, path: str):
         from seqkit_ngram.arpa import read_arpa
         from seqkit_ngram.model import NgramModel
-        from seqkit_ngram.startup import no_blas_probe
+        from seqkit.startup import no_blas_probe
 
         with no_blas_probe():  # building the tables makes the first kernel call: no scipy.linalg import
             return NgramModel(read_arpa(path))

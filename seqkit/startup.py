@@ -1,9 +1,10 @@
-"""Numba's start-up, made lighter for scoring: its first kernel call in a process need not import scipy.linalg.
+"""Numba's start-up, made lighter: a process's first kernel call need not import scipy.linalg.
 
 Numba's first kernel call (cached or not) imports its array-math module, which imports scipy.linalg
-(0.2-0.4 s, a fifth of a short `seqkit perplexity`) only to learn whether np.correlate may use BLAS. No
-n-gram kernel uses BLAS, so during that call the probe is answered "no"; a kernel compiled later with
-np.dot checks BLAS itself, and a cached one finds it when it runs. (The classifier plugin does the same.)
+(0.2-0.4 s and 13 MiB, a fifth of a short `seqkit perplexity` or `seqkit predict`) only to learn whether
+np.correlate may use BLAS. A command whose kernels use no BLAS makes that call inside `no_blas_probe`,
+where the probe is answered "no"; a kernel compiled later with np.dot checks BLAS itself, and a cached
+one finds it when it runs.
 """
 
 from __future__ import annotations
