@@ -29,8 +29,8 @@ from seqkit.recurrent.layers import GATES, LayerState, init_layer_params, make_l
 from seqkit.recurrent.pool import Pipeline, Pool, TaskQueue
 from seqkit.recurrent.stack import Stack
 from seqkit_rnnlm.gradients import Gradients
-from seqkit.recurrent.output import gather_rows, log_softmax_at, scatter_add_rows
-from seqkit_rnnlm.kernels import softmax_xent_grad, sum_squares
+from seqkit.recurrent.output import gather_rows, log_softmax_at, scatter_add_rows, softmax_xent
+from seqkit_rnnlm.kernels import sum_squares
 
 __all__ = ["BLOCK_ROWS", "GATES", "Config", "Gradients", "Network", "init_params", "zero_state"]
 
@@ -219,7 +219,7 @@ class Network:
 
         def softmax_rows(r0: int, r1: int, row: int):
             self.dbias[row].fill(0)
-            softmax_xent_grad(logits[r0:r1], bias, targets[r0:r1], scale, self.losses[r0:r1], self.dbias[row])
+            softmax_xent(logits[r0:r1], bias, targets[r0:r1], scale, self.losses[r0:r1], self.dbias[row])
             return after_softmax.arrive()
 
         def dtop_half(a: int, b: int, out: np.ndarray):
