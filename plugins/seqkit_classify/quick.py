@@ -14,9 +14,10 @@ from typing import Sequence
 import numpy as np
 
 from seqkit.classifier import line_tokens
+from seqkit.subword import fnv1a
 
 QUICK_BYTES = 1 << 20  # text predicted this way at most, per model: past it, Numba's start-up pays off
-FNV_OFFSET, FNV_PRIME, NGRAM_MULTIPLIER = 2166136261, 16777619, 116049371  # seqkit.hashing's constants
+NGRAM_MULTIPLIER = 116049371  # seqkit.hashing's constant
 
 
 def fits(model, lines: Sequence[str]) -> bool:
@@ -28,14 +29,6 @@ def fits(model, lines: Sequence[str]) -> bool:
         return False
     model.quick_bytes += size
     return True
-
-
-def word_hash(word: str) -> int:
-    """fastText's FNV-1a of the word's UTF-8 bytes, each sign-extended (seqkit.hashing.fnv1a in Python)."""
-    h = FNV_OFFSET
-    for byte in word.encode("utf-8", "surrogateescape"):
-        h = ((h ^ (byte | 0xFFFFFF00 if byte >= 0x80 else byte)) * FNV_PRIME) & 0xFFFFFFFF
-    return h
 
 
 def features(model, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,7 +56,7 @@ def features(model, lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.nd
                 ids.append(-1)
                 h = unknown.get(token)
                 if h is None:
-                    h = unknown[token] = int(np.uint32(word_hash(token)).view(np.int32))
+                    h = unknown[token] = int(np.uint32(fnv1a(token.encode("utf-8", "surrogateescape"))).view(np.int32))
                 hashes.append(h)
             count += 1
         ids.append(0)  # </s>
