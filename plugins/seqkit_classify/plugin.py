@@ -155,9 +155,10 @@ class BagOfNgramsTrainer:
                      metavar="f1|f1:LABEL|precision@K|recall@K",
                      help="What the search maximises on the validation lines (f1: micro F1 of the top label)."),
         click.Option(["--autotune-refit/--no-autotune-refit"], default=True, show_default=True,
-                     help="End the search by comparing its 5 best configurations by 5-fold cross-validation over "
-                          "the training and validation lines together, and train the winner on all of them (a "
-                          "quarter of the time budget). Without it, the best search run is saved as it is."),
+                     help="End the search by comparing the default and its 4 best configurations by 3-fold "
+                          "cross-validation over the training and validation lines together, and train the winner "
+                          "on all of them (a quarter of the time budget). Without it, the best search run is saved "
+                          "as it is."),
     ]
 
     def train(self, **options) -> None:
