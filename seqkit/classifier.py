@@ -93,7 +93,9 @@ def line_tokens(line: str) -> list[str]:
 
 class Meter:
     """fastText's `Meter` (P@k, R@k over all predictions, multi-label aware), plus per-label precision,
-    recall and F1, micro and macro F1, subset accuracy and, for single-label data, a confusion matrix.
+    recall and F1, micro and macro F1, accuracy and, for single-label data, a confusion matrix.
+    Accuracy is the top prediction's on single-label data, whatever k (so `-k 2` does not make every
+    line wrong), and subset accuracy (the predicted set equals the gold set) on multi-label data.
 
     Only lines with at least one label the model knows are counted, as fastText's `test` counts them;
     the others, and the labels only the test data has, are reported apart."""
@@ -102,7 +104,7 @@ class Meter:
         self.labels = list(labels)
         self.index = {label: i for i, label in enumerate(self.labels)}
         n = len(self.labels)
-        self.examples = self.gold = self.predicted = self.predicted_gold = self.exact = 0
+        self.examples = self.gold = self.predicted = self.predicted_gold = self.exact = self.top_hits = 0
         self.label_gold = np.zeros(n, dtype=np.int64)
         self.label_predicted = np.zeros(n, dtype=np.int64)
         self.label_predicted_gold = np.zeros(n, dtype=np.int64)
@@ -139,6 +141,7 @@ class Meter:
         for g in gold:
             self.label_gold[g] += 1
         self.exact += set(predicted) == gold_set
+        self.top_hits += bool(predicted) and predicted[0] in gold_set
         if len(gold_set) == 1 and self.single_label:
             if predicted:
                 self.confusion[gold[0], predicted[0]] += 1
@@ -173,7 +176,8 @@ class Meter:
         result = {"N": self.examples, f"P@{k}": self.precision, f"R@{k}": self.recall,
                   "f1_micro": _f1(self.precision, self.recall),
                   "f1_macro": float(np.mean(macro)) if macro else float("nan"),
-                  "accuracy": self.exact / self.examples if self.examples else float("nan"),
+                  "accuracy": ((self.top_hits if self.single_label else self.exact) / self.examples
+                               if self.examples else float("nan")),
                   "skipped_unlabelled": self.unlabelled, "skipped_unknown_labels": self.unknown_only,
                   "unknown_labels": dict(sorted(self.unknown_labels.items()))}
         result["per_label"] = rows

@@ -157,7 +157,7 @@ def _parse(raw: np.ndarray, path: str) -> dict:
 
 # magic bytes -> what a file that starts with them is
 _MAGIC = [
-    (b"mmap lm ", "a KenLM binary model (convert it with KenLM's tools to ARPA)"),
+    (b"mmap lm ", "a KenLM binary model (seqkit reads the ARPA file it was built from)"),
     ((793712314).to_bytes(4, "little"), "a fastText model (.bin)"),
     (b"PK\x03\x04", "a zip archive (.npz)"),
     (b"\x1f\x8b", "a gzip file"),

@@ -162,6 +162,20 @@ def test_meter_is_fasttexts_formula_on_hand_made_cases():
     assert "confusion" not in summary  # multi-label data
     per = {row["label"]: row for row in summary["per_label"]}
     assert per["__label__b"]["precision"] == 0 and per["__label__c"]["recall"] == 0.5
+    # multi-label data: subset accuracy, and no counted line predicts exactly its gold set (line 1's top
+    # prediction is right, so a top-prediction accuracy would be 1 / 4)
+    assert summary["accuracy"] == 0
+
+
+def test_meter_accuracy_on_single_label_data_is_the_top_predictions_whatever_k():
+    labels = ["__label__a", "__label__b"]
+    meter = Meter(labels)
+    for gold, top in (("__label__a", "__label__a"), ("__label__b", "__label__a"), ("__label__b", "__label__b")):
+        other = labels[1 - labels.index(top)]
+        meter.add([gold], [(top, 0.7), (other, 0.3)])  # k = 2: the predicted set never equals the gold label
+    summary = meter.summary(2)
+    assert summary["accuracy"] == 2 / 3 and summary["P@2"] == 3 / 6
+    assert summary["confusion"]["matrix"] == [[1, 0], [1, 1]]
 
 
 def test_train_predict_test_and_sentence_vectors(cli_run, train_file, tmp_path):
