@@ -93,6 +93,23 @@ def test_kernel_equals_fasttexts_updates_written_plainly(skip_gram, loss, cbow_m
     assert not np.allclose(got.input[len(WORDS):], start.input[len(WORDS):])  # the n-gram rows learned too
 
 
+@pytest.mark.parametrize("skip_gram", [True, False])
+def test_a_saturated_tree_node_gets_fasttexts_full_step(skip_gram):
+    """Tree nodes so large that every score is beyond +-6: a node whose code says "no" is then far on the
+    wrong side, where fastText steps by the whole rate (word2vec.c would skip it)."""
+    from seqkit_word2vec.subword_kernels import NO_HOT_ROWS, train_chunk_subword
+
+    chunk, start, tables, settings, subwords = _problem(skip_gram, "hs", True)
+    start = type(start)(start.input, start.output, start.nodes * np.float32(400.0))
+    got = type(start)(*(m.copy() for m in start))
+    train_chunk_subword(chunk, got, tables, settings, subwords, NO_HOT_ROWS)
+    want = type(start)(*(m.copy() for m in start))
+    reference_subword_chunk(chunk, want, tables, settings, subwords)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-4, atol=1e-4)  # large values, float32 sums in other orders
+    assert not np.allclose(got.nodes, start.nodes)  # only the saturated steps can have moved them
+
+
 def test_full_input_holds_trained_rows_and_the_seeds_initial_values_elsewhere():
     from seqkit_word2vec.subword_train import FullInput, initial_rows, subword_table
 

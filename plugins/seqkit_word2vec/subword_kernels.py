@@ -128,7 +128,8 @@ def _prefetch_word(weights, offsets, rows, word, dim):
 
 @njit(fastmath=FASTMATH, inline="always")
 def _logistic(f, label, lr, sig, logsig, tree_node):  # pragma: no cover - jitted
-    """`kernels._logistic`: word2vec.c's binary-logistic unit, (gradient scale, loss)."""
+    """`kernels._logistic`, word2vec.c's binary-logistic unit (gradient scale, loss), except that a tree
+    node far on the wrong side gets the full step, as in fastText's hierarchical softmax."""
     sign = 1.0 if label else -1.0
     z = sign * f
     if z > MAX_EXP:
@@ -140,7 +141,9 @@ def _logistic(f, label, lr, sig, logsig, tree_node):  # pragma: no cover - jitte
         else:
             g = np.float32(sign * (1.0 - sig[index]) * lr)
         return g, -logsig[index]
-    return (np.float32(0.0) if tree_node else np.float32(sign * lr)), -z
+    # far on the wrong side: the full step, for tree nodes too (fastText's sigmoid is 0 or 1 there;
+    # word2vec.c skips such a tree node)
+    return np.float32(sign * lr), -z
 
 
 @njit(fastmath=FASTMATH, inline="always")

@@ -28,10 +28,9 @@ def reference_subword_chunk(chunk, weights, tables, settings, subwords):
         z = sign * f
         if z > MAX_EXP:
             return 0.0
-        if z < -MAX_EXP:
-            if not tree_node:
-                grad += np.float32(sign * lr) * matrix[target]
-                matrix[target] += np.float32(sign * lr) * hidden
+        if z < -MAX_EXP:  # fastText's sigmoid is 0 or 1 out there: the full step, for tree nodes too
+            grad += np.float32(sign * lr) * matrix[target]
+            matrix[target] += np.float32(sign * lr) * hidden
             return -z
         if tree_node:
             g = np.float32(((1.0 if label else 0.0) - t.sig[table_index(f)]) * lr)
