@@ -71,6 +71,10 @@ def merge_bucket(order: int, radix: int, *parts: list[Table]) -> list[Table]:
     return [merge_tables([p[n - 1] for p in parts], n, radix) for n in range(1, order + 1)]
 
 
+def _vocabulary(words: list[str]) -> list[str]:
+    return words
+
+
 def _stats(result: tuple) -> CorpusStats:
     return result[3]
 
@@ -95,7 +99,9 @@ def count_ngram_tables(client: Any, corpus: Sequence[str], vocabulary: "Vocabula
     run = run_id()
     if buckets is None:
         buckets = ngram_buckets(client)
-    [words] = client.scatter([vocabulary.words], broadcast=True)
+    # a task rather than scattered data: the scheduler keeps its input, so if every worker holding the
+    # vocabulary dies, it is computed again instead of lost for good
+    words = client.submit(_vocabulary, list(vocabulary.words), key=f"seqkit-{run}-ngrams-vocabulary")
     counted = client.map(count_partition, parts, vocabulary=words, unknown=unknown, order=order,
                          buckets=buckets, memory=memory or DEFAULT_TASK_MEMORY, errors=errors,
                          max_sentence_len=max_sentence_len,
@@ -107,7 +113,7 @@ def count_ngram_tables(client: Any, corpus: Sequence[str], vocabulary: "Vocabula
               for i, f in enumerate(counted)]
     merged = [client.submit(merge_bucket, order, len(vocabulary), *[row[b] for row in pieces],
                             key=f"seqkit-{run}-ngrams-bucket-{b}") for b in range(buckets)]
-    everything = counted + totals + [p for row in pieces for p in row] + merged
+    everything = [words] + counted + totals + [p for row in pieces for p in row] + merged
     wait_with_progress(client, everything, watched, reporter, "counting n-grams (dask)", stats)
     del counted, pieces
     tokens = sentences = 0
