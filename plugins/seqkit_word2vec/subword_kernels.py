@@ -6,7 +6,8 @@ rows), and the hidden vector's gradient is added, unscaled, to every one of thos
 it by 1/rows only for supervised models). Skip-gram feeds the centre word's rows and predicts each
 context word, as fastText does (word2vec.c feeds the context word); CBOW's hidden vector is the mean
 over the concatenated rows of every context word. The output side, the random stream, the shrunk
-window, subsampling and the learning-rate schedule are seqkit word2vec's (`kernels.train_chunk`).
+window, subsampling and the learning-rate schedule are seqkit word2vec's (`kernels.train_chunk`), but
+for one rule of fastText's: a hierarchical-softmax node far on the wrong side gets the full step.
 
 Skip-gram does what fastText does for each (centre, context) pair with one gather and one scatter per
 centre word: after a pair adds gradient g to each of the centre's rows, their mean moves by
