@@ -132,6 +132,15 @@ with open(sys.argv[2], encoding="utf-8") as handle:
 labels, _ = model.predict(lines, k=1)
 sys.stdout.write("".join(" ".join(found) + "\\n" for found in labels))
 """
+SEQKIT_FLAGS = {"lr": "--lr", "epoch": "--epochs", "wordNgrams": "--word-ngrams", "bucket": "--buckets", "dim": "--dim",
+                "loss": "--loss"}
+
+
+def seqkit_flags(settings: dict) -> list[str]:
+    """fastText's hyper-parameters as `seqkit classify` options, so both tools get one set of settings."""
+    return [arg for name, value in settings.items() for arg in (SEQKIT_FLAGS[name], str(value))]
+
+
 # fastText's cooking tutorial: its recipe, fastText's names; the same given to seqkit
 RECIPE = {"lr": 1.0, "epoch": 25, "wordNgrams": 2, "bucket": 200000, "dim": 50, "loss": "hs"}
 FASTTEXT_RECIPE = """
@@ -146,8 +155,7 @@ print(json.dumps({"p1": p1, "p5": p5, "r5": r5}))
 def recipe_row(train: Path, test: Path, work: Path, threads: int) -> list:
     """Cooking with fastText's tutorial recipe, both tools: P@1, P@5 and R@5 as `fasttext test` computes them."""
     model = work / "recipe.npz"
-    timed(seqkit_cmd("classify", str(train), "-o", str(model), "-q", "-t", str(threads), "--lr", "1.0",
-                     "--epochs", "25", "--word-ngrams", "2", "--buckets", "200000", "--dim", "50", "--loss", "hs"))
+    timed(seqkit_cmd("classify", str(train), "-o", str(model), "-q", "-t", str(threads), *seqkit_flags(RECIPE)))
     ours = {k: json.loads(timed(seqkit_cmd("test", "-m", str(model), str(test), "-k", str(k), "--json",
                                            "-q")).stdout) for k in (1, 5)}
     ft = json.loads(timed([PEER_PYTHON, "-c", FASTTEXT_RECIPE, str(train), str(test), str(threads),
@@ -187,9 +195,8 @@ def speed_rows(name: str, train: Path, test: Path | None, work: Path, threads: i
     training, prediction = [], []
     for loss in ("softmax", "hs"):
         ours_model, ft_model = work / f"speed-{loss}.npz", work / f"speed-{loss}.bin"
-        ours = timed(seqkit_cmd("classify", str(train), "-o", str(ours_model), "-t", str(threads), "--loss", loss,
-                                "--epochs", str(SPEED_SETTINGS["epoch"]), "--lr", str(SPEED_SETTINGS["lr"]),
-                                "--word-ngrams", str(SPEED_SETTINGS["wordNgrams"])))
+        ours = timed(seqkit_cmd("classify", str(train), "-o", str(ours_model), "-t", str(threads),
+                                *seqkit_flags({**SPEED_SETTINGS, "loss": loss})))
         # the summary's tokens/s comes from the unrounded training time (its seconds are rounded to 0.1 s)
         ours_seconds = tokens / float(re.search(r" s \(([\d,]+) tokens/s", ours.stderr).group(1).replace(",", ""))
         theirs = timed([PEER_PYTHON, "-c", FASTTEXT_TRAIN, str(train),
