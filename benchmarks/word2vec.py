@@ -150,26 +150,17 @@ def evaluate(vectors: str) -> tuple[float, float]:
 
 def null_vector_rho(vectors: str) -> float:
     """WordSim-353 Spearman over every pair, a pair with a word the vectors lack scored 0 (the null-vector
-    convention of Bojanowski et al.'s "sisg-"), for a model that has no vector for unseen words."""
+    convention of Bojanowski et al.'s "sisg-"; gensim's `dummy4unknown`), for a model that has no vector
+    for unseen words: seqkit's evaluation with a zero vector for every unknown word."""
     import numpy as np
-    from scipy.stats import spearmanr
 
-    pairs = [line.split("\t")[:3] for line in (SHARED / "similarity" / "wordsim353.tsv").read_text().splitlines()
-             if line and not line.startswith("#")]
-    needed = {w.lower() for a, b, _ in pairs for w in (a, b)}
-    table = {}
-    with open(vectors, encoding="utf-8") as handle:
-        next(handle)
-        for line in handle:
-            word, rest = line.split(" ", 1)
-            if word in needed:
-                table[word] = np.array(rest.split(), dtype=np.float64)
+    from seqkit.evaluate import evaluate_similarity
+    from seqkit.vectors import Embeddings
 
-    def cosine(a: str, b: str) -> float:
-        u, v = table.get(a.lower()), table.get(b.lower())
-        return 0.0 if u is None or v is None else float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
-
-    return float(spearmanr([cosine(a, b) for a, b, _ in pairs], [float(h) for _, _, h in pairs]).statistic)
+    embeddings = Embeddings.load(vectors)
+    zero = np.zeros(embeddings.unit.shape[1], dtype=np.float32)
+    return evaluate_similarity(embeddings, str(SHARED / "similarity" / "wordsim353.tsv"),
+                               subwords=lambda word: zero).spearman
 
 
 def main() -> None:
