@@ -88,10 +88,10 @@ with open(out, "w", encoding="utf-8") as f:
 FASTTEXT_SUB = """
 import sys
 import fasttext
-corpus, vec, model_path, model, loss, lr, epochs, min_count = sys.argv[1:]
+corpus, vec, model_path, model, loss, lr, epochs, min_count, threads = sys.argv[1:]
 m = fasttext.train_unsupervised(corpus, model=model, dim=100, ws=5, neg=5, loss=loss, minCount=int(min_count),
                                 epoch=int(epochs), lr=float(lr), t=1e-3, minn=3, maxn=6, bucket=2000000,
-                                thread=2, verbose=0)
+                                thread=int(threads), verbose=0)
 m.save_model(model_path)
 words = m.get_words()
 with open(vec, "w", encoding="utf-8") as f:
@@ -288,7 +288,7 @@ def subword_mode(mode: str, tools: list[str], seeds: list[int], args, corpus: Pa
                        str(int(loss == "hs")), SUBWORD_LR, str(args.epochs), str(seed), str(min_count)]
             else:
                 cmd = [PEER_PYTHON, "-c", FASTTEXT_SUB, str(corpus), vec, model_path,
-                       "skipgram" if model == "sg" else "cbow", loss, SUBWORD_LR, str(args.epochs), str(min_count)]
+                       "skipgram" if model == "sg" else "cbow", loss, SUBWORD_LR, str(args.epochs), str(min_count), "2"]
             run = timed(cmd)
             in_corpus_order(vec, order)
             acc, _ = evaluate(vec)
