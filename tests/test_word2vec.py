@@ -325,7 +325,7 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, c
     real_weights, real_chunks, real_kernel = training.initial_weights, training.make_chunks, kernels.train_chunk
     monkeypatch.setattr(training, "initial_weights",
                         lambda n, config, extra_rows=0: shapes.append(extra_rows) or real_weights(n, config, extra_rows))
-    monkeypatch.setattr(training, "make_chunks", lambda offsets: real_chunks(offsets, chunk_words=24))
+    monkeypatch.setattr(training, "make_chunks", lambda offsets, threads: real_chunks(offsets, threads, chunk_words=24))
 
     def recording_kernel(chunk, weights, tables, settings, replicas):
         syn0 = weights.input
@@ -425,6 +425,22 @@ def test_chunks_cover_the_corpus_once():
     covered = [s for first, end, _ in chunks for s in range(first, end)]
     assert covered == list(range(5))
     assert [before for _, _, before in chunks] == [offsets[first] for first, _, _ in chunks]
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_threads_take_chunks_from_distant_stretches_in_turn(threads):
+    from seqkit_word2vec.train import make_chunks
+
+    offsets = np.arange(0, 1001, 10, dtype=np.int64)  # 100 sentences of 10 words: runs of 3 sentences
+    sequential = make_chunks(offsets, 1, chunk_words=30)
+    chunks = make_chunks(offsets, threads, chunk_words=30)
+    assert sorted(chunks, key=lambda c: c[0]) != chunks
+    assert sorted((first, end) for first, end, _ in chunks) == [(first, end) for first, end, _ in sequential]
+    stride = -(-len(sequential) // threads)
+    assert [sequential.index(next(s for s in sequential if s[:2] == c[:2])) for c in chunks[:threads]] == \
+        [k * stride for k in range(threads) if k * stride < len(sequential)]
+    words = [int(offsets[end] - offsets[first]) for first, end, _ in chunks]
+    assert [before for _, _, before in chunks] == list(np.cumsum([0] + words[:-1]))  # the schedule follows the order
 
 
 def test_initial_weights_span_plus_minus_one_over_dim_and_follow_the_seed():

@@ -185,7 +185,7 @@ def train_subword(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config:
     slot = np.full(table.compact_rows, -1, dtype=np.int64)
     slot[hot_ids] = np.arange(n_hot)
     hot_uses = slot[table.rows] >= 0
-    chunks = make_chunks(corpus.offsets)
+    chunks = make_chunks(corpus.offsets, config.threads)
     corpus_words = int(corpus.offsets[-1])
     total = float(corpus_words * config.epochs)
     settings = kernel_settings(config, total)
