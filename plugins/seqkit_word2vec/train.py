@@ -109,8 +109,8 @@ def make_chunks(offsets: np.ndarray, threads: int = 1, chunk_words: int = CHUNK_
 
     With T threads the runs are dealt in turn from T equal stretches of the corpus, so that threads training
     side by side read distant text, as word2vec.c's and fastText's threads do (each reads its own part of
-    the file): on the benchmark corpus it learned more than adjacent chunks in every mode tried
-    (docs/design.md). One thread trains in corpus order.
+    the file): on the benchmark corpus negative sampling learned more than with adjacent chunks, and
+    hierarchical softmax the same (docs/design.md). One thread trains in corpus order.
     """
     runs = sentence_runs(offsets, chunk_words)
     stride = -(-len(runs) // max(threads, 1))
