@@ -325,7 +325,8 @@ def test_training_with_replicas_returns_only_the_vocabulary(tmp_path, options, c
     real_weights, real_chunks, real_kernel = training.initial_weights, training.make_chunks, kernels.train_chunk
     monkeypatch.setattr(training, "initial_weights",
                         lambda n, config, extra_rows=0: shapes.append(extra_rows) or real_weights(n, config, extra_rows))
-    monkeypatch.setattr(training, "make_chunks", lambda offsets, threads: real_chunks(offsets, threads, chunk_words=24))
+    monkeypatch.setattr(training, "make_chunks",
+                        lambda offsets, stretches: real_chunks(offsets, stretches, chunk_words=24))
 
     def recording_kernel(chunk, weights, tables, settings, replicas):
         syn0 = weights.input
@@ -428,7 +429,7 @@ def test_chunks_cover_the_corpus_once():
 
 
 @pytest.mark.parametrize("threads", [2, 3, 7])
-def test_threads_take_chunks_from_distant_stretches_in_turn(threads):
+def test_chunks_come_from_distant_stretches_in_turn(threads):
     from seqkit_word2vec.train import make_chunks
 
     offsets = np.arange(0, 1001, 10, dtype=np.int64)  # 100 sentences of 10 words: runs of 3 sentences
@@ -441,6 +442,14 @@ def test_threads_take_chunks_from_distant_stretches_in_turn(threads):
         [k * stride for k in range(threads) if k * stride < len(sequential)]
     words = [int(offsets[end] - offsets[first]) for first, end, _ in chunks]
     assert [before for _, _, before in chunks] == list(np.cumsum([0] + words[:-1]))  # the schedule follows the order
+
+
+def test_negative_sampling_threads_read_distant_stretches_and_hs_keeps_corpus_order():
+    from seqkit_word2vec.train import Config, chunk_stretches
+
+    assert chunk_stretches(Config(threads=2, negative=5, hs=False)) == 2
+    assert chunk_stretches(Config(threads=2, negative=0, hs=True)) == 1
+    assert chunk_stretches(Config(threads=1, negative=5, hs=False)) == 1
 
 
 def test_initial_weights_span_plus_minus_one_over_dim_and_follow_the_seed():

@@ -18,8 +18,8 @@ import numpy as np
 from seqkit.encoded import DiskCorpus, EncodedCorpus
 from seqkit.errors import TrainingDiverged
 from seqkit.vocabulary import Vocabulary
-from seqkit_word2vec.train import (Config, TrainStats, chunk_seed, kernel_settings, kernel_tables, make_chunks,
-                                   padded_zeros, run_epochs)
+from seqkit_word2vec.train import (Config, TrainStats, chunk_seed, chunk_stretches, kernel_settings, kernel_tables,
+                                   make_chunks, padded_zeros, run_epochs)
 
 INIT_BLOCK = 4096  # rows per block of the initial values' random stream
 # With several threads, each trains the HOT_ROWS most used input rows (common n-grams, frequent words) in a
@@ -185,7 +185,7 @@ def train_subword(vocab: Vocabulary, corpus: EncodedCorpus | DiskCorpus, config:
     slot = np.full(table.compact_rows, -1, dtype=np.int64)
     slot[hot_ids] = np.arange(n_hot)
     hot_uses = slot[table.rows] >= 0
-    chunks = make_chunks(corpus.offsets, config.threads)
+    chunks = make_chunks(corpus.offsets, chunk_stretches(config))
     corpus_words = int(corpus.offsets[-1])
     total = float(corpus_words * config.epochs)
     settings = kernel_settings(config, total)
