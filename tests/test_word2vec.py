@@ -437,9 +437,10 @@ def test_chunks_come_from_distant_stretches_in_turn(threads):
     chunks = make_chunks(offsets, threads, chunk_words=30)
     assert sorted(chunks, key=lambda c: c[0]) != chunks
     assert sorted((first, end) for first, end, _ in chunks) == [(first, end) for first, end, _ in sequential]
+    position = {(first, end): i for i, (first, end, _) in enumerate(sequential)}
     stride = -(-len(sequential) // threads)
-    assert [sequential.index(next(s for s in sequential if s[:2] == c[:2])) for c in chunks[:threads]] == \
-        [k * stride for k in range(threads) if k * stride < len(sequential)]
+    firsts = [k * stride for k in range(threads) if k * stride < len(sequential)]
+    assert [position[c[:2]] for c in chunks[:threads]] == firsts  # one chunk from the start of every stretch
     words = [int(offsets[end] - offsets[first]) for first, end, _ in chunks]
     assert [before for _, _, before in chunks] == list(np.cumsum([0] + words[:-1]))  # the schedule follows the order
 

@@ -123,8 +123,8 @@ def make_chunks(offsets: np.ndarray, stretches: int = 1, chunk_words: int = CHUN
 
 def chunk_stretches(config: Config) -> int:
     """How many distant stretches of the corpus `make_chunks` deals from: one per thread with negative
-    sampling, where it learned more (2 seeds, sg-ns and cbow-ns); with hierarchical softmax sg-hs learned
-    less that way (WordSim-353 0.620 -> 0.606, 2 seeds), so it keeps the corpus order."""
+    sampling, which learned more so; hierarchical softmax learned less and keeps the corpus order
+    (measured in docs/design.md)."""
     return 1 if config.hs else config.threads
 
 
