@@ -260,12 +260,12 @@ def held_out(train: Path, workdir: Path) -> tuple[Path, Path]:
 def sentence_split(lines: list[str]) -> tuple[list[str], list[str]]:
     """(training lines, held out): every 10th whole sentence in file order; training loses the lines
     inside a held-out sentence."""
-    texts = [" ".join(t for t in x.split() if not t.startswith("__label__")) for x in lines]
-    everything = "\n" + "\n".join(texts) + "\n"
+    texts = [" " + " ".join(t for t in x.split() if not t.startswith("__label__")) + " " for x in lines]
+    everything = "\n".join(texts)  # spaces around every word: a phrase matches whole words only
     sentences = [i for i, t in enumerate(texts)
                  if len(t.split()) >= SENTENCE_TOKENS and everything.count(t) == 1]
     held = set(sentences[9::10])
-    inside = "\n" + "\n".join(texts[i] for i in sorted(held)) + "\n"
+    inside = "\n".join(texts[i] for i in sorted(held))
     kept = [x for i, (x, t) in enumerate(zip(lines, texts)) if i not in held and t not in inside]
     return kept, [lines[i] for i in sorted(held)]
 
