@@ -271,10 +271,12 @@ def sentence_split(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def default_budget(train: Path) -> int:
-    """`seqkit classify --autotune-validation`'s default budget for these lines (tokens / 5,000 s, 60-300),
-    in whole seconds as fastText takes it."""
+    """`seqkit classify --autotune-validation`'s default budget for these lines (tokens and one end marker a
+    line), in whole seconds as fastText takes it."""
+    from seqkit_classify.autotune import default_duration
+
     text = train.read_text(encoding="utf-8")
-    return round(min(300.0, max(60.0, (len(text.split()) + text.count("\n")) / 5000)))
+    return round(default_duration(len(text.split()) + text.count("\n")))
 
 
 def autotune_row(name: str, train: Path, test: Path, work: Path, seconds: int | None, threads: int) -> list:
@@ -344,7 +346,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--autotune", default=None, metavar="SECONDS|default",
                         help="also compare the autotuners with this budget, or each set's default budget of seqkit "
-                             "(training tokens / 5,000 s, 60-300; fastText's default is 300)")
+                             "(fastText's default is 300)")
     parser.add_argument("--autotune-only", action="store_true", help="skip the default and speed tables")
     parser.add_argument("--throughput", action="store_true",
                         help="also the speed rows on a 100 MB labelled file (the English corpus, labels by line)")
