@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Iterator, Sequence
 
-from seqkit.errors import DataError
+from seqkit.errors import DataError, show_as
 from seqkit.textio import open_input
 
 BLOCK_SIZE = 1 << 20
@@ -132,6 +132,7 @@ def materialize_stdin(paths: Sequence[str], reporter=None) -> list[str]:
         directory = tempfile.mkdtemp(prefix="seqkit-stdin-")
         atexit.register(shutil.rmtree, directory, True)
         spooled = os.path.join(directory, "stdin.txt")
+        show_as(spooled, "<stdin>")
         with open_input("-", binary=True) as source, open(spooled, "wb") as target:
             shutil.copyfileobj(source, target, BLOCK_SIZE)
         if reporter is not None:

@@ -27,7 +27,7 @@ class DataError(SeqkitError):
         self.path, self.line = path, line
         where = ""
         if path is not None:
-            where = f"{_display(path)}:{line}: " if line is not None else f"{_display(path)}: "
+            where = f"{display_path(path)}:{line}: " if line is not None else f"{display_path(path)}: "
         super().__init__(where + message)
 
 
@@ -55,5 +55,15 @@ def _is_terminal(stream) -> bool:
         return False
 
 
-def _display(path: str) -> str:
-    return "<stdin>" if path == "-" else str(path)
+_SHOWN_AS: dict[str, str] = {}  # a temporary file's name in messages (stdin spooled for several passes)
+
+
+def show_as(path: str, name: str) -> None:
+    """Name `path` as `name` in every located error (a spooled copy of stdin is `<stdin>` to the user)."""
+    _SHOWN_AS[str(path)] = name
+
+
+def display_path(path: str) -> str:
+    """How messages name a file: `<stdin>` for `-` and for stdin's spooled copy."""
+    return "<stdin>" if path == "-" else _SHOWN_AS.get(str(path), str(path))
+

@@ -27,9 +27,22 @@ def save(path: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     if "format" not in meta or "version" not in meta:
         raise ValueError("model metadata must name its format and version")
     entries = dict(arrays)
-    entries[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    entries[META] = np.frombuffer(json.dumps(without_timings(meta)).encode("utf-8"), dtype=np.uint8)
     with atomic_output(path, binary=True) as out:
         npzmap.write(out, entries)
+
+
+TIMINGS = frozenset({"seconds", "tokens_per_s", "total_seconds"})
+
+
+def without_timings(value: Any) -> Any:
+    """`value` without wall-clock figures at any depth: the same run with one thread and a seed must give
+    the same bytes (the timings go to the summary line and `--json` instead)."""
+    if isinstance(value, dict):
+        return {key: without_timings(item) for key, item in value.items() if key not in TIMINGS}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
 
 
 def read_metadata(path: str) -> dict:
@@ -183,9 +196,12 @@ def describe_file(path: str) -> str:
             return what
     first_line = head.split(b"\n")[0][:40]
     try:
-        return f"text starting {first_line.decode('utf-8')!r}"
+        text = first_line.decode("utf-8")
     except UnicodeDecodeError:
-        return "a binary file of unknown kind"
+        text = None
+    if text is None or any(ord(c) < 32 and c not in "\t\r" for c in text):
+        return f"a binary file of unknown kind (first bytes {head[:8].hex(' ')})"
+    return f"text starting {text!r}"
 
 
 def _npz_entries(path: str) -> str:

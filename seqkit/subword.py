@@ -87,8 +87,9 @@ class SubwordModel:
 
     def __init__(self, words: Sequence[str], input_matrix: np.ndarray, *, minn: int, maxn: int, buckets: int,
                  counts: np.ndarray | None = None, output_matrix: np.ndarray | None = None,
-                 pruneidx: dict[int, int] | None = None, source: Any = None):
+                 pruneidx: dict[int, int] | None = None, source: Any = None, settings: dict | None = None):
         self.words = list(words)
+        self.settings = dict(settings or {})  # how it was trained (model, loss, window, ...), kept across formats
         self.nwords = len(self.words)
         self.input_matrix = input_matrix
         self.output_matrix = output_matrix
@@ -146,7 +147,9 @@ class SubwordModel:
     def from_fasttext(cls, model: fasttext_bin.FastTextModel) -> "SubwordModel":
         a = model.args
         words = model.words[:model.nwords]
-        return cls(words, model.input_matrix, minn=a.minn, maxn=a.maxn, buckets=a.bucket,
+        settings = {"model": a.model, "loss": a.loss, "window": a.ws, "negative": a.neg, "epochs": a.epoch,
+                    "sample": a.t, "min_count": a.min_count, "output": "noise" if a.loss == "ns" else "tree nodes"}
+        return cls(words, model.input_matrix, minn=a.minn, maxn=a.maxn, buckets=a.bucket, settings=settings,
                    counts=model.counts[:model.nwords], output_matrix=model.output_matrix,
                    pruneidx=model.pruneidx, source=model)
 
@@ -175,7 +178,9 @@ class SubwordModel:
                                                int(meta["buckets"]), int(meta["dim"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"bad metadata: {exc!r}", path) from None
-        if not isinstance(words, list) or min(minn, maxn, buckets) < 0 or dim < 1:
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise DataError("bad metadata: the word list must be a list of strings", path)
+        if min(minn, maxn, buckets) < 0 or dim < 1:
             raise DataError(f"bad metadata: minn {minn}, maxn {maxn}, buckets {buckets}, dim {dim}", path)
         shapes = {"input": (len(words) + buckets, dim), "output": (len(words), dim), "counts": (len(words),)}
         arrays = {}
@@ -187,8 +192,9 @@ class SubwordModel:
                         continue
                     raise DataError(f"the {name} array is missing", path)
                 arrays[name] = _read_member(archive, name, shape, path)
+        settings = meta.get("settings")
         return cls(words, arrays["input"], minn=minn, maxn=maxn, buckets=buckets, counts=arrays["counts"],
-                   output_matrix=arrays.get("output"))
+                   output_matrix=arrays.get("output"), settings=settings if isinstance(settings, dict) else None)
 
 
 def _npz_meta(path: str) -> dict | None:
@@ -211,14 +217,21 @@ def _read_member(archive: zipfile.ZipFile, name: str, shape: tuple, path: str) -
             if read_header is None:
                 raise ValueError(f"npy format version {version}")
             stored, _, dtype = read_header(member)
-        except ValueError as exc:
+        except (ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise DataError(f"array {name} is damaged: {exc}", path) from None
         if tuple(stored) != shape or int(np.prod(shape, dtype=np.float64)) > MAX_VALUES:
             raise DataError(f"array {name} has shape {tuple(stored)}, expected {shape}", path)
         if dtype.hasobject:
             raise DataError(f"array {name} holds Python objects; refused (no pickle)", path)
-    with archive.open(name + ".npy") as member:
-        array = np.lib.format.read_array(member, allow_pickle=False)
+        needed = member.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    stored_bytes = archive.getinfo(name + ".npy").file_size
+    if stored_bytes < needed:  # a short member would otherwise be found out only after the allocation
+        raise DataError(f"array {name} is truncated: {stored_bytes:,} bytes for {needed:,}", path)
+    try:
+        with archive.open(name + ".npy") as member:
+            array = np.lib.format.read_array(member, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        raise DataError(f"array {name} is damaged: {exc}", path) from None
     return array.astype(np.float32 if name != "counts" else np.int64, copy=False)
 
 
@@ -270,7 +283,7 @@ def model_embeddings(path: str):
 
         def __init__(self, model: VectorModel):
             self.model, self._matrix = model, None
-            self._words, self._table, self._index = list(model.words), None, None
+            self._words, self._table, self._index = [_printable(w) for w in model.words], None, None
             self._norms = self._safe_norms = self._unit = None
             self.duplicates = 0
 
@@ -316,6 +329,16 @@ def model_embeddings(path: str):
     return SubwordEmbeddings(load_vector_model(path))
 
 
+def _printable(word: str) -> str:
+    """`word` as valid UTF-8 text: fastText stores raw bytes, and a byte that is not UTF-8 (kept as a
+    surrogate for hashing) becomes U+FFFD, so that every output stays UTF-8."""
+    try:
+        word.encode("utf-8")
+        return word
+    except UnicodeEncodeError:
+        return word.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def is_model(path: str) -> bool:
     """Whether a built-in subword-model format claims `path` (a regular file only)."""
     return os.path.isfile(path) and any(fmt.sniff(path) for fmt in BUILTIN_FORMATS)
@@ -330,13 +353,36 @@ def save_model(model: SubwordModel, path: str, fmt: str) -> None:
     output = model.output_matrix if model.output_matrix is not None else np.zeros((model.nwords, model.dim),
                                                                                   np.float32)
     counts = model.counts if model.counts is not None else np.zeros(model.nwords, np.int64)
+    if fmt == "subword" and model.source is not None and model.source.supervised:
+        raise DataError("the model is a supervised fastText model: its labels do not fit seqkit's subword .npz "
+                        "(predict and test read the .bin itself; its word vectors convert to a vector file)")
     with atomic_output(path, binary=True) as out:
         if fmt == "subword":
-            model.save(out)
+            model.save(out, model.settings)
             return
         source = model.source
         if source is not None:
             fasttext_bin.write(out, source)
             return
-        args = fasttext_bin.FastTextArgs(dim=model.dim, bucket=model.buckets, minn=model.minn, maxn=model.maxn)
-        fasttext_bin.write(out, fasttext_bin.unsupervised(model.words, counts, model.input_matrix, output, args))
+        fasttext_bin.write(out, fasttext_bin.unsupervised(model.words, counts, model.input_matrix, output,
+                                                          fasttext_args(model)))
+
+
+def fasttext_args(model: SubwordModel) -> fasttext_bin.FastTextArgs:
+    """The `.bin` header of a model trained by seqkit: its stored training settings where they are known,
+    fastText's defaults elsewhere."""
+    known = model.settings
+    defaults = fasttext_bin.FastTextArgs()
+
+    def setting(key: str, kind: type, default):
+        value = known.get(key)
+        return kind(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else default
+
+    model_name = setting("model", str, defaults.model)
+    return fasttext_bin.FastTextArgs(
+        dim=model.dim, bucket=model.buckets, minn=model.minn, maxn=model.maxn,
+        model=model_name if model_name in ("sg", "cbow") else defaults.model,
+        loss="hs" if known.get("output") == "tree nodes" else "ns",
+        ws=setting("window", int, defaults.ws), epoch=setting("epochs", int, defaults.epoch),
+        min_count=setting("min_count", int, defaults.min_count), neg=setting("negative", int, 0) or defaults.neg,
+        t=setting("sample", float, defaults.t))

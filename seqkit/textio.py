@@ -79,6 +79,27 @@ def open_input(path: str, *, binary: bool = False, errors: str = "strict") -> It
         yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
 
 
+def decode_line(raw: bytes, errors: str, path: str, line: int, offset: int) -> str:
+    """One line of input as text; invalid UTF-8 fails naming the file, line and byte offset unless
+    `errors` is 'replace' or 'ignore'."""
+    try:
+        return raw.decode("utf-8", errors)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"invalid UTF-8 (byte {raw[exc.start:exc.end].hex(' ')} at offset {offset + exc.start:,}); "
+                        "use --errors replace or --errors ignore to read it anyway", path, line) from None
+
+
+def text_lines(path: str, errors: str = "strict") -> Iterator[str]:
+    """The lines of a path or `-` (compressed or not) as text, each decoded by `decode_line`."""
+    with open_input(path, binary=True) as handle:
+        offset = 0
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not text
+                raw, offset = raw[3:], 3
+            yield decode_line(raw, errors, path, number, offset)
+            offset += len(raw)
+
+
 def check_compressed_intact(path: str) -> None:
     """Read a compressed file to its end, raising the DataError that names its damage if it has any.
 
@@ -138,13 +159,18 @@ class _DamageGuard(io.RawIOBase):
 
 
 def check_output_path(path: str, inputs: Iterable[str | None] = (), *,
-                      param_hint: str = "'-o' / '--output'") -> None:
+                      param_hint: str = "'-o' / '--output'", model: bool = False) -> None:
     """Fail now, before any expensive work, if `path` cannot be written or is one of `inputs`.
 
     An output that is an input (the same path, a symlink or a hard link to it) is a usage error naming
     both, since the finished output would replace the data it was made from. `param_hint` names the
-    option or argument that gave `path`; `None` and `-` among `inputs` are ignored.
+    option or argument that gave `path`; `None` and `-` among `inputs` are ignored. A `model` file (a zip
+    archive, written with seeks) cannot go through a compressor, so a compressed name is refused too.
     """
+    if model and compression_of(path):
+        raise click.BadParameter(f"{path!r}: a model file is a zip archive and cannot be written compressed; "
+                                 "name it without the compression suffix",
+                                 ctx=click.get_current_context(silent=True), param_hint=param_hint)
     if path == "-":
         return
     for source in inputs:

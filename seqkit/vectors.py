@@ -177,6 +177,7 @@ class Embeddings:
             raise ValueError(f"fmt must be one of {FORMATS}")
         with open_input(path, binary=True) as handle:
             head = handle.read(len(vector_store.MAGIC))
+            _refuse_model(head, str(path))
             mappable = path != "-" and compression_of(str(path)) is None and sniff_compression(head) is None
             if mappable and (vector_store.is_fast(head) or fmt == "fast" or _named_fast(str(path))):
                 loaded = cls._from_store(vector_store.map_file(str(path)))
@@ -247,6 +248,17 @@ def _base_name(path: str) -> str:
 
 def _named_fast(path: str) -> bool:
     return _base_name(path).endswith(vector_store.SUFFIX)
+
+
+def _refuse_model(head: bytes, path: str) -> None:
+    """A model file given where vectors are read gets a pointer to `-m`, not a parse error about text."""
+    from seqkit.fasttext_bin import is_fasttext_bin
+
+    if is_fasttext_bin(head):
+        raise DataError("a fastText model, not a vector file; give it with -m (its words' vectors and any other "
+                        "word's from n-grams) or convert it", path)
+    if head.startswith(b"PK\x03\x04"):
+        raise DataError("a model file (.npz), not a vector file; give a subword model with -m, or convert it", path)
 
 
 def sniff_format(path: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from seqkit.corpus import CorpusStats, materialize_stdin
 from seqkit.encoded import DiskCorpus, IdFile, Sentences, iter_runs, offsets_from_lengths
-from seqkit.errors import DataError, SeqkitError
+from seqkit.errors import DataError, SeqkitError, display_path
 from seqkit.textio import atomic_output, open_input
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def count_words(paths: Sequence[str], *, min_count: int = 1, max_vocab: int | No
         build.tokens += len(ids)
         if max_vocab is not None and len(table) - n_specials > 2 * max_vocab:
             _prune(table, n_specials, max_vocab, build)
-    vocab, _ = _chosen(table, n_specials, min_count, max_vocab, order, build)
+    vocab, _ = _chosen(table, n_specials, min_count, max_vocab, order, build, paths)
     if reporter is not None and build.pruned_types:
         reporter.warn(f"--max-vocab {max_vocab:,}: pruned {build.pruned_types:,} rare word types "
                       f"({build.pruned_tokens:,} tokens, counts <= {build.prune_threshold}) while counting; "
@@ -182,7 +182,7 @@ def read_corpus(paths: Sequence[str], *, vocabulary: Vocabulary | None = None, m
             n_specials = _seed_specials(table, specials)
             offsets = _encode_into(provisional, table, paths, errors, stats)
             build = BuildStats(tokens=int(offsets[-1]))
-            vocabulary, table_ids = _chosen(table, n_specials, min_count, None, order, build)
+            vocabulary, table_ids = _chosen(table, n_specials, min_count, None, order, build, paths)
             final_id = np.full(len(table), -1, dtype=np.int32)
             final_id[table_ids] = np.arange(len(vocabulary), dtype=np.int32)
         del table
@@ -220,7 +220,7 @@ def _prune(table: "TokenTable", n_specials: int, keep: int, build: BuildStats) -
 
 
 def _chosen(table: "TokenTable", n_specials: int, min_count: int, max_vocab: int | None, order: str,
-            build: BuildStats) -> tuple[Vocabulary, np.ndarray]:
+            build: BuildStats, paths: Sequence[str] = ()) -> tuple[Vocabulary, np.ndarray]:
     """The vocabulary `table` has counted, as `count_words` describes it, and each word's id in `table`;
     fills in `build`."""
     counts = table.counts[n_specials:]
@@ -232,7 +232,8 @@ def _chosen(table: "TokenTable", n_specials: int, min_count: int, max_vocab: int
         chosen = chosen[:max_vocab]
     if not chosen.size:
         if build.tokens == 0:
-            raise SeqkitError("the corpus is empty: no tokens found")
+            named = ", ".join(display_path(str(p)) for p in paths)
+            raise SeqkitError(f"the corpus is empty: no tokens found{' in ' + named if named else ''}")
         raise SeqkitError(f"0 of {build.types:,} word types occur >= {min_count} times; lower --min-count")
     if order == "first-seen":
         chosen = np.sort(chosen)

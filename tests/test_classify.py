@@ -463,3 +463,56 @@ def test_a_short_prediction_never_loads_numba_and_prints_what_the_compiled_path_
         runs[quick_bytes] = out
     assert runs[""].stderr.strip() == "False" and runs["0"].stderr.strip() == "True"
     assert runs[""].stdout == runs["0"].stdout and len(runs[""].stdout.splitlines()) == 4
+
+
+def test_an_output_that_is_an_input_is_refused_before_training(cli_run, train_file, tmp_path):
+    weights = tmp_path / "w.txt"
+    weights.write_text("__label__food 2\n")
+    copy = tmp_path / "copy.txt"
+    copy.write_text(TRAIN, encoding="utf-8")
+    for args in ([copy, "-o", copy], [train_file, "--valid", copy, "-o", copy],
+                 [train_file, "--class-weight", weights, "-o", weights],
+                 [train_file, "--autotune-validation", copy, "--autotune-trials", "2", "-o", copy]):
+        result = cli_run("classify", *args)
+        assert result.exit_code == 2 and "same file as the input" in result.stderr, args
+    assert copy.read_text(encoding="utf-8") == TRAIN and weights.read_text() == "__label__food 2\n"
+    result = cli_run("classify", train_file, "-o", tmp_path / "m.npz.gz")
+    assert result.exit_code == 2 and "cannot be written compressed" in result.stderr
+
+
+def test_model_to_stdout_and_test_json_without_nan(cli_run, train_file, tmp_path):
+    result = cli_run("classify", train_file, "-o", "-", "--epochs", "2")
+    assert result.exit_code == 0, result.stderr
+    model = tmp_path / "m.npz"
+    model.write_bytes(result.stdout_bytes)
+    assert "on stdout" in result.stderr
+    result = cli_run("test", "-m", model, train_file, "--json", "--threshold", "1")  # nothing predicted
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)  # strict JSON: no NaN
+    assert figures["P@1"] is None and figures["R@1"] == 0.0
+    for k in ("0", "-2"):
+        result = cli_run("predict", "-m", model, "-k", k, "-", input="butter\n")
+        assert result.exit_code == 2 and "-1 for every label" in result.stderr
+
+
+def test_a_model_whose_bytes_changed_is_refused_not_used(cli_run, train_file, tmp_path):
+    model = tmp_path / "m.npz"
+    assert cli_run("classify", train_file, "-o", model, "-q", "--epochs", "1").exit_code == 0
+    data = bytearray(model.read_bytes())
+    at = data.index(b"input.npy") + 300  # inside the memory-mapped input matrix
+    data[at:at + 16] = bytes(b ^ 0x5A for b in data[at:at + 16])
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(bytes(data))
+    result = cli_run("test", "-m", damaged, train_file)
+    assert result.exit_code == 1 and "checksum" in result.stderr and result.stdout == ""
+
+
+def test_messages_name_stdin_and_an_empty_valid_file(cli_run, train_file, tmp_path):
+    result = cli_run("classify", "-", "-o", tmp_path / "m.npz", "--strict", input=TRAIN + "no label here\n")
+    assert result.exit_code == 1 and "<stdin>:7: no label" in result.stderr, result.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = cli_run("classify", train_file, "--valid", empty, "-o", tmp_path / "m.npz")
+    assert result.exit_code == 1 and f"no tokens found in {empty}" in result.stderr
+    result = cli_run("classify", train_file, "--class-weight", "Balanced", "-o", tmp_path / "m.npz", "-q")
+    assert result.exit_code == 0, result.stderr

@@ -241,3 +241,55 @@ def test_a_model_and_a_vector_file_together_are_a_usage_error(skipgram, cli_run,
         assert result.exit_code == 2 and "alternatives" in result.stderr, command
     result = cli_run("print-vectors", "chat", "-m", path, env={"SEQKIT_VECTORS": str(vectors)})
     assert result.exit_code == 0 and result.stdout.startswith("chat ")
+
+
+def test_a_supervised_bin_does_not_convert_to_a_subword_npz(corpora, cli_run, tmp_path):
+    root, _, sup, _ = corpora
+    ft = fasttext.train_supervised(str(sup), dim=8, bucket=300, epoch=1, minCount=1, minn=2, maxn=3, thread=1,
+                                   verbose=0)
+    path = root / "sup_convert.bin"
+    ft.save_model(str(path))
+    target = tmp_path / "sup.npz"
+    result = cli_run("convert", path, target, "--to", "subword")
+    assert result.exit_code == 1 and "supervised fastText model" in result.stderr and not target.exists()
+    assert result.stderr.count("\n") == 1
+    vectors = tmp_path / "sup.vec"  # its word vectors still convert
+    assert cli_run("convert", path, vectors, "-q").exit_code == 0
+    assert vectors.read_text(encoding="utf-8").split("\n")[0] == f"{len(ft.words)} 8"
+
+
+def test_training_settings_survive_npz_and_bin_round_trips(corpora, tmp_path, cli_run):
+    """A CBOW/hs model keeps its name through .npz and back to .bin (fastText reads the header's settings)."""
+    root, plain, _, _ = corpora
+    ft = fasttext.train_unsupervised(str(plain), model="cbow", loss="hs", dim=8, minn=2, maxn=4, bucket=500,
+                                     epoch=2, minCount=2, ws=3, thread=1, verbose=0)
+    source = root / "cbow_hs.bin"
+    ft.save_model(str(source))
+    npz, back = tmp_path / "m.npz", tmp_path / "back.bin"
+    assert cli_run("convert", source, npz, "-q").exit_code == 0   # the .npz name asks for the whole model
+    assert cli_run("convert", npz, back, "-q").exit_code == 0     # and .bin for fastText's
+    args = fasttext.load_model(str(back)).f.getArgs()
+    assert (str(args.model), str(args.loss)) == ("model_name.cbow", "loss_name.hs")
+    assert (args.epoch, args.minCount, args.ws) == (2, 2, 3)
+    assert back.read_bytes() == source.read_bytes()
+    result = cli_run("convert", source, tmp_path / "cut.bin", "--limit", "3")
+    assert result.exit_code == 2 and "--limit" in result.stderr
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("1 2\nchat 0.1 0.2\n")
+    result = cli_run("convert", vectors, tmp_path / "v.npz")
+    assert result.exit_code == 2 and "needs a subword model IN" in result.stderr
+
+
+def test_a_word_that_is_not_utf8_in_a_bin_is_printed_as_utf8(skipgram, tmp_path, cli_run):
+    """fastText stores a word's raw bytes; outputs stay UTF-8 (U+FFFD for the bad byte)."""
+    _, path = skipgram
+    data = bytearray(path.read_bytes())
+    at = data.index(b"chien\0")
+    data[at + 4] = 0xFF  # `chie\xff`
+    damaged = tmp_path / "latin1.bin"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "v.vec"
+    result = cli_run("convert", damaged, out, "-q")
+    assert result.exit_code == 0, result.stderr
+    words = [line.split(" ")[0] for line in out.read_text(encoding="utf-8").splitlines()[1:]]
+    assert "chie\ufffd" in words and "chien" not in words

@@ -96,14 +96,15 @@ def test_an_oversized_group_entry_is_refused(tmp_path, monkeypatch):
 def test_describe_file_names_what_it_sees(tmp_path):
     cases = {"kenlm": b"mmap lm http://kheafield.com/code format version 5\n", "empty": b"",
              "fasttext": (793712314).to_bytes(4, "little"), "text": b"the first line\nsecond\n",
-             "binary": b"\xff\xfe\x00\x01"}
+             "binary": b"\xff\xfe\x00\x01", "nul": b"{\x00\x00\x00\x0c\x00"}
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
     assert modelfile.describe_file(str(tmp_path / "kenlm")).startswith("a KenLM binary model")
     assert modelfile.describe_file(str(tmp_path / "fasttext")) == "a fastText model (.bin)"
     assert modelfile.describe_file(str(tmp_path / "text")) == "text starting 'the first line'"
     assert modelfile.describe_file(str(tmp_path / "empty")) == "an empty file"
-    assert modelfile.describe_file(str(tmp_path / "binary")) == "a binary file of unknown kind"
+    assert modelfile.describe_file(str(tmp_path / "binary")) == "a binary file of unknown kind (first bytes ff fe 00 01)"
+    assert modelfile.describe_file(str(tmp_path / "nul")).startswith("a binary file of unknown kind")  # UTF-8, not text
     with zipfile.ZipFile(tmp_path / "z.npz", "w") as archive:
         archive.writestr("param.npy", b"x")
         archive.writestr("meta.npy", b"y")

@@ -522,7 +522,7 @@ def test_empty_corpus(tmp_path, cli_run, content):
     empty.write_text(content)
     result = cli_run("ngram", empty, "-o", tmp_path / "m.arpa")
     assert result.exit_code == 1 and result.stdout == ""
-    assert result.stderr.strip() == "seqkit: error: the corpus is empty: no tokens found"
+    assert result.stderr.strip() == f"seqkit: error: the corpus is empty: no tokens found in {empty}"
     assert not (tmp_path / "m.arpa").exists()
 
 

@@ -161,3 +161,77 @@ def test_damaged_bin_on_the_command_line_is_one_line_exit_1(model_bin, tmp_path)
         done = _seqkit("print-vectors", "-m", str(path), "cat")
         assert done.returncode == 1 and done.stdout == "", done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and str(path) in done.stderr
+
+
+def _npz_member(archive, name: str, shape: tuple, dtype: str, data: bytes) -> None:
+    with archive.open(name + ".npy", "w", force_zip64=True) as handle:
+        np.lib.format.write_array_header_2_0(handle, {"descr": dtype, "fortran_order": False, "shape": shape})
+        handle.write(data)
+
+
+def _crafted_npz(path, *, words, buckets: int, dim: int, input_bytes: bytes) -> str:
+    """An .npz whose header promises (words + buckets) x dim values but whose data is `input_bytes`."""
+    import zipfile
+
+    meta = {"format": subword.FORMAT, "version": subword.VERSION, "minn": 2, "maxn": 3, "buckets": buckets,
+            "dim": dim, "words": words, "settings": {}}
+    with zipfile.ZipFile(path, "w") as archive:
+        _npz_member(archive, "input", (len(words) + buckets, dim), "<f4", input_bytes)
+        _npz_member(archive, "counts", (len(words),), "<i8", b"\0" * 8 * len(words))
+        raw = json.dumps(meta).encode()
+        _npz_member(archive, "meta", (len(raw),), "|u1", raw)
+    return str(path)
+
+
+def test_damaged_npz_is_refused_before_any_large_allocation(model, tmp_path):
+    huge = _crafted_npz(tmp_path / "huge.npz", words=["a"], buckets=10 ** 9, dim=8, input_bytes=b"\0" * 64)
+    with pytest.raises(DataError, match="array input is truncated"):  # 32 GB promised, 64 bytes stored
+        subword.load_vector_model(huge)
+    short = _crafted_npz(tmp_path / "short.npz", words=["a"], buckets=10, dim=4, input_bytes=b"\0" * 20)
+    with pytest.raises(DataError, match="array input is truncated"):
+        subword.load_vector_model(short)
+    names = _crafted_npz(tmp_path / "names.npz", words=["a", 5], buckets=10, dim=4, input_bytes=b"\0" * 192)
+    with pytest.raises(DataError, match="list of strings"):
+        subword.load_vector_model(names)
+    good = tmp_path / "good.npz"
+    with open(good, "wb") as out:
+        model.save(out)
+    data = bytearray(good.read_bytes())
+    at = data.index(b"input.npy") + 200  # inside the input array's data: its CRC no longer matches
+    data[at:at + 8] = bytes(255 - b for b in data[at:at + 8])
+    flipped = tmp_path / "flipped.npz"
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="array input is damaged"):
+        subword.load_vector_model(str(flipped))
+    done = _seqkit("print-vectors", "-m", str(flipped), "cat")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "internal error" not in done.stderr
+
+
+def test_query_lines_with_invalid_utf8_name_the_line(model_bin, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "seqkit", "print-vectors", "-m", model_bin],
+                          input=b"cat\ncaf\xe9\n", capture_output=True, timeout=120)
+    assert done.returncode == 1 and b"<stdin>:2: invalid UTF-8 (byte e9" in done.stderr, done.stderr
+    assert done.stderr.count(b"\n") == 1
+    text = tmp_path / "lines.txt"
+    text.write_bytes(b"the cat\nna\xefve dog\n")
+    done = _seqkit("sentence-vectors", "-m", model_bin, str(text))
+    assert done.returncode == 1 and f"{text}:2: invalid UTF-8 (byte ef" in done.stderr, done.stderr
+    done = _seqkit("sentence-vectors", "-m", model_bin, str(text), "--errors", "replace")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 2, done.stderr
+
+
+def test_ignore_case_with_a_model_still_builds_unseen_words(model, model_bin):
+    done = _seqkit("print-vectors", "-m", model_bin, "-i", "CAT", "Cats")
+    assert done.returncode == 0, done.stderr
+    (first, *cat), (second, *cats) = (line.split(" ") for line in done.stdout.splitlines())
+    np.testing.assert_allclose(np.array(cat, float), model.word_vector("cat"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.array(cats, float), model.word_vector("Cats"), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_given_as_vectors_points_to_dash_m(model, model_bin, tmp_path):
+    npz = tmp_path / "m.npz"
+    with open(npz, "wb") as out:
+        model.save(out)
+    for path, what in ((model_bin, "a fastText model"), (str(npz), "a model file (.npz)")):
+        done = _seqkit("similar", "-v", path, "cat")
+        assert done.returncode == 1 and what in done.stderr and "-m" in done.stderr, done.stderr

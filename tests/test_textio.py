@@ -95,3 +95,15 @@ def test_reporter_not_a_terminal_prints_plain_lines_on_stderr(capsys):
     assert captured.out == ""
     assert captured.err == "seqkit: warning: careful\ndone\n"
     assert task.completed == 10
+
+
+def test_text_lines_decode_each_line_and_name_a_bad_one(tmp_path):
+    from seqkit.errors import DataError
+    from seqkit.textio import text_lines
+
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"\xef\xbb\xbfone\r\ntwo\nthr\xffee")
+    with pytest.raises(DataError, match=r"t.txt:3: invalid UTF-8 \(byte ff at offset 15\)"):
+        list(text_lines(str(path)))
+    assert list(text_lines(str(path), "replace")) == ["one\r\n", "two\n", "thr\ufffdee"]
+    assert list(text_lines(str(path), "ignore"))[2] == "three"

@@ -307,3 +307,21 @@ def test_hot_rows_are_the_most_used(small_corpus):
     the_rows = table.rows[table.offsets[0]:table.offsets[1]]
     shared = set(the_rows) & set(table.rows[table.offsets[1]:table.offsets[2]])  # `<th`, `the`: 110 uses each
     assert set(hot) == shared and len(shared) == 2
+
+
+def test_mean_shift_counts_repeated_rows_and_stays_fast_on_long_words():
+    """`mean_shifts` is sum(multiplicity^2) / rows per word (the mean's move per unit of gradient)."""
+    from seqkit_word2vec.subword_kernels import mean_shifts
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(0, 30, 200)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    rows = rng.integers(0, 8, int(offsets[-1])).astype(np.int32)
+    expected = np.ones(len(sizes), np.float32)
+    for w in range(len(sizes)):
+        counts = np.unique(rows[offsets[w]:offsets[w + 1]], return_counts=True)[1]
+        if counts.size:
+            expected[w] = (counts ** 2).sum() / counts.sum()
+    np.testing.assert_allclose(mean_shifts(offsets, rows), expected, rtol=1e-6)
+    long_word = (np.arange(2_000_000) % 1000).astype(np.int32)  # quadratic counting would take hours here
+    assert mean_shifts(np.array([0, long_word.size], np.int64), long_word)[0] == 2000.0

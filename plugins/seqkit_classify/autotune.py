@@ -162,7 +162,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         maxn: int, min_count: int, min_count_label: int, negative: int, class_weight: str | None, strict: bool,
         threads: int, seed: int, errors: str, quiet: bool, autotune_refit: bool = True) -> None:
     reporter = Reporter(quiet)
-    check_output_path(output)  # a bad path fails now, not after the search
+    check_output_path(output, (*train, autotune_validation, class_weight), model=True)  # now, not after the search
     paths = spooled(list(train), reporter) if strict else list(train)
     stats = CorpusStats()
     with reporter.task("reading training data", total=None):
@@ -185,7 +185,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     deadline = began + duration if duration is not None else None
     search_share = 1.0 - FINAL_SHARE if autotune_refit else 1.0
     search = Search(lines, valid_lines, dictionary, metric,
-                    class_weights(class_weight, dictionary.labels, dictionary.label_counts),
+                    class_weights(class_weight, dictionary.labels, dictionary.label_counts, errors),
                     Config(negative=negative, threads=threads, seed=seed), label_prefix, patience, rungs, full_epochs,
                     began + search_share * duration if duration is not None else None,
                     deadline if autotune_refit else None,
@@ -210,7 +210,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         union = join_lines(lines, valid_lines)
         union_dictionary = build_dictionary(union, min_count, min_count_label)
         refit = Refit(union, union_dictionary, parse_metric(autotune_metric, union_dictionary.labels, label_prefix),
-                      class_weights(class_weight, union_dictionary.labels, union_dictionary.label_counts),
+                      class_weights(class_weight, union_dictionary.labels, union_dictionary.label_counts, errors),
                       Config(negative=negative, threads=threads, seed=seed), label_prefix)
         candidates = finalists(search.trials) or [Finalist(chosen, chosen.best_epoch)]  # only cut runs scored
 

@@ -11,7 +11,7 @@ from seqkit.errors import DataError, SeqkitError
 from seqkit.memory import memory_estimate
 from seqkit.progress import Reporter
 from seqkit.sampling import huffman_tree
-from seqkit.textio import check_output_path, open_input
+from seqkit.textio import check_output_path, text_lines
 from seqkit_classify import modelfile
 from seqkit_classify.data import Examples, Settings, check_unlabelled, read_examples, spooled
 from seqkit_classify.scoring import Metric, Validation, measure, top_k
@@ -32,7 +32,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
         min_count: int, min_count_label: int, negative: int, class_weight: str | None,
         pretrained_vectors: str | None, strict: bool, threads: int, seed: int, errors: str, quiet: bool) -> None:
     reporter = Reporter(quiet)
-    check_output_path(output)  # a bad path fails now, not after training
+    check_output_path(output, (*train, valid, class_weight, pretrained_vectors), model=True)  # now, not after training
     paths = spooled(list(train), reporter) if strict else list(train)
     settings = Settings(label_prefix=label_prefix, word_ngrams=word_ngrams,
                         buckets=buckets if (word_ngrams > 1 or maxn > 0) else 0, minn=minn, maxn=maxn)
@@ -56,12 +56,15 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
                   f"{memory_estimate(weights.input.shape[0] + weights.output.shape[0], dim, 1)}")
     if pretrained_vectors:
         _pretrained(pretrained_vectors, dictionary.words, weights, errors, reporter)
-    weight_of_class = class_weights(class_weight, dictionary.labels, dictionary.label_counts)
+    weight_of_class = class_weights(class_weight, dictionary.labels, dictionary.label_counts, errors)
     tracker = None
     if valid:
         _, held_out = read_examples([valid], settings, errors=errors, dictionary=dictionary)
         if len(held_out) == 0:
             raise SeqkitError(f"{valid}: no lines with a label the training data has")
+        if held_out.unlabelled:
+            reporter.warn(f"{valid}: {held_out.unlabelled:,} lines without a label the training data has are "
+                          "not scored")
         tree = huffman_tree(dictionary.label_counts) if loss == "hs" else None
         tracker = BestEpoch(held_out, weights, len(dictionary.words), tree, patience, reporter)
     result = train_model(dictionary, examples, weights, config, weight_of_class,
@@ -87,31 +90,30 @@ def default_epochs(n_tokens: float) -> int:
     return int(min(MAX_EPOCHS, max(DEFAULT_EPOCHS, round(DEFAULT_EPOCHS * EPOCH_TOKENS / max(n_tokens, 1.0) ** 1.0))))
 
 
-def class_weights(spec: str | None, labels: list[str], counts: np.ndarray) -> np.ndarray:
+def class_weights(spec: str | None, labels: list[str], counts: np.ndarray, errors: str = "strict") -> np.ndarray:
     """Per-label factor on the learning rate: 1, 'balanced' (sklearn's n / (k * count)) or from a file."""
     weights = np.ones(len(labels), dtype=np.float64)
     if spec is None:
         return weights
-    if spec == "balanced":
+    if spec.lower() == "balanced" and not os.path.isfile(spec):
         return counts.sum() / (len(labels) * counts.astype(np.float64))
     index = {label: i for i, label in enumerate(labels)}
-    with open_input(spec) as handle:
-        for number, line in enumerate(handle, 1):
-            parts = line.split()
-            if not parts or parts[0].startswith("#"):
-                continue
-            if len(parts) != 2:
-                raise DataError(f"expected `label weight`, found {len(parts)} fields", spec, number)
-            label = parts[0]
-            if label not in index:
-                raise DataError(f"label {parts[0]!r} is not in the training data", spec, number)
-            try:
-                value = float(parts[1])
-            except ValueError:
-                raise DataError(f"weight {parts[1]!r} is not a number", spec, number) from None
-            if not (value >= 0 and np.isfinite(value)):
-                raise DataError(f"weight {value} must be finite and >= 0", spec, number)
-            weights[index[label]] = value
+    for number, line in enumerate(text_lines(spec, errors), 1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 2:
+            raise DataError(f"expected `label weight`, found {len(parts)} fields", spec, number)
+        label = parts[0]
+        if label not in index:
+            raise DataError(f"label {parts[0]!r} is not in the training data", spec, number)
+        try:
+            value = float(parts[1])
+        except ValueError:
+            raise DataError(f"weight {parts[1]!r} is not a number", spec, number) from None
+        if not (value >= 0 and np.isfinite(value)):
+            raise DataError(f"weight {value} must be finite and >= 0", spec, number)
+        weights[index[label]] = value
     return weights
 
 
@@ -163,5 +165,7 @@ class BestEpoch:
 
 
 def _size(path: str) -> str:
+    if path == "-":
+        return "on stdout"
     size = os.path.getsize(path)
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"

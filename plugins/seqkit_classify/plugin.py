@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from seqkit.options import errors_option, json_option, quiet_option, seed_option, threads_option
+from seqkit.options import errors_option, quiet_option, seed_option, threads_option
 
 name = "classify"
 version = "0.1.0"
@@ -81,7 +81,8 @@ class ClassifyCommand(click.Command):
 @click.option("-v", "--pretrained-vectors", metavar="VECS", default=None,
               help="Initialise word rows from a vector file (word2vec/fastText/GloVe text or binary, .skv); "
                    "its dimension must be --dim.")
-@json_option
+@click.option("--json", "as_json", is_flag=True,
+              help="With --autotune-validation: the search as JSON on stdout.")
 @click.option("--strict", is_flag=True, help="A line without a label is an error naming it (default: skip and count).")
 @threads_option
 @seed_option
@@ -107,6 +108,11 @@ def classify(**options) -> None:
                 raise click.UsageError(f"{param.opts[-1]} is an option of --model {trainer.name}; --model "
                                        f"{chosen.name} does not take it")
             options.pop(param.name, None)
+    if not options["label_prefix"].strip():
+        raise click.UsageError("--label-prefix must be a non-blank token start (fastText's is __label__)")
+    if ctx.get_parameter_source("patience") in GIVEN and options["valid"] is None and \
+            options.get("autotune_validation") is None:
+        raise click.UsageError("--patience goes with --valid (or --autotune-validation)")
     chosen.train(**options)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import click
 import numpy as np
 
-from seqkit.errors import SeqkitError
 from seqkit_classify.data import Examples
 
 
@@ -70,7 +70,7 @@ def parse_metric(spec: str, labels: list[str], prefix: str) -> Metric:
         for name in (label, prefix + label):
             if name in labels:
                 return Metric("f1", 1, labels.index(name), f"f1:{name}")
-        raise SeqkitError(f"--autotune-metric {spec}: {label!r} is not a label of the training data "
+        raise click.UsageError(f"--autotune-metric {spec}: {label!r} is not a label of the training data "
                           f"(labels: {', '.join(labels[:8])}{', ...' if len(labels) > 8 else ''})")
     for kind in ("precision", "recall"):
         if spec.startswith(kind + "@"):
@@ -79,9 +79,9 @@ def parse_metric(spec: str, labels: list[str], prefix: str) -> Metric:
             except ValueError:
                 k = 0
             if k < 1:
-                raise SeqkitError(f"--autotune-metric {spec}: K must be a whole number >= 1")
+                raise click.UsageError(f"--autotune-metric {spec}: K must be a whole number >= 1")
             return Metric(kind, min(k, len(labels)), -1, f"{kind}@{k}")
-    raise SeqkitError(f"--autotune-metric {spec!r}: expected f1, f1:LABEL, precision@K or recall@K")
+    raise click.UsageError(f"--autotune-metric {spec!r}: expected f1, f1:LABEL, precision@K or recall@K")
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 
 from seqkit.errors import SeqkitError
 from seqkit.progress import Reporter
-from seqkit.textio import check_output_path, open_input
+from seqkit.textio import check_output_path, text_lines
 from seqkit.vectors import Embeddings
 from seqkit_plot import layout, project, render
 from seqkit_plot.layout import Label, Point, Scene
@@ -45,8 +45,7 @@ def load_table(vectors: str, model: str | None, extra_words: list[str], reporter
 
 def read_words_file(path: str) -> list[str]:
     """The first word of each non-empty line (a vocabulary file's `word count` lines work as they are)."""
-    with open_input(path) as handle:
-        return [line.split()[0] for line in handle if line.split()]
+    return [line.split()[0] for line in text_lines(path) if line.split()]
 
 
 def select(emb: Embeddings, given: list[str], top: int, neighbours: int,

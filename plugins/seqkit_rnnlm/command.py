@@ -40,7 +40,7 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     from seqkit_rnnlm.train import Schedule, train
 
     reporter = Reporter(quiet)
-    check_output_path(output, (*corpus, valid))
+    check_output_path(output, (*corpus, valid), model=True)
     if resume:
         if not os.path.exists(output):
             raise SeqkitError(f"--resume: {output} does not exist")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from seqkit.errors import DataError, SeqkitError
-from seqkit.textio import open_input
+from seqkit.textio import text_lines
 
 EXTRA_MESSAGE = "BLEU needs sacreBLEU: pip install 'seqkit[translate]'"
 
@@ -26,8 +26,7 @@ def sacrebleu_module():
 
 def read_lines(path: str) -> list[str]:
     """Every line without its line end (an empty line is an empty hypothesis, never skipped)."""
-    with open_input(path) as handle:
-        return [line.rstrip("\r\n") for line in handle]
+    return [line.rstrip("\r\n") for line in text_lines(path)]
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]):

@@ -34,7 +34,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     if freeze_embeddings and not pretrained_vectors:
         raise click.UsageError("--freeze-embeddings keeps the -v/--pretrained-vectors embedding fixed: give -v")
     reporter = Reporter(quiet)
-    check_output_path(output, (*train, valid))
+    check_output_path(output, (*train, valid, pretrained_vectors), model=True)
     paths = materialize_stdin(list(train), reporter)
     stats = CorpusStats()
     with reporter.task("reading training data", total=None):
@@ -90,7 +90,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
         f"classify birnn: {len(examples):,} examples ({stats.describe()}), {len(words):,} words, {len(labels):,} "
         f"labels; {len(result.losses)} epochs ({optimizer}, lr {schedule.lr:g}) in {result.seconds:.1f} s "
         f"({result.tokens_per_second:,.0f} tokens/s, {threads} threads), loss {result.losses[-1]:.4f}{best} "
-        f"-> {output} ({os.path.getsize(output) / 1e6:.1f} MB)")
+        f"-> {output}" + (f" ({os.path.getsize(output) / 1e6:.1f} MB)" if output != "-" else ""))
 
 
 def _pretrained(path: str, words: list[str], embed: np.ndarray, errors: str, reporter: Reporter) -> None:

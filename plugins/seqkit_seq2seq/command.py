@@ -12,14 +12,13 @@ import numpy as np
 from seqkit.errors import DataError, SeqkitError
 from seqkit.interrupts import deferred_interrupt
 from seqkit.progress import Reporter
-from seqkit.textio import atomic_output, check_output_path, open_input
+from seqkit.textio import atomic_output, check_output_path, text_lines
 
 FORMAT = "seqkit-seq2seq"
 
 
 def _read_lines(path: str, errors: str) -> list[str]:
-    with open_input(path, errors=errors) as handle:
-        return [line.rstrip("\r\n") for line in handle]
+    return [line.rstrip("\r\n") for line in text_lines(path, errors)]
 
 
 def _encode(lines: list[list[str]], index: dict[str, int], unk: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +76,7 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
     if (valid_src is None) != (valid_tgt is None):
         raise click.UsageError("--valid-src and --valid-tgt go together")
     reporter = Reporter(quiet)
-    check_output_path(output, (source, target, valid_src, valid_tgt))
+    check_output_path(output, (source, target, valid_src, valid_tgt, vectors), model=True)
     optimizer_state: dict = {}
     best = None
     if resume:

@@ -9,22 +9,21 @@ import numpy as np
 
 from seqkit.errors import DataError, SeqkitError
 from seqkit.progress import Reporter
-from seqkit.textio import check_output_path, open_input
+from seqkit.textio import check_output_path, text_lines
 
 FORMAT = "seqkit-ctc"
 
 
 def _read(path: str, errors: str, need_output: bool) -> list[tuple[list[str], list[str] | None]]:
     rows = []
-    with open_input(path, errors=errors) as handle:
-        for number, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            left, tab, right = line.partition("\t")
-            if need_output and not tab:
-                raise DataError("expected 'input tokens<TAB>output tokens'", path, number)
-            rows.append((left.split(), right.split() if tab else None))
+    for number, line in enumerate(text_lines(path, errors), 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        left, tab, right = line.partition("\t")
+        if need_output and not tab:
+            raise DataError("expected 'input tokens<TAB>output tokens'", path, number)
+        rows.append((left.split(), right.split() if tab else None))
     if not rows:
         raise SeqkitError(f"{path}: no lines")
     return rows
@@ -72,7 +71,7 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
     from seqkit_seq2seq.train import Adam
 
     reporter = Reporter(quiet)
-    check_output_path(output, (train_path, valid))
+    check_output_path(output, (train_path, valid), model=True)
     rows = _read(train_path, errors, True)
     inputs = ["<pad>", "<unk>"] + sorted({w for r in rows for w in r[0]})
     outputs = ["<blank>"] + sorted({w for r in rows for w in r[1]})

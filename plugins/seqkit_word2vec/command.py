@@ -30,7 +30,7 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     inputs = [*corpus, read_vocab]
     check_output_path(output, inputs)
     if save_model:
-        check_output_path(save_model, inputs, param_hint="'--save-model'")
+        check_output_path(save_model, inputs, param_hint="'--save-model'", model=True)
     if save_vocab:
         check_output_path(save_vocab, inputs, param_hint="'--save-vocab'")
     skip_gram = model == "sg"

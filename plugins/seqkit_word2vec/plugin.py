@@ -48,8 +48,8 @@ version = "0.1.0"
                    "its own row and its n-grams' rows, so unseen words get vectors too). 0 and 0: plain word2vec.")
 @click.option("--maxn", type=click.IntRange(min=0), default=0, show_default=True,
               help="Longest character n-gram (fastText's default for word vectors: --minn 3 --maxn 6).")
-@click.option("--buckets", type=click.IntRange(min=0), default=2_000_000, show_default=True,
-              help="Hash buckets for the character n-grams (fastText's -bucket).")
+@click.option("--buckets", type=click.IntRange(min=0, max=2**31 - 1), default=2_000_000, show_default=True,
+              help="Hash buckets for the character n-grams (fastText's -bucket; its .bin holds up to 2^31 - 1).")
 @click.option("--save-model", metavar="PATH", default=None,
               help="With --minn/--maxn: also write the model (.npz: seqkit's subword format; .bin: fastText's), "
                    "which gives vectors for unseen words (`-m PATH`). -o PATH.npz or PATH.bin writes it instead "

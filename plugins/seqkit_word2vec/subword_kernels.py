@@ -382,13 +382,18 @@ def mean_shifts(offsets, rows):  # pragma: no cover - jitted
     out = np.ones(words, dtype=np.float32)
     for w in range(words):
         first, end = offsets[w], offsets[w + 1]
+        if end - first < 2:
+            continue
+        ordered = np.sort(rows[first:end])  # runs of equal rows, in n log n (a word may be very long)
         total = 0
-        for i in range(first, end):
-            for j in range(first, end):
-                if rows[i] == rows[j]:
-                    total += 1
-        if end > first:
-            out[w] = np.float32(total / (end - first))
+        run = 1
+        for i in range(1, end - first + 1):
+            if i < end - first and ordered[i] == ordered[i - 1]:
+                run += 1
+            else:
+                total += run * run
+                run = 1
+        out[w] = np.float32(total / (end - first))
     return out
 
 

@@ -11,7 +11,13 @@ from seqkit.options import errors_option, json_option, quiet_option
 
 model_option = click.option("-m", "--model", "model_path", required=True, metavar="MODEL",
                             help="A classifier file any installed plugin reads (seqkit classify's .npz, ...).")
-k_option = click.option("-k", type=int, default=1, show_default=True,
+def _check_k(ctx, param, value: int) -> int:
+    if value == 0 or value < -1:  # fastText: "k needs to be 1 or higher", or -1 for all
+        raise click.BadParameter(f"{value} is not 1 or more, or -1 for every label", ctx=ctx, param=param)
+    return value
+
+
+k_option = click.option("-k", type=int, default=1, show_default=True, callback=_check_k,
                         help="Labels per line, most probable first (-1: all).")
 threshold_option = click.option("--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True,
                                 help="Only labels with at least this probability.")
@@ -21,10 +27,9 @@ BATCH_LINES = 4096  # lines a model with `predict_batch` predicts per call
 
 
 def _lines(path: str, errors: str):
-    from seqkit.textio import open_input
+    from seqkit.textio import text_lines
 
-    with open_input(path, errors=errors) as handle:
-        yield from handle
+    yield from text_lines(path, errors)
 
 
 def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gold: bool = True):
@@ -128,7 +133,7 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
     if meter.examples == 0:
         raise SeqkitError(f"{text}: no line has a label the model knows")
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(_json_safe(result), indent=2, allow_nan=False))
         return
     click.echo(f"N\t{meter.examples}")
     click.echo(f"P@{k}\t{_num(result[f'P@{k}'])}")
@@ -189,6 +194,17 @@ def unit_mean(model, words: list[str]):
             total += vector / np.float32(norm)
             count += 1
     return total / np.float32(count) if count else total
+
+
+def _json_safe(value):
+    """`value` with every NaN (a precision with no predictions) as null: JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _num(value: float) -> str:

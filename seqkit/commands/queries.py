@@ -47,10 +47,11 @@ def split_words(line: str) -> list[str]:
 
 def stdin_queries(prompt: str, errors: str = "strict") -> Iterator[list[str]]:
     """Each non-empty line of stdin as a list of words; on a terminal, `prompt` on stderr before each."""
-    from seqkit.textio import stdin_is_terminal
+    from seqkit.textio import decode_line, stdin_is_terminal
 
     raw = sys.stdin.buffer
     interactive = stdin_is_terminal()
+    number = offset = 0
     while True:
         if interactive:
             click.echo(prompt, nl=False, err=True)
@@ -59,7 +60,9 @@ def stdin_queries(prompt: str, errors: str = "strict") -> Iterator[list[str]]:
             if interactive:
                 click.echo(err=True)  # leave the shell's prompt on a line of its own
             return
-        words = split_words(line.decode("utf-8", errors))
+        number += 1
+        words = split_words(decode_line(line, errors, "-", number, offset))
+        offset += len(line)
         if words:
             yield words
 
@@ -95,10 +98,9 @@ class WordLookup:
 
     def find(self, word: str) -> str | None:
         """The vocabulary word answering for `word`, or None after reporting it on stderr."""
-        if self.ignore_case:
-            found = self.caseless().get(word.upper())
-        else:
-            found = word if word in self.emb else None
+        found = self.caseless().get(word.upper()) if self.ignore_case else None
+        if found is None and word in self.emb:  # exact, or a model's vector from n-grams for an unseen word
+            found = word
         if found is None:
             self.report(word)
         return found

@@ -134,7 +134,8 @@ def _each_word(words, vectors, model, ignore_case: bool, errors: str, quiet: boo
 @click.argument("target", metavar="OUT")
 @click.option("--to", "to", type=click.Choice(["text", "binary", "glove", "fast", "fasttext-bin", "subword", "arpa"]),
               default=None, help="Output format (default: fast for a .skv OUT, binary for a .bin OUT, else "
-                                 "word2vec text); fasttext-bin and subword (.npz) need a subword model IN; "
+                                 "word2vec text; for a subword model IN, a .bin or .npz OUT is the whole model, "
+                                 "fasttext-bin or subword); fasttext-bin and subword need a subword model IN; "
                                  "an n-gram model IN converts to arpa or binary.")
 @click.option("--from", "source_format", type=click.Choice(["auto", "text", "binary", "glove"]), default="auto",
               show_default=True, help="Input format.")
@@ -166,6 +167,9 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
     from seqkit import subword
 
     if subword.is_model(source):
+        to = to or _model_format(target)
+        if to in ("fasttext-bin", "subword") and (limit is not None or source_format != "auto"):
+            raise click.UsageError(f"--limit and --from apply to vectors, not to a whole model (--to {to})")
         model = subword.load_vector_model(source)
         if to in ("fasttext-bin", "subword"):
             subword.save_model(model, target, to)
@@ -174,13 +178,22 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
         emb = subword.model_embeddings(source)
         if limit is not None:
             emb = Embeddings(emb.words[:limit], emb.matrix[:limit])
-    elif to in ("fasttext-bin", "subword"):
-        raise click.UsageError(f"--to {to} needs a subword model IN (fastText .bin or seqkit subword .npz)")
+    elif to in ("fasttext-bin", "subword") or (to is None and _model_format(target) == "subword"):
+        raise click.UsageError(f"--to {to or 'subword'} (an .npz OUT) needs a subword model IN (fastText .bin or "
+                               "seqkit subword .npz)")
     else:
         emb = Embeddings.load(source, source_format, errors=errors, limit=limit, reporter=reporter)
     fmt = to or sniff_format(target)
     emb.save(target, fmt=fmt)
     reporter.summary(f"convert: {len(emb):,} vectors of dimension {emb.dim} written as {fmt}")
+
+
+def _model_format(target: str) -> str | None:
+    """The model format an OUT name asks for when IN is a whole model: fastText's for .bin, seqkit's for .npz."""
+    from seqkit.vectors import _base_name
+
+    name = _base_name(target)
+    return "fasttext-bin" if name.endswith(".bin") else "subword" if name.endswith(".npz") else None
 
 
 def _convert_language_model(source: str, target: str, to: str | None, quiet: bool) -> bool:
