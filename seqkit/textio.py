@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import stat
 import sys
 import zlib
 from typing import IO, Iterable, Iterator
@@ -19,6 +20,8 @@ from typing import IO, Iterable, Iterator
 import click
 
 from seqkit.errors import DataError, SeqkitError
+
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark: not text
 
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _MAGIC = {b"\x1f\x8b": ".gz", b"BZh": ".bz2", b"\xfd7zXZ\x00": ".xz"}
@@ -94,10 +97,70 @@ def text_lines(path: str, errors: str = "strict") -> Iterator[str]:
     with open_input(path, binary=True) as handle:
         offset = 0
         for number, raw in enumerate(handle, 1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not text
-                raw, offset = raw[3:], 3
+            if number == 1:
+                _refuse_compressed_stdin(path, raw)
+                if raw.startswith(BOM):  # a UTF-8 byte-order mark is not text
+                    raw, offset = raw[len(BOM):], len(BOM)
             yield decode_line(raw, errors, path, number, offset)
             offset += len(raw)
+
+
+def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator[list[str]]:
+    """The lines of `path` (as `text_lines` gives them) in lists of at most `most`. From a pipe or a
+    terminal, a list ends where the input pauses, so that a reader answering line by line (a co-process,
+    `tail -f | ...`) gets each answer at once, while a fast pipe still gives full lists."""
+    if path != "-" or not _waits_for_input(sys.stdin.buffer):
+        block: list[str] = []
+        for line in text_lines(path, errors):
+            block.append(line)
+            if len(block) == most:
+                yield block
+                block = []
+        if block:
+            yield block
+        return
+    if stdin_is_terminal():
+        raise click.UsageError("input is '-' but stdin is a terminal; pipe data in or name a file")
+    descriptor = sys.stdin.buffer.fileno()
+    number = offset = 0
+    carry = b""
+    while True:
+        data = os.read(descriptor, 1 << 16)  # what has arrived, without waiting for a full buffer
+        lines = (carry + data).split(b"\n")
+        carry = lines.pop() if data else b""
+        if not data and lines == [b""]:
+            lines = []
+        block = []
+        for raw in lines:
+            if number == 0:
+                _refuse_compressed_stdin(path, raw)
+                if raw.startswith(BOM):
+                    raw, offset = raw[len(BOM):], len(BOM)
+            number += 1
+            block.append(decode_line(raw + b"\n" if data else raw, errors, "-", number, offset))
+            offset += len(raw) + 1
+            if len(block) == most:
+                yield block
+                block = []
+        if block:
+            yield block
+        if not data:
+            return
+
+
+def _refuse_compressed_stdin(path: str, first: bytes) -> None:
+    """Compressed data on stdin is not decompressed (a file is, by its suffix or magic bytes): say so."""
+    kind = sniff_compression(first[:6]) if path == "-" else None
+    if kind is not None:
+        raise DataError(f"{_KINDS[kind]}-compressed data; decompress it into the pipe or name the file", path, 1)
+
+
+def _waits_for_input(stream) -> bool:
+    """Whether `stream` is a pipe, socket or terminal (reading may wait), not a regular file."""
+    try:
+        return not stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def check_compressed_intact(path: str) -> None:

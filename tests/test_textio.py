@@ -107,3 +107,19 @@ def test_text_lines_decode_each_line_and_name_a_bad_one(tmp_path):
         list(text_lines(str(path)))
     assert list(text_lines(str(path), "replace")) == ["one\r\n", "two\n", "thr\ufffdee"]
     assert list(text_lines(str(path), "ignore"))[2] == "three"
+
+
+def test_line_blocks_of_a_file_and_compressed_stdin(tmp_path, seqkit_proc):
+    import gzip
+
+    from seqkit.textio import line_blocks
+
+    path = tmp_path / "five.txt"
+    path.write_text("a\nb\nc\nd\ne")
+    assert list(line_blocks(str(path), most=2)) == [["a\n", "b\n"], ["c\n", "d\n"], ["e"]]
+    model = tmp_path / "m.npz"
+    train = tmp_path / "t.txt"
+    train.write_text("__label__x a b\n__label__y c d\n")
+    assert seqkit_proc("classify", str(train), "-o", str(model), "-q", "--epochs", "1").returncode == 0
+    done = seqkit_proc("predict", "-m", str(model), "-", input=gzip.compress(b"a b\n"))
+    assert done.returncode == 1 and b"<stdin>:1: gzip-compressed data" in done.stderr, done.stderr

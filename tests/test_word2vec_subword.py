@@ -325,3 +325,15 @@ def test_mean_shift_counts_repeated_rows_and_stays_fast_on_long_words():
     np.testing.assert_allclose(mean_shifts(offsets, rows), expected, rtol=1e-6)
     long_word = (np.arange(2_000_000) % 1000).astype(np.int32)  # quadratic counting would take hours here
     assert mean_shifts(np.array([0, long_word.size], np.int64), long_word)[0] == 2000.0
+
+
+def test_output_names_mean_what_convert_reads_them_as(tmp_path, cli_run, small_corpus):
+    from seqkit.vector_text import parse
+
+    out = tmp_path / "v.bin"
+    result = cli_run("word2vec", small_corpus, "-o", out, "--dim", "4", "--epochs", "1", "-q")
+    assert result.exit_code == 0, result.stderr
+    words, matrix = parse(out.read_bytes(), str(out), "binary", "strict", None)  # word2vec binary, as named
+    assert matrix.shape == (len(words), 4)
+    result = cli_run("word2vec", small_corpus, "-o", tmp_path / "v.npz")
+    assert result.exit_code == 2 and "names a subword model" in result.stderr

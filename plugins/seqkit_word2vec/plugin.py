@@ -54,7 +54,8 @@ version = "0.1.0"
               help="With --minn/--maxn: also write the model (.npz: seqkit's subword format; .bin: fastText's), "
                    "which gives vectors for unseen words (`-m PATH`). -o PATH.npz or PATH.bin writes it instead "
                    "of the vectors.")
-@click.option("--binary", is_flag=True, help="Write word2vec binary instead of text.")
+@click.option("--binary", is_flag=True, help="Write word2vec binary instead of text (a .bin -o without n-grams "
+                                             "implies it).")
 @click.option("--save-vocab", metavar="PATH", default=None, help="Also write the vocabulary (`word count`).")
 @click.option("--read-vocab", metavar="PATH", default=None,
               help="Use this vocabulary (`word count` lines) instead of counting the corpus.")
@@ -86,6 +87,7 @@ def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sa
     if batch_negatives and (model != "sg" or loss != "ns"):
         raise click.UsageError("--batch-negatives needs --model sg --loss ns")
     _check_subword_options(minn, maxn, buckets, batch_negatives, save_model, output, binary)
+    binary = binary or (maxn == 0 and output.lower().endswith(".bin"))  # as `seqkit convert` reads a .bin name
     check_engine(engine, scheduler)
     run(corpus=list(corpus), output=output, model=model, loss=loss, dim=dim, window=window, negative=negative,
         ns_exponent=ns_exponent, sample=sample, min_count=min_count, max_vocab=max_vocab, epochs=epochs, lr=lr,
@@ -102,6 +104,9 @@ def _check_subword_options(minn: int, maxn: int, buckets: int, batch_negatives: 
             raise click.UsageError(f"--minn {minn} needs --maxn >= {minn} (--maxn 0 means no character n-grams)")
         if save_model:
             raise click.UsageError("--save-model needs character n-grams (--minn and --maxn)")
+        if output.lower().endswith(".npz"):
+            raise click.UsageError(f"-o {output} names a subword model: give --minn and --maxn, or name a "
+                                   "vector file (.txt, .vec, .bin for word2vec binary, .skv)")
         return
     if minn == 0:  # fastText reads minn 0 as 1 (single characters); say it rather than guess
         raise click.UsageError("--maxn needs --minn >= 1 (fastText's default for word vectors: --minn 3 --maxn 6)")

@@ -27,29 +27,30 @@ BATCH_LINES = 4096  # lines a model with `predict_batch` predicts per call
 
 
 def _lines(path: str, errors: str):
-    from seqkit.textio import text_lines
+    from seqkit.textio import line_blocks
 
-    yield from text_lines(path, errors)
+    for block in line_blocks(path, errors, BATCH_LINES):
+        yield from block
 
 
 def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gold: bool = True):
-    """(gold labels, predictions) of every line of `path`; a block of lines per call when the model has
-    `predict_lines` (then the gold labels are None unless `with_gold`)."""
+    """Lists of (gold labels, predictions), one list per block of lines of `path` (`line_blocks`: a pause
+    in a pipe ends a block, so answers stream); the gold labels are None unless `with_gold` when the model
+    predicts whole blocks (`predict_lines`)."""
     from seqkit.classifier import line_tokens, split_labels
 
+    from seqkit.textio import line_blocks
+
     batch = getattr(model, "predict_lines", None)
-    block: list[str] = []
-    for line in _lines(path, errors):
+    for block in line_blocks(path, errors, BATCH_LINES):
         if batch is None:
-            words, gold = split_labels(line_tokens(line), model.label_prefix)
-            yield gold, model.predict(words, k, threshold)
-            continue
-        block.append(line)
-        if len(block) == BATCH_LINES:
-            yield from _block(model, batch, block, k, threshold, with_gold)
-            block = []
-    if block:
-        yield from _block(model, batch, block, k, threshold, with_gold)
+            answers = []
+            for line in block:
+                words, gold = split_labels(line_tokens(line), model.label_prefix)
+                answers.append((gold, model.predict(words, k, threshold)))
+            yield answers
+        else:
+            yield list(_block(model, batch, block, k, threshold, with_gold))
 
 
 def _block(model, batch, block: list[str], k: int, threshold: float, with_gold: bool):
@@ -76,20 +77,17 @@ def predict(model_path: str, text: str, k: int, threshold: float, prob: bool, as
     from seqkit.classifier import load_classifier
 
     model = load_classifier(model_path)
-    out: list[str] = []
-    for _, predictions in _predicted(model, text, errors, k, threshold, with_gold=False):
-        if as_json:
-            out.append(json.dumps({"labels": [label for label, _ in predictions],
-                                   "probs": [round(p, 6) for _, p in predictions]}))
-        elif prob:
-            out.append(" ".join(f"{label} {p:.6g}" for label, p in predictions))
-        else:
-            out.append(" ".join(label for label, _ in predictions))
-        if len(out) == BATCH_LINES:
-            click.echo("\n".join(out))
-            out = []
-    if out:
-        click.echo("\n".join(out))
+    for answers in _predicted(model, text, errors, k, threshold, with_gold=False):
+        out = []
+        for _, predictions in answers:
+            if as_json:
+                out.append(json.dumps({"labels": [label for label, _ in predictions],
+                                       "probs": [round(p, 6) for _, p in predictions]}))
+            elif prob:
+                out.append(" ".join(f"{label} {p:.6g}" for label, p in predictions))
+            else:
+                out.append(" ".join(label for label, _ in predictions))
+        click.echo("\n".join(out))  # and flushed: a reader waiting on a pipe gets this block now
 
 
 @click.command("test", short_help="Evaluate a classifier: N, P@k, R@k as fastText, per-label P/R/F1.")
@@ -120,8 +118,9 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
     reporter = Reporter(quiet)
     model = load_classifier(model_path)
     meter = Meter(model.labels)
-    for gold, predictions in _predicted(model, text, errors, k, threshold):
-        meter.add(gold, predictions if gold and any(label in meter.index for label in gold) else [])
+    for answers in _predicted(model, text, errors, k, threshold):
+        for gold, predictions in answers:
+            meter.add(gold, predictions if gold and any(label in meter.index for label in gold) else [])
     result = meter.summary(k)
     if meter.unknown_labels:
         shown = ", ".join(f"{label} ({n:,})" for label, n in list(result["unknown_labels"].items())[:10])
