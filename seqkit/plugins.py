@@ -240,7 +240,7 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
     `sniff` accepts it; a file none accepts is described by its first bytes."""
     what = FORMAT_KINDS[kind].replace("-", " ")
     if path == "-":
-        raise SeqkitError("-m -: a model is read from a file (formats are recognised by their first bytes)")
+        raise click.UsageError("-m -: a model is read from a file (formats are recognised by their first bytes)")
     if not os.path.exists(path):
         raise SeqkitError(f"{path}: no such file")
     if os.path.isdir(path):

@@ -98,4 +98,4 @@ def test_a_file_no_format_claims_is_described(tmp_path, cli_run, make, says):
 
 def test_a_model_is_not_read_from_stdin(cli_run):
     result = cli_run("perplexity", "-m", "-", input="a b\n")
-    assert result.exit_code == 1 and "a model is read from a file" in result.stderr
+    assert result.exit_code == 2 and "a model is read from a file" in result.stderr

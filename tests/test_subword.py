@@ -235,3 +235,8 @@ def test_a_model_given_as_vectors_points_to_dash_m(model, model_bin, tmp_path):
     for path, what in ((model_bin, "a fastText model"), (str(npz), "a model file (.npz)")):
         done = _seqkit("similar", "-v", path, "cat")
         assert done.returncode == 1 and what in done.stderr and "-m" in done.stderr, done.stderr
+
+
+def test_a_model_from_stdin_is_a_usage_error():
+    done = _seqkit("print-vectors", "-m", "-", "cat", stdin="")
+    assert done.returncode == 2 and "a model is read from a file" in done.stderr

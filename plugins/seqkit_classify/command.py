@@ -98,6 +98,7 @@ def class_weights(spec: str | None, labels: list[str], counts: np.ndarray, error
     if spec.lower() == "balanced" and not os.path.isfile(spec):
         return counts.sum() / (len(labels) * counts.astype(np.float64))
     index = {label: i for i, label in enumerate(labels)}
+    given: dict[str, int] = {}
     for number, line in enumerate(text_lines(spec, errors), 1):
         parts = line.split()
         if not parts or parts[0].startswith("#"):
@@ -107,6 +108,9 @@ def class_weights(spec: str | None, labels: list[str], counts: np.ndarray, error
         label = parts[0]
         if label not in index:
             raise DataError(f"label {parts[0]!r} is not in the training data", spec, number)
+        if label in given:
+            raise DataError(f"label {label!r} is given again (first on line {given[label]})", spec, number)
+        given[label] = number
         try:
             value = float(parts[1])
         except ValueError:
