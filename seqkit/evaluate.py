@@ -13,6 +13,7 @@ float32 rounding could separate are re-ranked exactly as gensim ranks them.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -309,7 +310,9 @@ def evaluate_similarity(vectors: Embeddings, path: str, *, restrict: int = 30000
         model.append(float(unit_of(a) @ unit_of(b)))
     if len(gold) < 2:
         raise DataError(f"only {len(gold)} of {len(gold) + oov} pairs have both words in the vectors", path)
-    spearman = stats.spearmanr(gold, model)
-    pearson = stats.pearsonr(gold, model)
+    with warnings.catch_warnings():  # constant scores: the coefficients are NaN, reported as such (null in JSON)
+        warnings.simplefilter("ignore")
+        spearman = stats.spearmanr(gold, model)
+        pearson = stats.pearsonr(gold, model)
     return SimilarityResult(len(gold) - (oov if subwords is not None else 0), oov, float(spearman.statistic),
                             float(spearman.pvalue), float(pearson.statistic), float(pearson.pvalue))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from typing import Any, Iterable
 
 import numpy as np
@@ -120,7 +121,7 @@ class Archive:
                 except OSError as exc:
                     raise DataError(f"cannot map the model file: {exc.strerror or exc}", self.path) from None
             return self._mapped.member(info, shape, dtype)
-        array = self._archive[name]
+        array = self._read(name)
         if list(array.shape) != shape or array.dtype != np.dtype(dtype):
             raise DataError(f"entry {name} is {list(array.shape)} {array.dtype}, expected {shape} "
                             f"{np.dtype(dtype).name}", self.path)
@@ -134,8 +135,15 @@ class Archive:
             if name.startswith(prefix + "/"):
                 if self._archive.zip.getinfo(name + ".npy").file_size > 8 * MAX_ELEMENTS:
                     raise DataError(f"entry {name} is larger than seqkit will read", self.path)
-                found[name[len(prefix) + 1:]] = self._archive[name]
+                found[name[len(prefix) + 1:]] = self._read(name)
         return found
+
+    def _read(self, name: str) -> np.ndarray:
+        """An entry read in full; a damaged one (bad checksum, unknown compression, cut short) is a DataError."""
+        try:
+            return self._archive[name]
+        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error) as exc:
+            raise DataError(f"entry {name} is damaged ({exc})", self.path) from None
 
     def close(self) -> None:
         self._archive.close()

@@ -68,6 +68,24 @@ max_sentence_len_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 
+
+def json_text(value, indent: int | None = 2) -> str:
+    """`value` as strict JSON for `--json`: a NaN (a figure with nothing to average) is null, since JSON has
+    no NaN and strict parsers refuse Python's."""
+    import json
+    import math
+
+    def clean(item):
+        if isinstance(item, float) and math.isnan(item):
+            return None
+        if isinstance(item, dict):
+            return {key: clean(v) for key, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        return item
+
+    return json.dumps(clean(value), indent=indent, allow_nan=False)
+
 ENV_SCHEDULER = "SEQKIT_SCHEDULER"
 
 

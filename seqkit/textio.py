@@ -59,6 +59,12 @@ def open_input(path: str, *, binary: bool = False, errors: str = "strict") -> It
         if stdin_is_terminal():
             raise click.UsageError("input is '-' but stdin is a terminal; pipe data in or name a file")
         raw = sys.stdin.buffer
+        kind = _stdin_compression(raw)
+        if kind is not None:  # decompressed by its content, as a file is
+            with _OPENERS[kind](raw, "rb") as decompressor:
+                handle = io.BufferedReader(_DamageGuard(decompressor, path, _KINDS[kind]), _READ_BUFFER)
+                yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
+            return
         yield raw if binary else io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline=None)
         return
     try:
@@ -97,19 +103,18 @@ def text_lines(path: str, errors: str = "strict") -> Iterator[str]:
     with open_input(path, binary=True) as handle:
         offset = 0
         for number, raw in enumerate(handle, 1):
-            if number == 1:
-                _refuse_compressed_stdin(path, raw)
-                if raw.startswith(BOM):  # a UTF-8 byte-order mark is not text
-                    raw, offset = raw[len(BOM):], len(BOM)
+            if number == 1 and raw.startswith(BOM):  # a UTF-8 byte-order mark is not text
+                raw, offset = raw[len(BOM):], len(BOM)
             yield decode_line(raw, errors, path, number, offset)
             offset += len(raw)
 
 
 def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator[list[str]]:
-    """The lines of `path` (as `text_lines` gives them) in lists of at most `most`. From a pipe or a
-    terminal, a list ends where the input pauses, so that a reader answering line by line (a co-process,
+    """The lines of `path` (as `text_lines` gives them) in lists of at most `most`. From a pipe, a list
+    ends where the input pauses, so that a reader answering line by line (a co-process,
     `tail -f | ...`) gets each answer at once, while a fast pipe still gives full lists."""
-    if path != "-" or not _waits_for_input(sys.stdin.buffer):
+    if path != "-" or not _waits_for_input(sys.stdin.buffer) or stdin_is_terminal() or \
+            _stdin_compression(sys.stdin.buffer) is not None:
         block: list[str] = []
         for line in text_lines(path, errors):
             block.append(line)
@@ -119,23 +124,19 @@ def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator
         if block:
             yield block
         return
-    if stdin_is_terminal():
-        raise click.UsageError("input is '-' but stdin is a terminal; pipe data in or name a file")
-    descriptor = sys.stdin.buffer.fileno()
+    stream = sys.stdin.buffer
     number = offset = 0
     carry = b""
     while True:
-        data = os.read(descriptor, 1 << 16)  # what has arrived, without waiting for a full buffer
+        data = stream.read1(1 << 16)  # what has arrived, without waiting for a full buffer
         lines = (carry + data).split(b"\n")
         carry = lines.pop() if data else b""
         if not data and lines == [b""]:
             lines = []
         block = []
         for raw in lines:
-            if number == 0:
-                _refuse_compressed_stdin(path, raw)
-                if raw.startswith(BOM):
-                    raw, offset = raw[len(BOM):], len(BOM)
+            if number == 0 and raw.startswith(BOM):
+                raw, offset = raw[len(BOM):], len(BOM)
             number += 1
             block.append(decode_line(raw + b"\n" if data else raw, errors, "-", number, offset))
             offset += len(raw) + 1
@@ -148,11 +149,10 @@ def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator
             return
 
 
-def _refuse_compressed_stdin(path: str, first: bytes) -> None:
-    """Compressed data on stdin is not decompressed (a file is, by its suffix or magic bytes): say so."""
-    kind = sniff_compression(first[:6]) if path == "-" else None
-    if kind is not None:
-        raise DataError(f"{_KINDS[kind]}-compressed data; decompress it into the pipe or name the file", path, 1)
+def _stdin_compression(stream) -> str | None:
+    """The compression of the data waiting on `stream` (stdin), from its first bytes, without consuming them."""
+    peek = getattr(stream, "peek", None)
+    return sniff_compression(peek(6)[:6]) if peek is not None else None
 
 
 def _waits_for_input(stream) -> bool:
@@ -228,11 +228,12 @@ def check_output_path(path: str, inputs: Iterable[str | None] = (), *,
     An output that is an input (the same path, a symlink or a hard link to it) is a usage error naming
     both, since the finished output would replace the data it was made from. `param_hint` names the
     option or argument that gave `path`; `None` and `-` among `inputs` are ignored. A `model` file (a zip
-    archive, written with seeks) cannot go through a compressor, so a compressed name is refused too.
+    archive written with seeks, or a binary table read in place) cannot go through a compressor, so a
+    compressed name is refused too.
     """
     if model and compression_of(path):
-        raise click.BadParameter(f"{path!r}: a model file is a zip archive and cannot be written compressed; "
-                                 "name it without the compression suffix",
+        raise click.BadParameter(f"{path!r}: a model file cannot be written compressed (it is read in place or "
+                                 f"written with seeks); name it without {compression_of(path)}",
                                  ctx=click.get_current_context(silent=True), param_hint=param_hint)
     if path == "-":
         return

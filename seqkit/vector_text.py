@@ -21,7 +21,19 @@ _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
 
 def parse(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> tuple[list[str], np.ndarray]:
-    """Words and float32 matrix of a text or binary vector file's bytes (`fmt`: auto, text, binary, glove)."""
+    """Words and float32 matrix of a text or binary vector file's bytes (`fmt`: auto, text, binary, glove);
+    a value that is not a finite float32 (nan, inf, 1e39) is refused, naming its word: it would poison
+    every cosine it touches."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float32 becomes inf, refused below
+        words, matrix = _parse_any(data, path, fmt, errors, limit)
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.size else ()
+    if len(bad):
+        raise DataError(f"the vector of {words[bad[0]]!r} holds a value that is not a finite number "
+                        f"({len(bad):,} such vectors)", path)
+    return words, matrix
+
+
+def _parse_any(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> tuple[list[str], np.ndarray]:
     if not data.strip():
         raise DataError("empty vector file", path)
     if data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
@@ -117,6 +129,9 @@ def _parse_glove(data: bytes, path: str, errors: str, limit: int | None, guessed
     """Headerless text; `guessed`: the format was not named, so a first line of words means "not vectors"."""
     first = data.split(b"\n", 1)[0].rstrip(b"\r").rstrip(b" ")
     dim = first.count(b" ")
+    if guessed and dim == 1 and re.fullmatch(rb"\S+ \d+", first):
+        raise DataError("does not look like a vector file: one whole number per word is a vocabulary "
+                        f"(`word count`); expected {EXPECTED_TEXT}", path, 1)
     if dim == 0:
         raise DataError(f"does not look like a vector file: the first line has no values; expected {EXPECTED_TEXT}",
                         path, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import lzma
 
 import numpy as np
@@ -220,3 +221,14 @@ def test_malformed_pairs_file(tmp_path, planted):
     bad.write_text("a\tb\n")
     with pytest.raises(DataError, match="p.tsv:1:"):
         evaluate_similarity(Embeddings.load(str(planted)), str(bad))
+
+
+def test_json_has_null_for_a_figure_that_is_not_a_number(tmp_path, cli_run):
+    """Constant cosines have no rank correlation: strict JSON says null, and no warning reaches stderr."""
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("3 2\ncat 1 1\ndog 1 1\ncar 1 1\n")
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("cat\tdog\t8\ncat\tcar\t2\ndog\tcar\t3\n")
+    result = cli_run("eval", "similarity", pairs, "-v", vectors, "--json", "-q")
+    assert result.exit_code == 0 and result.stderr == "", result.stderr
+    assert json.loads(result.stdout)["spearman"] is None

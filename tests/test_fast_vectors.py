@@ -223,3 +223,19 @@ def test_wrong_magic_in_a_compressed_skv_is_named(tmp_path):
     path = tmp_path / "v.skv.gz"
     path.write_bytes(gzip.compress(b"2 2\na 1 2\nb 3 4\n"))
     assert "not a seqkit vector file" in load_error(path)
+
+
+def test_convert_writes_a_float16_skv_on_request(tmp_path, cli_run):
+    from seqkit.vectors import Embeddings
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(200)]
+    source = tmp_path / "v.txt"
+    Embeddings(words, rng.standard_normal((200, 16)).astype(np.float32)).save(str(source))
+    single, half = tmp_path / "single.skv", tmp_path / "half.skv"
+    assert cli_run("convert", source, single, "-q").exit_code == 0
+    assert cli_run("convert", source, half, "--dtype", "float16", "-q").exit_code == 0
+    assert half.stat().st_size < 0.7 * single.stat().st_size
+    a, b = Embeddings.load(str(single)), Embeddings.load(str(half))
+    np.testing.assert_allclose(np.asarray(b.matrix, np.float32), a.matrix, rtol=1e-3, atol=1e-3)
+    assert cli_run("convert", source, tmp_path / "x.txt", "--dtype", "float16").exit_code == 2

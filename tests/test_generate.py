@@ -124,3 +124,9 @@ def test_an_older_model_still_works_and_no_unk_on_it_is_a_clean_error(cli_run, m
         result = cli_run("generate", "-m", "old", "--no-unk", *extra)
         assert result.exit_code == 1 and result.stdout == ""
         assert result.stderr.startswith("seqkit: error: old: this model type") and "--no-unk" in result.stderr
+
+
+def test_beam_search_refuses_the_sampling_options(cli_run, rnnlm_model):
+    for extra in (["--temperature", "2"], ["--top-k", "1"], ["--seed", "3"]):
+        result = cli_run("generate", "-m", rnnlm_model, "--beam", "3", *extra)
+        assert result.exit_code == 2 and "are for sampling" in result.stderr, extra

@@ -153,3 +153,22 @@ def test_a_mapped_entry_cut_short_is_refused(tmp_path):
     with pytest.raises(DataError, match="entry w runs past the end of the file"):
         archive.array("w", [64, 64], mapped=True)
     archive.close()
+
+
+@pytest.mark.parametrize("mapped", [True, False])
+def test_a_changed_byte_in_an_entry_is_refused_mapped_or_read(tmp_path, mapped):
+    weights = np.arange(4096, dtype=np.float32)
+    path = write(tmp_path / "m.npz", {"format": "seqkit-x", "version": 1, "history": [{"epoch": 1, "seconds": 2.5}]},
+                 {"param/w": weights, "opt/m": weights})
+    assert modelfile.read_metadata(path)["history"] == [{"epoch": 1}]  # no timings: the same run, the same bytes
+    data = bytearray(open(path, "rb").read())
+    info = zipfile.ZipFile(path).getinfo("param/w.npy" if mapped else "opt/m.npy")
+    at = info.header_offset + 30 + len(info.filename) + len(info.extra) + 1000
+    data[at] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with modelfile.Archive(path, "seqkit-x", versions=(1,)) as archive:
+        with pytest.raises(DataError, match="damaged"):
+            if mapped:
+                archive.array("param/w", [4096], mapped=True)
+            else:
+                archive.group("opt")

@@ -254,7 +254,8 @@ ngram 2=2
     (lambda t: t.replace("ngram 2=2", "ngram 2=3"), "has 2", 14),
     (lambda t: t.replace("ngram 2=2", "ngram 2=1"), "more 2-grams than", 13),
     (lambda t: t.replace("-0.7\ta", "0.7\ta"), "positive", 9),
-    (lambda t: t.replace("-0.2\n\n", "nan\n\n"), "NaN", 9),
+    (lambda t: t.replace("-0.2\n\n", "nan\n\n"), "back-off nan is not a finite number", 9),
+    (lambda t: t.replace("-0.2\n\n", "inf\n\n"), "back-off inf is not a finite number", 9),  # KenLM: Bad backoff
     (lambda t: t + "trailing\n", "after \\end\\", 16),
     (lambda t: t.replace("\\end\\\n", ""), "expected \\end\\", 16),
     (lambda t: t.replace("-0.1\t<s> a", "-0.1\t<s> zz"), "missing from the unigrams", 12),
@@ -555,3 +556,16 @@ def test_arpa_format_is_recognised_by_content_not_by_name(tmp_path):
     fmt = ArpaFormat()
     assert fmt.sniff(str(unnamed)) and fmt.sniff(str(damaged))  # the reader then says what is wrong
     assert not fmt.sniff(str(npz_named_lm)) and not fmt.sniff(str(tmp_path / "missing.arpa"))
+
+
+def test_outputs_that_could_not_be_read_back_are_refused(tmp_path, cli_run):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(sample_lines(300))
+    result = cli_run("ngram", corpus, "-o", tmp_path / "m.bin.gz", "--binary", "--order", "2")
+    assert result.exit_code == 2 and "cannot be written compressed" in result.stderr
+    arpa = tmp_path / "m.arpa"
+    assert cli_run("ngram", corpus, "-o", arpa, "--order", "2", "-q").exit_code == 0
+    assert cli_run("ngram-convert", arpa, tmp_path / "b.arpa.gz", "--to", "binary").exit_code == 2
+    for extra in (["--to", "text"], ["--limit", "3"]):
+        result = cli_run("convert", arpa, tmp_path / "x.txt", *extra)
+        assert result.exit_code == 2, (extra, result.stderr)

@@ -421,3 +421,11 @@ def test_model_vectors_draw_unseen_words_from_their_ngrams(cli_run, tmp_path):
     expected = u[:, :2] * s[:2]
     np.testing.assert_allclose(np.abs(xy), np.abs(expected), atol=1e-5)
     assert {"walks", "talking"} <= set(svg_texts(tmp_path / "m.svg"))
+
+
+def test_coordinates_never_overwrite_the_vectors(cli_run, vecs, tmp_path):
+    path, *_ = vecs
+    before = path.read_bytes()
+    result = cli_run("plot", "vectors", "-v", path, "--top", "5", "--method", "pca", "-o", tmp_path / "m.svg",
+                     "--coordinates", path)
+    assert result.exit_code == 2 and "same file" in result.stderr and path.read_bytes() == before

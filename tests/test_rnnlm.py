@@ -701,3 +701,10 @@ def test_sigint_to_a_training_process_then_resume_equals_an_uninterrupted_run(tm
     assert done.returncode == 0, done.stderr
     assert b"resuming " in done.stderr
     _assert_same_training(straight, resumed)
+
+
+def test_the_model_goes_to_a_file_not_stdout(tmp_path, cli_run):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c\n")
+    result = cli_run("rnnlm", corpus, "-o", "-")
+    assert result.exit_code == 2 and "saved after every epoch" in result.stderr and result.stdout == ""

@@ -194,3 +194,17 @@ def test_damaged_model_is_one_line(seqkit_proc, tmp_path):
     proc = seqkit_proc("translate", "-m", bad, input=b"hello\n")
     assert proc.returncode == 1
     assert proc.stderr.decode().count("\n") == 1 and "bad.npz" in proc.stderr.decode()
+
+
+def test_bleu_of_empty_files_is_a_clean_error_and_errors_is_an_option(tmp_path, cli_run):
+    pytest.importorskip("sacrebleu")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = cli_run("bleu", empty, empty)
+    assert result.exit_code == 1 and "no lines to score" in result.stderr and result.stderr.count("\n") == 1
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"the cat\xff sat\n")
+    result = cli_run("bleu", bad, bad)
+    assert result.exit_code == 1 and "bad.txt:1: invalid UTF-8" in result.stderr
+    result = cli_run("bleu", bad, bad, "--errors", "replace")
+    assert result.exit_code == 0 and result.stdout.startswith("BLEU = ") and "hyp_len = 3" in result.stdout, result.stderr

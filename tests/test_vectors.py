@@ -135,9 +135,14 @@ def test_fast_parser_equals_python_float_exactly(tmp_path):
 
 def test_nan_and_long_digits_take_the_exact_slow_path(tmp_path):
     path = tmp_path / "v.txt"
-    write_text(path, [("a", ["nan", "1.0000000000000000000001"]), ("b", ["inf", "-2"])])
+    write_text(path, [("a", ["1e-3", "1.0000000000000000000001"]), ("b", ["2.5E+2", "-2"])])
     e = Embeddings.load(str(path))
-    assert np.isnan(e.matrix[0, 0]) and e.matrix[0, 1] == 1.0 and np.isinf(e.matrix[1, 0])
+    assert e.matrix[0, 0] == np.float32(1e-3) and e.matrix[0, 1] == 1.0 and e.matrix[1, 0] == 250.0
+    from seqkit.vector_text import _parse_any  # the parser reads nan and inf; `parse` then refuses them
+
+    write_text(path, [("a", ["nan", "1"]), ("b", ["inf", "-2"])])
+    _, matrix = _parse_any(path.read_bytes(), str(path), "auto", "strict", None)
+    assert np.isnan(matrix[0, 0]) and np.isinf(matrix[1, 0])
 
 
 def test_compressed_and_stdin(tmp_path, emb, monkeypatch):
@@ -319,3 +324,18 @@ def test_named_glove_format_keeps_the_plain_message(tmp_path):
     with pytest.raises(DataError, match=r"g.txt:1: not a number: 'x'"):
         path.write_text("a x 2\n")
         Embeddings.load(str(path), fmt="glove")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e39"])
+def test_a_value_that_is_not_a_finite_float32_is_refused_naming_its_word(tmp_path, value):
+    path = tmp_path / "v.txt"
+    path.write_text(f"2 2\na {value} 2\nb 3 4\n")
+    with pytest.raises(DataError, match="the vector of 'a' holds a value that is not a finite number"):
+        Embeddings.load(str(path))
+
+
+def test_a_vocabulary_file_is_not_taken_for_one_dimensional_glove(tmp_path):
+    path = tmp_path / "v.vocab"
+    path.write_text("the 10\ncat 5\n")
+    with pytest.raises(DataError, match="vocabulary"):
+        Embeddings.load(str(path))

@@ -214,6 +214,9 @@ def test_read_vocab_and_a_subprocess_run(tmp_path, cli_run, seqkit_proc, small_c
     (["--minn", "3", "--maxn", "6", "--batch-negatives"], "--batch-negatives does not work"),
     (["--save-model", "m.npz"], "--save-model needs character n-grams"),
     (["--minn", "3", "--maxn", "6", "--save-model", "m.txt"], "--save-model takes a .npz"),
+    (["--buckets", "5"], "--buckets hashes character n-grams"),
+    (["--cbow-sum"], "--cbow-sum is for --model cbow"),
+    (["--loss", "ns+hs", "--negative", "0"], "--loss ns+hs needs --negative >= 1"),
 ])
 def test_usage_errors(tmp_path, cli_run, small_corpus, args, message):
     result = cli_run("word2vec", small_corpus, "-o", tmp_path / "v.txt", *args)
@@ -337,3 +340,9 @@ def test_output_names_mean_what_convert_reads_them_as(tmp_path, cli_run, small_c
     assert matrix.shape == (len(words), 4)
     result = cli_run("word2vec", small_corpus, "-o", tmp_path / "v.npz")
     assert result.exit_code == 2 and "names a subword model" in result.stderr
+
+
+def test_two_outputs_on_one_path_are_refused(tmp_path, cli_run, small_corpus):
+    out = tmp_path / "v.txt"
+    result = cli_run("word2vec", small_corpus, "-o", out, "--save-vocab", out)
+    assert result.exit_code == 2 and "--save-vocab" in result.stderr and not out.exists()

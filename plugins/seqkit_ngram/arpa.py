@@ -183,8 +183,8 @@ def _read_lines(data: bytes, path: str) -> ArpaData:
                 raise DataError(f"not a number in {lines[i][:60]!r}", path, where(i)) from None
             if math.isnan(p) or p > 0:
                 raise DataError(f"probability {fields[0]} is {'NaN' if math.isnan(p) else 'positive'}", path, where(i))
-            if math.isnan(b):
-                raise DataError("back-off is NaN", path, where(i))
+            if not math.isfinite(b):  # KenLM refuses NaN and both infinities ("Bad backoff")
+                raise DataError(f"back-off {fields[2].strip()} is not a finite number", path, where(i))
             tokens = [t for t in _ASCII_SPACE.split(fields[1]) if t]  # as bytes.split(): words may hold U+00A0
             if len(tokens) != n:
                 raise DataError(f"expected {n} words, found {len(tokens)}", path, where(i))

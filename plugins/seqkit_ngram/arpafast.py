@@ -114,7 +114,7 @@ class _Reader:
             backoff = np.zeros(count, dtype=np.float64)
             if has_backoff.any():
                 backoff[has_backoff] = self._numbers(start, line_ends, rows=backoff_rows)
-                if np.isnan(backoff).any():
+                if not np.isfinite(backoff).all():  # the careful reader names the line
                     raise Unusual
             if n == 1:
                 data = self.data

@@ -31,7 +31,7 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
     `temp_dir`), derive every order's counts, smooth, prune and write the ARPA file: in memory when the
     model fits in `memory`, else on disk a slice at a time (`streaming`)."""
     reporter = Reporter(quiet)
-    check_output_path(output, corpus)
+    check_output_path(output, corpus, model=binary)
     started = time.perf_counter()
     _no_hugepage_advice()
     stats = CorpusStats()

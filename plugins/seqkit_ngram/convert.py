@@ -39,7 +39,7 @@ def _check_text(source: str) -> None:
 def convert(source: str, target: str, to: str, quiet: bool) -> None:
     """Read `source` in either format (by its first bytes) and write `target` as `to`."""
     reporter = Reporter(quiet)
-    check_output_path(target, (source,), param_hint="'OUT'")
+    check_output_path(target, (source,), param_hint="'OUT'", model=to == "binary")
     started = time.perf_counter()
     if source != "-" and is_binary(source):
         tables = read_binary(source)

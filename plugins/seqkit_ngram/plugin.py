@@ -152,7 +152,7 @@ def ngram_convert(source: str, target: str | None, to: str | None, verify: bool,
 
 def convert_model(source: str, target: str, to: str | None, quiet: bool) -> None:
     """`seqkit convert IN OUT` for an n-gram model: ARPA unless OUT ends in .bin or `--to binary`."""
-    if to not in (None, "arpa", "binary", "text"):
+    if to not in (None, "arpa", "binary"):
         raise click.UsageError(f"--to {to} is a vector format; an n-gram model converts to arpa or binary")
     from seqkit_ngram.convert import convert
 

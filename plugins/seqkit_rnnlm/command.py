@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import click
+
 from seqkit.errors import SeqkitError
 from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
@@ -40,6 +42,8 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     from seqkit_rnnlm.train import Schedule, train
 
     reporter = Reporter(quiet)
+    if output == "-":
+        raise click.UsageError("-o -: the model is saved after every epoch (and resumed from), so name a file")
     check_output_path(output, (*corpus, valid), model=True)
     if resume:
         if not os.path.exists(output):

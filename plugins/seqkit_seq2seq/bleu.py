@@ -24,9 +24,9 @@ def sacrebleu_module():
     return sacrebleu
 
 
-def read_lines(path: str) -> list[str]:
+def read_lines(path: str, errors: str = "strict") -> list[str]:
     """Every line without its line end (an empty line is an empty hypothesis, never skipped)."""
-    return [line.rstrip("\r\n") for line in text_lines(path)]
+    return [line.rstrip("\r\n") for line in text_lines(path, errors)]
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]):
@@ -47,15 +47,18 @@ def sentence_bleus(hypotheses: Sequence[str], references: Sequence[Sequence[str]
     return scores, str(metric.get_signature())
 
 
-def run(reference: str, hypothesis: str, more_references: Sequence[str], sentence: bool, as_json: bool) -> None:
+def run(reference: str, hypothesis: str, more_references: Sequence[str], sentence: bool, as_json: bool,
+        errors: str = "strict") -> None:
     import json
 
     import click
 
     sacrebleu_module()
     ref_paths = [reference, *more_references]
-    references = [read_lines(path) for path in ref_paths]
-    hypotheses = read_lines(hypothesis)
+    references = [read_lines(path, errors) for path in ref_paths]
+    hypotheses = read_lines(hypothesis, errors)
+    if not hypotheses:
+        raise DataError("no lines to score", hypothesis)
     for path, lines in zip(ref_paths, references):
         if len(lines) != len(hypotheses):
             name = "stdin" if hypothesis == "-" else hypothesis

@@ -97,12 +97,13 @@ def translate(**options) -> None:
 @click.option("--ref", "more_references", multiple=True, metavar="FILE", help="A further reference (repeatable).")
 @click.option("--sentence", is_flag=True, help="Sentence BLEU per line instead of corpus BLEU.")
 @json_option
-def bleu(reference, hypothesis, more_references, sentence, as_json) -> None:
+@errors_option
+def bleu(reference, hypothesis, more_references, sentence, as_json, errors) -> None:
     """Corpus BLEU of HYP against REF with sacreBLEU's defaults (13a tokenization, exponential smoothing,
     4-grams), then its signature line. Needs the `translate` extra (sacrebleu)."""
     from seqkit_seq2seq.bleu import run
 
-    run(reference, hypothesis, more_references, sentence, as_json)
+    run(reference, hypothesis, more_references, sentence, as_json, errors)
 
 
 @click.command(short_help="Train a CTC model on 'input tokens<TAB>output tokens' lines.")

@@ -83,7 +83,12 @@ def word2vec(corpus, output, model, loss, dim, window, negative, ns_exponent, sa
     from seqkit_word2vec.command import run
 
     if loss in ("ns", "ns+hs") and negative == 0:
-        raise click.UsageError("--loss ns needs --negative >= 1 (or use --loss hs)")
+        raise click.UsageError(f"--loss {loss} needs --negative >= 1 (or use --loss hs)")
+    given = click.get_current_context().get_parameter_source
+    if model == "sg" and not cbow_mean:
+        raise click.UsageError("--cbow-sum is for --model cbow (skip-gram has no context to sum)")
+    if maxn == 0 and given("buckets") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--buckets hashes character n-grams: give --minn and --maxn too")
     if batch_negatives and (model != "sg" or loss != "ns"):
         raise click.UsageError("--batch-negatives needs --model sg --loss ns")
     _check_subword_options(minn, maxn, buckets, batch_negatives, save_model, output, binary)

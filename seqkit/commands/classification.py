@@ -7,7 +7,7 @@ import math
 
 import click
 
-from seqkit.options import errors_option, json_option, quiet_option
+from seqkit.options import errors_option, json_option, json_text, quiet_option
 
 model_option = click.option("-m", "--model", "model_path", required=True, metavar="MODEL",
                             help="A classifier file any installed plugin reads (seqkit classify's .npz, ...).")
@@ -132,7 +132,7 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
     if meter.examples == 0:
         raise SeqkitError(f"{text}: no line has a label the model knows")
     if as_json:
-        click.echo(json.dumps(_json_safe(result), indent=2, allow_nan=False))
+        click.echo(json_text(result))
         return
     click.echo(f"N\t{meter.examples}")
     click.echo(f"P@{k}\t{_num(result[f'P@{k}'])}")
@@ -193,17 +193,6 @@ def unit_mean(model, words: list[str]):
             total += vector / np.float32(norm)
             count += 1
     return total / np.float32(count) if count else total
-
-
-def _json_safe(value):
-    """`value` with every NaN (a precision with no predictions) as null: JSON has no NaN."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 def _num(value: float) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import click
 
 from seqkit.commands.queries import MODEL_OPTION, load_vectors
-from seqkit.options import errors_option, json_option, quiet_option, vectors_option
+from seqkit.options import errors_option, json_option, json_text, quiet_option, vectors_option
 
 
 @click.group("eval", short_help="Evaluate vectors on analogy or word-similarity benchmarks.")
@@ -49,7 +48,7 @@ def analogy_command(questions: str, vectors: str, model: str | None, restrict: i
                                                                                       reporter=reporter)
     result = evaluate_analogies(emb, questions, restrict=restrict, method=method)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
+        click.echo(json_text(result.as_dict()))
         return
     click.echo("section\tcorrect\tanswered\taccuracy")
     for s in result.sections:
@@ -88,7 +87,7 @@ def similarity_command(pairs: str, vectors: str, model: str | None, restrict: in
     result = evaluate_similarity(emb, pairs, restrict=restrict)
     subword = evaluate_similarity(emb, pairs, restrict=restrict, subwords=emb.vector) if model else None
     if as_json:
-        click.echo(json.dumps({**result.as_dict(), **({"subword": subword.as_dict()} if subword else {})}, indent=2))
+        click.echo(json_text({**result.as_dict(), **({"subword": subword.as_dict()} if subword else {})}))
         return
     click.echo(f"spearman\t{result.spearman:.4f}")
     click.echo(f"pearson\t{result.pearson:.4f}")

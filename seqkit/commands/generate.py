@@ -32,6 +32,10 @@ def generate(model_path: str, count: int, max_tokens: int, temperature: float, t
     """Print COUNT sentences drawn from MODEL, one per line."""
     import numpy as np
 
+    if beam and (temperature != 1.0 or top_k is not None or seed is not None):
+        raise click.UsageError("--beam searches for the likeliest sentences: --temperature, --top-k and --seed "
+                               "are for sampling")
+
     from seqkit.errors import SeqkitError
     from seqkit.lm import load_language_model
     from seqkit.progress import Reporter

@@ -10,13 +10,12 @@ word to vocabulary id.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Iterable, Iterator, Sequence
 
 import click
 
-from seqkit.options import errors_option, json_option, quiet_option
+from seqkit.options import errors_option, json_option, json_text, quiet_option
 
 SENTENCE_COLUMNS = ("sentence", "logprob10", "tokens", "oovs", "ppl", "ppl_excl_oov", "ppl1")
 WORD_COLUMNS = ("sentence", "word", "id", "logprob10", "ngram_length")
@@ -85,7 +84,7 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
             data["per_sentence"] = sentence_rows
         if per_word:
             data["per_word"] = word_rows
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json_text(data))
         return
     if per_sentence:
         if header:

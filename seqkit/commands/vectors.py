@@ -140,10 +140,12 @@ def _each_word(words, vectors, model, ignore_case: bool, errors: str, quiet: boo
 @click.option("--from", "source_format", type=click.Choice(["auto", "text", "binary", "glove"]), default="auto",
               show_default=True, help="Input format.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Keep only the first N vectors.")
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+              help="Value type of a .skv OUT (float16: half the size; cosines change in the fourth digit).")
 @errors_option
 @quiet_option
-def convert(source: str, target: str, to: str | None, source_format: str, limit: int | None, errors: str,
-            quiet: bool) -> None:
+def convert(source: str, target: str, to: str | None, source_format: str, limit: int | None, dtype: str,
+            errors: str, quiet: bool) -> None:
     """Read IN (any supported format, compressed or '-') and write OUT (.gz/.bz2/.xz or '-').
 
     Formats: word2vec text (`N D` header), word2vec binary (little-endian float32, as word2vec.c and
@@ -159,7 +161,7 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
     from seqkit.vectors import Embeddings, sniff_format
 
     check_output_path(target, (source,), param_hint="'OUT'")
-    if _convert_language_model(source, target, to, quiet):
+    if _convert_language_model(source, target, to, quiet, vector_options=limit is not None or source_format != "auto"):
         return
     if to == "arpa":
         raise click.UsageError("--to arpa needs an n-gram model IN (ARPA or seqkit's binary n-gram format)")
@@ -184,7 +186,9 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
     else:
         emb = Embeddings.load(source, source_format, errors=errors, limit=limit, reporter=reporter)
     fmt = to or sniff_format(target)
-    emb.save(target, fmt=fmt)
+    if dtype != "float32" and fmt != "fast":
+        raise click.UsageError("--dtype float16 is for seqkit's fast format (a .skv OUT or --to fast)")
+    emb.save(target, fmt=fmt, dtype=dtype)
     reporter.summary(f"convert: {len(emb):,} vectors of dimension {emb.dim} written as {fmt}")
 
 
@@ -196,7 +200,7 @@ def _model_format(target: str) -> str | None:
     return "fasttext-bin" if name.endswith(".bin") else "subword" if name.endswith(".npz") else None
 
 
-def _convert_language_model(source: str, target: str, to: str | None, quiet: bool) -> bool:
+def _convert_language_model(source: str, target: str, to: str | None, quiet: bool, vector_options: bool) -> bool:
     """Hand IN to the first registered language-model format that can `convert` and recognises it (by its
     first bytes); False when none does. stdin cannot be sniffed without consuming it, so it stays vectors."""
     if source == "-":
@@ -206,6 +210,8 @@ def _convert_language_model(source: str, target: str, to: str | None, quiet: boo
     for fmt in load_registry().language_models:
         convert = getattr(fmt, "convert", None)
         if callable(convert) and fmt.sniff(source):
+            if vector_options:
+                raise click.UsageError("--limit and --from apply to vectors, not to a language model")
             convert(source, target, to, quiet)
             return True
     return False
