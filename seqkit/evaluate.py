@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from seqkit.errors import DataError
-from seqkit.textio import open_input
+from seqkit.textio import text_lines
 from seqkit.vectors import Embeddings
 
 TOP_CANDIDATES = 5  # gensim asks most_similar for topn=5 and takes the first acceptable one
@@ -85,27 +85,22 @@ class AnalogyResult:
                 "total": self.total.as_dict(), "coverage": self.coverage}
 
 
-def read_analogies(path: str) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
+def read_analogies(path: str, errors: str = "strict") -> list[tuple[str, list[tuple[str, str, str, str]]]]:
     """Sections of upper-cased (a, b, c, d) questions; malformed lines are errors naming the line."""
     sections: list[tuple[str, list[tuple[str, str, str, str]]]] = []
-    with open_input(path, binary=True) as handle:
-        for line_no, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"invalid UTF-8 at byte {exc.start}", path, line_no) from None
-            if line.startswith(": "):
-                sections.append((line.lstrip(": ").strip(), []))
-                continue
-            words = line.split()
-            if not words:
-                continue
-            if not sections:
-                raise DataError("a question before the first `: section` line", path, line_no)
-            if len(words) != 4:
-                raise DataError(f"expected 4 words `a b c d`, found {len(words)}", path, line_no)
-            a, b, c, d = (w.upper() for w in words)
-            sections[-1][1].append((a, b, c, d))
+    for line_no, line in enumerate(text_lines(path, errors), 1):
+        if line.startswith(": "):
+            sections.append((line.lstrip(": ").strip(), []))
+            continue
+        words = line.split()
+        if not words:
+            continue
+        if not sections:
+            raise DataError("a question before the first `: section` line", path, line_no)
+        if len(words) != 4:
+            raise DataError(f"expected 4 words `a b c d`, found {len(words)}", path, line_no)
+        a, b, c, d = (w.upper() for w in words)
+        sections[-1][1].append((a, b, c, d))
     if not sections:
         raise DataError("no `: section` lines: not an analogy question file", path)
     return sections
@@ -117,11 +112,11 @@ def restricted_vocab(vectors: Embeddings, restrict: int) -> dict[str, int]:
 
 
 def evaluate_analogies(vectors: Embeddings, path: str, *, restrict: int = 30000, method: str = "add",
-                       questions=None) -> AnalogyResult:
+                       questions=None, errors: str = "strict") -> AnalogyResult:
     """Answer every question by 3CosAdd (or 3CosMul) over the `restrict` most frequent words."""
     if method not in ("add", "mul"):
         raise ValueError("method must be 'add' or 'mul'")
-    questions = questions if questions is not None else read_analogies(path)
+    questions = questions if questions is not None else read_analogies(path, errors)
     ok_vocab = restricted_vocab(vectors, restrict)
     result = AnalogyResult(method=method, restrict=restrict)
     known: list[tuple[str, str, str, str]] = []
@@ -256,32 +251,28 @@ class SimilarityResult:
         return {**asdict(self), "oov_ratio": self.oov_ratio}
 
 
-def read_pairs(path: str) -> list[tuple[str, str, float]]:
+def read_pairs(path: str, errors: str = "strict") -> list[tuple[str, str, float]]:
     """`w1<TAB>w2<TAB>score` lines; `#` comments and blank lines skipped; others are errors."""
     pairs = []
-    with open_input(path, binary=True) as handle:
-        for line_no, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"invalid UTF-8 at byte {exc.start}", path, line_no) from None
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.split("\t")
-            try:
-                if len(fields) != 3:
-                    raise ValueError
-                pairs.append((fields[0].upper(), fields[1].upper(), float(fields[2])))
-            except ValueError:
-                raise DataError(f"expected `word1<TAB>word2<TAB>score`, found {line[:60]!r}", path,
-                                line_no) from None
+    for line_no, line in enumerate(text_lines(path, errors), 1):
+        line = line.rstrip("\r\n")
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        try:
+            if len(fields) != 3:
+                raise ValueError
+            pairs.append((fields[0].upper(), fields[1].upper(), float(fields[2])))
+        except ValueError:
+            raise DataError(f"expected `word1<TAB>word2<TAB>score`, found {line[:60]!r}", path,
+                            line_no) from None
     if not pairs:
         raise DataError("no word pairs found", path)
     return pairs
 
 
 def evaluate_similarity(vectors: Embeddings, path: str, *, restrict: int = 300000,
-                        subwords=None) -> SimilarityResult:
+                        subwords=None, errors: str = "strict") -> SimilarityResult:
     """Spearman and Pearson correlation of cosine similarity with human scores (gensim's definition).
 
     With `subwords` (word -> vector, e.g. a subword model's), pairs with an unknown word are scored with
@@ -301,7 +292,7 @@ def evaluate_similarity(vectors: Embeddings, path: str, *, restrict: int = 30000
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 0 else vector
 
-    for a, b, score in read_pairs(path):
+    for a, b, score in read_pairs(path, errors):
         if a not in ok_vocab or b not in ok_vocab:
             oov += 1
             if subwords is None:

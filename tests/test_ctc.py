@@ -85,3 +85,17 @@ def test_ctc_command_learns_the_spelling_task(seqkit_proc, tmp_path):
     cer = float(out.stderr.decode().split("CER ")[1].split("%")[0])
     assert cer < 5.0
     assert len(out.stdout.decode().splitlines()) == 200
+
+
+def test_lines_ctc_cannot_align_are_reported_not_dropped_silently(cli_run, tmp_path):
+    from seqkit_seq2seq.ctc_command import alignable
+
+    assert alignable(["a", "b"], ["x", "y"]) and not alignable(["a"], ["x", "y"])
+    assert not alignable(["a", "b"], ["x", "x"]) and alignable(["a", "b", "c"], ["x", "x"])  # a blank between
+    train = tmp_path / "train.tsv"
+    train.write_text("a b c\tx y\nd\tx y z w\nb c\ty\n")
+    result = cli_run("ctc", train, "-o", tmp_path / "m.npz", "--epochs", "1", "--hidden", "4", "--embed", "4")
+    assert result.exit_code == 0 and "1 of 3 lines have more output tokens" in result.stderr, result.stderr
+    train.write_text("d\tx y z w\n")
+    result = cli_run("ctc", train, "-o", tmp_path / "m.npz", "--epochs", "1")
+    assert result.exit_code == 1 and "no line has an output CTC can align" in result.stderr

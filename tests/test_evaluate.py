@@ -232,3 +232,15 @@ def test_json_has_null_for_a_figure_that_is_not_a_number(tmp_path, cli_run):
     result = cli_run("eval", "similarity", pairs, "-v", vectors, "--json", "-q")
     assert result.exit_code == 0 and result.stderr == "", result.stderr
     assert json.loads(result.stdout)["spearman"] is None
+
+
+def test_errors_applies_to_the_benchmark_file_too(tmp_path, cli_run):
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("4 2\nking 1 0\nqueen 0 1\nman 1 0.1\nwoman 0.1 1\n")
+    questions = tmp_path / "q.txt"
+    questions.write_bytes(b": family\nking queen man woman\nman woman king qu\xffeen\n")
+    result = cli_run("eval", "analogy", questions, "-v", vectors)
+    assert result.exit_code == 1 and f"{questions}:3: invalid UTF-8" in result.stderr, result.stderr
+    result = cli_run("eval", "analogy", questions, "-v", vectors, "--errors", "replace", "--json", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["total"]["correct"] + json.loads(result.stdout)["total"]["incorrect"] == 1

@@ -708,3 +708,19 @@ def test_the_model_goes_to_a_file_not_stdout(tmp_path, cli_run):
     corpus.write_text("a b c\n")
     result = cli_run("rnnlm", corpus, "-o", "-")
     assert result.exit_code == 2 and "saved after every epoch" in result.stderr and result.stdout == ""
+
+
+def test_resume_trains_longer_with_epochs_and_refuses_other_settings(tmp_path, cli_run):
+    from seqkit_rnnlm import modelfile
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(f"w{i % 7} w{i % 5} w{i % 3} w{i % 11}\n" for i in range(300)))
+    model = tmp_path / "m.npz"
+    small = ["--hidden", "8", "--embed", "8", "--layers", "1", "--batch", "4", "--bptt", "5", "-t", "1", "-q"]
+    assert cli_run("rnnlm", corpus, "-o", model, "--epochs", "1", *small).exit_code == 0
+    result = cli_run("rnnlm", corpus, "-o", model, "--resume", "--epochs", "2", "-q")
+    assert result.exit_code == 0, result.stderr
+    training = modelfile.load(str(model))[3]
+    assert [h["epoch"] for h in training["progress"]["history"] if "epoch" in h] == [1, 2]
+    result = cli_run("rnnlm", corpus, "-o", model, "--resume", "--hidden", "16")
+    assert result.exit_code == 2 and "--hidden 16 differs from its 8" in result.stderr

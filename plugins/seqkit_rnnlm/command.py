@@ -11,6 +11,22 @@ from seqkit.progress import Reporter
 from seqkit.textio import check_output_path
 
 
+def _resumed_schedule(config, schedule, given: dict, epochs: int, output: str):
+    """The saved run's schedule, with --epochs if given (to train longer); any other option given on the
+    command line must equal the saved one, since a resumed run goes on with the saved network and schedule."""
+    from dataclasses import replace
+
+    source = click.get_current_context().get_parameter_source
+    saved = {**vars(config), **vars(schedule), "lr_decay": schedule.decay}
+    for name, value in given.items():
+        if source(name) == click.core.ParameterSource.COMMANDLINE and saved.get(name, value) != value:
+            raise click.UsageError(f"--resume goes on with {output}'s settings: --{name.replace('_', '-')} "
+                                   f"{value} differs from its {saved[name]}")
+    if source("epochs") == click.core.ParameterSource.COMMANDLINE:
+        return replace(schedule, epochs=epochs)
+    return schedule
+
+
 def read_ids(paths: list[str], index: dict[str, int] | None, errors: str):
     """Token ids (int64) with `</s>` after every line, and the vocabulary's index. With `index=None` the
     vocabulary is the text's words plus `</s>` and `<unk>`, in alphabetical order; otherwise words
@@ -52,6 +68,10 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
         index = {w: i for i, w in enumerate(vocab)}
         train_ids, _ = read_ids(corpus, index, errors)
         schedule = Schedule(**training["schedule"])
+        given = dict(cell=cell, layers=layers, embed=embed, hidden=hidden, tied=tied, dropout=dropout,
+                     init_scale=init_scale, forget_bias=forget_bias, optimizer=optimizer, lr=lr, lr_decay=lr_decay,
+                     decay_start=decay_start, clip=clip, batch=batch, bptt=bptt, seed=seed, patience=patience)
+        schedule = _resumed_schedule(config, schedule, given, epochs, output)
     else:
         train_ids, index = read_ids(corpus, None, errors)
         vocab = sorted(index, key=index.get)

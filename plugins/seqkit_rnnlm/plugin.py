@@ -44,8 +44,9 @@ version = "0.1.0"
 @click.option("--patience", type=click.IntRange(min=1), default=3, show_default=True,
               help="Stop after this many epochs without validation improvement (only with --valid).")
 @click.option("--resume", is_flag=True,
-              help="Continue the training saved in -o (same settings), from the batch where Ctrl-C stopped it: "
-                   "with --threads 1 the result equals an uninterrupted run's.")
+              help="Continue the training saved in -o, from the batch where Ctrl-C stopped it (with --threads 1 "
+                   "the result equals an uninterrupted run's), or for more --epochs; other settings are the "
+                   "saved ones.")
 @threads_option
 @seed_option
 @errors_option

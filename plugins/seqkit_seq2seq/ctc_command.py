@@ -61,6 +61,11 @@ class CtcModel:
         return results
 
 
+def alignable(inputs: list[str], outputs: list[str]) -> bool:
+    """Whether CTC can emit `outputs` from `inputs`: a step per output token, and a blank between repeats."""
+    return len(inputs) >= len(outputs) + sum(a == b for a, b in zip(outputs, outputs[1:]))
+
+
 def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, epochs, lr, clip, threads, seed,
               errors, quiet) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -73,6 +78,14 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
     reporter = Reporter(quiet)
     check_output_path(output, (train_path, valid), model=True)
     rows = _read(train_path, errors, True)
+    kept = [r for r in rows if alignable(*r)]
+    if len(kept) < len(rows):
+        reporter.warn(f"{train_path}: {len(rows) - len(kept):,} of {len(rows):,} lines have more output tokens "
+                      "than CTC can align with their input (one input step per output token, and one more "
+                      "between repeats); they are not trained on")
+    if not kept:
+        raise DataError("no line has an output CTC can align with its input", train_path)
+    rows = kept
     inputs = ["<pad>", "<unk>"] + sorted({w for r in rows for w in r[0]})
     outputs = ["<blank>"] + sorted({w for r in rows for w in r[1]})
     in_index, out_index = {w: i for i, w in enumerate(inputs)}, {w: i for i, w in enumerate(outputs)}

@@ -46,7 +46,7 @@ def analogy_command(questions: str, vectors: str, model: str | None, restrict: i
     reporter = Reporter(quiet)
     emb = load_vectors(vectors, errors, quiet, model) if model else Embeddings.load(vectors, errors=errors,
                                                                                       reporter=reporter)
-    result = evaluate_analogies(emb, questions, restrict=restrict, method=method)
+    result = evaluate_analogies(emb, questions, restrict=restrict, method=method, errors=errors)
     if as_json:
         click.echo(json_text(result.as_dict()))
         return
@@ -84,8 +84,8 @@ def similarity_command(pairs: str, vectors: str, model: str | None, restrict: in
 
     emb = load_vectors(vectors, errors, quiet, model) if model else Embeddings.load(vectors, errors=errors,
                                                                                       reporter=Reporter(quiet))
-    result = evaluate_similarity(emb, pairs, restrict=restrict)
-    subword = evaluate_similarity(emb, pairs, restrict=restrict, subwords=emb.vector) if model else None
+    result = evaluate_similarity(emb, pairs, restrict=restrict, errors=errors)
+    subword = evaluate_similarity(emb, pairs, restrict=restrict, subwords=emb.vector, errors=errors) if model else None
     if as_json:
         click.echo(json_text({**result.as_dict(), **({"subword": subword.as_dict()} if subword else {})}))
         return
