@@ -66,4 +66,3 @@ def show_as(path: str, name: str) -> None:
 def display_path(path: str) -> str:
     """How messages name a file: `<stdin>` for `-` and for stdin's spooled copy."""
     return "<stdin>" if path == "-" else _SHOWN_AS.get(str(path), str(path))
-

@@ -11,6 +11,8 @@ from seqkit.options import errors_option, json_option, json_text, quiet_option
 
 model_option = click.option("-m", "--model", "model_path", required=True, metavar="MODEL",
                             help="A classifier file any installed plugin reads (seqkit classify's .npz, ...).")
+
+
 def _check_k(ctx, param, value: int) -> int:
     if value == 0 or value < -1:  # fastText: "k needs to be 1 or higher", or -1 for all
         raise click.BadParameter(f"{value} is not 1 or more, or -1 for every label", ctx=ctx, param=param)
@@ -38,7 +40,6 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
     in a pipe ends a block, so answers stream); the gold labels are None unless `with_gold` when the model
     predicts whole blocks (`predict_lines`)."""
     from seqkit.classifier import line_tokens, split_labels
-
     from seqkit.textio import line_blocks
 
     batch = getattr(model, "predict_lines", None)

@@ -30,11 +30,10 @@ from seqkit.options import quiet_option
 def generate(model_path: str, count: int, max_tokens: int, temperature: float, top_k: int | None,
              beam: int | None, prefix: str, no_unk: bool, seed: int | None, quiet: bool) -> None:
     """Print COUNT sentences drawn from MODEL, one per line."""
-    import numpy as np
-
     if beam and (temperature != 1.0 or top_k is not None or seed is not None):
         raise click.UsageError("--beam searches for the likeliest sentences: --temperature, --top-k and --seed "
                                "are for sampling")
+    import numpy as np
 
     from seqkit.errors import SeqkitError
     from seqkit.lm import load_language_model
