@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import IO, Iterator, Sequence
 
 from seqkit.errors import DataError, show_as
-from seqkit.textio import open_input
+from seqkit.textio import BOM, invalid_utf8, open_input
 
 BLOCK_SIZE = 1 << 20
-BOM = b"\xef\xbb\xbf"
 ERROR_POLICIES = ("strict", "replace", "ignore")
 
 
@@ -107,10 +106,7 @@ def validated_utf8(chunk: bytes, errors: str, stats: CorpusStats, path: str, lin
         return chunk
     except UnicodeDecodeError as exc:
         if errors == "strict":
-            line = line_no + chunk.count(b"\n", 0, exc.start) + 1
-            bad = chunk[exc.start:exc.end].hex(" ")
-            raise DataError(f"invalid UTF-8 (byte {bad} at offset {offset + exc.start:,}); "
-                            "use --errors replace or --errors ignore to read it anyway", path, line) from None
+            raise invalid_utf8(chunk, exc, path, line_no + chunk.count(b"\n", 0, exc.start) + 1, offset) from None
     repaired = []
     for line in chunk.split(b"\n"):
         try:

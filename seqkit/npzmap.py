@@ -3,9 +3,10 @@
 `write` stores each array uncompressed with its data at a 64-byte boundary of the file (a padding field in
 the member's local zip header, as Android's zipalign does), so `member` can hand back a NumPy view of a
 private memory map of the file. The sizes are checked against the zip entry and the file before anything is
-mapped, and then the member's CRC, in one sequential pass (about a second per gigabyte): a damaged model
-must fail, not predict wrong numbers. A member that is not aligned (a file numpy's `savez` wrote) is copied into a new
-array instead, so older model files load the same as before; a compressed one is for zipfile to read.
+mapped, and then the member's CRC in one sequential pass (about half a second per gigabyte): a damaged
+model must fail, not predict wrong numbers. A member that is not aligned (a file numpy's `savez` wrote) is
+copied into a new array instead, so older model files load the same as before; a compressed one is for
+zipfile to read.
 """
 
 from __future__ import annotations

@@ -364,14 +364,14 @@ def save_model(model: SubwordModel, path: str, fmt: str) -> None:
         if source is not None:
             fasttext_bin.write(out, source)
             return
-        fasttext_bin.write(out, fasttext_bin.unsupervised(model.words, counts, model.input_matrix, output,
-                                                          fasttext_args(model)))
+        args = fasttext_args(model.settings, dim=model.dim, buckets=model.buckets, minn=model.minn, maxn=model.maxn)
+        fasttext_bin.write(out, fasttext_bin.unsupervised(model.words, counts, model.input_matrix, output, args))
 
 
-def fasttext_args(model: SubwordModel) -> fasttext_bin.FastTextArgs:
-    """The `.bin` header of a model trained by seqkit: its stored training settings where they are known,
-    fastText's defaults elsewhere."""
-    known = model.settings
+def fasttext_args(known: dict, *, dim: int, buckets: int, minn: int, maxn: int) -> fasttext_bin.FastTextArgs:
+    """The `.bin` header of a model trained by seqkit from its training settings (the `.npz`'s `settings`:
+    model, output, window, negative, epochs, sample, min_count), fastText's defaults where one is unknown.
+    fastText stores one loss: with ns+hs the output rows are the noise ones, so it is `ns`."""
     defaults = fasttext_bin.FastTextArgs()
 
     def setting(key: str, kind: type, default):
@@ -380,7 +380,7 @@ def fasttext_args(model: SubwordModel) -> fasttext_bin.FastTextArgs:
 
     model_name = setting("model", str, defaults.model)
     return fasttext_bin.FastTextArgs(
-        dim=model.dim, bucket=model.buckets, minn=model.minn, maxn=model.maxn,
+        dim=dim, bucket=buckets, minn=minn, maxn=maxn,
         model=model_name if model_name in ("sg", "cbow") else defaults.model,
         loss="hs" if known.get("output") == "tree nodes" else "ns",
         ws=setting("window", int, defaults.ws), epoch=setting("epochs", int, defaults.epoch),

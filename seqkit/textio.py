@@ -88,25 +88,38 @@ def open_input(path: str, *, binary: bool = False, errors: str = "strict") -> It
         yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
 
 
-def decode_line(raw: bytes, errors: str, path: str, line: int, offset: int) -> str:
-    """One line of input as text; invalid UTF-8 fails naming the file, line and byte offset unless
-    `errors` is 'replace' or 'ignore'."""
-    try:
-        return raw.decode("utf-8", errors)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"invalid UTF-8 (byte {raw[exc.start:exc.end].hex(' ')} at offset {offset + exc.start:,}); "
-                        "use --errors replace or --errors ignore to read it anyway", path, line) from None
+def invalid_utf8(data: bytes, exc: UnicodeDecodeError, path: str, line: int, offset: int) -> DataError:
+    """The one message for invalid UTF-8: the bad bytes, their offset in the file, the way around it."""
+    return DataError(f"invalid UTF-8 (byte {data[exc.start:exc.end].hex(' ')} at offset {offset + exc.start:,}); "
+                     "use --errors replace or --errors ignore to read it anyway", path, line)
+
+
+class LineDecoder:
+    """Raw lines of one input, in order, as text: a leading byte-order mark dropped, and invalid UTF-8 failing
+    with the file, line and byte offset unless `errors` is 'replace' or 'ignore'."""
+
+    def __init__(self, path: str, errors: str = "strict"):
+        self.path, self.errors = path, errors
+        self.number = self.offset = 0
+
+    def __call__(self, raw: bytes) -> str:
+        if self.number == 0 and raw.startswith(BOM):
+            raw, self.offset = raw[len(BOM):], len(BOM)
+        self.number += 1
+        try:
+            return raw.decode("utf-8", self.errors)
+        except UnicodeDecodeError as exc:
+            raise invalid_utf8(raw, exc, self.path, self.number, self.offset) from None
+        finally:
+            self.offset += len(raw)
 
 
 def text_lines(path: str, errors: str = "strict") -> Iterator[str]:
-    """The lines of a path or `-` (compressed or not) as text, each decoded by `decode_line`."""
+    """The lines of a path or `-` (compressed or not) as text (`LineDecoder`)."""
+    decode = LineDecoder(path, errors)
     with open_input(path, binary=True) as handle:
-        offset = 0
-        for number, raw in enumerate(handle, 1):
-            if number == 1 and raw.startswith(BOM):  # a UTF-8 byte-order mark is not text
-                raw, offset = raw[len(BOM):], len(BOM)
-            yield decode_line(raw, errors, path, number, offset)
-            offset += len(raw)
+        for raw in handle:
+            yield decode(raw)
 
 
 def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator[list[str]]:
@@ -124,27 +137,14 @@ def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator
         if block:
             yield block
         return
-    stream = sys.stdin.buffer
-    number = offset = 0
-    carry = b""
+    stream, decode, carry = sys.stdin.buffer, LineDecoder(path, errors), b""
     while True:
         data = stream.read1(1 << 16)  # what has arrived, without waiting for a full buffer
         lines = (carry + data).split(b"\n")
         carry = lines.pop() if data else b""
-        if not data and lines == [b""]:
-            lines = []
-        block = []
-        for raw in lines:
-            if number == 0 and raw.startswith(BOM):
-                raw, offset = raw[len(BOM):], len(BOM)
-            number += 1
-            block.append(decode_line(raw + b"\n" if data else raw, errors, "-", number, offset))
-            offset += len(raw) + 1
-            if len(block) == most:
-                yield block
-                block = []
-        if block:
-            yield block
+        block = [decode(raw + b"\n") for raw in lines] if data else [decode(raw) for raw in lines if raw]
+        for start in range(0, len(block), most):
+            yield block[start:start + most]
         if not data:
             return
 

@@ -37,7 +37,7 @@ def _parse_any(data: bytes, path: str, fmt: str, errors: str, limit: int | None)
     if not data.strip():
         raise DataError("empty vector file", path)
     if data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
-        raise DataError("looks compressed but its name has no .gz/.bz2/.xz suffix; rename it", path)
+        raise DataError("still compressed after decompressing (compressed twice?)", path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     first_end = data.find(b"\n")

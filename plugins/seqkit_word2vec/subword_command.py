@@ -10,6 +10,7 @@ import numpy as np
 from seqkit import fasttext_bin
 from seqkit.errors import SeqkitError
 from seqkit.memory import memory_estimate
+from seqkit.subword import fasttext_args
 from seqkit.textio import atomic_output
 from seqkit.vectors import Embeddings
 from seqkit.vocabulary import Vocabulary
@@ -61,16 +62,12 @@ def _save_model(path: str, fmt: str, vocab: Vocabulary, compact: np.ndarray, out
                 config: Config, *, model: str, loss: str, min_count: int) -> None:
     full = FullInput(compact, table, config.seed)
     output = output_rows(out_matrix, len(vocab))
+    settings = {"model": model, "loss": loss, "window": config.window, "negative": config.negative,
+                "epochs": config.epochs, "sample": config.sample, "min_count": min_count,
+                "output": "noise" if config.negative else "tree nodes"}
     with atomic_output(path, binary=True) as out:
         if fmt == "npz":
-            settings = {"model": model, "loss": loss, "window": config.window, "negative": config.negative,
-                        "epochs": config.epochs, "sample": config.sample, "min_count": min_count,
-                        "output": "noise" if config.negative else "tree nodes"}
             write_npz(out, vocab.words, vocab.counts, full, output, settings)
             return
-        # fastText stores one loss: with ns+hs the output rows are the noise ones
-        args = fasttext_bin.FastTextArgs(dim=config.dim, ws=config.window, epoch=config.epochs, min_count=min_count,
-                                         neg=config.negative or 5, loss="ns" if config.negative else "hs",
-                                         model=model, bucket=table.buckets, minn=table.minn, maxn=table.maxn,
-                                         t=config.sample)
+        args = fasttext_args(settings, dim=config.dim, buckets=table.buckets, minn=table.minn, maxn=table.maxn)
         fasttext_bin.write(out, fasttext_bin.unsupervised(vocab.words, vocab.counts, full, output, args))

@@ -47,11 +47,11 @@ def split_words(line: str) -> list[str]:
 
 def stdin_queries(prompt: str, errors: str = "strict") -> Iterator[list[str]]:
     """Each non-empty line of stdin as a list of words; on a terminal, `prompt` on stderr before each."""
-    from seqkit.textio import decode_line, stdin_is_terminal
+    from seqkit.textio import LineDecoder, stdin_is_terminal
 
     raw = sys.stdin.buffer
     interactive = stdin_is_terminal()
-    number = offset = 0
+    decode = LineDecoder("-", errors)
     while True:
         if interactive:
             click.echo(prompt, nl=False, err=True)
@@ -60,9 +60,7 @@ def stdin_queries(prompt: str, errors: str = "strict") -> Iterator[list[str]]:
             if interactive:
                 click.echo(err=True)  # leave the shell's prompt on a line of its own
             return
-        number += 1
-        words = split_words(decode_line(line, errors, "-", number, offset))
-        offset += len(line)
+        words = split_words(decode(line))
         if words:
             yield words
 
