@@ -262,6 +262,24 @@ def _same_file(a: str, b: str) -> bool:
 
 
 @contextlib.contextmanager
+def _open_for_writing(tmp: str, path: str, binary: bool) -> Iterator[IO]:
+    """The temporary file `tmp` opened for `path`'s contents, compressed as its name says; a gzip header
+    names `path` (as `gzip` names the file it compresses), not the temporary file."""
+    kind = compression_of(path)
+    with contextlib.ExitStack() as stack:
+        if kind == ".gz":
+            raw = stack.enter_context(open(tmp, "wb"))
+            handle = stack.enter_context(gzip.GzipFile(filename=path, mode="wb", fileobj=raw))
+            if not binary:
+                handle = stack.enter_context(io.TextIOWrapper(handle, encoding="utf-8", newline="\n"))
+        else:
+            opener = _OPENERS.get(kind, open)
+            handle = stack.enter_context(opener(tmp, "wb") if binary
+                                         else opener(tmp, "wt", encoding="utf-8", newline="\n"))
+        yield handle
+
+
+@contextlib.contextmanager
 def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
     """Write to `path` (or stdout for `-`) all-or-nothing."""
     if path == "-":
@@ -276,12 +294,7 @@ def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
-        opener = _OPENERS.get(compression_of(path), open)
-        if binary:
-            handle = opener(tmp, "wb")
-        else:
-            handle = opener(tmp, "wt", encoding="utf-8", newline="\n")
-        with handle:
+        with _open_for_writing(tmp, path, binary) as handle:
             yield handle
         if os.path.exists(path):
             mode = os.stat(path).st_mode & 0o777

@@ -48,6 +48,18 @@ def test_compressed_output_and_input_round_trip(tmp_path, suffix, opener):
         assert handle.read() == "héllo\n"
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_gzip_output_header_names_the_output_not_the_temporary_file(tmp_path, binary):
+    target = tmp_path / "vectors.txt.gz"
+    with atomic_output(str(target), binary=binary) as out:
+        out.write(b"v 1\n" if binary else "v 1\n")
+    data = target.read_bytes()
+    assert data[3] & 0x08  # FNAME set, as gzip sets it: the name `gzip -dN` restores
+    name = data[10:data.index(b"\0", 10)]
+    assert name == b"vectors.txt"
+    assert gzip.decompress(data) == b"v 1\n"
+
+
 def test_compression_detected_by_magic_bytes_whatever_the_name(tmp_path):
     path = tmp_path / "looks-plain.txt"
     with gzip.open(path, "wb") as handle:
