@@ -255,8 +255,41 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
     from seqkit.textio import check_compressed_intact
 
     check_compressed_intact(path)  # a damaged compressed model is named as such, not as "not a model"
+    hint = other_kind(path, kind)
+    if hint:
+        raise SeqkitError(f"{path}: {hint}")
     names = ", ".join(fmt.name for fmt in formats)
     raise SeqkitError(f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: {names})")
+
+
+# What to do with a model file of each kind, for a command that was given one of another kind.
+MODEL_USE = {
+    "language_models": "score or sample with it with `seqkit perplexity -m` or `seqkit generate -m`",
+    "classifiers": "use it with `seqkit predict -m`, `seqkit test -m` or `seqkit sentence-vectors -m`",
+    "vector_models": "give it with -m (its words' vectors and any other word's from n-grams), or convert it",
+    "translation_models": "use it with `seqkit translate -m`",
+}
+
+
+def other_kind(path: str, expected: str | None = None, wanted: str | None = None) -> str | None:
+    """When a registered format of another kind than `expected` (a `FORMAT_KINDS` key; None: vectors)
+    claims `path`: "a classifier, not a vector file; use it with ...", else None. `wanted` overrides
+    what the message says was expected."""
+    registry = load_registry()
+    for kind in FORMAT_KINDS:
+        if kind == expected:
+            continue
+        for fmt in getattr(registry, kind):
+            try:
+                claimed = fmt.sniff(path)
+            except Exception:  # noqa: BLE001 - a broken plugin's sniffer must not hide the real message
+                claimed = False
+            if claimed:
+                what = "a subword model" if kind == "vector_models" else f"a {FORMAT_KINDS[kind].replace('-', ' ')}"
+                if wanted is None:
+                    wanted = "a vector file" if expected is None else f"a {FORMAT_KINDS[expected].replace('-', ' ')}"
+                return f"{what}, not {wanted}; {MODEL_USE[kind]}"
+    return None
 
 
 _registry: Registry | None = None

@@ -186,7 +186,11 @@ class Embeddings:
                 if vector_store.is_fast(data) or fmt == "fast" or _named_fast(str(path)):
                     loaded = cls._from_store(vector_store.from_bytes(data, str(path)))
                 else:
-                    loaded = cls(*parse(data, str(path), fmt, errors, limit))
+                    try:
+                        loaded = cls(*parse(data, str(path), fmt, errors, limit))
+                    except DataError:
+                        _refuse_if_model(str(path))
+                        raise
         if limit is not None and limit < len(loaded) and loaded._table is not None:
             loaded = Embeddings(loaded.words[:limit], loaded.matrix[:limit])
         if loaded.duplicates and reporter is not None:
@@ -251,14 +255,27 @@ def _named_fast(path: str) -> bool:
 
 
 def _refuse_model(head: bytes, path: str) -> None:
-    """A model file given where vectors are read gets a pointer to `-m`, not a parse error about text."""
+    """A model file given where vectors are read gets a pointer to the command that reads it, not a parse
+    error about text."""
     from seqkit.fasttext_bin import is_fasttext_bin
 
     if is_fasttext_bin(head):
         raise DataError("a fastText model, not a vector file; give it with -m (its words' vectors and any other "
                         "word's from n-grams) or convert it", path)
     if head.startswith(b"PK\x03\x04"):
+        _refuse_if_model(path)
         raise DataError("a model file (.npz), not a vector file; give a subword model with -m, or convert it", path)
+
+
+def _refuse_if_model(path: str) -> None:
+    """Raise a DataError naming the kind of model `path` is, if an installed format claims it."""
+    if path == "-":
+        return  # read once; a model is never read from stdin anyway
+    from seqkit.plugins import other_kind
+
+    hint = other_kind(path)
+    if hint:
+        raise DataError(hint, path)
 
 
 def sniff_format(path: str) -> str:

@@ -232,7 +232,7 @@ def test_a_model_given_as_vectors_points_to_dash_m(model, model_bin, tmp_path):
     npz = tmp_path / "m.npz"
     with open(npz, "wb") as out:
         model.save(out)
-    for path, what in ((model_bin, "a fastText model"), (str(npz), "a model file (.npz)")):
+    for path, what in ((model_bin, "a fastText model"), (str(npz), "a subword model")):
         done = _seqkit("similar", "-v", path, "cat")
         assert done.returncode == 1 and what in done.stderr and "-m" in done.stderr, done.stderr
 
