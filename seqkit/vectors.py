@@ -7,6 +7,7 @@ memory-mapped fast format (`.skv`, `seqkit.vector_store`), recognised by its mag
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Sequence
 
@@ -152,9 +153,16 @@ class Embeddings:
             raise ValueError(f"method must be 'add' or 'mul', not {method!r}")
         return self._top(scores, k, pos + neg)
 
+    @functools.cached_property
+    def _shadowed(self) -> list[int]:
+        """Rows of a word seen before in the file: never an answer (the word's first row stands for it)."""
+        if not self.duplicates:
+            return []
+        return [i for i, word in enumerate(self.words) if self.index[word] != i]
+
     def _top(self, scores: np.ndarray, k: int, exclude: Sequence[int]) -> list[tuple[str, float]]:
         scores = scores.astype(np.float64, copy=True)
-        excluded = [i for i in exclude if i < scores.size]
+        excluded = [i for i in (*exclude, *self._shadowed) if i < scores.size]
         scores[excluded] = -np.inf
         k = min(k, scores.size - len(set(excluded)))
         if k <= 0:

@@ -264,6 +264,20 @@ def test_duplicate_words_warn_once_and_keep_the_first(tmp_path):
     assert e.vector("a")[0] == 1.0 and len(e) == 3
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_duplicate_row_is_never_a_neighbour(tmp_path, fast):
+    path = tmp_path / "v.txt"
+    path.write_text("4 2\ncat 1 0\ndog 0.9 0.1\ncat 0.95 0.05\nfish 0 1\n")
+    e = Embeddings.load(str(path))
+    if fast:
+        e.save(str(tmp_path / "v.skv"), fmt="fast")
+        e = Embeddings.load(str(tmp_path / "v.skv"))
+    assert [w for w, _ in e.nearest("cat", k=5)] == ["dog", "fish"]  # not its own second row
+    assert [w for w, _ in e.nearest("dog", k=5)] == ["cat", "fish"]  # cat once, by its first row
+    assert [w for w, _ in e.nearest(np.array([1, 0], np.float32), k=5)] == ["cat", "dog", "fish"]
+    assert [w for w, _ in e.analogy(["dog"], ["fish"], k=5)] == ["cat"]
+
+
 @pytest.mark.parametrize("content,expect", [(b"", "empty"), (b"\n\n", "empty"), (b"2 3\n", "ends after 0")])
 def test_empty_and_header_only_files(tmp_path, content, expect):
     path = tmp_path / "v.txt"
