@@ -26,6 +26,9 @@ def parse(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> t
     every cosine it touches."""
     with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float32 becomes inf, refused below
         words, matrix = _parse_any(data, path, fmt, errors, limit)
+    if errors == "ignore" and "" in words:  # a word of nothing but invalid bytes goes with its vector
+        keep = [i for i, word in enumerate(words) if word]
+        words, matrix = [words[i] for i in keep], np.ascontiguousarray(matrix[keep])
     bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.size else ()
     if len(bad):
         raise DataError(f"the vector of {words[bad[0]]!r} holds a value that is not a finite number "

@@ -248,6 +248,20 @@ def test_invalid_utf8_word_under_each_policy(tmp_path):
     assert Embeddings.load(str(path), errors="ignore").words == ["ok", "bd"]
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_word_of_only_invalid_bytes_is_dropped_with_its_vector_under_ignore(tmp_path, binary):
+    path = tmp_path / "v.bin"
+    rows = [(b"ok", [1, 2]), (b"\xff\xfe", [3, 4]), (b"end", [5, 6])]
+    if binary:
+        body = b"".join(w + b" " + np.array(v, "<f4").tobytes() + b"\n" for w, v in rows)
+    else:
+        body = b"".join(w + b" " + b" ".join(b"%d" % x for x in v) + b"\n" for w, v in rows)
+    path.write_bytes(b"3 2\n" + body)
+    e = Embeddings.load(str(path), fmt="binary" if binary else "text", errors="ignore")
+    assert e.words == ["ok", "end"] and e.matrix.tolist() == [[1, 2], [5, 6]]
+    assert [w for w, _ in e.nearest("ok")] == ["end"]
+
+
 def test_duplicate_words_warn_once_and_keep_the_first(tmp_path):
     class Collect:
         def __init__(self):
