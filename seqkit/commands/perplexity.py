@@ -44,11 +44,13 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
       ppl1              SRILM's ppl1: OOVs and </s> excluded from the count
       logprob10, tokens, words, sentences, oovs
     A word outside the model's vocabulary is scored as <unk> and counted as an OOV (KenLM's convention).
+    Empty lines are skipped, as every seqkit reader skips them (KenLM's query scores a </s> for each).
 
     \b
     --per-sentence prints instead a table with a header line (--no-header drops it):
       sentence  logprob10  tokens  oovs  ppl  ppl_excl_oov  ppl1
-    one row per sentence (numbered from 1) and a last row named `total` for the whole text.
+    one row per sentence (numbered from 1; empty lines are not sentences and get no row) and a last row
+    named `total` for the whole text.
 
     \b
     --per-word prints a table with a header line, one row per predicted token, </s> included:
