@@ -92,6 +92,7 @@ class Registry:
         self.translation_models: list[Any] = []
         self.classifier_trainers: dict[str, Any] = {}
         self.plugins: list[PluginInfo] = []
+        self.format_owner: dict[int, str] = {}  # id(format) -> the plugin that registered it
         self._current: PluginInfo | None = None
 
     def add_command(self, command: click.Command) -> None:
@@ -164,6 +165,7 @@ class Registry:
         getattr(self, kind).append(fmt)
         if self._current:
             getattr(self._current, kind).append(fmt.name)
+            self.format_owner[id(fmt)] = self._current.name
 
 
 class PluginConflict(Exception):
@@ -189,13 +191,30 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
     if entry_points is None:
         entry_points = metadata.entry_points(group=GROUP)
     allowed = selected_names()
-    seen: set[str] = set()
+    seen: dict[str, metadata.EntryPoint] = {}
     for entry in sorted(entry_points, key=lambda e: e.name):
-        if entry.name in seen or (allowed is not None and entry.name not in allowed):
+        if allowed is not None and entry.name not in allowed:
             continue
-        seen.add(entry.name)
+        if entry.name in seen:
+            if entry.value != seen[entry.name].value:  # the same package found twice on the path is no clash
+                _report_shadowed(registry, entry, seen[entry.name])
+            continue
+        seen[entry.name] = entry
         _load_one(registry, entry)
     return registry
+
+
+def _report_shadowed(registry: Registry, entry: metadata.EntryPoint, kept: metadata.EntryPoint) -> None:
+    """A second entry point of a taken name is not loaded: say so, and list it in `seqkit plugins`."""
+    def where(e: metadata.EntryPoint) -> str:
+        dist = getattr(e, "dist", None)
+        return f"{e.value}" + (f" (from {dist.name})" if dist is not None else "")
+
+    info = PluginInfo(name=entry.name, dist=getattr(entry, "dist", None))
+    info.error = f"entry point name '{entry.name}' is taken by {where(kept)}"
+    registry.plugins.append(info)
+    print(f"seqkit: plugin '{entry.name}' was not loaded: {where(entry)} has the name of {where(kept)}; "
+          "rename one of the entry points", file=sys.stderr)
 
 
 def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
@@ -248,9 +267,20 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
     formats = [*builtin, *getattr(load_registry(), kind)]
     if not formats:
         raise SeqkitError(f"no {FORMAT_KINDS[kind]} formats are installed (check `seqkit plugins`)")
+    registry = load_registry()
     for fmt in formats:
-        if fmt.sniff(path):
-            return fmt.load(path)
+        if _sniffs(registry, fmt, path):
+            try:
+                model = fmt.load(path)
+            except (SeqkitError, click.ClickException, OSError, MemoryError):
+                raise
+            except Exception as exc:  # a plugin's bug: named, not "internal error" (SEQKIT_DEBUG shows it)
+                if os.environ.get("SEQKIT_DEBUG"):
+                    raise
+                raise SeqkitError(f"{path}: {describe_format(registry, fmt)} failed to load it: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            _origin[id(model)] = describe_format(registry, fmt)
+            return model
     from seqkit.modelfile import describe_file
     from seqkit.textio import check_compressed_intact
 
@@ -260,6 +290,34 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
         raise SeqkitError(f"{path}: {hint}")
     names = ", ".join(fmt.name for fmt in formats)
     raise SeqkitError(f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: {names})")
+
+
+_origin: dict[int, str] = {}  # id(loaded model) -> "format 'x' of plugin 'y'", for messages about its answers
+_warned_sniffers: set[int] = set()
+
+
+def describe_format(registry: Registry, fmt: Any) -> str:
+    """"format 'arpa' of plugin 'ngram'" (or "of seqkit (core)" for a built-in format)."""
+    owner = registry.format_owner.get(id(fmt))
+    return f"format '{getattr(fmt, 'name', '?')}' of " + (f"plugin '{owner}'" if owner else f"{CORE} (core)")
+
+
+def origin(model: Any) -> str:
+    """Which format (and plugin) loaded `model`, for a message about what it returned."""
+    return _origin.get(id(model), "the model")
+
+
+def _sniffs(registry: Registry, fmt: Any, path: str) -> bool:
+    """`fmt.sniff(path)`; a sniffer that raises is a "no" (and named once), so one broken plugin cannot
+    keep every other format from reading its files."""
+    try:
+        return bool(fmt.sniff(path))
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug
+        if id(fmt) not in _warned_sniffers:
+            _warned_sniffers.add(id(fmt))
+            print(f"seqkit: warning: {describe_format(registry, fmt)}: sniff raised {type(exc).__name__}: {exc}; "
+                  "the format is skipped", file=sys.stderr)
+        return False
 
 
 # What to do with a model file of each kind, for a command that was given one of another kind.
@@ -272,24 +330,33 @@ MODEL_USE = {
 
 
 def other_kind(path: str, expected: str | None = None, wanted: str | None = None) -> str | None:
-    """When a registered format of another kind than `expected` (a `FORMAT_KINDS` key; None: vectors)
-    claims `path`: "a classifier, not a vector file; use it with ...", else None. `wanted` overrides
-    what the message says was expected."""
+    """When registered formats of another kind than `expected` (a `FORMAT_KINDS` key; None: vectors)
+    claim `path`: "a classifier, not a vector file; use it with ...", else None. `wanted` overrides
+    what the message says was expected. Sniffers of several kinds may claim a file by the same magic
+    bytes (a fastText .bin): the kind is then the first whose format loads it."""
+    from seqkit.subword import BUILTIN_FORMATS  # the vector-model formats the core itself reads
+
     registry = load_registry()
-    for kind in FORMAT_KINDS:
-        if kind == expected:
-            continue
-        for fmt in getattr(registry, kind):
-            try:
-                claimed = fmt.sniff(path)
-            except Exception:  # noqa: BLE001 - a broken plugin's sniffer must not hide the real message
-                claimed = False
-            if claimed:
-                what = "a subword model" if kind == "vector_models" else f"a {FORMAT_KINDS[kind].replace('-', ' ')}"
-                if wanted is None:
-                    wanted = "a vector file" if expected is None else f"a {FORMAT_KINDS[expected].replace('-', ' ')}"
-                return f"{what}, not {wanted}; {MODEL_USE[kind]}"
-    return None
+    builtin = {"vector_models": list(BUILTIN_FORMATS)}
+    claims = [(kind, fmt) for kind in FORMAT_KINDS if kind != expected
+              for fmt in [*builtin.get(kind, ()), *getattr(registry, kind)] if _sniffs(registry, fmt, path)]
+    if len({kind for kind, _ in claims}) > 1:
+        claims = [(kind, fmt) for kind, fmt in claims if _loads(fmt, path)][:1]
+    if not claims:
+        return None
+    kind = claims[0][0]
+    what = "a subword model" if kind == "vector_models" else f"a {FORMAT_KINDS[kind].replace('-', ' ')}"
+    if wanted is None:
+        wanted = "a vector file" if expected is None else f"a {FORMAT_KINDS[expected].replace('-', ' ')}"
+    return f"{what}, not {wanted}; {MODEL_USE[kind]}"
+
+
+def _loads(fmt: Any, path: str) -> bool:
+    try:
+        fmt.load(path)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not this format's file"
+        return False
 
 
 _registry: Registry | None = None

@@ -43,23 +43,54 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
     from seqkit.textio import line_blocks
 
     batch = getattr(model, "predict_lines", None)
+    check = _AnswerCheck(model, k)
     for block in line_blocks(path, errors, BATCH_LINES):
         if batch is None:
             answers = []
             for line in block:
                 words, gold = split_labels(line_tokens(line), model.label_prefix)
-                answers.append((gold, model.predict(words, k, threshold)))
+                answers.append((gold, check(model.predict(words, k, threshold))))
             yield answers
         else:
-            yield list(_block(model, batch, block, k, threshold, with_gold))
+            yield list(_block(model, batch, block, k, threshold, with_gold, check))
 
 
-def _block(model, batch, block: list[str], k: int, threshold: float, with_gold: bool):
+def _block(model, batch, block: list[str], k: int, threshold: float, with_gold: bool, check):
     from seqkit.classifier import line_tokens, split_labels
+    from seqkit.errors import SeqkitError
+    from seqkit.plugins import origin
 
     golds = [split_labels(line_tokens(line), model.label_prefix)[1] for line in block] if with_gold else \
         [None] * len(block)
-    return zip(golds, batch(block, k, threshold))
+    answers = batch(block, k, threshold)
+    if len(answers) != len(block):
+        raise SeqkitError(f"{origin(model)}: predict_lines returned {len(answers):,} answers for {len(block):,} lines")
+    return zip(golds, map(check, answers))
+
+
+class _AnswerCheck:
+    """A model's answer for one line as the commands use it: at most k (label, float probability) pairs
+    of labels the model has; anything else is the model's error, named."""
+
+    def __init__(self, model, k: int):
+        self.model, self.k = model, k
+        self.known = frozenset(model.labels)
+
+    def __call__(self, predictions) -> list[tuple[str, float]]:
+        if self.k > 0 and len(predictions) > self.k:
+            predictions = predictions[:self.k]
+        try:
+            checked = [(label, float(p)) for label, p in predictions]
+        except (TypeError, ValueError):
+            checked = None
+        if checked is None or any(label not in self.known for label, _ in checked):
+            from seqkit.errors import SeqkitError
+            from seqkit.plugins import origin
+
+            bad = next((x for x in predictions if checked is None or x[0] not in self.known), predictions)
+            raise SeqkitError(f"{origin(self.model)}: predicted {bad!r}, not a (label, probability) pair of a "
+                              "label among its `labels`")
+        return checked
 
 
 @click.command(short_help="Most probable labels of each line (fastText's predict / predict-prob).")
@@ -109,7 +140,8 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
     Prints, tab-separated, fastText's figures first:
       N          lines with at least one label the model knows (the others are reported, not counted)
       P@k, R@k   correct predictions / predictions, and / gold labels, over all lines (multi-label aware)
-    then f1_micro (from P@k and R@k), f1_macro (mean per-label F1) and accuracy (share of lines whose
+    then f1_micro (from P@k and R@k), f1_macro (mean per-label F1) and accuracy (on single-label data the
+    share of lines whose top label is their label, whatever -k; on multi-label data the share whose
     predicted labels are exactly their gold labels).
     """
     from seqkit.classifier import Meter, load_classifier

@@ -60,7 +60,7 @@ def generate(model_path: str, count: int, max_tokens: int, temperature: float, t
         else:  # the older form returns its one best hypothesis
             hypotheses = [search(start, beam=beam, max_tokens=max_tokens, **extra)]
         for words in hypotheses:
-            click.echo(" ".join([*start, *words]))
+            click.echo(" ".join([*start, *_words(model, words, max_tokens)]))
         if len(hypotheses) < count:
             reporter.warn(f"beam search found {len(hypotheses)} distinct sentence{'s' * (len(hypotheses) != 1)}, "
                           f"fewer than the {count} asked for (a wider --beam or a larger --max-tokens may find more)")
@@ -70,7 +70,18 @@ def generate(model_path: str, count: int, max_tokens: int, temperature: float, t
     rng = np.random.default_rng(seed)
     for _ in range(count):
         words = model.sample(rng, max_tokens=max_tokens, temperature=temperature, prefix=start, top_k=top_k, **extra)
-        click.echo(" ".join([*start, *words]))
+        click.echo(" ".join([*start, *_words(model, words, max_tokens)]))
+
+
+def _words(model, words, max_tokens: int) -> list[str]:
+    """A model's sentence as printed: a list of word strings, at most `max_tokens` of them (a model that
+    answers with anything else is named)."""
+    if isinstance(words, (str, bytes)) or not all(isinstance(word, str) for word in words):
+        from seqkit.errors import SeqkitError
+        from seqkit.plugins import origin
+
+        raise SeqkitError(f"{origin(model)}: sampled {words!r:.80}, not a list of words")
+    return list(words)[:max_tokens]
 
 
 def _accepts(method: Callable, keyword: str) -> bool:

@@ -114,6 +114,7 @@ def _score_sentences(model, text: str, errors: str, counter, rows: list[dict], p
 
     sentences = read_sentences([text], errors=errors, max_sentence_len=1 << 62)
     for number, (words, score, lengths) in enumerate(_scored(model, sentences), 1):
+        score = _checked_sentence(model, words, score, lengths)
         counter.add(score)
         if per_sentence:
             rows.append(_sentence_row(number, sentence_perplexity(score)))
@@ -138,6 +139,7 @@ def _score_blocks(model, text: str, errors: str, counter, rows: list[dict], per_
     first = 1  # number of the block's first sentence
     for block in score_text(model, [text], errors=errors, detail=per_sentence or per_word, words=words):
         n = len(block.offsets) - 1
+        _check_block(model, block, n, per_sentence or per_word)
         counter.add_batch(block.score, n)
         score = block.score
         if per_sentence or per_word:
@@ -163,6 +165,56 @@ def _score_blocks(model, text: str, errors: str, counter, rows: list[dict], per_
             else:
                 click.echo(_word_block(column, score.oov))
         first += n
+
+
+# A log-probability above this is no probability (rounding may give a certain token a hair above 0).
+MAX_LOGPROB = 1e-6
+
+
+def _model_error(model, message: str):
+    from seqkit.errors import SeqkitError
+    from seqkit.plugins import origin
+
+    return SeqkitError(f"{origin(model)}: {message}")
+
+
+def _checked_sentence(model, words: list[str], score, lengths):
+    """The score of one sentence as the tables need it: a log-probability per word and one for </s>,
+    none above 0, OOV flags alike; a model that answers otherwise is named."""
+    import numpy as np
+
+    from seqkit.lm import SentenceScore
+
+    logprobs, oov = np.asarray(score.logprobs, dtype=np.float64), np.asarray(score.oov, dtype=bool)
+    if logprobs.shape != (len(words) + 1,) or oov.shape != logprobs.shape:
+        raise _model_error(model, f"scored a sentence of {len(words):,} words with {logprobs.shape} log-probabilities "
+                                  f"and {oov.shape} OOV flags; expected one per word and one for </s>")
+    if lengths is not None and np.shape(lengths) != logprobs.shape:
+        raise _model_error(model, f"gave {np.shape(lengths)} n-gram lengths for {len(words) + 1:,} tokens")
+    if (logprobs > MAX_LOGPROB).any():
+        raise _model_error(model, f"gave a log-probability of {logprobs.max():.4g} (above 0, no probability)")
+    return SentenceScore(logprobs, oov)
+
+
+def _check_block(model, block, sentences: int, detail: bool) -> None:
+    """`score_batch`'s answer for a block: one token per word and one </s> per sentence, sums no higher
+    than 0, and (with detail) one value per token."""
+    import numpy as np
+
+    score = block.score
+    tokens = len(block.ids) + sentences
+    if int(score.tokens) != tokens:
+        raise _model_error(model, f"scored {int(score.tokens):,} tokens for {len(block.ids):,} words in "
+                                  f"{sentences:,} sentences; expected {tokens:,} (each sentence's </s> included)")
+    if score.logprob > MAX_LOGPROB * tokens or score.logprob_known > MAX_LOGPROB * tokens:
+        raise _model_error(model, f"gave a log-probability sum of {score.logprob:.4g} (above 0, no probability)")
+    if detail:
+        for name in ("logprobs", "oov") + (("lengths",) if score.lengths is not None else ()):
+            values = getattr(score, name)
+            if values is None or np.shape(values) != (tokens,):
+                raise _model_error(model, f"gave {name} of shape {np.shape(values)} for {tokens:,} tokens")
+        if (np.asarray(score.logprobs) > MAX_LOGPROB).any():
+            raise _model_error(model, "gave a log-probability above 0 (no probability)")
 
 
 def _json_word_rows(rows: list[dict], column: dict, oov: list[bool]) -> None:
