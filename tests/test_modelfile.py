@@ -172,3 +172,12 @@ def test_a_changed_byte_in_an_entry_is_refused_mapped_or_read(tmp_path, mapped):
                 archive.array("param/w", [4096], mapped=True)
             else:
                 archive.group("opt")
+
+
+@pytest.mark.parametrize("content,says", [(b"hello world\n", "text starting 'hello world'"), (b"", "an empty file")])
+def test_a_file_that_is_no_archive_is_described_not_read_as_a_pickle(tmp_path, content, says):
+    path = tmp_path / "m.npz"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as caught:
+        modelfile.Archive(str(path), "seqkit-x", versions=(1,))
+    assert f"{says}, not a seqkit-x model" in str(caught.value) and "pickle" not in str(caught.value)

@@ -13,9 +13,10 @@ from seqkit.options import json_option
 @json_option
 def plugins_command(as_json: bool) -> None:
     """List plugins found through the `seqkit.plugins` entry points: name, version, distribution,
-    commands and model formats of every kind (tab-separated), or JSON with --json.
+    commands, model formats of every kind and classifier trainers (`classify --model`), tab-separated,
+    or JSON with --json.
 
-    $SEQKIT_LOAD_PLUGINS limits which plugins load (comma-separated names; empty loads none).
+    $SEQKIT_LOAD_PLUGINS limits which plugins load (comma-separated entry-point names; empty loads none).
     """
     from seqkit.plugins import FORMAT_KINDS, load_registry
 
@@ -26,4 +27,5 @@ def plugins_command(as_json: bool) -> None:
     for p in plugins:
         status = f"failed: {p.error}" if p.error else ",".join(p.commands) or "-"
         models = ",".join(name for kind in FORMAT_KINDS for name in getattr(p, kind)) or "-"
-        click.echo("\t".join([p.name, p.version or "-", p.distribution or "-", status, models]))
+        trainers = ",".join(p.classifier_trainers) or "-"
+        click.echo("\t".join([p.name, p.version or "-", p.distribution or "-", status, models, trainers]))
