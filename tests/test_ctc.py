@@ -99,3 +99,33 @@ def test_lines_ctc_cannot_align_are_reported_not_dropped_silently(cli_run, tmp_p
     train.write_text("d\tx y z w\n")
     result = cli_run("ctc", train, "-o", tmp_path / "m.npz", "--epochs", "1")
     assert result.exit_code == 1 and "no line has an output CTC can align" in result.stderr
+
+
+def test_ctc_decode_keeps_one_line_per_input_line_and_streams(cli_run, tmp_path):
+    """A blank input line gives a blank output line (the output stays aligned with the input), answers
+    come per block as the input arrives, and the CER counts the lines that hold references."""
+    import select
+    import subprocess
+    import sys
+
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(spelling(1, 200)) + "\n")
+    model = tmp_path / "m.npz"
+    assert cli_run("ctc", train, "-o", model, "--epochs", "1", "--hidden", "8", "--embed", "8", "-q").exit_code == 0
+    lines = [line.split("\t")[0] for line in spelling(2, 3)]
+    alone = [cli_run("ctc-decode", "-m", model, input=line + "\n").stdout for line in lines]
+    result = cli_run("ctc-decode", "-m", model, input=f"{lines[0]}\n\n{lines[1]}\n   \n{lines[2]}\n")
+    assert result.exit_code == 0
+    assert result.stdout == alone[0] + "\n" + alone[1] + "\n" + alone[2]
+    proc = subprocess.Popen([sys.executable, "-m", "seqkit", "ctc-decode", "-m", str(model), "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(lines[0].encode() + b"\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 120)  # the input is still open
+        assert ready and proc.stdout.readline().decode() == alone[0]
+        proc.stdin.close()
+        assert proc.wait(120) == 0
+    finally:
+        proc.kill()
+        proc.wait()

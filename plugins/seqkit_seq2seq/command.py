@@ -212,8 +212,10 @@ def run_translate(*, input_path, model, beam, length_penalty, max_length, nbest,
         check_output_path(attention_json, (input_path, model), param_hint="'--attention-json'")
     translator, src_vocab, tgt_vocab, tok = load_translator(model)
     index = {w: i for i, w in enumerate(src_vocab)}
-    lines = _read_lines(input_path, errors)
+    # read and answered a line at a time (each flushed), so a co-process gets its answer at once
+    lines = (line.rstrip("\r\n") for line in text_lines(input_path, errors))
     attention_out = atomic_output(attention_json) if attention_json else contextlib.nullcontext()
+    number = 0
     with attention_out as attn, np.errstate(over="ignore"):
         for number, line in enumerate(lines, 1):
             words = tokenize(line, **tok)
@@ -226,13 +228,13 @@ def run_translate(*, input_path, model, beam, length_penalty, max_length, nbest,
                 results = translator.beam(ids, max(beam, nbest), limit, length_penalty, nbest)
             for out, score in results:
                 text = detokenize([tgt_vocab[i] for i in out])
-                print(f"{number}\t{score:.4f}\t{text}" if nbest > 1 else text)
+                print(f"{number}\t{score:.4f}\t{text}" if nbest > 1 else text, flush=True)
             if attn is not None:
                 out = results[0][0]
                 src_tokens, tgt_tokens, weights = translator_attention(translator, ids, out, words, tgt_vocab)
                 attn.write(json.dumps({"line": number, "source": src_tokens, "target": tgt_tokens,
                                        "weights": np.round(weights.astype(np.float64), 5).tolist()}) + "\n")
-    reporter.summary(f"translate: {len(lines):,} lines")
+    reporter.summary(f"translate: {number:,} lines")
 
 
 def translator_attention(translator, ids, out, words, tgt_vocab):

@@ -131,20 +131,38 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
 
 
 def run_decode(*, input_path, model, beam, errors, quiet) -> None:
+    """One line out per line in (a blank line for a blank line), a block at a time, so the output stays
+    aligned with the input and a co-process gets its answers as its lines arrive; the CER when every
+    line holds a reference."""
     import click
 
+    from seqkit.textio import line_blocks
     from seqkit_seq2seq import modelfile
+    from seqkit_seq2seq.ctc import edit_distance
 
     params, meta, _ = modelfile.load(model, FORMAT)
     ctc = CtcModel(params, meta)
-    rows = _read(input_path, errors, False)
-    for hyp in ctc.decode([r[0] for r in rows], beam):
-        click.echo(" ".join(hyp))
-    refs = [r for r in rows if r[1] is not None]
-    if refs and len(refs) == len(rows):
-        from seqkit_seq2seq.ctc import edit_distance
-
-        hyps = ctc.decode([r[0] for r in rows], beam)
-        wrong = sum(edit_distance(h, r[1]) for h, r in zip(hyps, rows))
-        Reporter(False).info(f"CER {100.0 * wrong / max(1, sum(len(r[1]) for r in rows)):.2f}% "
-                             f"over {len(rows):,} lines")
+    lines = wrong = reference_tokens = 0
+    every_line_has_a_reference = True
+    for block in line_blocks(input_path, errors):
+        rows = []
+        for line in block:
+            left, tab, right = line.rstrip("\r\n").partition("\t")
+            rows.append((left.split(), right.split() if tab else None))
+        spoken = [i for i, (inputs, _) in enumerate(rows) if inputs]
+        hyps: list[list[str]] = [[] for _ in rows]
+        for i, hyp in zip(spoken, ctc.decode([rows[i][0] for i in spoken], beam)):
+            hyps[i] = hyp
+        click.echo("\n".join(" ".join(hyp) for hyp in hyps))
+        for i in spoken:
+            reference = rows[i][1]
+            if reference is None:
+                every_line_has_a_reference = False
+            else:
+                wrong += edit_distance(hyps[i], reference)
+                reference_tokens += len(reference)
+        lines += len(rows)
+    if lines == 0:
+        raise SeqkitError(f"{input_path}: no lines")
+    if every_line_has_a_reference and reference_tokens:
+        Reporter(quiet).info(f"CER {100.0 * wrong / reference_tokens:.2f}% over {lines:,} lines")

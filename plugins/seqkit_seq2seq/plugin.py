@@ -85,7 +85,8 @@ def seq2seq(**options) -> None:
 @errors_option
 @quiet_option
 def translate(**options) -> None:
-    """Translate FILE (or stdin), one sentence per line, to stdout."""
+    """Translate FILE (or stdin), one sentence per line, to stdout; each translation is written as soon as
+    its line is read, so it can serve as a co-process."""
     from seqkit_seq2seq.command import run_translate
 
     run_translate(**options)
@@ -138,8 +139,9 @@ def ctc(**options) -> None:
 @errors_option
 @quiet_option
 def ctc_decode(**options) -> None:
-    """Print the output tokens for each line of input tokens (text after a TAB is a reference: the
-    character error rate is then reported on stderr)."""
+    """Print the output tokens for each line of input tokens, one line out per line in (a blank line for a
+    blank line); text after a TAB is a reference, and the character error rate is then reported on
+    stderr. Answers are written as the input arrives, so it can serve as a co-process."""
     from seqkit_seq2seq.ctc_command import run_decode
 
     run_decode(**options)
