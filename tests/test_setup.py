@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -39,3 +40,15 @@ def test_the_license_file_matches_the_package_metadata():
     info = metadata.metadata("seqkit")
     assert "MIT" in (info.get("License-Expression") or info.get("License") or "")
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_compiled_kernels_are_cached_outside_the_package(tmp_path):
+    """A cache beside the installed sources outlives `pip uninstall` and hides a later editable install."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    code = "import seqkit, os, numba; print(os.environ['NUMBA_CACHE_DIR']); print(numba.config.CACHE_DIR)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [str(tmp_path / "seqkit" / "numba")] * 2
