@@ -129,3 +129,13 @@ def test_ctc_decode_keeps_one_line_per_input_line_and_streams(cli_run, tmp_path)
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_diverging_ctc_run_stops_with_exit_3_and_no_model(seqkit_proc, tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(spelling(1, 300)) + "\n")
+    model = tmp_path / "m.npz"
+    proc = seqkit_proc("ctc", train, "-o", model, "--epochs", "2", "--lr", "1e8", "--clip", "0", "-t", "2", "-q")
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and err.count("\n") == 1 and "lower --lr" in err, err
+    assert not model.exists()

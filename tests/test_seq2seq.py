@@ -234,3 +234,16 @@ def test_translate_answers_each_line_of_a_pipe_before_the_input_ends(seqkit_proc
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_diverging_run_stops_with_exit_3_and_no_model(seqkit_proc, tmp_path):
+    """A loss past float range per token (as rnnlm's check) or non-finite is divergence: exit 3, one
+    line, no model written, and no numpy warning from the worker threads."""
+    src, tgt = dates(3, 64)
+    s, t = _write(tmp_path, "s", src), _write(tmp_path, "t", tgt)
+    model = tmp_path / "m.npz"
+    proc = seqkit_proc("seq2seq", s, t, "-o", model, "--epochs", "1", "--lr", "1e30", "--clip", "0", "-t", "2", "-q",
+                       *TRAIN_OPTIONS[:-2])
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and err.count("\n") == 1 and "lower --lr" in err, err
+    assert not model.exists()

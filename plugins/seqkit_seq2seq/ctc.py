@@ -56,6 +56,8 @@ class CtcNetwork:
         for b in real:
             grad = np.zeros((int(lengths[b]), V))
             loss = ctc_loss_grad(np.ascontiguousarray(logprobs[:lengths[b], b]), labels[b], BLANK, grad)
+            if math.isnan(loss):
+                return loss, {}  # the network diverged (an unalignable line is +inf, skipped below)
             if math.isfinite(loss):
                 total += loss
                 dlogits[:lengths[b], b] = grad / len(real)

@@ -12,6 +12,7 @@ from seqkit.progress import Reporter
 from seqkit.textio import check_output_path, text_lines
 
 FORMAT = "seqkit-ctc"
+DIVERGED_NATS = 709.0  # a loss per input step beyond this (e^-709: past float range) is divergence
 
 
 def _read(path: str, errors: str, need_output: bool) -> list[tuple[list[str], list[str] | None]]:
@@ -96,7 +97,8 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
     adam = Adam(params)
     max_steps = max(len(r[0]) for r in rows)
     step = 0
-    with single_threaded_blas(), Pool(threads) as pool:
+    # divergence is checked for (a non-finite loss or parameter), so overflow needs no warning
+    with single_threaded_blas(), Pool(threads) as pool, np.errstate(over="ignore", invalid="ignore"):
         network = CtcNetwork(cell, layers, params, batch=batch, max_steps=max_steps, pool=pool)
         for epoch in range(1, epochs + 1):
             order = rng.permutation(len(rows))
@@ -111,14 +113,18 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
                     labels.append(np.array([out_index[w] for w in rows[i][1]], dtype=np.int64))
                 labels += [None] * (batch - len(chosen))
                 loss, grads = network.loss_and_backward(x, lengths, labels)
-                if not math.isfinite(loss):
+                if not math.isfinite(loss) or loss > DIVERGED_NATS * int(lengths[:len(chosen)].sum()):
                     from seqkit.errors import TrainingDiverged
 
-                    raise TrainingDiverged(f"the loss became {loss} in epoch {epoch}; lower --lr")
+                    raise TrainingDiverged(f"the loss became {loss:.4g} in epoch {epoch}; lower --lr")
                 norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
                 step += 1
                 adam.step(params, grads, lr, step, clip / norm if clip and norm > clip else 1.0)
                 total += loss
+            if not all(np.isfinite(value).all() for value in params.values()):
+                from seqkit.errors import TrainingDiverged
+
+                raise TrainingDiverged(f"the parameters became non-finite in epoch {epoch}; lower --lr")
             record = {"epoch": epoch, "loss": total / len(rows)}
             message = f"epoch {epoch}: CTC loss {record['loss']:.3f}"
             if valid_rows:

@@ -31,7 +31,7 @@ class Pool:
         """Run the tasks, the first on the calling thread and the rest on workers; results in order."""
         if self._executor is None or len(tasks) < 2:
             return [task() for task in tasks]
-        futures = [self._executor.submit(task) for task in tasks[1:]]
+        futures = [self._executor.submit(_as_caller(task)) for task in tasks[1:]]
         try:
             first = tasks[0]()
             return [first] + [future.result() for future in futures]
@@ -41,7 +41,7 @@ class Pool:
     def start(self, task: Callable[[], T]) -> Future:
         """Begin `task` on a worker (with no workers: run it now) and return its future."""
         if self._executor is not None:
-            return self._executor.submit(task)
+            return self._executor.submit(_as_caller(task))
         future: Future = Future()
         future.set_result(task())
         return future
@@ -67,6 +67,18 @@ class Pool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _as_caller(task: Callable[[], T]) -> Callable[[], T]:
+    """`task` under the calling thread's floating-point error settings (`np.errstate` is per thread: a
+    worker would otherwise warn about an overflow its caller chose to check for itself)."""
+    settings = np.geterr()
+
+    def run() -> T:
+        with np.errstate(**settings):
+            return task()
+
+    return run
 
 
 class TaskQueue:
