@@ -244,3 +244,10 @@ def test_errors_applies_to_the_benchmark_file_too(tmp_path, cli_run):
     result = cli_run("eval", "analogy", questions, "-v", vectors, "--errors", "replace", "--json", "-q")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["total"]["correct"] + json.loads(result.stdout)["total"]["incorrect"] == 1
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_eval_analogy_with_no_answerable_question_is_an_error_not_nan(planted, questions_file, cli_run, json_flag):
+    result = cli_run("eval", "analogy", questions_file, "-v", planted, "--restrict", "1", *json_flag)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "none of its 19,544 questions has all four words among the 1 most frequent" in result.stderr

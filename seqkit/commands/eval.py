@@ -47,6 +47,11 @@ def analogy_command(questions: str, vectors: str, model: str | None, restrict: i
     emb = load_vectors(vectors, errors, quiet, model) if model else Embeddings.load(vectors, errors=errors,
                                                                                       reporter=reporter)
     result = evaluate_analogies(emb, questions, restrict=restrict, method=method, errors=errors)
+    if result.total.answered == 0:  # as `eval similarity` with no pair both of whose words it knows
+        from seqkit.errors import DataError
+
+        raise DataError(f"none of its {result.total.skipped:,} questions has all four words among the "
+                        f"{restrict:,} most frequent words of the vectors", questions)
     if as_json:
         click.echo(json_text(result.as_dict()))
         return
