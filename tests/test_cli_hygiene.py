@@ -25,6 +25,31 @@ def test_every_command_has_working_help(name, cli_run):
     assert result.stderr == ""
 
 
+def _leaf_commands():
+    """(path, command) of every command that runs (a group's subcommands, not the group)."""
+    import click
+
+    from seqkit.cli import cli
+
+    ctx = click.Context(cli)
+    todo = [((name,), cli.get_command(ctx, name)) for name in all_command_names()]
+    while todo:
+        path, command = todo.pop()
+        if isinstance(command, click.Group):
+            todo += [((*path, name), command.get_command(ctx, name)) for name in command.list_commands(ctx)]
+        else:
+            yield " ".join(path), command
+
+
+@pytest.mark.parametrize("path,command", sorted(((p, c) for p, c in _leaf_commands() if p != "demo"),
+                                                 key=lambda x: x[0]), ids=lambda x: str(x))
+def test_every_command_takes_quiet(path, command):
+    """The contract's `--quiet` (stderr empty unless an error) is accepted everywhere, as -q (but by the
+    demo, whose output is the commands it shows)."""
+    quiet = [p for p in command.params if p.name == "quiet"]
+    assert quiet and "-q" in quiet[0].opts and "--quiet" in quiet[0].opts, path
+
+
 @pytest.mark.parametrize("entry", sorted(e.value for e in metadata.entry_points(group="seqkit.plugins")))
 def test_plugin_modules_import_no_kernels(entry):
     code = (f"import sys, importlib; importlib.import_module({entry!r}); "

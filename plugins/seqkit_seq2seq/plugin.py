@@ -99,7 +99,8 @@ def translate(**options) -> None:
 @click.option("--sentence", is_flag=True, help="Sentence BLEU per line instead of corpus BLEU.")
 @json_option
 @errors_option
-def bleu(reference, hypothesis, more_references, sentence, as_json, errors) -> None:
+@quiet_option
+def bleu(reference, hypothesis, more_references, sentence, as_json, errors, quiet) -> None:
     """Corpus BLEU of HYP against REF with sacreBLEU's defaults (13a tokenization, exponential smoothing,
     4-grams), then its signature line. Needs the `translate` extra (sacrebleu)."""
     from seqkit_seq2seq.bleu import run

@@ -101,7 +101,9 @@ class _AnswerCheck:
 @click.option("--prob", is_flag=True, help="Follow each label by its probability (fastText's predict-prob).")
 @json_option
 @errors_option
-def predict(model_path: str, text: str, k: int, threshold: float, prob: bool, as_json: bool, errors: str) -> None:
+@quiet_option
+def predict(model_path: str, text: str, k: int, threshold: float, prob: bool, as_json: bool, errors: str,
+            quiet: bool) -> None:
     """Print, for every line of FILE (stdin by default), its K most probable labels on one line,
     space-separated, as fastText's `predict` (`__label__x`) or, with --prob, `predict-prob`
     (`__label__x 0.97`); with --json, one JSON object per line. Label tokens in the input are ignored.
@@ -187,7 +189,8 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
 @model_option
 @click.argument("text", default="-", metavar="[FILE|-]")
 @errors_option
-def sentence_vectors(model_path: str, text: str, errors: str) -> None:
+@quiet_option
+def sentence_vectors(model_path: str, text: str, errors: str, quiet: bool) -> None:
     """Print the model's vector of every line of FILE (stdin by default), as fastText prints it (5
     significant digits, each followed by a space). For a classifier, its sentence representation (for the
     bag-of-n-grams model, the mean of the input rows of the line's features); for a word-vector model

@@ -27,6 +27,8 @@ def demo(keep: str | None, threads: int) -> None:
     from seqkit.options import DATA_DIR, default_vectors_path
     from seqkit.plugins import load_registry
 
+    if keep and os.path.exists(keep) and not os.path.isdir(keep):
+        raise click.BadParameter(f"{keep} is a file, not a directory", param_hint="'--keep'")
     if "word2vec" not in load_registry().commands:
         raise SeqkitError("the demo needs the word2vec plugin, which is not loaded (see `seqkit plugins`)")
     sample = str(DATA_DIR / "sample.txt.xz")

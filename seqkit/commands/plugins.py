@@ -6,12 +6,13 @@ import json
 
 import click
 
-from seqkit.options import json_option
+from seqkit.options import json_option, quiet_option
 
 
 @click.command("plugins", short_help="List installed plugins and their commands.")
 @json_option
-def plugins_command(as_json: bool) -> None:
+@quiet_option
+def plugins_command(as_json: bool, quiet: bool) -> None:
     """List plugins found through the `seqkit.plugins` entry points: name, version, distribution,
     commands, model formats of every kind and classifier trainers (`classify --model`), tab-separated,
     or JSON with --json.
