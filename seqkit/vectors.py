@@ -187,17 +187,19 @@ class Embeddings:
             head = handle.read(len(vector_store.MAGIC))
             _refuse_model(head, str(path))
             mappable = path != "-" and compression_of(str(path)) is None and sniff_compression(head) is None
-            if mappable and (vector_store.is_fast(head) or fmt == "fast" or _named_fast(str(path))):
+            if mappable and (vector_store.is_fast(head) or fmt == "fast"):
                 loaded = cls._from_store(vector_store.map_file(str(path)))
             else:
                 data = head + handle.read()
-                if vector_store.is_fast(data) or fmt == "fast" or _named_fast(str(path)):
+                if vector_store.is_fast(data) or fmt == "fast":
                     loaded = cls._from_store(vector_store.from_bytes(data, str(path)))
                 else:
                     try:
                         loaded = cls(*parse(data, str(path), fmt, errors, limit))
                     except DataError:
                         _refuse_if_model(str(path))
+                        if _named_fast(str(path)):  # a name says .skv, the content is neither: name the damage
+                            vector_store.from_bytes(data, str(path))
                         raise
         if limit is not None and limit < len(loaded) and loaded._table is not None:
             loaded = Embeddings(loaded.words[:limit], loaded.matrix[:limit])

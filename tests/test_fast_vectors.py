@@ -219,9 +219,11 @@ def test_damaged_word_list(fast_file):
     assert "offsets are not increasing" in load_error(fast_file)
 
 
-def test_wrong_magic_in_a_compressed_skv_is_named(tmp_path):
+def test_a_compressed_skv_name_is_read_by_content_too(tmp_path):
     path = tmp_path / "v.skv.gz"
     path.write_bytes(gzip.compress(b"2 2\na 1 2\nb 3 4\n"))
+    assert Embeddings.load(str(path)).words == ["a", "b"]
+    path.write_bytes(gzip.compress(b"\x89SKW\r\n\x1a\n" + bytes(200)))
     assert "not a seqkit vector file" in load_error(path)
 
 
@@ -239,3 +241,13 @@ def test_convert_writes_a_float16_skv_on_request(tmp_path, cli_run):
     a, b = Embeddings.load(str(single)), Embeddings.load(str(half))
     np.testing.assert_allclose(np.asarray(b.matrix, np.float32), a.matrix, rtol=1e-3, atol=1e-3)
     assert cli_run("convert", source, tmp_path / "x.txt", "--dtype", "float16").exit_code == 2
+
+
+def test_a_text_file_named_skv_is_read_by_its_content(tmp_path):
+    """`convert vecs.txt x.skv --to text` writes text under an .skv name: reading goes by the magic bytes."""
+    path = tmp_path / "x.skv"
+    path.write_text("2 2\na 1 0\nb 0 1\n")
+    assert Embeddings.load(str(path)).words == ["a", "b"]
+    path.write_bytes(b"garbage\0\1")  # neither: named as the .skv damage it most likely is
+    with pytest.raises(DataError, match="not a seqkit vector file"):
+        Embeddings.load(str(path))
