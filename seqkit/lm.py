@@ -103,7 +103,8 @@ class PerplexityResult:
     ppl1: float              # SRILM: 10^(-logprob10_known / (words - oovs)), i.e. without </s>
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The figures under the names the text output and --per-sentence columns use (`ppl_excl_oov`)."""
+        return {("ppl_excl_oov" if key == "ppl_excluding_oov" else key): value for key, value in asdict(self).items()}
 
 
 class PerplexityCounter:

@@ -104,7 +104,7 @@ def test_perplexity_equals_the_hand_computation(trained, run):
     result = json.loads(proc.stdout)
     assert (result["tokens"], result["oovs"], result["sentences"]) == (len(scores), 2, 3)
     assert result["ppl"] == pytest.approx(math.exp(-scores.sum() / len(scores)), rel=1e-12)
-    assert result["ppl_excluding_oov"] == pytest.approx(math.exp(-scores[~oov].sum() / (~oov).sum()), rel=1e-12)
+    assert result["ppl_excl_oov"] == pytest.approx(math.exp(-scores[~oov].sum() / (~oov).sum()), rel=1e-12)
 
 
 def test_generate_samples_the_model(trained, run):

@@ -476,7 +476,7 @@ def test_perplexity_cli_plain_json_per_sentence_and_stdin(toy_arpa, cli_run):
     assert lines["sentences"] == "2" and lines["tokens"] == "8" and lines["oovs"] == "1"
     data = json.loads(cli_run("perplexity", "-m", toy_arpa, "--json", input=text).stdout)
     assert data["words"] == 6 and data["ppl"] == pytest.approx(float(lines["ppl"]), rel=1e-4)
-    assert data["ppl1"] > data["ppl_excluding_oov"]
+    assert data["ppl1"] > data["ppl_excl_oov"]
 
 
 def test_perplexity_equals_kenlm_module(toy_arpa):
