@@ -55,7 +55,9 @@ def read_metadata(path: str) -> dict:
         raise DataError("no such file", path) from None
     except KeyError:
         raise DataError(f"no JSON metadata entry ({META}): not a seqkit model file", path) from None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except zipfile.BadZipFile:
+        raise DataError(f"{describe_file(path)}, not a seqkit model file (.npz with JSON metadata)", path) from None
+    except (OSError, ValueError) as exc:
         raise DataError(f"not a seqkit model file (.npz with JSON metadata): {exc}", path) from None
     return _parse(raw, path)
 

@@ -221,12 +221,14 @@ class _DamageGuard(io.RawIOBase):
         return DataError(f"truncated or corrupt {self._kind} stream (after {produced:,} bytes of text)", self._path)
 
 
-def check_output_path(path: str, inputs: Iterable[str | None] = (), *,
+def check_output_path(path: str, inputs: Iterable[str | None] = (), *, outputs: Iterable[str | None] = (),
                       param_hint: str = "'-o' / '--output'", model: bool = False) -> None:
-    """Fail now, before any expensive work, if `path` cannot be written or is one of `inputs`.
+    """Fail now, before any expensive work, if `path` cannot be written or is one of `inputs` or of the
+    command's other `outputs`.
 
     An output that is an input (the same path, a symlink or a hard link to it) is a usage error naming
-    both, since the finished output would replace the data it was made from. `param_hint` names the
+    both, since the finished output would replace the data it was made from; one that is another output
+    would lose one of the two. `param_hint` names the
     option or argument that gave `path`; `None` and `-` among `inputs` are ignored. A `model` file (a zip
     archive written with seeks, or a binary table read in place) cannot go through a compressor, so a
     compressed name is refused too.
@@ -237,10 +239,11 @@ def check_output_path(path: str, inputs: Iterable[str | None] = (), *,
                                  ctx=click.get_current_context(silent=True), param_hint=param_hint)
     if path == "-":
         return
-    for source in inputs:
-        if source is not None and source != "-" and _same_file(path, str(source)):
-            raise click.BadParameter(f"{path!r} is the same file as the input {str(source)!r}; name another file",
-                                     ctx=click.get_current_context(silent=True), param_hint=param_hint)
+    for what, others in (("input", inputs), ("output", outputs)):
+        for other in others:
+            if other is not None and other != "-" and _same_file(path, str(other)):
+                raise click.BadParameter(f"{path!r} is the same file as the {what} {str(other)!r}; name another file",
+                                         ctx=click.get_current_context(silent=True), param_hint=param_hint)
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
         raise SeqkitError(f"{path}: is a directory; name a file to write")

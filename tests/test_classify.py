@@ -254,7 +254,12 @@ def test_bad_inputs(cli_run, tmp_path):
     one = tmp_path / "one.txt"
     one.write_text("__label__a x\n__label__a y\n")
     result = cli_run("classify", one, "-o", tmp_path / "x.npz")
-    assert result.exit_code == 1 and "only one label" in result.stderr
+    assert result.exit_code == 1 and f"{one}: only one label" in result.stderr
+    unlabelled = tmp_path / "words.txt"
+    unlabelled.write_text("just words\nand more\n")
+    result = cli_run("classify", unlabelled, "-o", tmp_path / "x.npz", "--strict")
+    assert result.exit_code == 1 and f"{unlabelled}: no labels to learn" in result.stderr and "--label-prefix" in \
+        result.stderr
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     assert cli_run("classify", empty, "-o", tmp_path / "x.npz").exit_code == 1

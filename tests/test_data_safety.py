@@ -230,3 +230,12 @@ def test_check_output_path_lets_distinct_files_and_stdout_through(tmp_path):
     with pytest.raises(click.BadParameter) as caught:
         check_output_path(str(source), [str(tmp_path / "other.txt"), str(source)], param_hint="'--save-vocab'")
     assert caught.value.format_message().startswith("Invalid value for '--save-vocab': ")
+
+
+def test_two_outputs_on_one_file_are_named_as_outputs(tmp_path, cli_run):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(corpus_text()[:5000])
+    target = tmp_path / "x.txt"
+    result = cli_run("word2vec", corpus, "-o", target, "--save-vocab", target, env=OWN_PLUGINS)
+    assert result.exit_code == 2 and f"{str(target)!r} is the same file as the output {str(target)!r}" in result.stderr
+    assert not target.exists()

@@ -181,3 +181,10 @@ def test_a_file_that_is_no_archive_is_described_not_read_as_a_pickle(tmp_path, c
     with pytest.raises(DataError) as caught:
         modelfile.Archive(str(path), "seqkit-x", versions=(1,))
     assert f"{says}, not a seqkit-x model" in str(caught.value) and "pickle" not in str(caught.value)
+
+
+def test_read_metadata_of_a_file_that_is_no_archive_describes_it(tmp_path):
+    path = tmp_path / "lm.arpa"
+    path.write_text("\\data\\\nngram 1=2\n")
+    with pytest.raises(DataError, match=r"text starting '\\\\data\\\\', not a seqkit model file"):
+        modelfile.read_metadata(str(path))

@@ -247,3 +247,13 @@ def test_a_diverging_run_stops_with_exit_3_and_no_model(seqkit_proc, tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 3 and err.count("\n") == 1 and "lower --lr" in err, err
     assert not model.exists()
+
+
+def test_empty_training_files_are_named(cli_run, tmp_path):
+    empty, blank = tmp_path / "empty.txt", tmp_path / "blank.txt"
+    empty.write_text("")
+    blank.write_text("\n\n")
+    result = cli_run("seq2seq", empty, empty, "-o", tmp_path / "m.npz", "-q")
+    assert result.exit_code == 1 and result.stderr == f"seqkit: error: {empty}: an empty file\n"
+    result = cli_run("seq2seq", blank, blank, "-o", tmp_path / "m.npz", "-q")
+    assert result.exit_code == 1 and result.stderr == f"seqkit: error: {blank}: no sentences (every line is empty)\n"

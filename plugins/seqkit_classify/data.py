@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from seqkit.corpus import CorpusStats, locate_line, materialize_stdin
-from seqkit.errors import DataError, SeqkitError
+from seqkit.errors import DataError, SeqkitError, display_path
 from seqkit.vocabulary import read_corpus
 from seqkit_classify.store import FeatureStore, wants_store
 
@@ -138,7 +138,10 @@ def read_examples(paths: list[str], settings: Settings, *, min_count: int = 1, m
     """Read labelled lines; build the dictionary from them unless one is given (validation data)."""
     lines = read_lines(paths, settings.label_prefix, errors=errors, stats=stats)
     if dictionary is None:
-        dictionary = build_dictionary(lines, min_count, min_count_label)
+        try:
+            dictionary = build_dictionary(lines, min_count, min_count_label)
+        except SeqkitError as exc:  # named by the files it is about
+            raise SeqkitError(f"{', '.join(map(display_path, paths))}: {exc}") from None
     return dictionary, featurise(lines, settings, dictionary)
 
 
@@ -154,7 +157,8 @@ def _build_dictionary(types: list[str], counts: np.ndarray, is_label: np.ndarray
     if not labels:
         seen = int(is_label.sum())
         raise SeqkitError(f"no labels to learn: {seen} label types seen (tokens starting with the label "
-                          f"prefix), {seen and 'none'} occurring >= {min_count_label} times")
+                          f"prefix, e.g. `__label__x words ...`; see --label-prefix), {seen and 'none'} occurring "
+                          f">= {min_count_label} times")
     if len(labels) == 1:
         raise SeqkitError(f"only one label ({labels[0]}) in the training data: a classifier needs two or more")
     return Dictionary([EOS] + words, np.concatenate([[n_lines], word_counts]), labels, label_counts)

@@ -111,7 +111,7 @@ def plot_vectors(*, vectors: str, model: str | None, words: list[str], top: int,
     reporter = Reporter(quiet)
     fmt = prepare(output, [vectors, model, words_file, coordinates], needs_matplotlib=False)
     if coordinates:
-        check_output_path(coordinates, [vectors, model, words_file, output], param_hint="'--coordinates'")
+        check_output_path(coordinates, [vectors, model, words_file], outputs=[output], param_hint="'--coordinates'")
     if method != "pca":
         project.require("openTSNE" if method == "tsne" else "umap", f"--method {method}")
     given = list(words) + (read_words_file(words_file) if words_file else [])

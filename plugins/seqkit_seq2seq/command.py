@@ -58,7 +58,11 @@ def _parallel(src_path: str, tgt_path: str, tok: dict, errors: str):
     if len(src_raw) != len(tgt_raw):
         raise DataError(f"{len(src_raw)} lines but {tgt_path} has {len(tgt_raw)}", src_path,
                         min(len(src_raw), len(tgt_raw)) + 1)
-    return [tokenize(line, **tok) for line in src_raw], [tokenize(line, **tok) for line in tgt_raw], tgt_raw
+    src_lines, tgt_lines = [tokenize(line, **tok) for line in src_raw], [tokenize(line, **tok) for line in tgt_raw]
+    for path, lines in ((src_path, src_lines), (tgt_path, tgt_lines)):
+        if not any(lines):
+            raise DataError("no sentences (every line is empty)" if lines else "an empty file", path)
+    return src_lines, tgt_lines, tgt_raw
 
 
 def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, decoder_layers, embed, hidden,

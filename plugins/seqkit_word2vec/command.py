@@ -30,9 +30,9 @@ def run(*, corpus: list[str], output: str, model: str, loss: str, dim: int, wind
     inputs = [*corpus, read_vocab]
     check_output_path(output, inputs)
     if save_model:
-        check_output_path(save_model, [*inputs, output], param_hint="'--save-model'", model=True)
+        check_output_path(save_model, inputs, outputs=[output], param_hint="'--save-model'", model=True)
     if save_vocab:  # the outputs are written one after another: one path for two of them would lose one
-        check_output_path(save_vocab, [*inputs, output, save_model], param_hint="'--save-vocab'")
+        check_output_path(save_vocab, inputs, outputs=[output, save_model], param_hint="'--save-vocab'")
     skip_gram = model == "sg"
     if ns_exponent is None:
         # word2vec's counts^0.75 for skip-gram; CBOW learns better analogies from fastText's flatter

@@ -181,8 +181,8 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
         if limit is not None:
             emb = Embeddings(emb.words[:limit], emb.matrix[:limit])
     elif to in ("fasttext-bin", "subword") or (to is None and _model_format(target) == "subword"):
-        raise click.UsageError(f"--to {to or 'subword'} (an .npz OUT) needs a subword model IN (fastText .bin or "
-                               "seqkit subword .npz)")
+        raise click.UsageError(f"--to {to or 'subword'} ({'a .bin' if to == 'fasttext-bin' else 'an .npz'} OUT) needs "
+                               "a subword model IN (fastText .bin or seqkit subword .npz)")
     else:
         emb = Embeddings.load(source, source_format, errors=errors, limit=limit, reporter=reporter)
     fmt = to or sniff_format(target)
