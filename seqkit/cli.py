@@ -17,7 +17,7 @@ import click
 
 from seqkit import __version__
 from seqkit.commands import CORE_COMMANDS
-from seqkit.errors import Interrupted, SeqkitError
+from seqkit.errors import DataError, Interrupted, SeqkitError
 
 
 def _load_core(name: str) -> click.Command | None:
@@ -64,6 +64,15 @@ class SeqkitGroup(click.Group):
         try:
             with _plain_interrupts():
                 return super().invoke(ctx)
+        except SeqkitError as exc:
+            if exc.other_model is None:
+                raise
+            from seqkit.model_kinds import other_kind
+
+            hint = other_kind(*exc.other_model)
+            if hint is None:
+                raise
+            raise DataError(hint, exc.other_model[0]) from None
         except BrokenPipeError:
             # `seqkit ... | head`: the reader left. Exit quietly; silence the flush at shutdown too.
             _silence_stdout()

@@ -15,9 +15,17 @@ class SeqkitError(click.ClickException):
     """A runtime or data problem the user can fix: printed as `seqkit: error: ...`, exit 1."""
 
     exit_code = 1
+    # (path, the FORMAT_KINDS key expected or None for vectors, what the message should say was wanted):
+    # the file may be a model of another kind, which the CLI then names (`seqkit.model_kinds`)
+    other_model: tuple[str, str | None, str | None] | None = None
 
     def show(self, file=None) -> None:  # noqa: D102 - click's hook
         click.echo(f"seqkit: error: {self.format_message()}", err=True)
+
+    def maybe_other_model(self, path: str, expected: str | None = None, wanted: str | None = None) -> "SeqkitError":
+        """Mark the error as being about a file that may be a model of another kind than `expected`."""
+        self.other_model = (path, expected, wanted)
+        return self
 
 
 class DataError(SeqkitError):

@@ -12,13 +12,13 @@ float32 rounding could separate are re-ranked exactly as gensim ranks them.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from seqkit.errors import DataError
+from seqkit.options import usable_cores
 from seqkit.textio import text_lines
 from seqkit.vectors import Embeddings
 
@@ -168,7 +168,7 @@ def _top_candidates(unit: np.ndarray, rows: np.ndarray, method: str) -> tuple[np
     best_rows = np.empty((n, TOP_CANDIDATES), dtype=np.int64)
     best_scores = np.empty((n, TOP_CANDIDATES), dtype=np.float32)
     max_words = max(64, COSINE_TABLE_BYTES // (4 * max(unit.shape[0], 1)))
-    threads = max(1, min(os.cpu_count() or 1, 8))
+    threads = max(1, min(usable_cores(), 8))
     with ThreadPoolExecutor(threads) as pool:
         for first, end in _blocks_of_few_words(rows, max_words):
             words, local = np.unique(rows[first:end], return_inverse=True)

@@ -98,10 +98,7 @@ class Archive:
         found = self.meta.get("format")
         if found != fmt:
             self._archive.close()
-            from seqkit.plugins import other_kind
-
-            hint = other_kind(path, wanted=f"a {fmt} model") if isinstance(found, str) else None
-            raise DataError(hint or f"format is {found!r}, expected {fmt!r}", path)
+            raise DataError(f"format is {found!r}, expected {fmt!r}", path).maybe_other_model(path, wanted=f"a {fmt} model")
         versions = tuple(versions)
         if self.meta.get("version") not in versions:
             self._archive.close()

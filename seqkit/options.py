@@ -51,8 +51,17 @@ vectors_option = click.option(
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress or messages on stderr (errors only).")
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset),
+    not every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 threads_option = click.option(
-    "-t", "--threads", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="all cores",
+    "-t", "--threads", type=click.IntRange(min=1), default=usable_cores, show_default="all cores",
     help="Worker threads.")
 
 seed_option = click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,

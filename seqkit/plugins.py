@@ -201,6 +201,10 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
             continue
         seen[entry.name] = entry
         _load_one(registry, entry)
+    unknown = sorted((allowed or set()) - set(seen))
+    if unknown:  # a typo would otherwise leave the commands silently missing
+        print(f"seqkit: warning: ${ENV_LOAD} names {', '.join(map(repr, unknown))}, which no installed plugin's "
+              f"entry point is called", file=sys.stderr)
     return registry
 
 
@@ -269,7 +273,7 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
         raise SeqkitError(f"no {FORMAT_KINDS[kind]} formats are installed (check `seqkit plugins`)")
     registry = load_registry()
     for fmt in formats:
-        if _sniffs(registry, fmt, path):
+        if sniffs(registry, fmt, path):
             try:
                 model = fmt.load(path)
             except (SeqkitError, click.ClickException, OSError, MemoryError):
@@ -285,11 +289,9 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
     from seqkit.textio import check_compressed_intact
 
     check_compressed_intact(path)  # a damaged compressed model is named as such, not as "not a model"
-    hint = other_kind(path, kind)
-    if hint:
-        raise SeqkitError(f"{path}: {hint}")
     names = ", ".join(fmt.name for fmt in formats)
-    raise SeqkitError(f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: {names})")
+    raise SeqkitError(f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: "
+                      f"{names})").maybe_other_model(path, kind)
 
 
 _origin: dict[int, str] = {}  # id(loaded model) -> "format 'x' of plugin 'y'", for messages about its answers
@@ -307,7 +309,7 @@ def origin(model: Any) -> str:
     return _origin.get(id(model), "the model")
 
 
-def _sniffs(registry: Registry, fmt: Any, path: str) -> bool:
+def sniffs(registry: Registry, fmt: Any, path: str) -> bool:
     """`fmt.sniff(path)`; a sniffer that raises is a "no" (and named once), so one broken plugin cannot
     keep every other format from reading its files."""
     try:
@@ -317,45 +319,6 @@ def _sniffs(registry: Registry, fmt: Any, path: str) -> bool:
             _warned_sniffers.add(id(fmt))
             print(f"seqkit: warning: {describe_format(registry, fmt)}: sniff raised {type(exc).__name__}: {exc}; "
                   "the format is skipped", file=sys.stderr)
-        return False
-
-
-# What to do with a model file of each kind, for a command that was given one of another kind.
-MODEL_USE = {
-    "language_models": "score or sample with it with `seqkit perplexity -m` or `seqkit generate -m`",
-    "classifiers": "use it with `seqkit predict -m`, `seqkit test -m` or `seqkit sentence-vectors -m`",
-    "vector_models": "give it with -m (its words' vectors and any other word's from n-grams), or convert it",
-    "translation_models": "use it with `seqkit translate -m`",
-}
-
-
-def other_kind(path: str, expected: str | None = None, wanted: str | None = None) -> str | None:
-    """When registered formats of another kind than `expected` (a `FORMAT_KINDS` key; None: vectors)
-    claim `path`: "a classifier, not a vector file; use it with ...", else None. `wanted` overrides
-    what the message says was expected. Sniffers of several kinds may claim a file by the same magic
-    bytes (a fastText .bin): the kind is then the first whose format loads it."""
-    from seqkit.subword import BUILTIN_FORMATS  # the vector-model formats the core itself reads
-
-    registry = load_registry()
-    builtin = {"vector_models": list(BUILTIN_FORMATS)}
-    claims = [(kind, fmt) for kind in FORMAT_KINDS if kind != expected
-              for fmt in [*builtin.get(kind, ()), *getattr(registry, kind)] if _sniffs(registry, fmt, path)]
-    if len({kind for kind, _ in claims}) > 1:
-        claims = [(kind, fmt) for kind, fmt in claims if _loads(fmt, path)][:1]
-    if not claims:
-        return None
-    kind = claims[0][0]
-    what = "a subword model" if kind == "vector_models" else f"a {FORMAT_KINDS[kind].replace('-', ' ')}"
-    if wanted is None:
-        wanted = "a vector file" if expected is None else f"a {FORMAT_KINDS[expected].replace('-', ' ')}"
-    return f"{what}, not {wanted}; {MODEL_USE[kind]}"
-
-
-def _loads(fmt: Any, path: str) -> bool:
-    try:
-        fmt.load(path)
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not this format's file"
         return False
 
 

@@ -196,11 +196,10 @@ class Embeddings:
                 else:
                     try:
                         loaded = cls(*parse(data, str(path), fmt, errors, limit))
-                    except DataError:
-                        _refuse_if_model(str(path))
+                    except DataError as exc:
                         if _named_fast(str(path)):  # a name says .skv, the content is neither: name the damage
                             vector_store.from_bytes(data, str(path))
-                        raise
+                        raise exc.maybe_other_model(str(path)) if path != "-" else exc
         if limit is not None and limit < len(loaded) and loaded._table is not None:
             loaded = Embeddings(loaded.words[:limit], loaded.matrix[:limit])
         if loaded.duplicates and reporter is not None:
@@ -273,19 +272,8 @@ def _refuse_model(head: bytes, path: str) -> None:
         raise DataError("a fastText model, not a vector file; give it with -m (its words' vectors and any other "
                         "word's from n-grams) or convert it", path)
     if head.startswith(b"PK\x03\x04"):
-        _refuse_if_model(path)
-        raise DataError("a model file (.npz), not a vector file; give a subword model with -m, or convert it", path)
-
-
-def _refuse_if_model(path: str) -> None:
-    """Raise a DataError naming the kind of model `path` is, if an installed format claims it."""
-    if path == "-":
-        return  # read once; a model is never read from stdin anyway
-    from seqkit.plugins import other_kind
-
-    hint = other_kind(path)
-    if hint:
-        raise DataError(hint, path)
+        error = DataError("a model file (.npz), not a vector file; give a subword model with -m, or convert it", path)
+        raise error.maybe_other_model(path) if path != "-" else error
 
 
 def sniff_format(path: str) -> str:

@@ -161,6 +161,9 @@ def test_errors(cli_run, task, tmp_path):
     assert cli_run("classify", train, "-o", out, "--json").exit_code == 2
     result = cli_run("classify", train, "-o", out, "--no-autotune-refit")
     assert result.exit_code == 2 and "--no-autotune-refit goes with --autotune-validation" in result.stderr
+    for given in (["--autotune-metric", "f1"], ["--autotune-refit"]):  # given as the default is still given
+        result = cli_run("classify", train, "-o", out, *given)
+        assert result.exit_code == 2 and f"{given[0]} goes with --autotune-validation" in result.stderr
     assert cli_run("classify", train, "-o", out, "--autotune-validation", valid, "--valid", valid).exit_code == 2
     other = tmp_path / "other.txt"
     other.write_text("__label__purple w1 w2\n")

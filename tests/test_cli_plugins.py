@@ -232,3 +232,10 @@ def test_shell_completion_is_served_without_kernels(seqkit_proc):
     proc = seqkit_proc(env=env)
     assert proc.returncode == 0
     assert "plain,vocab" in proc.stdout.decode().splitlines()
+
+
+def test_load_plugins_env_naming_no_plugin_is_warned(cli_run, monkeypatch):
+    monkeypatch.setenv("SEQKIT_LOAD_PLUGINS", "ngram,ngarm")
+    result = cli_run("plugins")
+    assert result.exit_code == 0 and [line.split("\t")[0] for line in result.stdout.splitlines()] == ["ngram"]
+    assert "$SEQKIT_LOAD_PLUGINS names 'ngarm', which no installed plugin's entry point is called" in result.stderr

@@ -120,3 +120,10 @@ def test_two_plugins_of_one_name_are_reported_not_silently_dropped(tmp_path, mon
     assert "seqkit: plugin 'hello' was not loaded:" in err and "has the name of" in err
     assert len(registry.plugins) == 2  # both listed by `seqkit plugins`, the one not loaded with its reason
     assert [info.error is not None for info in registry.plugins] == [False, True]
+
+
+def test_options_a_model_type_lacks_are_usage_errors(faulty, cli_run):
+    lm = model("faulty-lm", "ok")
+    for option, says in ((["--beam", "3"], "does not support --beam"), (["--no-unk"], "does not support --no-unk")):
+        result = cli_run("generate", "-m", lm, *option)
+        assert result.exit_code == 2 and says in result.stderr, result.stderr

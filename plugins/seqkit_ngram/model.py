@@ -10,13 +10,13 @@ per-sentence API), which keeps loading a binary model independent of its vocabul
 from __future__ import annotations
 
 import math
-import os
 from functools import cached_property
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from seqkit.lm import BatchScore, SentenceScore
+from seqkit.options import usable_cores
 
 LN10 = math.log(10.0)
 CHUNK_TOKENS = 16384  # a kernel call's share of a block: small enough to spread a block over threads
@@ -47,7 +47,7 @@ class NgramModel:
         self.vocab_size = tables.vocab_size
         self.order = tables.order
         self.unk, self.bos, self.eos = tables.unk, tables.bos, tables.eos
-        self.threads = os.cpu_count() or 1  # scoring threads, all cores as in training; no effect on results
+        self.threads = usable_cores()  # scoring threads, all cores as in training; no effect on results
         self._args = (tables.bos, tables.order, tables.vocab_size, np.asarray(tables.uni_logprob),
                       np.asarray(tables.uni_backoff), np.asarray(tables.table),
                       np.asarray(tables.table).view(np.float64), tables.starts, tables.buckets)

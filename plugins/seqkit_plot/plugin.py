@@ -6,11 +6,10 @@ a plot command runs; `.html` maps of PCA need none of it.
 
 from __future__ import annotations
 
-import os
 
 import click
 
-from seqkit.options import quiet_option, seed_option, vectors_option
+from seqkit.options import quiet_option, seed_option, usable_cores, vectors_option
 
 name = "plot"
 version = "0.1.0"
@@ -60,7 +59,7 @@ def plot() -> None:
 @click.option("--labels", "max_labels", type=click.IntRange(min=0), default=None,
               help="Label at most N words besides the given ones (default: every word whose label fits without overlap).")
 @click.option("--coordinates", metavar="FILE.tsv", default=None, help="Also write word, group, x, y per line.")
-@click.option("-t", "--threads", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1,
+@click.option("-t", "--threads", type=click.IntRange(min=1), default=usable_cores,
               show_default="all cores", help="Threads for t-SNE (its result does not depend on them).")
 @size_option("1000x800")
 @click.option("-o", "--output", required=True, metavar="MAP.png", help=OUTPUT_HELP)

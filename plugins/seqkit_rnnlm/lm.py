@@ -8,12 +8,12 @@ sentences as arrays. Generation runs the same network one token at a time.
 
 from __future__ import annotations
 
-import os
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from seqkit.lm import BatchScore, SentenceScore
+from seqkit.options import usable_cores
 from seqkit_rnnlm import modelfile
 from seqkit_rnnlm.network import Network, zero_state
 from seqkit_rnnlm.scoring import StreamScorer
@@ -41,7 +41,7 @@ class RnnLanguageModel:
         from seqkit.recurrent.pool import Pool
 
         # scoring threads, all cores as for the n-gram models; the figures do not depend on them
-        pool = Pool(threads or os.cpu_count() or 1)
+        pool = Pool(threads or usable_cores())
         self.network = Network(self.config, self.params, batch=1, bptt=score_steps, pool=pool,
                                block_rows=min(SCORE_BLOCK, score_steps))
         self.scorer = StreamScorer(self.network)

@@ -35,7 +35,6 @@ def generate(model_path: str, count: int, max_tokens: int, temperature: float, t
                                "are for sampling")
     import numpy as np
 
-    from seqkit.errors import SeqkitError
     from seqkit.lm import load_language_model
     from seqkit.progress import Reporter
 
@@ -52,9 +51,9 @@ def generate(model_path: str, count: int, max_tokens: int, temperature: float, t
     if beam:
         search = getattr(model, "beam_search", None)
         if search is None:
-            raise SeqkitError(f"{model_path}: this model type does not support --beam")
+            raise click.UsageError(f"{model_path}: this model type does not support --beam")
         if no_unk and not _accepts(search, "no_unk"):
-            raise SeqkitError(f"{model_path}: this model type's beam search does not support --no-unk")
+            raise click.UsageError(f"{model_path}: this model type's beam search does not support --no-unk")
         if _accepts(search, "count"):
             hypotheses = search(start, beam=beam, max_tokens=max_tokens, count=count, **extra)[:count]
         else:  # the older form returns its one best hypothesis
@@ -66,7 +65,7 @@ def generate(model_path: str, count: int, max_tokens: int, temperature: float, t
                           f"fewer than the {count} asked for (a wider --beam or a larger --max-tokens may find more)")
         return
     if no_unk and not _accepts(model.sample, "no_unk"):
-        raise SeqkitError(f"{model_path}: this model type does not support --no-unk")
+        raise click.UsageError(f"{model_path}: this model type does not support --no-unk")
     rng = np.random.default_rng(seed)
     for _ in range(count):
         words = model.sample(rng, max_tokens=max_tokens, temperature=temperature, prefix=start, top_k=top_k, **extra)
