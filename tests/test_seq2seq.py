@@ -257,3 +257,33 @@ def test_empty_training_files_are_named(cli_run, tmp_path):
     assert result.exit_code == 1 and result.stderr == f"seqkit: error: {empty}: an empty file\n"
     result = cli_run("seq2seq", blank, blank, "-o", tmp_path / "m.npz", "-q")
     assert result.exit_code == 1 and result.stderr == f"seqkit: error: {blank}: no sentences (every line is empty)\n"
+
+
+def test_bleu_ties_are_broken_by_validation_perplexity(cli_run, tmp_path):
+    """With few validation lines BLEU often stays level for epochs while perplexity falls: the kept
+    epoch is the best (BLEU, then lower perplexity), not the first of the tie."""
+    import re
+
+    (s, t), (vs, vt) = dates(3, 64), dates(5, 16)
+    paths = [_write(tmp_path, name, lines) for name, lines in (("s", s), ("t", t), ("vs", vs), ("vt", vt))]
+    result = cli_run("seq2seq", paths[0], paths[1], "-o", tmp_path / "m.npz", "--valid-src", paths[2], "--valid-tgt",
+                     paths[3], "--epochs", "3", "--pretokenized", "--embed", "8", "--hidden", "8", "--attn-size", "8",
+                     "--lr", "0.001", "-t", "1", "--seed", "2")
+    assert result.exit_code == 0, result.stderr
+    epochs = [(float(bleu), -float(ppl)) for ppl, bleu in re.findall(r"valid ppl ([\d.]+), valid BLEU ([\d.]+)",
+                                                                      result.stderr)]
+    assert len(epochs) == 3 and len({bleu for bleu, _ in epochs}) < 3  # a tie happened (else the test shows nothing)
+    best = max(range(3), key=lambda e: (epochs[e], -e)) + 1
+    assert f"kept epoch {best} " in result.stderr
+
+
+def test_an_embed_size_that_contradicts_the_vectors_is_a_usage_error(cli_run, tmp_path):
+    src, tgt = dates(3, 32)
+    s, t = _write(tmp_path, "s", src), _write(tmp_path, "t", tgt)
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("2 4\nmay 1 0 0 0\njune 0 1 0 0\n")
+    common = ["--epochs", "1", "--pretokenized", "--hidden", "8", "--attn-size", "8", "-q"]
+    result = cli_run("seq2seq", s, t, "-o", tmp_path / "m.npz", "-v", vectors, "--embed", "64", *common)
+    assert result.exit_code == 2 and "64, but the -v vectors have dimension 4" in result.stderr
+    assert cli_run("seq2seq", s, t, "-o", tmp_path / "m.npz", "-v", vectors, *common).exit_code == 0
+    assert cli_run("seq2seq", s, t, "-o", tmp_path / "m.npz", "-v", vectors, "--embed", "4", *common).exit_code == 0

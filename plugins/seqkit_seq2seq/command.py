@@ -110,6 +110,11 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
             from seqkit.vectors import Embeddings
 
             table = Embeddings.load(vectors)
+            ctx = click.get_current_context(silent=True)
+            given = ctx is not None and ctx.get_parameter_source("embed") == click.core.ParameterSource.COMMANDLINE
+            if given and embed != table.dim:
+                raise click.BadParameter(f"{embed}, but the -v vectors have dimension {table.dim} (leave --embed out: "
+                                         "it follows -v)", param_hint="'--embed'")
             embed = table.dim
         config = Config(cell=cell, layers=layers, decoder_layers=decoder_layers, embed=embed, hidden=hidden, attention=attention,
                         attn_size=attn_size, dropout=dropout, init_scale=init_scale)

@@ -23,7 +23,8 @@ version = "0.1.0"
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True, help="Encoder layers.")
 @click.option("--decoder-layers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Stacked decoder layers (dropout between them); attention reads the top one.")
-@click.option("--embed", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--embed", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Embedding size (with -v: the vectors' dimension).")
 @click.option("--hidden", type=click.IntRange(min=1), default=256, show_default=True,
               help="Hidden units per direction of the encoder, and of the decoder.")
 @click.option("--attention", type=click.Choice(["additive", "dot"]), default="additive", show_default=True,

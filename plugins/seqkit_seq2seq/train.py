@@ -41,6 +41,7 @@ class Progress:
     adam_step: int = 0
     best_bleu: float = -1.0
     best_ppl: float = float("inf")
+    best_bleu_ppl: float = float("inf")  # the validation perplexity of the best-BLEU epoch: breaks BLEU ties
     history: list = field(default_factory=list)
     rng_state: dict | None = None  # the generator when the checkpoint was taken
     best_epoch: int = 0            # the epoch whose parameters the file's model holds (0: no validation)
@@ -198,8 +199,10 @@ def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pa
                     if score is not None:
                         record["valid_bleu"] = score
                         message += f", valid BLEU {score:.2f}"
-                        improved = score > progress.best_bleu
-                        progress.best_bleu = max(progress.best_bleu, score)
+                        # BLEU ties (0.00 early on, from few validation lines) go to the lower perplexity
+                        improved = (score, -record["valid_ppl"]) > (progress.best_bleu, -progress.best_bleu_ppl)
+                        if improved:
+                            progress.best_bleu, progress.best_bleu_ppl = score, record["valid_ppl"]
                     else:
                         improved = record["valid_ppl"] < progress.best_ppl
                     progress.best_ppl = min(progress.best_ppl, record["valid_ppl"])
