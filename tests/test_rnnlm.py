@@ -724,3 +724,17 @@ def test_resume_trains_longer_with_epochs_and_refuses_other_settings(tmp_path, c
     assert [h["epoch"] for h in training["progress"]["history"] if "epoch" in h] == [1, 2]
     result = cli_run("rnnlm", corpus, "-o", model, "--resume", "--hidden", "16")
     assert result.exit_code == 2 and "--hidden 16 differs from its 8" in result.stderr
+
+
+def test_resume_on_another_text_is_warned(tmp_path, cli_run):
+    corpus, other = tmp_path / "c.txt", tmp_path / "other.txt"
+    corpus.write_text("".join(f"w{i % 7} w{i % 5} w{i % 3}\n" for i in range(200)))
+    other.write_text("".join(f"v{i % 9} w{i % 5}\n" for i in range(150)))
+    model = tmp_path / "m.npz"
+    small = ["--hidden", "8", "--embed", "8", "--batch", "4", "--bptt", "5", "-t", "1"]
+    assert cli_run("rnnlm", corpus, "-o", model, "--epochs", "1", "-q", *small).exit_code == 0
+    result = cli_run("rnnlm", corpus, "-o", model, "--resume", "--epochs", "2")
+    assert result.exit_code == 0 and "another text" not in result.stderr
+    result = cli_run("rnnlm", other, "-o", model, "--resume", "--epochs", "3")
+    assert result.exit_code == 0
+    assert f"--resume: the training text has 450 tokens, but the run in {model} began on 800" in result.stderr

@@ -67,6 +67,10 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
         _, vocab, config, training, _ = modelfile.load(output)
         index = {w: i for i, w in enumerate(vocab)}
         train_ids, _ = read_ids(corpus, index, errors)
+        began_on = training.get("train_tokens")
+        if began_on is not None and began_on != len(train_ids):  # words the saved vocabulary lacks become <unk>
+            reporter.warn(f"--resume: the training text has {len(train_ids):,} tokens, but the run in {output} began "
+                          f"on {began_on:,}: it goes on with another text, read with the saved vocabulary")
         schedule = Schedule(**training["schedule"])
         given = dict(cell=cell, layers=layers, embed=embed, hidden=hidden, tied=tied, dropout=dropout,
                      init_scale=init_scale, forget_bias=forget_bias, optimizer=optimizer, lr=lr, lr_decay=lr_decay,

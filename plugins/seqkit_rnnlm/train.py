@@ -119,7 +119,7 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
         training has moved on from that (a model file is also its own checkpoint). `carry` is the hidden
         state between segments, for a checkpoint taken in the middle of an epoch."""
         progress.rng_state = rng.bit_generator.state
-        training = {"schedule": schedule.as_dict(), "progress": asdict(progress)}
+        training = {"schedule": schedule.as_dict(), "progress": asdict(progress), "train_tokens": len(train_ids)}
         if current_is_best or best is None:
             modelfile.save(output, params, vocab, config, training, optimizer, carry=carry)
         else:
