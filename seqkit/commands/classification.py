@@ -129,8 +129,9 @@ def predict(model_path: str, text: str, k: int, threshold: float, prob: bool, as
 @click.argument("text", metavar="FILE")
 @k_option
 @threshold_option
-@click.option("--per-label", is_flag=True, help="Also each label's precision, recall and F1, and a confusion "
-                                                "matrix when every line has one label.")
+@click.option("--per-label", is_flag=True, help="Also `label NAME precision recall F1 gold predicted` lines (gold and "
+                                                "predicted: how many lines have the label, and were given it), and "
+                                                "`confusion` lines (gold by predicted) when every line has one label.")
 @json_option
 @errors_option
 @quiet_option
