@@ -81,3 +81,25 @@ def small_training_problem(seed: int, n_ids: int, offsets: list[int], vocab: int
     syn0 = (rng.random((vocab, dim), dtype=np.float32) - 0.5).astype(np.float32)
     syn1neg = (rng.random((vocab, dim), dtype=np.float32) * 0.2).astype(np.float32)
     return counts, ids, np.array(offsets, dtype=np.int64), syn0, syn1neg
+
+
+def ask_while_open(args, first: bytes, then: bytes = b"") -> tuple[bytes | None, bytes, int]:
+    """Run `python -m seqkit ARGS` as a co-process: write `first`, and with its input still open wait (at
+    most 120 s) for one line of answer; then write `then`, close the input and read the rest. Returns
+    (the first answer, or None if none came while the input was open; the rest of stdout; the exit code)."""
+    import select
+
+    proc = subprocess.Popen([sys.executable, "-m", "seqkit", *map(str, args)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(first)
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        answer = proc.stdout.readline() if ready else None
+        proc.stdin.write(then)
+        proc.stdin.close()
+        return answer, proc.stdout.read(), proc.wait(120)
+    finally:
+        proc.kill()
+        proc.wait()
+

@@ -528,20 +528,10 @@ def test_messages_name_stdin_and_an_empty_valid_file(cli_run, train_file, tmp_pa
 
 def test_predict_answers_each_line_of_a_pipe_before_the_input_ends(cli_run, train_file, tmp_path):
     """fastText's `predict model -` answers line by line, so it can serve as a co-process."""
-    import select
+    from conftest import ask_while_open
 
     model = tmp_path / "m.npz"
     assert cli_run("classify", train_file, "-o", model, "-q", "--epochs", "2").exit_code == 0
-    proc = subprocess.Popen([sys.executable, "-m", "seqkit", "predict", "-m", str(model), "-"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        proc.stdin.write(b"butter and flour\n")
-        proc.stdin.flush()
-        ready, _, _ = select.select([proc.stdout], [], [], 120)  # the input is still open
-        assert ready and proc.stdout.readline() == b"__label__food\n"
-        proc.stdin.write(b"the team won")  # the last line may lack its newline
-        proc.stdin.close()
-        assert proc.stdout.read() == b"__label__sport\n" and proc.wait(120) == 0
-    finally:
-        proc.kill()
-        proc.wait()
+    first, rest, code = ask_while_open(["predict", "-m", model, "-"], b"butter and flour\n",
+                                       b"the team won")  # the last line may lack its newline
+    assert first == b"__label__food\n" and rest == b"__label__sport\n" and code == 0

@@ -103,10 +103,8 @@ def test_lines_ctc_cannot_align_are_reported_not_dropped_silently(cli_run, tmp_p
 
 def test_ctc_decode_keeps_one_line_per_input_line_and_streams(cli_run, tmp_path):
     """A blank input line gives a blank output line (the output stays aligned with the input), answers
-    come per block as the input arrives, and the CER counts the lines that hold references."""
-    import select
-    import subprocess
-    import sys
+    come per block as the input arrives."""
+    from conftest import ask_while_open
 
     train = tmp_path / "train.tsv"
     train.write_text("\n".join(spelling(1, 200)) + "\n")
@@ -117,18 +115,8 @@ def test_ctc_decode_keeps_one_line_per_input_line_and_streams(cli_run, tmp_path)
     result = cli_run("ctc-decode", "-m", model, input=f"{lines[0]}\n\n{lines[1]}\n   \n{lines[2]}\n")
     assert result.exit_code == 0
     assert result.stdout == alone[0] + "\n" + alone[1] + "\n" + alone[2]
-    proc = subprocess.Popen([sys.executable, "-m", "seqkit", "ctc-decode", "-m", str(model), "-"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        proc.stdin.write(lines[0].encode() + b"\n")
-        proc.stdin.flush()
-        ready, _, _ = select.select([proc.stdout], [], [], 120)  # the input is still open
-        assert ready and proc.stdout.readline().decode() == alone[0]
-        proc.stdin.close()
-        assert proc.wait(120) == 0
-    finally:
-        proc.kill()
-        proc.wait()
+    first, rest, code = ask_while_open(["ctc-decode", "-m", model, "-"], lines[0].encode() + b"\n")
+    assert first.decode() == alone[0] and rest == b"" and code == 0
 
 
 def test_a_diverging_ctc_run_stops_with_exit_3_and_no_model(seqkit_proc, tmp_path):

@@ -212,28 +212,15 @@ def test_bleu_of_empty_files_is_a_clean_error_and_errors_is_an_option(tmp_path, 
 
 def test_translate_answers_each_line_of_a_pipe_before_the_input_ends(seqkit_proc, tmp_path):
     """As fastText's `predict model -`: a line in, its translation out, while the input stays open."""
-    import select
-    import subprocess
-    import sys
+    from conftest import ask_while_open
 
     src, tgt = dates(3, 100)
     s, t = _write(tmp_path, "s", src), _write(tmp_path, "t", tgt)
     model = tmp_path / "m.npz"
     assert seqkit_proc("seq2seq", s, t, "-o", model, "--epochs", "1", "-t", "1", "-q", *TRAIN_OPTIONS).returncode == 0
     expected = seqkit_proc("translate", "-m", model, input="1 may 1999\n3 june 2001\n").stdout.decode().splitlines()
-    proc = subprocess.Popen([sys.executable, "-m", "seqkit", "translate", "-m", str(model), "-"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        proc.stdin.write(b"1 may 1999\n")
-        proc.stdin.flush()
-        ready, _, _ = select.select([proc.stdout], [], [], 120)  # the input is still open
-        assert ready and proc.stdout.readline().decode() == expected[0] + "\n"
-        proc.stdin.write(b"3 june 2001\n")
-        proc.stdin.close()
-        assert proc.stdout.read().decode() == expected[1] + "\n" and proc.wait(120) == 0
-    finally:
-        proc.kill()
-        proc.wait()
+    first, rest, code = ask_while_open(["translate", "-m", model, "-"], b"1 may 1999\n", b"3 june 2001\n")
+    assert first.decode() == expected[0] + "\n" and rest.decode() == expected[1] + "\n" and code == 0
 
 
 def test_a_diverging_run_stops_with_exit_3_and_no_model(seqkit_proc, tmp_path):
