@@ -123,6 +123,9 @@ def _silence_stdout() -> None:
 
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: clean messages and exit codes instead of tracebacks."""
+    from seqkit.startup import use_user_kernel_cache
+
+    use_user_kernel_cache()
     try:
         code = cli.main(args=args, prog_name="seqkit", standalone_mode=False)
     except click.exceptions.Abort as exc:

@@ -80,9 +80,15 @@ class Archive:
         self.path = path
         self._mapped: npzmap.MappedFile | None = None
         what = f"a {fmt} model"
-        with open(path, "rb") as handle:
-            if handle.read(4) != b"PK\x03\x04":  # else np.load reads it as a pickle and talks of allow_pickle
-                raise DataError(f"{describe_file(path)}, not {what}", path)
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(4)
+        except FileNotFoundError:
+            raise DataError("no such file", path) from None
+        except OSError as exc:
+            raise DataError(f"cannot be read ({exc.strerror or exc})", path) from None
+        if head != b"PK\x03\x04":  # else np.load reads it as a pickle and talks of allow_pickle
+            raise DataError(f"{describe_file(path)}, not {what}", path).maybe_other_model(path, wanted=what)
         try:
             self._archive = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

@@ -28,3 +28,16 @@ def no_blas_probe() -> Iterator[None]:
     finally:
         if BLAS_PROBE in sys.modules and sys.modules[BLAS_PROBE] is None:
             del sys.modules[BLAS_PROBE]
+
+
+def use_user_kernel_cache() -> None:
+    """Cache compiled kernels in the user's cache directory (`$XDG_CACHE_HOME/seqkit/numba`, else
+    `~/.cache/seqkit/numba`) unless $NUMBA_CACHE_DIR says otherwise. Numba's default, beside the sources,
+    leaves a cache in site-packages that outlives `pip uninstall` and then hides a later (editable)
+    install. Called by the command line before any kernel loads; a program importing seqkit keeps its
+    own setting."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(base, "seqkit", "numba"))
+

@@ -7,7 +7,6 @@ memory-mapped fast format (`.skv`, `seqkit.vector_store`), recognised by its mag
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Sequence
 
@@ -153,23 +152,28 @@ class Embeddings:
             raise ValueError(f"method must be 'add' or 'mul', not {method!r}")
         return self._top(scores, k, pos + neg)
 
-    @functools.cached_property
-    def _shadowed(self) -> list[int]:
-        """Rows of a word seen before in the file: never an answer (the word's first row stands for it)."""
-        if not self.duplicates:
-            return []
-        return [i for i, word in enumerate(self.words) if self.index[word] != i]
-
     def _top(self, scores: np.ndarray, k: int, exclude: Sequence[int]) -> list[tuple[str, float]]:
         scores = scores.astype(np.float64, copy=True)
-        excluded = [i for i in (*exclude, *self._shadowed) if i < scores.size]
+        excluded = [i for i in exclude if i < scores.size]
         scores[excluded] = -np.inf
-        k = min(k, scores.size - len(set(excluded)))
-        if k <= 0:
+        available = scores.size - len(set(excluded))
+        want = min(k, available)
+        if want <= 0:
             return []
-        best = np.argpartition(-scores, k - 1)[:k]
+        # a duplicate word's later rows are no answer (its first row stands for it): enough candidates
+        # to drop them and still have k, checked by lookup (a mapped file's word list stays unread)
+        take = min(available, want + self.duplicates)
+        best = np.argpartition(-scores, take - 1)[:take]
         best = best[np.argsort(-scores[best], kind="stable")]
-        return [(self.word_at(i), float(scores[i])) for i in best.tolist()]
+        found = []
+        for i in best.tolist():
+            word = self.word_at(i)
+            if self.duplicates and self.row(word) != i:
+                continue
+            found.append((word, float(scores[i])))
+            if len(found) == want:
+                break
+        return found
 
     # --- files -----------------------------------------------------------------------------------
 
@@ -197,8 +201,8 @@ class Embeddings:
                     try:
                         loaded = cls(*parse(data, str(path), fmt, errors, limit))
                     except DataError as exc:
-                        if _named_fast(str(path)):  # a name says .skv, the content is neither: name the damage
-                            vector_store.from_bytes(data, str(path))
+                        if _named_fast(str(path)) and (b"\0" in data[:4096] or data[:1] == b"\x89"):
+                            vector_store.from_bytes(data, str(path))  # binary under an .skv name: a damaged one
                         raise exc.maybe_other_model(str(path)) if path != "-" else exc
         if limit is not None and limit < len(loaded) and loaded._table is not None:
             loaded = Embeddings(loaded.words[:limit], loaded.matrix[:limit])

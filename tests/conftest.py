@@ -11,6 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from seqkit.plugins import reset_registry
+from seqkit.startup import use_user_kernel_cache
+
+use_user_kernel_cache()  # the in-process runs share the compiled kernels of the subprocess runs
 
 ROOT = Path(__file__).resolve().parent.parent
 # the shared data sets: $SEQKIT_TEST_DATA, else ../shared/data beside the project

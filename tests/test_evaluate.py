@@ -251,3 +251,10 @@ def test_eval_analogy_with_no_answerable_question_is_an_error_not_nan(planted, q
     result = cli_run("eval", "analogy", questions_file, "-v", planted, "--restrict", "1", *json_flag)
     assert result.exit_code == 1 and result.stdout == ""
     assert "none of its 19,544 questions has all four words among the 1 most frequent" in result.stderr
+
+
+def test_eval_analogy_of_a_file_without_questions_says_so(planted, tmp_path, cli_run):
+    empty = tmp_path / "q.txt"
+    empty.write_text(": capital-common-countries\n")
+    result = cli_run("eval", "analogy", empty, "-v", planted)
+    assert result.exit_code == 1 and "no questions (only `: section` lines)" in result.stderr

@@ -251,3 +251,6 @@ def test_a_text_file_named_skv_is_read_by_its_content(tmp_path):
     path.write_bytes(b"garbage\0\1")  # neither: named as the .skv damage it most likely is
     with pytest.raises(DataError, match="not a seqkit vector file"):
         Embeddings.load(str(path))
+    path.write_text("3 2\na 1 0\nb 0 1\nc 1\n")  # text with a bad line: the line is named
+    with pytest.raises(DataError, match="x.skv:4: expected 2 values"):
+        Embeddings.load(str(path))

@@ -188,3 +188,8 @@ def test_read_metadata_of_a_file_that_is_no_archive_describes_it(tmp_path):
     path.write_text("\\data\\\nngram 1=2\n")
     with pytest.raises(DataError, match=r"text starting '\\\\data\\\\', not a seqkit model file"):
         modelfile.read_metadata(str(path))
+
+
+def test_a_missing_model_file_is_named(tmp_path):
+    with pytest.raises(DataError, match="nope.npz: no such file"):
+        modelfile.Archive(str(tmp_path / "nope.npz"), "seqkit-x", versions=(1,))

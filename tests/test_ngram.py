@@ -569,6 +569,6 @@ def test_outputs_that_could_not_be_read_back_are_refused(tmp_path, cli_run):
     for extra in (["--to", "text"], ["--limit", "3"]):
         result = cli_run("convert", arpa, tmp_path / "x.txt", *extra)
         assert result.exit_code == 2, (extra, result.stderr)
-    for name in ("x.skv", "x.vec", "x.npz"):  # an n-gram model under a vector or model file's name
+    for name in ("x.skv", "x.vec", "x.npz", "x.vec.xz"):  # an n-gram model under a vector or model file's name
         result = cli_run("convert", arpa, tmp_path / name)
         assert result.exit_code == 2 and "name it .arpa" in result.stderr and not (tmp_path / name).exists()

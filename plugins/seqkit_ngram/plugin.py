@@ -156,7 +156,10 @@ def convert_model(source: str, target: str, to: str | None, quiet: bool) -> None
         raise click.UsageError(f"--to {to} is a vector format; an n-gram model converts to arpa or binary")
     from seqkit_ngram.convert import convert
 
-    if to is None and target.removesuffix(".gz").endswith((".skv", ".npz", ".vec")):
+    base = target
+    for suffix in (".gz", ".bz2", ".xz"):
+        base = base.removesuffix(suffix)
+    if to is None and base.endswith((".skv", ".npz", ".vec")):
         raise click.UsageError(f"{target}: a vector or model file name for an n-gram model; name it .arpa (ARPA "
                                "text) or .bin (binary), or give --to")
     binary = to == "binary" or (to is None and target.endswith(".bin"))

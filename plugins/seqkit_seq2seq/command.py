@@ -92,7 +92,11 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         src_vocab, tgt_vocab = meta["src_vocab"], meta["tgt_vocab"]
         schedule = Schedule(**meta["training"]["schedule"])
         schedule.epochs = max(schedule.epochs, epochs)
-        progress = Progress(**meta["training"]["progress"])
+        saved = meta["training"]["progress"]
+        progress = Progress(**saved)
+        if "best_bleu_ppl" not in saved:  # a checkpoint from before the tie-break kept it: take it from the history
+            record = next((h for h in progress.history if h.get("epoch") == progress.best_epoch), {})
+            progress.best_bleu_ppl = record.get("valid_ppl", float("inf"))
         if modelfile.has_latest(output, FORMAT):  # the file's model is an earlier, better epoch: keep it
             best = {k: np.array(v) for k, v in modelfile.load(output, FORMAT)[0].items()}
         elif progress.best_epoch:  # the best epoch is the one resumed from

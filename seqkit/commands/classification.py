@@ -42,14 +42,17 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
     from seqkit.classifier import line_tokens, split_labels
     from seqkit.textio import line_blocks
 
+    from seqkit.plugins import third_party
+
     batch = getattr(model, "predict_lines", None)
-    check = _AnswerCheck(model, k)
+    check = _AnswerCheck(model, k) if third_party(model) else None  # seqkit's own models are trusted
     for block in line_blocks(path, errors, BATCH_LINES):
         if batch is None:
             answers = []
             for line in block:
                 words, gold = split_labels(line_tokens(line), model.label_prefix)
-                answers.append((gold, check(model.predict(words, k, threshold))))
+                answer = model.predict(words, k, threshold)
+                answers.append((gold, check(answer) if check else answer))
             yield answers
         else:
             yield list(_block(model, batch, block, k, threshold, with_gold, check))
@@ -65,12 +68,12 @@ def _block(model, batch, block: list[str], k: int, threshold: float, with_gold: 
     answers = batch(block, k, threshold)
     if len(answers) != len(block):
         raise SeqkitError(f"{origin(model)}: predict_lines returned {len(answers):,} answers for {len(block):,} lines")
-    return zip(golds, map(check, answers))
+    return zip(golds, map(check, answers) if check else answers)
 
 
 class _AnswerCheck:
-    """A model's answer for one line as the commands use it: at most k (label, float probability) pairs
-    of labels the model has; anything else is the model's error, named."""
+    """A third-party model's answer for one line as the commands use it: at most k (label, float
+    probability) pairs of labels the model has; anything else is the model's error, named."""
 
     def __init__(self, model, k: int):
         self.model, self.k = model, k

@@ -50,8 +50,10 @@ def analogy_command(questions: str, vectors: str, model: str | None, restrict: i
     if result.total.answered == 0:  # as `eval similarity` with no pair both of whose words it knows
         from seqkit.errors import DataError
 
+        if not result.total.skipped:
+            raise DataError("no questions (only `: section` lines)", questions)
         raise DataError(f"none of its {result.total.skipped:,} questions has all four words among the "
-                        f"{restrict:,} most frequent words of the vectors", questions)
+                        f"{min(restrict, len(emb)):,} most frequent words of the vectors", questions)
     if as_json:
         click.echo(json_text(result.as_dict()))
         return

@@ -44,7 +44,7 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
       ppl1              SRILM's ppl1: OOVs and </s> excluded from the count
       logprob10, tokens, words, sentences, oovs
     A word outside the model's vocabulary is scored as <unk> and counted as an OOV (KenLM's convention).
-    Empty lines are skipped, as every seqkit reader skips them (KenLM's query scores a </s> for each).
+    Empty lines are skipped, as seqkit's corpus readers skip them (KenLM's query scores a </s> for each).
 
     \b
     --per-sentence prints instead a table with a header line (--no-header drops it):
@@ -113,8 +113,12 @@ def _score_sentences(model, text: str, errors: str, counter, rows: list[dict], p
     from seqkit.reader import read_sentences
 
     sentences = read_sentences([text], errors=errors, max_sentence_len=1 << 62)
+    from seqkit.plugins import third_party
+
+    checked = third_party(model)
     for number, (words, score, lengths) in enumerate(_scored(model, sentences), 1):
-        score = _checked_sentence(model, words, score, lengths)
+        if checked:
+            score = _checked_sentence(model, words, score, lengths)
         counter.add(score)
         if per_sentence:
             rows.append(_sentence_row(number, sentence_perplexity(score)))
@@ -134,12 +138,16 @@ def _score_blocks(model, text: str, errors: str, counter, rows: list[dict], per_
 
     from seqkit.lm import LN10, SentenceScore, score_text, sentence_perplexity
 
+    from seqkit.plugins import third_party
+
+    checked = third_party(model)
     words: list[str] = []
     end_id = int(model.word_ids(np.frombuffer(b"</s>", dtype=np.uint8), np.array([0, 4]))[0])
     first = 1  # number of the block's first sentence
     for block in score_text(model, [text], errors=errors, detail=per_sentence or per_word, words=words):
         n = len(block.offsets) - 1
-        _check_block(model, block, n, per_sentence or per_word)
+        if checked:
+            _check_block(model, block, n, per_sentence or per_word)
         counter.add_batch(block.score, n)
         score = block.score
         if per_sentence or per_word:

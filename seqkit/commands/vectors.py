@@ -205,11 +205,12 @@ def _convert_language_model(source: str, target: str, to: str | None, quiet: boo
     first bytes); False when none does. stdin cannot be sniffed without consuming it, so it stays vectors."""
     if source == "-":
         return False
-    from seqkit.plugins import load_registry
+    from seqkit.plugins import load_registry, sniffs
 
-    for fmt in load_registry().language_models:
+    registry = load_registry()
+    for fmt in registry.language_models:
         convert = getattr(fmt, "convert", None)
-        if callable(convert) and fmt.sniff(source):
+        if callable(convert) and sniffs(registry, fmt, source):
             if vector_options:
                 raise click.UsageError("--limit and --from apply to vectors, not to a language model")
             convert(source, target, to, quiet)
