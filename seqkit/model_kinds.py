@@ -33,8 +33,8 @@ def other_kind(path: str, expected: str | None = None, wanted: str | None = None
     claims = [(kind, fmt) for kind in FORMAT_KINDS if kind != expected
               for fmt in [*builtin.get(kind, ()), *getattr(registry, kind)] if sniffs(registry, fmt, path)]
     if len({kind for kind, _ in claims}) > 1:
-        claims = [next(((kind, fmt) for kind, fmt in claims if _loads(fmt, path)), None)]
-        claims = [claim for claim in claims if claim is not None]
+        loaded = next((claim for claim in claims if _loads(claim[1], path)), None)
+        claims = [loaded] if loaded else []
     if not claims:
         return None
     kind = claims[0][0]

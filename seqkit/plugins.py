@@ -273,6 +273,7 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
         raise SeqkitError(f"{path}: no such file")
     if os.path.isdir(path):
         raise SeqkitError(f"{path}: is a directory, not a model file")
+    builtin = tuple(builtin)
     formats = [*builtin, *getattr(load_registry(), kind)]
     if not formats:
         raise SeqkitError(f"no {FORMAT_KINDS[kind]} formats are installed (check `seqkit plugins`)")

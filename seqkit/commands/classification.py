@@ -40,9 +40,8 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
     in a pipe ends a block, so answers stream); the gold labels are None unless `with_gold` when the model
     predicts whole blocks (`predict_lines`)."""
     from seqkit.classifier import line_tokens, split_labels
-    from seqkit.textio import line_blocks
-
     from seqkit.plugins import third_party
+    from seqkit.textio import line_blocks
 
     batch = getattr(model, "predict_lines", None)
     check = _AnswerCheck(model, k) if third_party(model) else None  # seqkit's own models are trusted

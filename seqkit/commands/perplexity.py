@@ -110,11 +110,10 @@ def _score_sentences(model, text: str, errors: str, counter, rows: list[dict], p
                      per_word: bool, as_json: bool) -> None:
     """Score sentence by sentence (models without the batch methods)."""
     from seqkit.lm import sentence_perplexity
+    from seqkit.plugins import third_party
     from seqkit.reader import read_sentences
 
     sentences = read_sentences([text], errors=errors, max_sentence_len=1 << 62)
-    from seqkit.plugins import third_party
-
     checked = third_party(model)
     for number, (words, score, lengths) in enumerate(_scored(model, sentences), 1):
         if checked:
@@ -137,7 +136,6 @@ def _score_blocks(model, text: str, errors: str, counter, rows: list[dict], per_
     import numpy as np
 
     from seqkit.lm import LN10, SentenceScore, score_text, sentence_perplexity
-
     from seqkit.plugins import third_party
 
     checked = third_party(model)
