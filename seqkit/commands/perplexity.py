@@ -67,11 +67,15 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
     reporter = Reporter(quiet)
     model = load_language_model(model_path)
     counter = PerplexityCounter()
-    sentence_rows: list[dict] = []
     word_rows: list[dict] = []
     header = not no_header and not as_json
     if per_word and header:
         click.echo("\t".join(WORD_COLUMNS))
+    if per_sentence and header:
+        click.echo("\t".join(SENTENCE_COLUMNS))
+    # the --per-sentence table is printed as it is scored (a long text needs no table in memory); --json
+    # gathers it
+    sentence_rows: list[dict] = [] if as_json else _PrintedRows()
     tables = (sentence_rows if per_sentence else word_rows, per_sentence, per_word, as_json)
     if scores_batches(model):
         _score_blocks(model, text, errors, counter, *tables)
@@ -89,10 +93,7 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
         click.echo(json_text(data))
         return
     if per_sentence:
-        if header:
-            click.echo("\t".join(SENTENCE_COLUMNS))
-        for row in [*sentence_rows, _sentence_row("total", result)]:
-            click.echo("\t".join(_cell(row[c]) for c in SENTENCE_COLUMNS))
+        sentence_rows.append(_sentence_row("total", result))
         return
     if per_word:
         reporter.summary(f"perplexity: ppl {_num(result.ppl)} (excluding OOVs {_num(result.ppl_excluding_oov)}) "
@@ -261,6 +262,13 @@ def _scored(model, sentences: Iterable[Sequence[str]]) -> Iterator[tuple[list[st
         (score, None) for score in score_all(model, remember(sentences)))
     for score, lengths in pairs:
         yield kept.popleft(), score, lengths
+
+
+class _PrintedRows:
+    """Where --per-sentence rows go when they are printed, not gathered: each is a line at once."""
+
+    def append(self, row: dict) -> None:
+        click.echo("\t".join(_cell(row[c]) for c in SENTENCE_COLUMNS))
 
 
 def _sentence_row(number: int | str, r) -> dict:
