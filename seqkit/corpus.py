@@ -119,21 +119,23 @@ def validated_utf8(chunk: bytes, errors: str, stats: CorpusStats, path: str, lin
 
 
 def materialize_stdin(paths: Sequence[str], reporter=None) -> list[str]:
-    """Paths usable for several passes: stdin (`-`) is spooled to a temporary file deleted at exit."""
+    """Paths usable for several passes: stdin (`-`) and named pipes (`<(...)`, mkfifo), which can be read
+    once only, are spooled to temporary files deleted at exit."""
     result = []
     for path in paths:
-        if path != "-":
+        if path != "-" and (os.path.isfile(path) or not os.path.exists(path)):  # a missing file fails later
             result.append(path)
             continue
         directory = tempfile.mkdtemp(prefix="seqkit-stdin-")
         atexit.register(shutil.rmtree, directory, True)
         spooled = os.path.join(directory, "stdin.txt")
-        show_as(spooled, "<stdin>")
-        with open_input("-", binary=True) as source, open(spooled, "wb") as target:
+        show_as(spooled, "<stdin>" if path == "-" else path)
+        with open_input(path, binary=True) as source, open(spooled, "wb") as target:
             shutil.copyfileobj(source, target, BLOCK_SIZE)
         if reporter is not None:
             size = os.path.getsize(spooled)
-            reporter.info(f"spooled stdin to a temporary file ({size:,} bytes) for multiple passes")
+            what = "stdin" if path == "-" else path
+            reporter.info(f"spooled {what} to a temporary file ({size:,} bytes) for multiple passes")
         result.append(spooled)
     return result
 

@@ -68,24 +68,22 @@ def open_input(path: str, *, binary: bool = False, errors: str = "strict") -> It
         yield raw if binary else io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline=None)
         return
     try:
-        with open(path, "rb") as probe:
-            head = probe.read(6)
+        raw = open(path, "rb")
     except FileNotFoundError:
         raise SeqkitError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise SeqkitError(f"{path}: is a directory, not a file") from None
     except PermissionError:
         raise SeqkitError(f"{path}: permission denied") from None
-    suffix = sniff_compression(head) or compression_of(path)
-    if suffix is None:
-        mode = "rb" if binary else "rt"
-        kwargs = {} if binary else {"encoding": "utf-8", "errors": errors}
-        with open(path, mode, **kwargs) as handle:
-            yield handle
-        return
-    with _OPENERS[suffix](path, "rb") as decompressor:
-        handle = io.BufferedReader(_DamageGuard(decompressor, path, _KINDS[suffix]), _READ_BUFFER)
-        yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
+    with raw:
+        # opened once and peeked at, not read: a named pipe (`<(...)`, mkfifo) cannot be opened again
+        suffix = sniff_compression(raw.peek(6)[:6]) or compression_of(path)
+        if suffix is None:
+            yield raw if binary else io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline=None)
+            return
+        with _OPENERS[suffix](raw, "rb") as decompressor:
+            handle = io.BufferedReader(_DamageGuard(decompressor, path, _KINDS[suffix]), _READ_BUFFER)
+            yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
 
 
 def invalid_utf8(data: bytes, exc: UnicodeDecodeError, path: str, line: int, offset: int) -> DataError:

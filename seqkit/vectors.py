@@ -190,7 +190,8 @@ class Embeddings:
         with open_input(path, binary=True) as handle:
             head = handle.read(len(vector_store.MAGIC))
             _refuse_model(head, str(path))
-            mappable = path != "-" and compression_of(str(path)) is None and sniff_compression(head) is None
+            mappable = (path != "-" and os.path.isfile(path) and compression_of(str(path)) is None
+                        and sniff_compression(head) is None)
             if mappable and (vector_store.is_fast(head) or fmt == "fast"):
                 loaded = cls._from_store(vector_store.map_file(str(path)))
             else:

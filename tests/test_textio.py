@@ -137,3 +137,40 @@ def test_line_blocks_of_a_file_and_compressed_stdin_read_as_a_file_is(tmp_path, 
     assert done.returncode == 0 and done.stdout == b"__label__x\n__label__y\n", done.stderr  # as a .gz file
     done = seqkit_proc("vocab", "-", input=gzip.compress(b"a b a\n"))
     assert done.returncode == 0 and done.stdout == b"a 2\nb 1\n", done.stderr
+
+
+def _fifo_with(tmp_path, name: str, data: bytes):
+    """A named pipe that a thread fills with `data` once a reader opens it (as `<(...)` gives a command)."""
+    import threading
+
+    path = tmp_path / name
+    os.mkfifo(path)
+
+    def write():
+        with open(path, "wb") as out:
+            out.write(data)
+
+    threading.Thread(target=write, daemon=True).start()
+    return path
+
+
+@pytest.mark.timeout(120)  # reopening a pipe would wait for a writer that is gone
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_named_pipe_is_read_whole_plain_or_compressed(tmp_path, cli_run, compress):
+    """Opened once: a pipe cannot give its first bytes twice (they were lost to compression sniffing)."""
+    text = "".join(f"w{i % 97} w{i % 13} w{i % 7}\n" for i in range(20000)).encode()
+    (tmp_path / "c.txt").write_bytes(text)
+    expected = cli_run("vocab", tmp_path / "c.txt").stdout
+    fifo = _fifo_with(tmp_path, "pipe", gzip.compress(text) if compress else text)
+    assert cli_run("vocab", fifo).stdout == expected
+
+
+@pytest.mark.timeout(120)
+def test_a_named_pipe_is_spooled_for_a_second_pass(tmp_path, cli_run):
+    text = "".join(f"w{i % 31} w{i % 11} w{i % 5}\n" for i in range(400))
+    fifo = _fifo_with(tmp_path, "pipe", text.encode())
+    small = ["--hidden", "4", "--embed", "4", "--batch", "4", "--bptt", "5", "-t", "1", "--epochs", "1"]
+    result = cli_run("rnnlm", fifo, "-o", tmp_path / "m.npz", *small)
+    assert result.exit_code == 0, result.stderr
+    assert f"spooled {fifo} to a temporary file ({len(text):,} bytes)" in result.stderr
+    assert "1,600 training tokens" in result.stderr  # 3 words and </s> a line

@@ -61,6 +61,9 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     if output == "-":
         raise click.UsageError("-o -: the model is saved after every epoch (and resumed from), so name a file")
     check_output_path(output, (*corpus, valid), model=True)
+    from seqkit.corpus import materialize_stdin
+
+    corpus = materialize_stdin(list(corpus), reporter)  # read twice: counted, then encoded
     if resume:
         if not os.path.exists(output):
             raise SeqkitError(f"--resume: {output} does not exist")
