@@ -160,4 +160,20 @@ def main(args: list[str] | None = None) -> None:
         print(f"seqkit: internal error: {type(exc).__name__}: {exc} (set SEQKIT_DEBUG=1 for a traceback; "
               "please report it)", file=sys.stderr)
         code = 1
+    if code in (None, 0):
+        code = _flush_stdout()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _flush_stdout() -> int:
+    """Flush what the command wrote to stdout, so that a full disk or a closed reader is seen: Python
+    would otherwise drop the error at exit and report success over a truncated output."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        print(f"seqkit: error: writing stdout: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0

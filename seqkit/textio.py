@@ -289,6 +289,12 @@ def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
         stream.flush()
         return
     check_output_path(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        # a device or pipe (/dev/null, /dev/stdout, a fifo): written in place; a rename would replace
+        # the device node itself with a regular file
+        with _open_for_writing(path, path, binary) as handle:
+            yield handle
+        return
     import tempfile  # here, not at the top: queries that write nothing need not import it
 
     directory = os.path.dirname(os.path.abspath(path))

@@ -174,3 +174,37 @@ def test_a_named_pipe_is_spooled_for_a_second_pass(tmp_path, cli_run):
     assert result.exit_code == 0, result.stderr
     assert f"spooled {fifo} to a temporary file ({len(text):,} bytes)" in result.stderr
     assert "1,600 training tokens" in result.stderr  # 3 words and </s> a line
+
+
+@pytest.mark.timeout(120)
+def test_an_output_that_is_a_pipe_or_device_is_written_in_place(tmp_path):
+    """A rename onto /dev/null (as root) or a fifo would replace the node itself with a regular file."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    with atomic_output(str(fifo)) as out:
+        out.write("through the pipe\n")
+    reader.join(60)
+    assert got == [b"through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["out.fifo"]  # no temporary file beside it
+    with atomic_output(os.devnull) as out:
+        out.write("gone\n")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_stdout_is_an_error_not_a_silent_truncation(tmp_path, seqkit_proc):
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(f"w{i} w{i % 7}\n" for i in range(3000)))
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "seqkit", "vocab", str(corpus), "-q"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1 and "No space left on device" in done.stderr
