@@ -150,8 +150,19 @@ class Archive:
         return found
 
     def _read(self, name: str) -> np.ndarray:
-        """An entry read in full; a damaged one (bad checksum, unknown compression, cut short) is a DataError."""
+        """An entry read in full; a damaged one (bad checksum, unknown compression, cut short, or an array
+        header claiming more than the entry holds, checked before anything is allocated) is a DataError."""
         try:
+            info = self._archive.zip.getinfo(name + ".npy")
+            with self._archive.zip.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(member)
+                needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if dtype.hasobject or needed > info.file_size - member.tell():
+                    raise DataError(f"entry {name} is damaged (its header claims {list(shape)} {dtype}, "
+                                    f"{needed:,} bytes, in {info.file_size:,})", self.path)
             return self._archive[name]
         except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error) as exc:
             raise DataError(f"entry {name} is damaged ({exc})", self.path) from None

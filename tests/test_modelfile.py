@@ -193,3 +193,22 @@ def test_read_metadata_of_a_file_that_is_no_archive_describes_it(tmp_path):
 def test_a_missing_model_file_is_named(tmp_path):
     with pytest.raises(DataError, match="nope.npz: no such file"):
         modelfile.Archive(str(tmp_path / "nope.npz"), "seqkit-x", versions=(1,))
+
+
+def test_an_entry_whose_array_header_claims_more_than_it_holds_is_refused_before_reading(tmp_path):
+    """A header edited to claim 10^9 rows would make numpy allocate gigabytes before finding the data short."""
+    path = write(tmp_path / "m.npz", {"format": "seqkit-x", "version": 1}, {"param/w": np.ones((4, 3), np.float32)})
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    header = entries["param/w.npy"]
+    entries["param/w.npy"] = header.replace(b"'shape': (4, 3)", b"'shape': (400000000, 3)").replace(
+        b" " * 8 + b"\n", b"\n", 1)
+    assert len(entries["param/w.npy"]) == len(header)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    with modelfile.Archive(path, "seqkit-x", versions=(1,)) as model:
+        with pytest.raises(DataError, match=r"entry param/w is damaged \(its header claims \[400000000, 3\]"):
+            model.array("param/w", [4, 3])
+        with pytest.raises(DataError, match="entry param/w is damaged"):
+            model.group("param")
