@@ -120,6 +120,15 @@ def test_exit_1_only_when_no_query_was_answered(vecs, cli_run):
     assert cli_run("print-vectors", "-v", vecs, input="missing\n").exit_code == 1
 
 
+def test_quiet_holds_unknown_words_back_unless_nothing_was_answered(vecs, cli_run):
+    """--quiet: stderr stays empty unless there is an error; no answer at all is one (exit 1), and the
+    unknown words are then its explanation."""
+    some = cli_run("similar", "-v", vecs, "king", "nosuch", "-k", "1", "-q")
+    assert some.exit_code == 0 and some.stderr == "" and rows(some.stdout)[0][0] == "king"
+    none = cli_run("similarity", "-v", vecs, "king", "nosuch", "-q")
+    assert none.exit_code == 1 and none.stderr == "seqkit: 'nosuch' is not in the vectors\n"
+
+
 # --- 4. similarity and outlier, equal to gensim -----------------------------------------------------
 
 @pytest.fixture

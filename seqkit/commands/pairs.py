@@ -40,7 +40,7 @@ def similarity(words: tuple[str, ...], vectors: str, model: str | None, ignore_c
     given = [list(words[i:i + 2]) for i in range(0, len(words), 2)] if words else None
     items, interactive = queries(given, "Query pair? ", vectors, errors)
     emb = load_vectors(vectors, errors, quiet, model)
-    lookup = WordLookup(emb, ignore_case)
+    lookup = WordLookup(emb, ignore_case, quiet)
 
     def answer(pair: list[str]) -> bool:
         if len(pair) != 2:
@@ -53,7 +53,7 @@ def similarity(words: tuple[str, ...], vectors: str, model: str | None, ignore_c
         echo_rows([(pair[0], pair[1], float(first @ second))])
         return True
 
-    answer_all(items, answer, interactive)
+    answer_all(items, answer, interactive, lookup)
 
 
 @click.command(short_help="The word that does not match the others (gensim's doesnt_match).")
@@ -80,7 +80,7 @@ def outlier(words: tuple[str, ...], scores: bool, vectors: str, model: str | Non
         raise click.UsageError("expected at least two words")
     items, interactive = queries([list(words)] if words else None, "Query words? ", vectors, errors)
     emb = load_vectors(vectors, errors, quiet, model)
-    lookup = WordLookup(emb, ignore_case)
+    lookup = WordLookup(emb, ignore_case, quiet)
 
     def answer(group: list[str]) -> bool:
         if len(group) < 2:
@@ -99,4 +99,4 @@ def outlier(words: tuple[str, ...], scores: bool, vectors: str, model: str | Non
         echo_rows((label, typed, cosine) for cosine, _, typed in (ranked if scores else ranked[:1]))
         return True
 
-    answer_all(items, answer, interactive)
+    answer_all(items, answer, interactive, lookup)

@@ -80,11 +80,13 @@ def queries(arguments: Iterable[list[str]] | None, prompt: str, vectors: str,
 class WordLookup:
     """Query words -> vocabulary words, exactly or ignoring case; unknown words reported one line each."""
 
-    def __init__(self, emb, ignore_case: bool = False):
+    def __init__(self, emb, ignore_case: bool = False, quiet: bool = False):
         self.emb = emb
         self.ignore_case = ignore_case
         self._caseless: dict[str, str] | None = None
         self.unknown = 0
+        self.quiet = quiet
+        self.held: list[str] = []  # with --quiet: the reports, shown only if the run fails for want of answers
 
     def caseless(self) -> dict[str, str]:
         """Upper-cased word -> its most frequent case variant; built on first need (a pass over the words)."""
@@ -110,8 +112,11 @@ class WordLookup:
 
     def report(self, word: str) -> None:
         self.unknown += 1
-        click.echo(f"seqkit: {not_in_vectors(word, None if self.ignore_case else self.caseless().get(word.upper()))}",
-                   err=True)
+        message = f"seqkit: {not_in_vectors(word, None if self.ignore_case else self.caseless().get(word.upper()))}"
+        if self.quiet:
+            self.held.append(message)
+        else:
+            click.echo(message, err=True)
 
 
 def not_in_vectors(word: str, suggestion: str | None = None) -> str:
@@ -127,8 +132,10 @@ def bad_query(expected: str, words: list[str]) -> None:
     click.echo(f"seqkit: expected {expected}, got {' '.join(words)!r}", err=True)
 
 
-def answer_all(items: Iterable, answer: Callable[..., bool], interactive: bool = False) -> None:
-    """Run `answer` on every query; exit 1 when there were queries and none could be answered.
+def answer_all(items: Iterable, answer: Callable[..., bool], interactive: bool = False,
+               lookup: WordLookup | None = None) -> None:
+    """Run `answer` on every query; exit 1 when there were queries and none could be answered (then the
+    unknown words `lookup` held back under --quiet are shown: they are the error).
 
     A terminal session always ends with 0 at Ctrl-D: its failures were seen as they happened.
     """
@@ -137,6 +144,8 @@ def answer_all(items: Iterable, answer: Callable[..., bool], interactive: bool =
         asked += 1
         answered += bool(answer(item))
     if asked and not answered and not interactive:
+        for message in lookup.held if lookup is not None else ():
+            click.echo(message, err=True)
         sys.exit(1)
 
 

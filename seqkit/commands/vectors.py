@@ -71,7 +71,7 @@ def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[s
         given = [[*(f"+{w}" for w in positive), *(f"-{w}" for w in negative)]]
     items, interactive = queries(given, "Query triplet (A - B + C)? ", vectors, errors)
     emb = load_vectors(vectors, errors, quiet, model)
-    lookup = WordLookup(emb, ignore_case)
+    lookup = WordLookup(emb, ignore_case, quiet)
 
     def answer(query: list[str]) -> bool:
         if positive or negative:
@@ -89,7 +89,7 @@ def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[s
                   emb.analogy(found_pos, found_neg, k, method=method, restrict=restrict))
         return True
 
-    answer_all(items, answer, interactive)
+    answer_all(items, answer, interactive, lookup)
 
 
 @click.command("print-vectors", short_help="Print the vectors of words (arguments or stdin).")
@@ -118,7 +118,7 @@ def _each_word(words, vectors, model, ignore_case: bool, errors: str, quiet: boo
     table has; one line on stderr for each it lacks, exit 1 when none was answered."""
     items, interactive = queries([[w] for w in words] if words else None, "Query word? ", vectors, errors)
     emb = load_vectors(vectors, errors, quiet, model)
-    lookup = WordLookup(emb, ignore_case)
+    lookup = WordLookup(emb, ignore_case, quiet)
 
     def answer(word: str) -> bool:
         found = lookup.find(word)
@@ -126,7 +126,7 @@ def _each_word(words, vectors, model, ignore_case: bool, errors: str, quiet: boo
             respond(emb, word, found)
         return found is not None
 
-    answer_all((word for query in items for word in query), answer, interactive)
+    answer_all((word for query in items for word in query), answer, interactive, lookup)
 
 
 @click.command(short_help="Convert between vector file formats.")
