@@ -12,6 +12,7 @@ float32 rounding could separate are re-ranked exactly as gensim ranks them.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -266,6 +267,8 @@ def read_pairs(path: str, errors: str = "strict") -> list[tuple[str, str, float]
         except ValueError:
             raise DataError(f"expected `word1<TAB>word2<TAB>score`, found {line[:60]!r}", path,
                             line_no) from None
+        if not math.isfinite(pairs[-1][2]):  # nan or inf would make every correlation nan
+            raise DataError(f"the score {fields[2]!r} is not a finite number", path, line_no)
     if not pairs:
         raise DataError("no word pairs found", path)
     return pairs

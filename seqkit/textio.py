@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import errno
 import gzip
 import io
 import lzma
@@ -280,6 +281,9 @@ def _open_for_writing(tmp: str, path: str, binary: bool) -> Iterator[IO]:
         yield handle
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # what can only come from writing the output
+
+
 @contextlib.contextmanager
 def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
     """Write to `path` (or stdout for `-`) all-or-nothing."""
@@ -298,7 +302,10 @@ def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
     import tempfile  # here, not at the top: queries that write nothing need not import it
 
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:  # named by the output the user gave, not the temporary file
+        raise SeqkitError(f"{path}: cannot write a file in {directory} ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         with _open_for_writing(tmp, path, binary) as handle:
@@ -311,7 +318,10 @@ def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:  # a full disk: name the output, not the temp
+            kept = "the file there is kept" if os.path.exists(path) else "nothing was written"
+            raise SeqkitError(f"{path}: cannot be written ({exc.strerror}); {kept}") from None
         raise

@@ -258,3 +258,11 @@ def test_eval_analogy_of_a_file_without_questions_says_so(planted, tmp_path, cli
     empty.write_text(": capital-common-countries\n")
     result = cli_run("eval", "analogy", empty, "-v", planted)
     assert result.exit_code == 1 and "no questions (only `: section` lines)" in result.stderr
+
+
+@pytest.mark.parametrize("score", ["nan", "inf"])
+def test_a_gold_score_that_is_no_number_is_named_with_its_line(planted, tmp_path, cli_run, score):
+    pairs = tmp_path / "ws.txt"
+    pairs.write_text(f"# word pairs\nking\tqueen\t8.5\nking\tparis\t{score}\n")
+    result = cli_run("eval", "similarity", pairs, "-v", planted)
+    assert result.exit_code == 1 and f"ws.txt:3: the score '{score}' is not a finite number" in result.stderr

@@ -208,3 +208,27 @@ def test_a_full_stdout_is_an_error_not_a_silent_truncation(tmp_path, seqkit_proc
         done = subprocess.run([sys.executable, "-m", "seqkit", "vocab", str(corpus), "-q"], stdout=full,
                               stderr=subprocess.PIPE, text=True, timeout=120)
     assert done.returncode == 1 and "No space left on device" in done.stderr
+
+
+def test_a_full_disk_names_the_output_and_keeps_the_old_file(tmp_path):
+    import errno
+
+    target = tmp_path / "out.txt"
+    with pytest.raises(SeqkitError, match=r"out.txt: cannot be written \(No space left on device\); nothing was written"):
+        with atomic_output(str(target)) as out:
+            out.write("partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    target.write_text("old\n")
+    with pytest.raises(SeqkitError, match="the file there is kept"):
+        with atomic_output(str(target)) as out:
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["out.txt"]
+    with pytest.raises(PermissionError):  # an input's error inside the block is not the output's
+        with atomic_output(str(target)) as out:
+            raise PermissionError(errno.EACCES, "Permission denied", "input.txt")
+
+
+def test_an_output_directory_that_takes_no_files_is_named_by_the_output(tmp_path):
+    with pytest.raises(SeqkitError, match=r"^/proc/x.txt: "):  # (root reaches mkstemp; others the access check)
+        with atomic_output("/proc/x.txt"):
+            pass
