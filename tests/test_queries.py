@@ -263,3 +263,12 @@ def test_per_sentence_is_one_table_with_a_header_and_a_total_row(arpa, cli_run):
     bare = rows(cli_run("perplexity", "-m", arpa, "--per-sentence", "--no-header", input="b\n").stdout)
     assert [r[0] for r in bare] == ["1", "total"]
     assert cli_run("perplexity", "-m", arpa, "--per-sentence", "--per-word", input="b\n").exit_code == 2
+
+
+@pytest.mark.parametrize("command,line", [("similar", "king"), ("print-vectors", "king"), ("similarity", "king queen"),
+                                          ("analogy", "king man woman"), ("outlier", "king queen apple")])
+def test_a_lone_dash_reads_the_queries_from_stdin(vecs, cli_run, command, line):
+    """`-` means stdin everywhere: as a query word, it is the same as giving none."""
+    piped = cli_run(command, "-v", vecs, input=line + "\n")
+    dashed = cli_run(command, "-v", vecs, "-", input=line + "\n")
+    assert piped.exit_code == dashed.exit_code == 0 and dashed.stdout == piped.stdout != ""

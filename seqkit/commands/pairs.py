@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from seqkit.commands.queries import (IGNORE_CASE_OPTION, MODEL_OPTION, WordLookup, answer_all, bad_query,
-                                     echo_rows, load_vectors, queries)
+                                     dash_means_stdin, echo_rows, load_vectors, queries)
 from seqkit.options import errors_option, quiet_option, vectors_option
 
 
@@ -22,7 +22,7 @@ def unit_rows(emb, words: list[str]):
 
 
 @click.command(short_help="Cosine similarity of word pairs (gensim's similarity).")
-@click.argument("words", nargs=-1, metavar="[W1 W2]...")
+@click.argument("words", nargs=-1, metavar="[W1 W2]...", callback=dash_means_stdin)
 @vectors_option
 @MODEL_OPTION
 @IGNORE_CASE_OPTION
@@ -31,7 +31,7 @@ def unit_rows(emb, words: list[str]):
 def similarity(words: tuple[str, ...], vectors: str, model: str | None, ignore_case: bool, errors: str, quiet: bool) -> None:
     """Print `w1<TAB>w2<TAB>cosine` for each pair W1 W2 (the words as given).
 
-    Without arguments, pairs are read from stdin, one `W1 W2` per line (space or tab); on a terminal a
+    Without arguments (or with `-`), pairs are read from stdin, one `W1 W2` per line (space or tab); on a terminal a
     prompt asks for them until Ctrl-D. A pair with an unknown word is skipped with one line on stderr
     per unknown word; the exit code is 1 only when no pair could be answered.
     """
@@ -57,7 +57,7 @@ def similarity(words: tuple[str, ...], vectors: str, model: str | None, ignore_c
 
 
 @click.command(short_help="The word that does not match the others (gensim's doesnt_match).")
-@click.argument("words", nargs=-1, metavar="[W1 W2 W3...]")
+@click.argument("words", nargs=-1, metavar="[W1 W2 W3...]", callback=dash_means_stdin)
 @click.option("--scores", is_flag=True, help="Print every word's cosine to the mean, the outlier first.")
 @vectors_option
 @MODEL_OPTION
@@ -70,8 +70,8 @@ def outlier(words: tuple[str, ...], scores: bool, vectors: str, model: str | Non
 
     The query column is the words as given, joined by spaces; the cosine is the word's to the (unit) mean.
     With --scores, every word gets such a line, lowest cosine (the outlier) first. Unknown words are
-    reported on stderr and left out, as gensim's doesnt_match ignores them. Without arguments, each line
-    of stdin is a group of words; on a terminal a prompt asks for them until Ctrl-D. The exit code is 1
+    reported on stderr and left out, as gensim's doesnt_match ignores them. Without arguments (or with
+    `-`), each line of stdin is a group of words; on a terminal a prompt asks for them until Ctrl-D. The exit code is 1
     only when no group could be answered.
     """
     import numpy as np

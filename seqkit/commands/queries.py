@@ -65,6 +65,12 @@ def stdin_queries(prompt: str, errors: str = "strict") -> Iterator[list[str]]:
             yield words
 
 
+def dash_means_stdin(ctx, param, words: tuple[str, ...]) -> tuple[str, ...]:
+    """A click callback: a lone `-` among the query words means "read the queries from stdin", as `-`
+    means stdin everywhere."""
+    return () if words == ("-",) else words
+
+
 def queries(arguments: Iterable[list[str]] | None, prompt: str, vectors: str,
             errors: str) -> tuple[Iterable[list[str]], bool]:
     """The queries of the arguments if any, else of stdin; and whether they come from a terminal."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from seqkit.commands.queries import (IGNORE_CASE_OPTION, MODEL_OPTION, WordLookup, answer_all, bad_query,
-                                     echo_rows, load_vectors, queries)
+                                     dash_means_stdin, echo_rows, load_vectors, queries)
 from seqkit.options import errors_option, quiet_option, vectors_option
 
 K_OPTION = click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
@@ -15,7 +15,7 @@ RESTRICT_OPTION = click.option("--restrict", type=click.IntRange(min=1), default
 
 
 @click.command(short_help="Nearest neighbours of words by cosine similarity.")
-@click.argument("words", nargs=-1)
+@click.argument("words", nargs=-1, callback=dash_means_stdin)
 @vectors_option
 @MODEL_OPTION
 @K_OPTION
@@ -27,8 +27,8 @@ def similar(words: tuple[str, ...], vectors: str, model: str | None, k: int, res
             ignore_case: bool, errors: str, quiet: bool) -> None:
     """Print the K nearest neighbours of each WORD as `query<TAB>neighbour<TAB>cosine` lines.
 
-    The shape is the same for one query or many, so `cut -f2` is always the neighbour. Without WORD,
-    queries are read from stdin (one per line, or several separated by spaces or tabs); on a terminal
+    The shape is the same for one query or many, so `cut -f2` is always the neighbour. Without WORD
+    (or with `-`), queries are read from stdin (one per line, or several separated by spaces or tabs); on a terminal
     a prompt asks for them until Ctrl-D. An unknown word gets one line on stderr; the exit code is 1
     only when no query could be answered.
     """
@@ -37,7 +37,7 @@ def similar(words: tuple[str, ...], vectors: str, model: str | None, k: int, res
 
 
 @click.command(short_help="Solve 'A is to B as C is to ?' (A - B + C, fastText's order).")
-@click.argument("words", nargs=-1)
+@click.argument("words", nargs=-1, callback=dash_means_stdin)
 @click.option("--positive", "-p", multiple=True, help="A word to add (repeatable).")
 @click.option("--negative", "-n", multiple=True, help="A word to subtract (repeatable).")
 @click.option("--method", type=click.Choice(["add", "mul"]), default="add", show_default=True,
@@ -56,8 +56,8 @@ def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[s
     The order is fastText's: `seqkit analogy king man woman` computes king - man + woman and prints
     `king man woman<TAB>queen<TAB>...` first. (word2vec.c's word-analogy and gensim's question files use
     b - a + c instead.) The query column is `A B C` joined by spaces, or for named terms
-    (`--positive king --positive woman --negative man`) `+king +woman -man`. Without arguments, triples
-    are read from stdin, one `A B C` per line; on a terminal a prompt asks for them until Ctrl-D. The exit
+    (`--positive king --positive woman --negative man`) `+king +woman -man`. Without arguments (or with
+    `-`), triples are read from stdin, one `A B C` per line; on a terminal a prompt asks for them until Ctrl-D. The exit
     code is 1 only when no query could be answered.
     """
     if words and (positive or negative):
@@ -93,7 +93,7 @@ def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[s
 
 
 @click.command("print-vectors", short_help="Print the vectors of words (arguments or stdin).")
-@click.argument("words", nargs=-1)
+@click.argument("words", nargs=-1, callback=dash_means_stdin)
 @vectors_option
 @MODEL_OPTION
 @IGNORE_CASE_OPTION
@@ -101,7 +101,8 @@ def analogy(words: tuple[str, ...], positive: tuple[str, ...], negative: tuple[s
 @quiet_option
 def print_vectors(words: tuple[str, ...], vectors: str, model: str | None, ignore_case: bool, errors: str,
                   quiet: bool) -> None:
-    """Print `word v1 ... vD` (a word2vec text line) for each WORD as given, or each word read from stdin.
+    """Print `word v1 ... vD` (a word2vec text line) for each WORD as given, or each word read from stdin
+    (no WORD, or `-`).
 
     Unknown words get one line on stderr and are skipped; with -m MODEL (fastText .bin, seqkit subword
     .npz) an unseen word gets its vector from its character n-grams, as fastText's print-word-vectors.
