@@ -44,6 +44,12 @@ class TrainingDiverged(SeqkitError):
 
     exit_code = 3
 
+    @staticmethod
+    def kept(path: str, epochs_done: int) -> str:
+        """What a diverged run leaves, for its message: a file of this run's only once an epoch finished
+        (before that, a file at `path` is an earlier run's)."""
+        return f"the last good model is in {path}" if epochs_done else "no epoch had finished, so no model was saved"
+
 
 class Interrupted(SeqkitError):
     """Ctrl-C: whatever could be saved was saved. The message starts with "interrupted"."""

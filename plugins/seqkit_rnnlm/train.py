@@ -153,8 +153,9 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                         loss, grads, state = network.train_step(inputs, targets, state, rng)
                         if not math.isfinite(perplexity(loss)):  # NaN, inf, or past e^709 per token
                             raise TrainingDiverged(
-                                f"the loss became {loss} in epoch {epoch}; the last good model is in {output} "
-                                f"(if any); lower --lr (now {progress.lr:g}) or --clip")
+                                f"the loss became {loss} in epoch {epoch}; "
+                                f"{TrainingDiverged.kept(output, progress.epoch)}; "
+                                f"lower --lr (now {progress.lr:g}) or --clip")
                         # the objective is Zaremba et al.'s: summed over the segment's steps, averaged
                         # over the batch, i.e. `steps` times the per-token mean the network returns
                         steps = targets.shape[0]

@@ -169,8 +169,9 @@ def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pa
                             network.decode_free(tgt_in.shape[0], t_len, state)
                         loss, n, grads = network.loss_and_backward(tgt_out)
                         if not math.isfinite(loss) or loss > DIVERGED_NATS * max(n, 1):
-                            raise TrainingDiverged(f"the loss became {loss:.4g} in epoch {epoch}; the last good model is "
-                                                   f"in {save.path} (if any); lower --lr or --clip")
+                            kept = TrainingDiverged.kept(save.path, progress.epoch)
+                            raise TrainingDiverged(f"the loss became {loss:.4g} in epoch {epoch}; {kept}; "
+                                                   "lower --lr or --clip")
                         for name in schedule.freeze:
                             grads.pop(name, None)
                         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
@@ -182,8 +183,8 @@ def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pa
                         progress.epoch_loss, progress.epoch_count, progress.epoch_tokens = loss_sum, count, tokens
                         task.update(1, loss=f"{loss_sum / count:.3f}")
                 if not all(np.isfinite(value).all() for value in params.values()):
-                    raise TrainingDiverged(f"the parameters became non-finite in epoch {epoch}; the last good model "
-                                           f"is in {save.path} (if any); lower --lr or --clip")
+                    raise TrainingDiverged(f"the parameters became non-finite in epoch {epoch}; "
+                                           f"{TrainingDiverged.kept(save.path, progress.epoch)}; lower --lr or --clip")
                 seconds = time.perf_counter() - epoch_start
                 tokens_done += tokens - resumed_tokens
                 record = {"epoch": epoch, "train_ppl": math.exp(min(loss_sum / max(count, 1), 700)),
