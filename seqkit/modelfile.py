@@ -153,16 +153,11 @@ class Archive:
         """An entry read in full; a damaged one (bad checksum, unknown compression, cut short, or an array
         header claiming more than the entry holds, checked before anything is allocated) is a DataError."""
         try:
-            info = self._archive.zip.getinfo(name + ".npy")
-            with self._archive.zip.open(info) as member:
-                version = np.lib.format.read_magic(member)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read_header(member)
-                needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-                if dtype.hasobject or needed > info.file_size - member.tell():
-                    raise DataError(f"entry {name} is damaged (its header claims {list(shape)} {dtype}, "
-                                    f"{needed:,} bytes, in {info.file_size:,})", self.path)
+            shape, dtype, held = npy_header(self._archive.zip, name)
+            needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+            if dtype.hasobject or needed > held:
+                raise DataError(f"entry {name} is damaged (its header claims {list(shape)} {dtype}, "
+                                f"{needed:,} bytes, in {held:,})", self.path)
             return self._archive[name]
         except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error) as exc:
             raise DataError(f"entry {name} is damaged ({exc})", self.path) from None
@@ -175,6 +170,21 @@ class Archive:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def npy_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data bytes the member holds) of the `.npy` member `name`, from its header alone, so
+    that a claim can be checked before anything is allocated; raises ValueError/EOFError/zipfile errors
+    on damage, for the caller to name."""
+    info = archive.getinfo(name + ".npy")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"npy format version {version}")
+        shape, _, dtype = read_header(member)
+        return tuple(shape), dtype, info.file_size - member.tell()
 
 
 def check_shape(name: str, shape: Any, path: str) -> list[int]:

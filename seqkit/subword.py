@@ -22,6 +22,7 @@ import numpy as np
 
 from seqkit import fasttext_bin
 from seqkit.errors import DataError
+from seqkit.modelfile import npy_header
 
 FORMAT = "seqkit-subword"
 VERSION = 1
@@ -209,24 +210,17 @@ def _npz_meta(path: str) -> dict | None:
 
 def _read_member(archive: zipfile.ZipFile, name: str, shape: tuple, path: str) -> np.ndarray:
     """One array of the archive, its header checked against `shape` before its data is read."""
-    with archive.open(name + ".npy") as member:
-        try:
-            version = np.lib.format.read_magic(member)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read_header is None:
-                raise ValueError(f"npy format version {version}")
-            stored, _, dtype = read_header(member)
-        except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise DataError(f"array {name} is damaged: {exc}", path) from None
-        if tuple(stored) != shape or int(np.prod(shape, dtype=np.float64)) > MAX_VALUES:
-            raise DataError(f"array {name} has shape {tuple(stored)}, expected {shape}", path)
-        if dtype.hasobject:
-            raise DataError(f"array {name} holds Python objects; refused (no pickle)", path)
-        needed = member.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    stored_bytes = archive.getinfo(name + ".npy").file_size
-    if stored_bytes < needed:  # a short member would otherwise be found out only after the allocation
-        raise DataError(f"array {name} is truncated: {stored_bytes:,} bytes for {needed:,}", path)
+    try:
+        stored, dtype, held = npy_header(archive, name)
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"array {name} is damaged: {exc}", path) from None
+    if stored != shape or int(np.prod(shape, dtype=np.float64)) > MAX_VALUES:
+        raise DataError(f"array {name} has shape {stored}, expected {shape}", path)
+    if dtype.hasobject:
+        raise DataError(f"array {name} holds Python objects; refused (no pickle)", path)
+    needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if held < needed:  # a short member would otherwise be found out only after the allocation
+        raise DataError(f"array {name} is truncated: {held:,} bytes for {needed:,}", path)
     try:
         with archive.open(name + ".npy") as member:
             array = np.lib.format.read_array(member, allow_pickle=False)

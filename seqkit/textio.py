@@ -59,26 +59,20 @@ def open_input(path: str, *, binary: bool = False, errors: str = "strict") -> It
     if path == "-":
         if stdin_is_terminal():
             raise click.UsageError("input is '-' but stdin is a terminal; pipe data in or name a file")
-        raw = sys.stdin.buffer
-        kind = _stdin_compression(raw)
-        if kind is not None:  # decompressed by its content, as a file is
-            with _OPENERS[kind](raw, "rb") as decompressor:
-                handle = io.BufferedReader(_DamageGuard(decompressor, path, _KINDS[kind]), _READ_BUFFER)
-                yield handle if binary else io.TextIOWrapper(handle, encoding="utf-8", errors=errors, newline=None)
-            return
-        yield raw if binary else io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline=None)
-        return
-    try:
-        raw = open(path, "rb")
-    except FileNotFoundError:
-        raise SeqkitError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SeqkitError(f"{path}: is a directory, not a file") from None
-    except PermissionError:
-        raise SeqkitError(f"{path}: permission denied") from None
-    with raw:
-        # opened once and peeked at, not read: a named pipe (`<(...)`, mkfifo) cannot be opened again
-        suffix = sniff_compression(raw.peek(6)[:6]) or compression_of(path)
+        raw, owned = sys.stdin.buffer, contextlib.nullcontext()  # stdin stays open for the process
+    else:
+        try:
+            raw = open(path, "rb")
+        except FileNotFoundError:
+            raise SeqkitError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise SeqkitError(f"{path}: is a directory, not a file") from None
+        except PermissionError:
+            raise SeqkitError(f"{path}: permission denied") from None
+        owned = raw
+    with owned:
+        # opened once and peeked at, not read: stdin or a named pipe (`<(...)`, mkfifo) cannot be read again
+        suffix = _peeked_compression(raw) or compression_of(path)
         if suffix is None:
             yield raw if binary else io.TextIOWrapper(raw, encoding="utf-8", errors=errors, newline=None)
             return
@@ -126,7 +120,7 @@ def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator
     ends where the input pauses, so that a reader answering line by line (a co-process,
     `tail -f | ...`) gets each answer at once, while a fast pipe still gives full lists."""
     if path != "-" or not _waits_for_input(sys.stdin.buffer) or stdin_is_terminal() or \
-            _stdin_compression(sys.stdin.buffer) is not None:
+            _peeked_compression(sys.stdin.buffer) is not None:
         block: list[str] = []
         for line in text_lines(path, errors):
             block.append(line)
@@ -148,8 +142,8 @@ def line_blocks(path: str, errors: str = "strict", most: int = 4096) -> Iterator
             return
 
 
-def _stdin_compression(stream) -> str | None:
-    """The compression of the data waiting on `stream` (stdin), from its first bytes, without consuming them."""
+def _peeked_compression(stream) -> str | None:
+    """The compression of the data waiting on `stream`, from its first bytes, without consuming them."""
     peek = getattr(stream, "peek", None)
     return sniff_compression(peek(6)[:6]) if peek is not None else None
 
