@@ -7,12 +7,11 @@ import os
 
 import numpy as np
 
-from seqkit.errors import DataError, SeqkitError
+from seqkit.errors import DataError, SeqkitError, TrainingDiverged
 from seqkit.progress import Reporter
 from seqkit.textio import check_output_path, text_lines
 
 FORMAT = "seqkit-ctc"
-DIVERGED_NATS = 709.0  # a loss per input step beyond this (e^-709: past float range) is divergence
 
 
 def _read(path: str, errors: str, need_output: bool) -> list[tuple[list[str], list[str] | None]]:
@@ -21,10 +20,10 @@ def _read(path: str, errors: str, need_output: bool) -> list[tuple[list[str], li
         line = line.rstrip("\r\n")
         if not line.strip():
             continue
-        left, tab, right = line.partition("\t")
-        if need_output and not tab:
+        inputs, outputs = _fields(line)
+        if need_output and outputs is None:
             raise DataError("expected 'input tokens<TAB>output tokens'", path, number)
-        rows.append((left.split(), right.split() if tab else None))
+        rows.append((inputs, outputs))
     if not rows:
         raise SeqkitError(f"{path}: no lines")
     return rows
@@ -62,6 +61,12 @@ class CtcModel:
         return results
 
 
+def _fields(line: str) -> tuple[list[str], list[str] | None]:
+    """(input tokens, output tokens or None) of an `input tokens<TAB>output tokens` line."""
+    left, tab, right = line.rstrip("\r\n").partition("\t")
+    return left.split(), right.split() if tab else None
+
+
 def alignable(inputs: list[str], outputs: list[str]) -> bool:
     """Whether CTC can emit `outputs` from `inputs`: a step per output token, and a blank between repeats."""
     return len(inputs) >= len(outputs) + sum(a == b for a, b in zip(outputs, outputs[1:]))
@@ -74,7 +79,7 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
     from seqkit.recurrent.pool import Pool
     from seqkit_seq2seq import modelfile
     from seqkit_seq2seq.ctc import CtcNetwork, init_ctc_params
-    from seqkit_seq2seq.train import Adam
+    from seqkit_seq2seq.train import DIVERGED_NATS, Adam
 
     reporter = Reporter(quiet)
     check_output_path(output, (train_path, valid), model=True)
@@ -114,16 +119,12 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
                 labels += [None] * (batch - len(chosen))
                 loss, grads = network.loss_and_backward(x, lengths, labels)
                 if not math.isfinite(loss) or loss > DIVERGED_NATS * int(lengths[:len(chosen)].sum()):
-                    from seqkit.errors import TrainingDiverged
-
                     raise TrainingDiverged(f"the loss became {loss:.4g} in epoch {epoch}; lower --lr")
                 norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
                 step += 1
                 adam.step(params, grads, lr, step, clip / norm if clip and norm > clip else 1.0)
                 total += loss
             if not all(np.isfinite(value).all() for value in params.values()):
-                from seqkit.errors import TrainingDiverged
-
                 raise TrainingDiverged(f"the parameters became non-finite in epoch {epoch}; lower --lr")
             record = {"epoch": epoch, "loss": total / len(rows)}
             message = f"epoch {epoch}: CTC loss {record['loss']:.3f}"
@@ -151,10 +152,7 @@ def run_decode(*, input_path, model, beam, errors, quiet) -> None:
     lines = wrong = reference_tokens = 0
     every_line_has_a_reference = True
     for block in line_blocks(input_path, errors):
-        rows = []
-        for line in block:
-            left, tab, right = line.rstrip("\r\n").partition("\t")
-            rows.append((left.split(), right.split() if tab else None))
+        rows = [_fields(line) for line in block]
         spoken = [i for i, (inputs, _) in enumerate(rows) if inputs]
         hyps: list[list[str]] = [[] for _ in rows]
         for i, hyp in zip(spoken, ctc.decode([rows[i][0] for i in spoken], beam)):
