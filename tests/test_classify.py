@@ -64,14 +64,14 @@ def _one_example(loss: str, n_labels: int, dim: int = 4, seed: int = 0):
     return wi, wo, features
 
 
-def _kernel_step(loss, wi, wo, features, labels, lr, counts, negative=1):
+def _kernel_step(loss, wi, wo, features, labels, lr, counts, negative=1, pooling="mean"):
     """Run the loss's kernel on one example with a constant learning rate."""
     order = np.array([0], dtype=np.int64)
     offsets = np.array([0, len(features)], dtype=np.int64)
     lab = np.array(labels, dtype=np.int32)
     lab_off = np.array([0, len(lab)], dtype=np.int64)
     args = (order, features, offsets, lab, lab_off, np.ones(1), wi, wo, np.ones(len(counts)), lr, 0.0, 0.0,
-            np.array([7], dtype=np.uint64), np.zeros(wi.shape[1]), np.zeros(wi.shape[1]))
+            np.array([7], dtype=np.uint64), np.zeros(wi.shape[1]), np.zeros(wi.shape[1]), pooling == "sqrt")
     if loss == "softmax":
         return kernels.train_softmax(*args, np.zeros(len(counts), dtype=wo.dtype))
     if loss == "ns":
@@ -83,9 +83,10 @@ def _kernel_step(loss, wi, wo, features, labels, lr, counts, negative=1):
     return kernels.train_ova(*args)
 
 
+@pytest.mark.parametrize("pooling", ["mean", "sqrt"])
 @pytest.mark.parametrize("loss,n_labels,labels", [("softmax", 4, [2]), ("ns", 2, [1]), ("hs", 5, [3]),
                                                   ("ova", 4, [0, 2])])
-def test_every_loss_steps_down_its_exact_gradient(loss, n_labels, labels):
+def test_every_loss_steps_down_its_exact_gradient(loss, n_labels, labels, pooling):
     counts = np.array([5, 1, 3, 2, 4][:n_labels])
     wi, wo, features = _one_example(loss, n_labels)
     tree = huffman_tree(counts)
@@ -94,21 +95,22 @@ def test_every_loss_steps_down_its_exact_gradient(loss, n_labels, labels):
 
     def value(a, b):
         return ref.loss_value(a, b, features.tolist(), loss, target, positives=set(labels),
-                              negatives=[1 - target], codes=tree.codes[path], points=tree.points[path])
+                              negatives=[1 - target], codes=tree.codes[path], points=tree.points[path],
+                              pooling=pooling)
 
     grad_wi, grad_wo = ref.numeric_gradients(wi.copy(), wo.copy(), value)
     before = value(wi, wo)
     lr = 1e-4
     new_wi, new_wo = wi.copy(), wo.copy()
-    reported = _kernel_step(loss, new_wi, new_wo, features, labels, lr, counts)
+    reported = _kernel_step(loss, new_wi, new_wo, features, labels, lr, counts, pooling=pooling)
     assert reported == pytest.approx(before, rel=1e-6)
     assert np.abs(grad_wi).max() > 1e-3 and np.abs(grad_wo).max() > 1e-3  # the check has teeth
     np.testing.assert_allclose((new_wi - wi) / -lr, grad_wi, rtol=1e-3, atol=1e-6)
     np.testing.assert_allclose((new_wo - wo) / -lr, grad_wo, rtol=1e-3, atol=1e-6)
 
 
-@pytest.mark.parametrize("loss", ["softmax", "hs", "ova"])
-def test_kernel_equals_reference_sgd_over_several_examples(loss):
+@pytest.mark.parametrize("loss,pooling", [("softmax", "mean"), ("hs", "mean"), ("ova", "mean"), ("softmax", "sqrt")])
+def test_kernel_equals_reference_sgd_over_several_examples(loss, pooling):
     """Examples in the given order, the lr decaying linearly: each step is the reference's gradient step."""
     counts = np.array([4, 2, 3])
     rng = np.random.default_rng(1)
@@ -130,12 +132,12 @@ def test_kernel_equals_reference_sgd_over_several_examples(loss):
         target = int(labels[e])
         path = slice(tree.offsets[target], tree.offsets[target + 1])
         value = lambda a, b: ref.loss_value(a, b, lines[e][0], loss, target, positives={target},  # noqa: E731
-                                            codes=tree.codes[path], points=tree.points[path])
+                                            codes=tree.codes[path], points=tree.points[path], pooling=pooling)
         g_wi, g_wo = ref.numeric_gradients(ref_wi, ref_wo, value)
         ref_wi -= lr * g_wi
         ref_wo -= lr * g_wo
     args = (order, features, offsets, labels, lab_off, weights, wi, wo, np.ones(3), 0.5, 0.25, 0.5,
-            np.array([1], dtype=np.uint64), np.zeros(5, np.float32), np.zeros(5, np.float32))
+            np.array([1], dtype=np.uint64), np.zeros(5, np.float32), np.zeros(5, np.float32), pooling == "sqrt")
     if loss == "softmax":
         kernels.train_softmax(*args, np.zeros(3, dtype=np.float32))
     elif loss == "hs":
@@ -319,6 +321,31 @@ def test_valid_keeps_the_best_epoch_and_stops_early(cli_run, train_file, tmp_pat
     assert "stopping: no better validation P@1 for 5 epochs" in result.stderr
 
 
+def test_sqrt_pooling_is_what_training_validation_and_prediction_compute(cli_run, train_file, tmp_path):
+    """--pooling sqrt: the hidden layer is the rows' sum / sqrt(count) in the saved model's sentence vectors,
+    and the score --valid kept is the score `seqkit test` gives the saved model."""
+    model = tmp_path / "m.npz"
+    result = cli_run("classify", train_file, "-o", model, "-t", "1", "--pooling", "sqrt", "--valid", train_file,
+                     "--epochs", "30", "--dim", "8", "--word-ngrams", "2", "--buckets", "1000")
+    assert result.exit_code == 0, result.stderr
+    assert "at lr 0.05 " in result.stderr  # a tenth of the mean pooling's rate on small data
+    from seqkit.classifier import load_classifier
+
+    clf = load_classifier(str(model))
+    assert clf.settings.pooling == "sqrt"
+    words = "the team won again".split()
+    rows, count = clf.features(words)
+    assert count == 5 + 4 and len(rows) < count  # an unknown word's bigrams: counted, no row
+    vector = cli_run("sentence-vectors", "-m", model, "-", input=" ".join(words) + "\n").stdout.split()
+    expected = clf.input[rows].astype(np.float64).sum(axis=0) / np.sqrt(count)
+    np.testing.assert_allclose([float(x) for x in vector], expected, rtol=0, atol=1e-6)  # printed to 6 places
+    assert np.abs(expected - clf.input[rows].astype(np.float64).sum(axis=0) / count).max() > 1e-3
+    kept = json.loads(np.load(model)["meta"].tobytes())["training"]["valid_precision"]
+    tested = cli_run("test", "-m", model, train_file, "-k", "1", "--json", "-q")
+    assert json.loads(tested.stdout)["P@1"] == pytest.approx(kept)
+    assert cli_run("classify", train_file, "-o", model, "--pooling", "max").exit_code == 2
+
+
 def test_class_weight_and_pretrained_vectors_change_the_model(cli_run, train_file, tmp_path):
     def trained(*options):
         path = tmp_path / "m.npz"
@@ -351,7 +378,9 @@ def test_class_weight_and_pretrained_vectors_change_the_model(cli_run, train_fil
 
 @pytest.mark.parametrize("quick", [True, False])
 @pytest.mark.parametrize("loss,options", [("softmax", ["--word-ngrams", "2"]), ("hs", ["--minn", "2", "--maxn", "4"]),
-                                          ("ns", []), ("ova", ["--word-ngrams", "3", "--buckets", "50"])])
+                                          ("ns", []), ("ova", ["--word-ngrams", "3", "--buckets", "50"]),
+                                          ("softmax", ["--pooling", "sqrt"]),
+                                          ("hs", ["--minn", "2", "--maxn", "3", "--pooling", "sqrt"])])
 def test_block_prediction_equals_line_by_line(cli_run, train_file, tmp_path, monkeypatch, loss, options, quick):
     """`predict` and `test` read blocks of lines through the compiled reader (or, for the first MiB, in
     NumPy alone); every line, blank or labels only or of unknown words, gets what the one-line path

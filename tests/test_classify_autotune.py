@@ -5,6 +5,7 @@ the one-standard-error rule, the budget plan, stratified folds, reproducibility,
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from seqkit.classifier import Meter
 from seqkit_classify import modelfile
 from seqkit_classify.scoring import measure, parse_metric, top_k
-from seqkit_classify.data import Examples, Lines, join_lines, take_examples
+from seqkit_classify.data import POOLING_LR, Examples, Lines, join_lines, take_examples
 from seqkit_classify.refit import FOLDS, Finalist, choose, finalists, folds, plan, standard_error
 from seqkit_classify.search import ETA, Halving, Params, Sampler, Trial, rung_epochs
 
@@ -75,10 +76,18 @@ def test_rungs_and_sampler():
     draws = [first.draw(START) for _ in range(12)]
     assert draws[0] == START and draws == [second.draw(START) for _ in range(12)]
     assert len(set(draws)) == 12 and {d.loss for d in draws} == {"softmax", "hs"}
-    assert all(0.125 <= d.lr <= 1.0 for d in draws[1:])  # within 1/4 to 2x the default's rate
+    assert {d.pooling for d in draws} == {"mean", "sqrt"}
+    # within 1/4 to 2x the default's rate, a tenth of it for sqrt pooling
+    assert all(0.125 <= d.lr / POOLING_LR[d.pooling] <= 1.0 for d in draws[1:])
     bad = Sampler(Params(lr=0.001, dim=2, word_ngrams=1, buckets=10, loss="softmax"), ("softmax",), 7)
     assert bad.draw(None).lr == 0.001  # the default run
-    assert all(0.05 <= bad.draw(None).lr <= 1.0 for _ in range(20))  # a start outside: the whole range
+    assert all(0.05 <= (p := bad.draw(None)).lr / POOLING_LR[p.pooling] <= 1.0 for _ in range(20))  # the whole range
+    sqrt_start = Sampler(replace(START, pooling="sqrt", lr=START.lr * POOLING_LR["sqrt"]), ("softmax",), 7)
+    sqrt_start.draw(None)
+    assert all(0.125 <= (p := sqrt_start.draw(None)).lr / POOLING_LR[p.pooling] <= 1.0 for _ in range(20))
+    near = [sqrt_start._near(START) for _ in range(200)]
+    switched = [p for p in near if p.pooling == "sqrt"]
+    assert switched and all(0.125 <= p.lr / POOLING_LR["sqrt"] <= 1.0 for p in switched)
 
 
 def test_halving_promotes_the_best_third_top_rung_first():

@@ -27,7 +27,7 @@ from seqkit.progress import Reporter
 from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path
 from seqkit_classify import modelfile
-from seqkit_classify.command import DEFAULT_LR, EPOCH_TOKENS, SMALL_DATA_LR, _size, class_weights, default_epochs
+from seqkit_classify.command import _size, class_weights, default_epochs, default_lr
 from seqkit_classify.data import (Settings, build_dictionary, check_unlabelled, featurise, join_lines, read_lines,
                                   spooled)
 from seqkit_classify.refit import FINAL_SHARE, FOLDS, Finalist, Refit, choose, finalists, plan
@@ -57,8 +57,7 @@ class Search:
         self.unlabelled = 0
 
     def settings(self, p: Params) -> Settings:
-        return Settings(label_prefix=self.prefix, word_ngrams=p.word_ngrams, minn=p.minn, maxn=p.maxn,
-                        buckets=p.buckets if (p.word_ngrams > 1 or p.maxn > 0) else 0)
+        return p.settings(self.prefix)
 
     def data(self, p: Params):
         """(examples, bucket ids, validation) for the configuration's feature settings, computed once."""
@@ -94,7 +93,7 @@ class Search:
         p = trial.params
         examples, bucket_ids, validation = self.data(p)
         config = Config(loss=p.loss, dim=p.dim, lr=p.lr, epochs=trial.epochs, negative=self.base.negative,
-                        threads=self.base.threads, seed=self.base.seed)
+                        threads=self.base.threads, seed=self.base.seed, pooling=p.pooling)
         load_kernels(config)
         weights = init_weights(self.dictionary, bucket_ids, config)
         tree = huffman_tree(self.dictionary.label_counts) if p.loss == "hs" else None
@@ -102,7 +101,7 @@ class Search:
         n_labels = len(self.dictionary.labels)
 
         def on_epoch(epoch: int, loss: float) -> bool:
-            top = top_k(validation.scores(weights.input, weights.output, tree), self.metric.k)
+            top = top_k(validation.scores(weights.input, weights.output, tree, p.pooling), self.metric.k)
             value = measure(self.metric, top, validation.labels, validation.label_offsets, n_labels)
             trial.history.append({"epoch": epoch + 1, "train_loss": loss, key: value})
             trial.epochs_run = epoch + 1
@@ -159,7 +158,7 @@ class Search:
 def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotune_duration: float | None,
         autotune_trials: int | None, autotune_metric: str, as_json: bool, patience: int, label_prefix: str,
         loss: str, dim: int, lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int,
-        maxn: int, min_count: int, min_count_label: int, negative: int, class_weight: str | None, strict: bool,
+        maxn: int, pooling: str, min_count: int, min_count_label: int, negative: int, class_weight: str | None, strict: bool,
         threads: int, seed: int, errors: str, quiet: bool, autotune_refit: bool = True) -> None:
     reporter = Reporter(quiet)
     check_output_path(output, (*train, autotune_validation, class_weight), model=True)  # now, not after the search
@@ -174,8 +173,8 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
     multi_label = bool(np.any(np.bincount(np.repeat(np.arange(len(lines.offsets) - 1), np.diff(lines.offsets)),
                                           weights=lines.is_label[lines.ids]) > 1)) if len(lines.ids) else False
     losses = ("softmax", "ns", "hs") + (("ova",) if multi_label else ())
-    start = Params(lr=lr if lr is not None else (SMALL_DATA_LR if n_tokens < EPOCH_TOKENS else DEFAULT_LR), dim=dim,
-                   word_ngrams=word_ngrams, buckets=buckets, loss=loss, minn=minn, maxn=maxn)
+    start = Params(lr=lr if lr is not None else default_lr(n_tokens, pooling), dim=dim,
+                   word_ngrams=word_ngrams, buckets=buckets, loss=loss, minn=minn, maxn=maxn, pooling=pooling)
     full_epochs = epochs if epochs is not None else default_epochs(n_tokens)  # what classify would train
     max_epochs = epochs if epochs is not None else 2 * full_epochs
     rungs = rung_epochs(max_epochs)
@@ -287,13 +286,13 @@ def finalist_table(candidates: list[Finalist], chosen: int, metric: str) -> str:
 
 def trial_table(trials: list[Trial], chosen: int, metric: str) -> str:
     """The runs as an aligned text table, the chosen one marked with `*`."""
-    head = ["trial", "config", "rung", "epochs", "lr", "dim", "ngrams", "buckets", "loss", "chars", metric,
-            "best ep", "s", "status"]
+    head = ["trial", "config", "rung", "epochs", "lr", "dim", "ngrams", "buckets", "loss", "chars", "pooling",
+            metric, "best ep", "s", "status"]
     rows = [[f"{t.number}{'*' if t.number == chosen else ''}", str(t.config),
              str(t.rung + 1) if t.rung >= 0 else "default",
              f"{t.epochs_run}/{t.epochs}", f"{t.params.lr:.3g}", str(t.params.dim), str(t.params.word_ngrams),
              f"{t.params.buckets:,}", t.params.loss, f"{t.params.minn}-{t.params.maxn}" if t.params.maxn else "-",
-             "-" if math.isinf(t.metric) else f"{t.metric:.4f}", str(t.best_epoch), f"{t.seconds:.1f}", t.status]
+             t.params.pooling, "-" if math.isinf(t.metric) else f"{t.metric:.4f}", str(t.best_epoch), f"{t.seconds:.1f}", t.status]
             for t in trials]
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head] + rows)

@@ -13,7 +13,7 @@ from seqkit.progress import Reporter
 from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path, text_lines
 from seqkit_classify import modelfile
-from seqkit_classify.data import Examples, Settings, check_unlabelled, read_examples, spooled
+from seqkit_classify.data import POOLING_LR, Examples, Settings, check_unlabelled, read_examples, spooled
 from seqkit_classify.scoring import Metric, Validation, measure, top_k
 from seqkit.startup import no_blas_probe
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
@@ -28,14 +28,15 @@ DEFAULT_LR = 0.1
 
 
 def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int, label_prefix: str, loss: str, dim: int,
-        lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int, maxn: int,
+        lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int, maxn: int, pooling: str,
         min_count: int, min_count_label: int, negative: int, class_weight: str | None,
         pretrained_vectors: str | None, strict: bool, threads: int, seed: int, errors: str, quiet: bool) -> None:
     reporter = Reporter(quiet)
     check_output_path(output, (*train, valid, class_weight, pretrained_vectors), model=True)  # now, not after training
     paths = spooled(list(train), reporter) if strict else list(train)
     settings = Settings(label_prefix=label_prefix, word_ngrams=word_ngrams,
-                        buckets=buckets if (word_ngrams > 1 or maxn > 0) else 0, minn=minn, maxn=maxn)
+                        buckets=buckets if (word_ngrams > 1 or maxn > 0) else 0, minn=minn, maxn=maxn,
+                        pooling=pooling)
     stats = CorpusStats()
     with reporter.task("reading training data", total=None), no_blas_probe():  # the first kernel call
         dictionary, examples = read_examples(paths, settings, min_count=min_count, min_count_label=min_count_label,
@@ -44,9 +45,8 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     if len(examples) == 0:
         raise SeqkitError(f"no labelled lines in {', '.join(train)}")
     n_tokens = float(examples.tokens.sum())
-    small = n_tokens < EPOCH_TOKENS
-    config = Config(loss=loss, dim=dim, negative=negative, threads=threads, seed=seed,
-                    lr=lr if lr is not None else (SMALL_DATA_LR if small else DEFAULT_LR),
+    config = Config(loss=loss, dim=dim, negative=negative, threads=threads, seed=seed, pooling=pooling,
+                    lr=lr if lr is not None else default_lr(n_tokens, pooling),
                     epochs=epochs if epochs is not None else default_epochs(n_tokens))
     load_kernels(config)
     bucket_ids = compact(examples, len(dictionary.words))
@@ -66,7 +66,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
             reporter.warn(f"{valid}: {held_out.unlabelled:,} lines without a label the training data has are "
                           "not scored")
         tree = huffman_tree(dictionary.label_counts) if loss == "hs" else None
-        tracker = BestEpoch(held_out, weights, len(dictionary.words), tree, patience, reporter)
+        tracker = BestEpoch(held_out, weights, len(dictionary.words), tree, pooling, patience, reporter)
     result = train_model(dictionary, examples, weights, config, weight_of_class,
                    on_epoch=tracker.update if tracker else None, reporter=reporter)
     kept = tracker.best_weights() if tracker else weights
@@ -83,6 +83,11 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
         f"{len(dictionary.labels):,} labels, {len(bucket_ids):,} buckets; {len(result.losses)} epochs at lr "
         f"{config.lr:g} in {result.seconds:.1f} s ({result.tokens_per_second:,.0f} tokens/s, {threads} threads), "
         f"loss {result.losses[-1]:.4f}{best} -> {output} ({_size(output)})")
+
+
+def default_lr(n_tokens: float, pooling: str) -> float:
+    """fastText's 0.1 on large data, SMALL_DATA_LR on small, scaled for the pooling."""
+    return (SMALL_DATA_LR if n_tokens < EPOCH_TOKENS else DEFAULT_LR) * POOLING_LR[pooling]
 
 
 def default_epochs(n_tokens: float) -> int:
@@ -140,8 +145,9 @@ def _pretrained(path: str, words: list[str], weights: Weights, errors: str, repo
 class BestEpoch:
     """P@1 on the validation lines after each epoch; keeps a copy of the best epoch's weights."""
 
-    def __init__(self, examples: Examples, weights: Weights, n_words: int, tree, patience: int, reporter: Reporter):
-        self.weights, self.tree, self.patience, self.reporter = weights, tree, patience, reporter
+    def __init__(self, examples: Examples, weights: Weights, n_words: int, tree, pooling: str, patience: int,
+                 reporter: Reporter):
+        self.weights, self.tree, self.pooling, self.patience, self.reporter = weights, tree, pooling, patience, reporter
         self.validation = Validation(examples, weights.bucket_ids, n_words)
         self.n_labels = weights.output.shape[0] + (1 if tree is not None else 0)
         self.best, self.best_epoch, self.saved = -1.0, -1, None
@@ -149,7 +155,7 @@ class BestEpoch:
 
     def precision(self) -> float:
         v = self.validation
-        top = top_k(v.scores(self.weights.input, self.weights.output, self.tree), 1)
+        top = top_k(v.scores(self.weights.input, self.weights.output, self.tree, self.pooling), 1)
         return measure(Metric("precision"), top, v.labels, v.label_offsets, self.n_labels)
 
     def update(self, epoch: int, loss: float) -> bool:

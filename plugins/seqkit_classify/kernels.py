@@ -1,10 +1,11 @@
 """The classifier's Numba kernels: input features of a line, and one SGD kernel per loss.
 
 The model is fastText's: the hidden layer is the mean of the input rows of a line's features (word ids,
-then hashed character and word n-grams), the output a linear layer scored by the loss. Each kernel walks
-its examples in the order given, draws from its own LCG state (`rng[0]`), decays the learning rate
-linearly to 0 over the whole run, and writes the shared weights without locks (Hogwild). As in fastText,
-the gradient of the mean is applied whole (divided by the number of features) to every input row.
+then hashed character and word n-grams), or with `sqrt_pool` their sum / sqrt(count); the output is a
+linear layer scored by the loss. Each kernel walks its examples in the order given, draws from its own
+LCG state (`rng[0]`), decays the learning rate linearly to 0 over the whole run, and writes the shared
+weights without locks (Hogwild). As in fastText, the hidden layer's gradient is applied whole (times the
+pooling's scale) to every input row.
 Kernels take arrays and scalars only: validation and messages live in the Python driver.
 """
 
@@ -107,20 +108,24 @@ def line_features(ids: np.ndarray, offsets: np.ndarray, type_word: np.ndarray, t
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _hidden(wi, features, start, end, hidden):  # pragma: no cover - jitted
+def _pool_scale(count, sqrt_pool):  # pragma: no cover - jitted
+    """What the sum of a line's `count` input rows is multiplied by: 1/count (the mean) or 1/sqrt(count)."""
+    return 1.0 / math.sqrt(count) if sqrt_pool else 1.0 / count
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _hidden(wi, features, start, end, hidden, scale):  # pragma: no cover - jitted
     hidden[:] = 0.0
     for f in range(start, end):
         row = wi[features[f]]
         for d in range(len(hidden)):
             hidden[d] += row[d]
-    scale = 1.0 / (end - start)
     for d in range(len(hidden)):
         hidden[d] *= scale
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _backprop(wi, features, start, end, grad):  # pragma: no cover - jitted
-    scale = 1.0 / (end - start)
+def _backprop(wi, features, start, end, grad, scale):  # pragma: no cover - jitted
     for d in range(len(grad)):
         grad[d] *= scale
     for f in range(start, end):
@@ -167,14 +172,16 @@ def _total_weight(order, weights):  # pragma: no cover - jitted
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done, part):  # pragma: no cover
-    """Every loss's first steps for example `e`: its features' range, its learning rate, the averaged
-    hidden layer, and a zeroed gradient."""
+def _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done, part,
+                   sqrt_pool):  # pragma: no cover - jitted
+    """Every loss's first steps for example `e`: its features' range, its learning rate, the pooled
+    hidden layer with its scale, and a zeroed gradient."""
     start, end = feat_offsets[e], feat_offsets[e + 1]
     lr = _learning_rate(lr0, progress0, span, done, part)
-    _hidden(wi, features, start, end, hidden)
+    scale = _pool_scale(end - start, sqrt_pool)
+    _hidden(wi, features, start, end, hidden, scale)
     grad[:] = 0.0
-    return start, end, lr
+    return start, end, lr, scale
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
@@ -191,7 +198,7 @@ def _label_scores(wo, hidden, scores):  # pragma: no cover - jitted
 
 @njit(nogil=True, cache=True)
 def train_softmax(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
-                  lr0, progress0, span, rng, hidden, grad, scores):  # pragma: no cover - jitted
+                  lr0, progress0, span, rng, hidden, grad, sqrt_pool, scores):  # pragma: no cover - jitted
     """SGD over examples `order` with the full softmax; returns the summed loss.
 
     `weights` are the examples' token counts, for the learning-rate schedule: progress goes from
@@ -200,8 +207,8 @@ def train_softmax(order, features, feat_offsets, labels, label_offsets, weights,
     part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
-                                        part)
+        start, end, lr, scale = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span,
+                                               done, part, sqrt_pool)
         done += weights[e]
         target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
         lr = lr * class_weight[target]
@@ -220,13 +227,13 @@ def train_softmax(order, features, feat_offsets, labels, label_offsets, weights,
                 grad[d] += alpha * row[d]
                 row[d] += alpha * hidden[d]
         loss += -math.log(scores[target] + EPSILON)
-        _backprop(wi, features, start, end, grad)
+        _backprop(wi, features, start, end, grad, scale)
     return loss
 
 
 @njit(nogil=True, cache=True)
 def train_ns(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
-             lr0, progress0, span, rng, hidden, grad, negative, noise_prob, noise_alias):  # pragma: no cover
+             lr0, progress0, span, rng, hidden, grad, sqrt_pool, negative, noise_prob, noise_alias):  # pragma: no cover
     """SGD with negative sampling: the target label's unit, then `negative` other labels drawn from
     label counts^0.5 (alias table), as fastText's NegativeSamplingLoss; returns the summed loss."""
     n_labels = len(noise_prob)
@@ -234,8 +241,8 @@ def train_ns(order, features, feat_offsets, labels, label_offsets, weights, wi, 
     part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
-                                        part)
+        start, end, lr, scale = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span,
+                                               done, part, sqrt_pool)
         done += weights[e]
         target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
         lr = lr * class_weight[target]
@@ -248,41 +255,41 @@ def train_ns(order, features, feat_offsets, labels, label_offsets, weights, wi, 
                 if noise != target:
                     break
             loss += _binary_logistic(wo, noise, hidden, grad, False, lr)
-        _backprop(wi, features, start, end, grad)
+        _backprop(wi, features, start, end, grad, scale)
     return loss
 
 
 @njit(nogil=True, cache=True)
 def train_hs(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
-             lr0, progress0, span, rng, hidden, grad, codes, points, paths):  # pragma: no cover - jitted
+             lr0, progress0, span, rng, hidden, grad, sqrt_pool, codes, points, paths):  # pragma: no cover - jitted
     """SGD with hierarchical softmax over a Huffman tree of the labels (bit b of a path is the unit's
     negative class); returns the summed loss."""
     loss = 0.0
     part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
-                                        part)
+        start, end, lr, scale = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span,
+                                               done, part, sqrt_pool)
         done += weights[e]
         target = _pick_target(labels, label_offsets[e], label_offsets[e + 1], rng)
         lr = lr * class_weight[target]
         for b in range(paths[target], paths[target + 1]):
             loss += _binary_logistic(wo, points[b], hidden, grad, codes[b] == 0, lr)
-        _backprop(wi, features, start, end, grad)
+        _backprop(wi, features, start, end, grad, scale)
     return loss
 
 
 @njit(nogil=True, cache=True)
 def train_ova(order, features, feat_offsets, labels, label_offsets, weights, wi, wo, class_weight,
-              lr0, progress0, span, rng, hidden, grad):  # pragma: no cover - jitted
+              lr0, progress0, span, rng, hidden, grad, sqrt_pool):  # pragma: no cover - jitted
     """SGD with one independent sigmoid per label (one-vs-all: every label of a line is a positive, every
     other a negative), for multi-label data; returns the summed loss."""
     loss = 0.0
     part = _total_weight(order, weights)
     done = 0.0
     for e in order:
-        start, end, lr = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span, done,
-                                        part)
+        start, end, lr, scale = _start_example(e, features, feat_offsets, wi, hidden, grad, lr0, progress0, span,
+                                               done, part, sqrt_pool)
         done += weights[e]
         for i in range(len(wo)):
             positive = False
@@ -290,15 +297,15 @@ def train_ova(order, features, feat_offsets, labels, label_offsets, weights, wi,
                 if labels[l] == i:
                     positive = True
             loss += _binary_logistic(wo, i, hidden, grad, positive, lr * class_weight[i])
-        _backprop(wi, features, start, end, grad)
+        _backprop(wi, features, start, end, grad, scale)
     return loss
 
 
 @njit(nogil=True, cache=True)
-def mean_rows(table, row_of_feature, features, offsets, out):  # pragma: no cover - jitted
+def pooled_rows(table, row_of_feature, features, offsets, sqrt_pool, out):  # pragma: no cover - jitted
     """out[e] = the float64 sum of the table rows of features[offsets[e]:offsets[e+1]] (row_of_feature: a
-    feature's row, -1 for a zero row), divided by their count and rounded to float32, as a line's hidden
-    vector is at prediction."""
+    feature's row, -1 for a zero row), divided by their count (or its square root) and rounded to float32,
+    as a line's hidden vector is at prediction."""
     dim = table.shape[1]
     acc = np.zeros(dim, dtype=np.float64)
     for e in range(len(offsets) - 1):
@@ -310,8 +317,9 @@ def mean_rows(table, row_of_feature, features, offsets, out):  # pragma: no cove
                 for j in range(dim):
                     acc[j] += table[r, j]
         n = max(end - start, 1)
+        divisor = math.sqrt(n) if sqrt_pool else n
         for j in range(dim):
-            out[e, j] = np.float32(acc[j] / n)
+            out[e, j] = np.float32(acc[j] / divisor)
 
 
 @njit(nogil=True, cache=True)

@@ -8,11 +8,11 @@ from typing import Sequence
 import numpy as np
 
 from seqkit_classify import modelfile
-from seqkit_classify.data import EOS
+from seqkit_classify.data import EOS, pool_divisors
 
 
 class BagOfNgramsClassifier:
-    """Mean of the input rows of a line's features -> the loss's output probabilities."""
+    """Mean (or sum / sqrt(count)) of the input rows of a line's features -> the loss's output probabilities."""
 
     def __init__(self, path: str):
         meta, self.dictionary, self.settings, arrays = modelfile.load(path)
@@ -82,7 +82,7 @@ class BagOfNgramsClassifier:
 
     def sentence_vector(self, tokens: Sequence[str]) -> np.ndarray:
         rows, count = self.features(tokens)
-        vector = self.input[rows].sum(axis=0, dtype=np.float64) / max(count, 1)
+        vector = self.input[rows].sum(axis=0, dtype=np.float64) / pool_divisors(count, self.settings.pooling)
         return vector.astype(np.float32)
 
     def probabilities(self, tokens: Sequence[str]) -> np.ndarray:
@@ -142,7 +142,8 @@ class BagOfNgramsClassifier:
 
         counts = np.diff(examples.feat_offsets)
         hidden32 = np.empty((len(counts), self.input.shape[1]), dtype=np.float32)
-        kernels.mean_rows(self.input, self.row_of_feature(), examples.features, examples.feat_offsets, hidden32)
+        kernels.pooled_rows(self.input, self.row_of_feature(), examples.features, examples.feat_offsets,
+                            self.settings.pooling == "sqrt", hidden32)
         return self.probabilities_of_hidden(hidden32)
 
     def probabilities_of_hidden(self, hidden32: np.ndarray) -> np.ndarray:

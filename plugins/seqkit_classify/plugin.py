@@ -120,8 +120,8 @@ class BagOfNgramsTrainer:
     """fastText's supervised model: `seqkit classify --model bow` (the default)."""
 
     name = "bow"
-    help = ("fastText's bag of words and n-grams; --lr 0.1 (0.5 on small data), --epochs 5 (up to 25 on small "
-            "data); --valid scores P@1")
+    help = ("fastText's bag of words and n-grams; --lr 0.1 (0.5 on small data; a tenth with --pooling sqrt), "
+            "--epochs 5 (up to 25 on small data); --valid scores P@1")
     params = [
         click.Option(["--loss"], type=click.Choice(["softmax", "ns", "hs", "ova"]), default="softmax",
                      show_default=True,
@@ -136,6 +136,10 @@ class BagOfNgramsTrainer:
                      help="Shortest character n-gram (0 = none)."),
         click.Option(["--maxn"], type=click.IntRange(min=0), default=0, show_default=True,
                      help="Longest character n-gram (0 = none)."),
+        click.Option(["--pooling"], type=click.Choice(["mean", "sqrt"]), default="mean", show_default=True,
+                     help="The hidden layer: the mean of the feature rows (fastText's), or their sum / sqrt(count), "
+                          "which lets longer lines speak louder (sometimes better on phrases; not in fastText's "
+                          ".bin)."),
         click.Option(["--min-count-label"], type=click.IntRange(min=1), default=1, show_default=True,
                      help="Drop rarer labels."),
         click.Option(["--negative"], type=click.IntRange(min=1), default=5, show_default=True,
@@ -144,7 +148,7 @@ class BagOfNgramsTrainer:
                      help="Scale each label's updates: 'balanced' (n / (labels x count)) or a file of `label weight` "
                           "lines."),
         click.Option(["--autotune-validation"], metavar="FILE", default=None,
-                     help="Search lr, dim, word n-grams, buckets, loss and character n-grams (epochs by successive "
+                     help="Search lr, dim, word n-grams, buckets, loss, character n-grams and pooling (epochs by successive "
                           "halving: many short runs, the best third run again with 3x the epochs) for the best "
                           "--autotune-metric on these labelled lines, then (--autotune-refit) cross-validate the best "
                           "configurations and train the winner on training and validation lines. Options "

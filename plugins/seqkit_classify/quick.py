@@ -3,8 +3,8 @@ loads Numba (whose import and first kernel call cost about 0.45 s, more than pre
 
 The features are the training kernel's (`kernels.line_features`), in its order: each word's id if the
 model knows it, `</s>` (id 0), then the hashed word n-grams of each start word, shorter first; a line's
-hidden vector is the float64 sum of its rows in that order over its feature count, rounded to float32, as
-`kernels.mean_rows` computes it. Models with character n-grams always take the compiled path.
+hidden vector is the float64 sum of its rows in that order over its feature count (or its square root),
+rounded to float32, as `kernels.pooled_rows` computes it. Models with character n-grams always take the compiled path.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 from seqkit.classifier import line_tokens
 from seqkit.subword import fnv1a
+from seqkit_classify.data import pool_divisors
 
 QUICK_BYTES = 1 << 20  # text predicted this way at most, per model: past it, Numba's start-up pays off
 NGRAM_MULTIPLIER = 116049371  # seqkit.hashing's constant
@@ -98,10 +99,10 @@ def _word_ngrams(hashes: np.ndarray, line_of: np.ndarray, model) -> tuple[np.nda
 
 
 def hidden(model, feats: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """[lines, dim] float32 mean of each line's input rows (a row training never saw counts as zero)."""
+    """[lines, dim] float32 pooled input rows of each line (a row training never saw counts as zero)."""
     rows = model.row_of_feature()[feats]
     seen = rows >= 0
     line = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     sums = np.zeros((len(offsets) - 1, model.input.shape[1]), dtype=np.float64)
     np.add.at(sums, line[seen], model.input[rows[seen]].astype(np.float64))  # in feature order, as the kernel
-    return (sums / np.maximum(np.diff(offsets), 1)[:, None]).astype(np.float32)
+    return (sums / pool_divisors(np.diff(offsets), model.settings.pooling)[:, None]).astype(np.float32)

@@ -123,8 +123,7 @@ class Refit:
         self._features: dict[tuple, Examples] = {}
 
     def settings(self, p: Params) -> Settings:
-        return Settings(label_prefix=self.prefix, word_ngrams=p.word_ngrams, minn=p.minn, maxn=p.maxn,
-                        buckets=p.buckets if (p.word_ngrams > 1 or p.maxn > 0) else 0)
+        return p.settings(self.prefix)
 
     def examples(self, p: Params) -> Examples:
         settings = self.settings(p)
@@ -135,7 +134,7 @@ class Refit:
 
     def config(self, p: Params, epochs: int) -> Config:
         return Config(loss=p.loss, dim=p.dim, lr=p.lr, epochs=epochs, negative=self.base.negative,
-                      threads=self.base.threads, seed=self.base.seed)
+                      threads=self.base.threads, seed=self.base.seed, pooling=p.pooling)
 
     def fit(self, p: Params, epochs: int, keep: np.ndarray | None = None) -> Weights:
         """Weights trained on the examples `keep` selects (all when None)."""
@@ -162,7 +161,7 @@ class Refit:
             weights = self.fit(p, finalist.epochs, fold != k)
             held_out = take_examples(examples, fold == k)
             validation = Validation(held_out, weights.bucket_ids, len(self.dictionary.words))
-            top = top_k(validation.scores(weights.input, weights.output, tree), self.metric.k)
+            top = top_k(validation.scores(weights.input, weights.output, tree, p.pooling), self.metric.k)
             finalist.folds.append(measure(self.metric, top, validation.labels, validation.label_offsets,
                                           len(self.dictionary.labels)))
         finalist.seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import click
 import numpy as np
 
-from seqkit_classify.data import Examples
+from seqkit_classify.data import Examples, pool_divisors
 
 
 class Validation:
@@ -36,12 +36,12 @@ class Validation:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def scores(self, input_rows: np.ndarray, output_rows: np.ndarray, tree=None) -> np.ndarray:
+    def scores(self, input_rows: np.ndarray, output_rows: np.ndarray, tree=None, pooling: str = "mean") -> np.ndarray:
         """[lines, labels] scores ordered as the model's probabilities are (logits; log-probabilities for hs)."""
         table = np.vstack([input_rows, np.zeros((1, input_rows.shape[1]), np.float32)])
         rows = np.where(self.rows >= 0, self.rows, len(table) - 1)
         sums = np.add.reduceat(table[rows].astype(np.float64), self.offsets[:-1], axis=0)
-        hidden = sums / np.diff(self.offsets)[:, None]
+        hidden = sums / pool_divisors(np.diff(self.offsets), pooling)[:, None]
         scores = hidden @ output_rows.T.astype(np.float64)
         if tree is not None:  # a label's log-probability is the sum over its path
             right = -np.logaddexp(0.0, -scores)

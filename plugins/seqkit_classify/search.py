@@ -18,10 +18,13 @@ from typing import Callable
 
 import numpy as np
 
+from seqkit_classify.data import POOLING_LR, POOLINGS, Settings
+
 ETA = 3           # a run is promoted when in the best third of its rung; the next rung has 3x the epochs
 FIRST_EPOCHS = 2  # one epoch ranks configurations mostly by how large their step is
 # Learning rates above 1 only win short runs (they rank well at the first rung, then generalise worse)
-# and below 0.05 need more epochs than any rung has; dimensions under 32 save little time.
+# and below 0.05 need more epochs than any rung has; dimensions under 32 save little time. Rates are
+# drawn as the mean pooling's and scaled by the configuration's POOLING_LR.
 LR_RANGE = (0.05, 1.0)
 LR_AROUND = (0.25, 2.0)  # random rates lie within these factors of the default's (which is known good)
 DIMS = (32, 64, 100, 200)
@@ -43,11 +46,17 @@ class Params:
     loss: str
     minn: int = 0
     maxn: int = 0
+    pooling: str = "mean"
+
+    def settings(self, label_prefix: str) -> Settings:
+        """The model's settings (no buckets without n-grams to hash)."""
+        return Settings(label_prefix=label_prefix, word_ngrams=self.word_ngrams, minn=self.minn, maxn=self.maxn,
+                        buckets=self.buckets if (self.word_ngrams > 1 or self.maxn > 0) else 0, pooling=self.pooling)
 
     def describe(self) -> str:
         chars = f"char n-grams {self.minn}-{self.maxn}" if self.maxn else "no char n-grams"
         return (f"lr {self.lr:.3g}, dim {self.dim}, word n-grams {self.word_ngrams}, buckets {self.buckets:,}, "
-                f"loss {self.loss}, {chars}")
+                f"loss {self.loss}, {chars}, {self.pooling} pooling")
 
 
 @dataclass
@@ -96,7 +105,8 @@ class Sampler:
     def __init__(self, start: Params, losses: tuple[str, ...], seed: int):
         self.start, self.losses = start, losses
         self.rng = np.random.default_rng([seed, 0x70E])
-        low, high = max(LR_RANGE[0], start.lr * LR_AROUND[0]), min(LR_RANGE[1], start.lr * LR_AROUND[1])
+        base = start.lr / POOLING_LR[start.pooling]
+        low, high = max(LR_RANGE[0], base * LR_AROUND[0]), min(LR_RANGE[1], base * LR_AROUND[1])
         self.lr_range = (low, high) if low < high else LR_RANGE  # a start outside the range: all of it
         self.seen: set[Params] = set()
 
@@ -113,17 +123,24 @@ class Sampler:
     def _random(self) -> Params:
         minn, maxn = SUBWORDS[self.rng.integers(len(SUBWORDS))]
         lr = math.exp(self.rng.uniform(math.log(self.lr_range[0]), math.log(self.lr_range[1])))
-        return Params(lr=round(lr, 4), dim=int(self.rng.choice(DIMS)), word_ngrams=int(self.rng.choice(WORD_NGRAMS)),
-                      buckets=int(self.rng.choice(BUCKETS)), loss=str(self.rng.choice(self.losses)),
-                      minn=minn, maxn=maxn)
+        pooling = str(self.rng.choice(POOLINGS))
+        return Params(lr=self._rate(lr, pooling), dim=int(self.rng.choice(DIMS)),
+                      word_ngrams=int(self.rng.choice(WORD_NGRAMS)), buckets=int(self.rng.choice(BUCKETS)),
+                      loss=str(self.rng.choice(self.losses)), minn=minn, maxn=maxn, pooling=pooling)
+
+    def _rate(self, mean_lr: float, pooling: str) -> float:
+        """The learning rate for `pooling` equivalent to `mean_lr` under mean pooling, kept in the range."""
+        return round(min(max(mean_lr, self.lr_range[0]), self.lr_range[1]) * POOLING_LR[pooling], 5)
 
     def _near(self, best: Params) -> Params:
         changes = {}
-        for name in self.rng.choice(["lr", "lr", "dim", "word_ngrams", "buckets", "loss", "chars"],
+        mean_lr, pooling = best.lr / POOLING_LR[best.pooling], best.pooling
+        for name in self.rng.choice(["lr", "lr", "dim", "word_ngrams", "buckets", "loss", "chars", "pooling"],
                                     size=int(self.rng.integers(1, 3)), replace=False):
             if name == "lr":
-                lr = best.lr * math.exp(self.rng.normal(0.0, 0.6))
-                changes["lr"] = round(min(max(lr, self.lr_range[0]), self.lr_range[1]), 4)
+                mean_lr *= math.exp(self.rng.normal(0.0, 0.6))
+            elif name == "pooling":
+                pooling = next(p for p in POOLINGS if p != best.pooling)
             elif name == "dim":
                 changes["dim"] = _neighbour(DIMS, best.dim, self.rng)
             elif name == "word_ngrams":
@@ -134,6 +151,8 @@ class Sampler:
                 changes["loss"] = str(self.rng.choice(self.losses))
             else:
                 changes["minn"], changes["maxn"] = SUBWORDS[self.rng.integers(len(SUBWORDS))]
+        if pooling != best.pooling or mean_lr != best.lr / POOLING_LR[best.pooling]:
+            changes["pooling"], changes["lr"] = pooling, self._rate(mean_lr, pooling)
         return replace(best, **changes)
 
 

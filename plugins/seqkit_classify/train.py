@@ -36,6 +36,7 @@ class Config:
     threads: int = 1
     seed: int = 0
     shuffle: bool = True
+    pooling: str = "mean"  # the model's Settings.pooling
 
 
 @dataclass
@@ -111,6 +112,7 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
           on_epoch: Callable[[int, float], bool] | None = None, reporter=None) -> Result:
     """Run `config.epochs` epochs; `on_epoch(epoch, mean loss)` may return False to stop early."""
     step = loss_step(config, dictionary)
+    sqrt_pool = config.pooling == "sqrt"
     n = len(examples)
     if class_weight is None:
         class_weight = np.ones(len(dictionary.labels), dtype=np.float64)
@@ -133,7 +135,7 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
                 if examples.store is None:
                     return step(part, examples.features, examples.feat_offsets, examples.labels,
                                 examples.label_offsets, examples.tokens, weights.input, weights.output,
-                                class_weight, config.lr, progress, span, rng, hidden, grad)
+                                class_weight, config.lr, progress, span, rng, hidden, grad, sqrt_pool)
                 # stored features: the part in runs, each run's pages released after it (see
                 # seqkit_classify.store); each run covers its share of the learning-rate schedule
                 runs = example_runs(part, examples.feat_offsets, examples.features.itemsize)
@@ -144,7 +146,7 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
                     loss += step(part[a:b], examples.features, examples.feat_offsets, examples.labels,
                                  examples.label_offsets, examples.tokens, weights.input, weights.output,
                                  class_weight, config.lr, progress + span * done / total, span * size / total,
-                                 rng, hidden, grad)
+                                 rng, hidden, grad, sqrt_pool)
                     done += size
                     examples.release()
                 return loss

@@ -50,9 +50,10 @@ def sigmoid(x: float) -> float:
 
 
 def loss_value(wi: np.ndarray, wo: np.ndarray, features: list[int], loss: str, target: int,
-               positives: set[int] = frozenset(), negatives: list[int] = (), codes=None, points=None) -> float:
-    """The example's loss as fastText defines it, for finite differences."""
-    hidden = wi[features].mean(axis=0)
+               positives: set[int] = frozenset(), negatives: list[int] = (), codes=None, points=None,
+               pooling: str = "mean") -> float:
+    """The example's loss as fastText defines it (or with the rows' sum / sqrt(count)), for finite differences."""
+    hidden = wi[features].sum(axis=0) / (np.sqrt(len(features)) if pooling == "sqrt" else len(features))
     scores = wo @ hidden
     if loss == "softmax":
         top = scores.max()
