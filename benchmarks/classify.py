@@ -292,7 +292,7 @@ def autotune_row(name: str, train: Path, test: Path, work: Path, seconds: int | 
                                        capture_output=True, text=True, check=True).stdout)
     c = report["chosen"]
     ours = (f"lr {c['lr']:g} dim {c['dim']} ep {c['best_epoch']}/{c['epochs']} ng {c['word_ngrams']} {c['loss']}"
-            + (f" {c['minn']}-{c['maxn']}" if c["maxn"] else ""))
+            + (f" {c['minn']}-{c['maxn']}" if c["maxn"] else "") + (" sqrt" if c["pooling"] == "sqrt" else ""))
     epochs = sum(t["epochs_run"] for t in report["trials"])
     ft = fasttext_autotune(fit, valid, test, seconds, threads)
     theirs = "; ".join(ft["failures"])

@@ -77,17 +77,17 @@ def test_rungs_and_sampler():
     assert draws[0] == START and draws == [second.draw(START) for _ in range(12)]
     assert len(set(draws)) == 12 and {d.loss for d in draws} == {"softmax", "hs"}
     assert {d.pooling for d in draws} == {"mean", "sqrt"}
-    # within 1/4 to 2x the default's rate, a tenth of it for sqrt pooling
-    assert all(0.125 <= d.lr / POOLING_LR[d.pooling] <= 1.0 for d in draws[1:])
+    # within 1/8 to 2x the default's rate, a tenth of it for sqrt pooling
+    assert all(0.0625 <= d.lr / POOLING_LR[d.pooling] <= 1.0 for d in draws[1:])
     bad = Sampler(Params(lr=0.001, dim=2, word_ngrams=1, buckets=10, loss="softmax"), ("softmax",), 7)
     assert bad.draw(None).lr == 0.001  # the default run
     assert all(0.05 <= (p := bad.draw(None)).lr / POOLING_LR[p.pooling] <= 1.0 for _ in range(20))  # the whole range
     sqrt_start = Sampler(replace(START, pooling="sqrt", lr=START.lr * POOLING_LR["sqrt"]), ("softmax",), 7)
     sqrt_start.draw(None)
-    assert all(0.125 <= (p := sqrt_start.draw(None)).lr / POOLING_LR[p.pooling] <= 1.0 for _ in range(20))
+    assert all(0.0625 <= (p := sqrt_start.draw(None)).lr / POOLING_LR[p.pooling] <= 1.0 for _ in range(20))
     near = [sqrt_start._near(START) for _ in range(200)]
     switched = [p for p in near if p.pooling == "sqrt"]
-    assert switched and all(0.125 <= p.lr / POOLING_LR["sqrt"] <= 1.0 for p in switched)
+    assert switched and all(0.0625 <= p.lr / POOLING_LR["sqrt"] <= 1.0 for p in switched)
 
 
 def test_halving_promotes_the_best_third_top_rung_first():

@@ -26,7 +26,7 @@ FIRST_EPOCHS = 2  # one epoch ranks configurations mostly by how large their ste
 # and below 0.05 need more epochs than any rung has; dimensions under 32 save little time. Rates are
 # drawn as the mean pooling's and scaled by the configuration's POOLING_LR.
 LR_RANGE = (0.05, 1.0)
-LR_AROUND = (0.25, 2.0)  # random rates lie within these factors of the default's (which is known good)
+LR_AROUND = (0.125, 2.0)  # random rates lie within these factors of the default's (which is known good)
 DIMS = (32, 64, 100, 200)
 WORD_NGRAMS = (1, 2, 3)
 BUCKETS = (200_000, 1_000_000, 2_000_000)
