@@ -328,6 +328,7 @@ def test_sqrt_pooling_is_what_training_validation_and_prediction_compute(cli_run
     result = cli_run("classify", train_file, "-o", model, "-t", "1", "--pooling", "sqrt", "--valid", train_file,
                      "--epochs", "30", "--dim", "8", "--word-ngrams", "2", "--buckets", "1000")
     assert result.exit_code == 0, result.stderr
+    assert "classify softmax, sqrt pooling: 6 examples" in result.stderr
     assert "at lr 0.05 " in result.stderr  # a tenth of the mean pooling's rate on small data
     from seqkit.classifier import load_classifier
 
@@ -445,6 +446,62 @@ def test_features_held_in_a_file_train_the_same_model(cli_run, tmp_path, monkeyp
     assert np.array_equal(a["bucket_ids"], b["bucket_ids"])
     np.testing.assert_allclose(a["input"], b["input"], rtol=0, atol=1e-6)  # the lr schedule cut at run ends
     np.testing.assert_allclose(a["output"], b["output"], rtol=0, atol=1e-6)
+
+
+class _OneAfterAnother:
+    """A ThreadPoolExecutor that runs each task to its end before the next (a deterministic schedule)."""
+
+    def __init__(self, max_workers):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map(self, fn, items):
+        return list(map(fn, items))
+
+
+@pytest.mark.parametrize("loss", ["softmax", "ova"])
+def test_private_output_rows_lose_no_update(monkeypatch, tmp_path, loss):
+    """With several threads, softmax and ova train private output rows merged every SYNC_EXAMPLES lines:
+    when the threads run one after another, that is the plain Hogwild run, update for update."""
+    from seqkit_classify import train
+
+    path = tmp_path / "train.txt"
+    path.write_text(TRAIN * 9, encoding="utf-8")  # 54 lines: 27 a thread
+    monkeypatch.setattr(train, "ThreadPoolExecutor", _OneAfterAnother)
+    monkeypatch.setattr(train, "SYNC_EXAMPLES", 5)  # many merges, the last block short
+    merges = []
+    real_merge = kernels.merge_private_rows
+    monkeypatch.setattr(kernels, "merge_private_rows", lambda *a: (merges.append(1), real_merge(*a)))
+    outputs = {}
+    for private in (True, False):
+        monkeypatch.setattr(train, "DENSE_OUTPUT_LOSSES", ("softmax", "ova") if private else ())
+        dictionary, examples = read_examples([str(path)], Settings(word_ngrams=2, buckets=101))
+        config = train.Config(loss=loss, dim=8, lr=0.5, epochs=2, threads=2, seed=1)
+        weights = train.init_weights(dictionary, train.compact(examples, len(dictionary.words)), config)
+        train.train(dictionary, examples, weights, config)
+        outputs[private] = (weights.input, weights.output)
+    assert len(merges) == 2 * 2 * 6  # 2 threads x 2 epochs x ceil(27 / 5) blocks
+    for a, b in zip(outputs[True], outputs[False]):
+        assert np.abs(b).max() > 0.01
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+def test_merge_private_rows_adds_every_threads_updates():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=(3, 4)).astype(np.float32)
+    start = shared.copy()
+    mine, theirs = start + 0.5, start - 0.25  # two threads' rows, both from `start`
+    my_base, their_base = start.copy(), start.copy()
+    kernels.merge_private_rows(shared, mine, my_base)
+    kernels.merge_private_rows(shared, theirs, their_base)
+    np.testing.assert_allclose(shared, start + 0.25, atol=1e-6)
+    assert np.array_equal(theirs, shared) and np.array_equal(their_base, shared)
+    np.testing.assert_allclose(mine, start + 0.5, atol=1e-6)  # taken back at its next merge
 
 
 def test_example_runs_cover_the_order_once():

@@ -79,7 +79,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     modelfile.save(output, dictionary, settings, loss, kept.input, kept.output, kept.bucket_ids, training)
     best = f"; best epoch {tracker.best_epoch + 1} (valid P@1 {tracker.best:.4f})" if tracker else ""
     reporter.summary(
-        f"classify {loss}: {len(examples):,} examples ({stats.describe()}), {len(dictionary.words):,} words, "
+        f"classify {loss}{', sqrt pooling' if pooling == 'sqrt' else ''}: {len(examples):,} examples ({stats.describe()}), {len(dictionary.words):,} words, "
         f"{len(dictionary.labels):,} labels, {len(bucket_ids):,} buckets; {len(result.losses)} epochs at lr "
         f"{config.lr:g} in {result.seconds:.1f} s ({result.tokens_per_second:,.0f} tokens/s, {threads} threads), "
         f"loss {result.losses[-1]:.4f}{best} -> {output} ({_size(output)})")

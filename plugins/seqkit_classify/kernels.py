@@ -323,6 +323,17 @@ def pooled_rows(table, row_of_feature, features, offsets, sqrt_pool, out):  # pr
 
 
 @njit(nogil=True, cache=True)
+def merge_private_rows(shared, private, base):  # pragma: no cover - jitted
+    """Add a thread's updates since its last merge (private - base) to the shared rows, then start its
+    private rows and base again from the shared ones (other threads' updates included)."""
+    for i in range(shared.shape[0]):
+        for d in range(shared.shape[1]):
+            shared[i, d] += private[i, d] - base[i, d]
+            private[i, d] = shared[i, d]
+            base[i, d] = shared[i, d]
+
+
+@njit(nogil=True, cache=True)
 def mark_buckets(features, n_words, used):  # pragma: no cover - jitted
     """used[b] = True for every bucket feature n_words + b."""
     for f in features:

@@ -3,6 +3,12 @@
 Each epoch the examples are shuffled (a permutation from the seed, so one thread is bit-for-bit
 reproducible) and cut into one contiguous share per thread; every thread runs the loss's kernel on its
 share, the GIL released, writing the shared weights without locks (Hogwild, as fastText).
+
+The input rows a line uses are few, but softmax and one-vs-all write every output row for every line, so
+threads sharing those rows fight over their cache lines: two threads trained slower than one (cooking's
+735 labels: 2.2x slower). With several threads each of them therefore trains a private copy of the output
+layer and adds what it learnt to the shared one every SYNC_EXAMPLES lines, taking the others' updates back
+(Hogwild's staleness, bounded; one thread trains the shared rows directly).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from seqkit_classify.store import example_runs
 
 NOISE_POWER = 0.5  # fastText draws negative labels from counts^0.5
 INIT_BLOCK = 1 << 20  # numbers drawn at a time when the weights are initialised
+DENSE_OUTPUT_LOSSES = ("softmax", "ova")  # every output row written for every line
+SYNC_EXAMPLES = 64  # lines a thread trains its private output rows on between merges
 
 
 @dataclass
@@ -117,6 +125,7 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
     if class_weight is None:
         class_weight = np.ones(len(dictionary.labels), dtype=np.float64)
     shares = config.threads if n >= 2 * config.threads else 1
+    private_output = shares > 1 and config.loss in DENSE_OUTPUT_LOSSES
     losses: list[float] = []
     started = time.perf_counter()
     trained = 0.0
@@ -132,22 +141,31 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
                 hidden = np.zeros(config.dim, dtype=np.float32)
                 grad = np.zeros(config.dim, dtype=np.float32)
                 progress, span = epoch / config.epochs, 1.0 / config.epochs
-                if examples.store is None:
+                if examples.store is None and not private_output:
                     return step(part, examples.features, examples.feat_offsets, examples.labels,
                                 examples.label_offsets, examples.tokens, weights.input, weights.output,
                                 class_weight, config.lr, progress, span, rng, hidden, grad, sqrt_pool)
-                # stored features: the part in runs, each run's pages released after it (see
-                # seqkit_classify.store); each run covers its share of the learning-rate schedule
-                runs = example_runs(part, examples.feat_offsets, examples.features.itemsize)
+                # the part in runs, each covering its share of the learning-rate schedule: stored features
+                # have each run's pages released after it (see seqkit_classify.store); a private output
+                # layer is merged after each block of SYNC_EXAMPLES lines
+                runs = (example_runs(part, examples.feat_offsets, examples.features.itemsize)
+                        if examples.store is not None else [(0, len(part))])
+                output = weights.output.copy() if private_output else weights.output
+                base = output.copy() if private_output else None
                 share = examples.tokens[part]
                 total, done, loss = float(share.sum()), 0.0, 0.0
+                block = SYNC_EXAMPLES if private_output else len(part)
                 for a, b in runs:
-                    size = float(share[a:b].sum())
-                    loss += step(part[a:b], examples.features, examples.feat_offsets, examples.labels,
-                                 examples.label_offsets, examples.tokens, weights.input, weights.output,
-                                 class_weight, config.lr, progress + span * done / total, span * size / total,
-                                 rng, hidden, grad, sqrt_pool)
-                    done += size
+                    for c in range(a, b, block):
+                        d = min(b, c + block)
+                        size = float(share[c:d].sum())
+                        loss += step(part[c:d], examples.features, examples.feat_offsets, examples.labels,
+                                     examples.label_offsets, examples.tokens, weights.input, output, class_weight,
+                                     config.lr, progress + span * done / total, span * size / total, rng, hidden,
+                                     grad, sqrt_pool)
+                        done += size
+                        if private_output:
+                            kernels.merge_private_rows(weights.output, output, base)
                     examples.release()
                 return loss
 
@@ -183,3 +201,6 @@ def load_kernels(config: Config) -> None:
                    np.zeros(3, np.int32))
     small = Config(loss=config.loss, dim=2, epochs=1, negative=1, threads=1)
     train(d, tiny, init_weights(d, np.zeros(0, np.int64), small), small)
+    if config.threads > 1 and config.loss in DENSE_OUTPUT_LOSSES:
+        rows = np.zeros((1, 1), np.float32)
+        kernels.merge_private_rows(rows, rows.copy(), rows.copy())
