@@ -293,6 +293,17 @@ def test_model_file_is_validated(cli_run, train_file, tmp_path):
     result = cli_run("test", "-m", bad, train_file)
     assert result.exit_code == 1 and "bad.npz" in result.stderr and "input" in result.stderr
     assert zipfile.is_zipfile(io.BytesIO(bad.read_bytes()))
+    for pooling, code in (("max", 1), (None, 0)):  # an unknown pooling; a file from before pooling existed
+        with np.load(model) as archive:
+            changed = json.loads(archive["meta"].tobytes())
+        if pooling is None:
+            del changed["settings"]["pooling"]
+        else:
+            changed["settings"]["pooling"] = pooling
+        np.savez(bad, **{**arrays, "meta": np.frombuffer(json.dumps(changed).encode(), dtype=np.uint8)})
+        result = cli_run("test", "-m", bad, train_file)
+        assert result.exit_code == code, result.stderr
+        assert ("pooling 'max' is not one of mean, sqrt" in result.stderr) == (code == 1)
 
 
 def test_quality_on_rt_polarity(cli_run, tmp_path):
@@ -344,6 +355,17 @@ def test_sqrt_pooling_is_what_training_validation_and_prediction_compute(cli_run
     kept = json.loads(np.load(model)["meta"].tobytes())["training"]["valid_precision"]
     tested = cli_run("test", "-m", model, train_file, "-k", "1", "--json", "-q")
     assert json.loads(tested.stdout)["P@1"] == pytest.approx(kept)
+    # the scores validation ranks by are the saved model's (a pooling's scale changes softmax probabilities)
+    from seqkit_classify.scoring import Validation
+
+    _, held_out = read_examples([str(train_file)], clf.settings, dictionary=clf.dictionary)
+    logits = Validation(held_out, clf.bucket_ids, clf.n_words).scores(clf.input, clf.output, None, "sqrt")
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    lines = [split_labels(line_tokens(line), "__label__")[0] for line in TRAIN.splitlines()]
+    np.testing.assert_allclose(probs, [clf.probabilities(words) for words in lines], rtol=1e-5, atol=1e-6)
+    mean = Validation(held_out, clf.bucket_ids, clf.n_words).scores(clf.input, clf.output, None, "mean")
+    assert np.abs(mean - logits).max() > 0.3 * np.abs(logits).max()  # the check has teeth
     assert cli_run("classify", train_file, "-o", model, "--pooling", "max").exit_code == 2
 
 

@@ -49,6 +49,37 @@ def _tune(cli_run, train, valid, model, *extra):
     return json.loads(result.stdout), result.stderr
 
 
+def test_every_run_trains_the_pooling_it_is_listed_with(cli_run, task, tmp_path, monkeypatch):
+    """The search and the refit train each configuration with its own pooling, the table and the JSON name
+    it, and the saved model's settings are the pooling its weights were trained with."""
+    from seqkit_classify import autotune, refit
+
+    trained, refits = [], []
+    for module in (autotune, refit):
+        real = module.train
+        monkeypatch.setattr(module, "train", lambda *a, real=real, **k: (trained.append(a[3]), real(*a, **k))[1])
+    real_fit = refit.Refit.fit
+    monkeypatch.setattr(refit.Refit, "fit", lambda self, p, *a, **k: (refits.append((p.pooling, len(trained))),
+                                                                      real_fit(self, p, *a, **k))[1])
+    train, valid = task
+    model = tmp_path / "m.npz"
+    result = cli_run("classify", train, "-o", model, "--autotune-validation", valid, "-t", "1", "--epochs", "6",
+                     "--autotune-trials", "16", "--seed", "2", "--pooling", "sqrt")
+    assert result.exit_code == 0, result.stderr
+    search = trained[:16]
+    table = [line.split() for line in result.stderr.splitlines() if line.strip()[:1].isdigit() and "rung" not in line]
+    assert "pooling" in result.stderr and len(table) >= 16
+    assert [row[10] for row in table[:16]] == [c.pooling for c in search]  # the table's pooling column
+    assert search[0].pooling == "sqrt" and search[0].lr == pytest.approx(0.05)  # the default: the user's pooling
+    assert {c.pooling for c in search} == {"mean", "sqrt"}
+    assert len(refits) > 3 and {p for p, _ in refits} == {"mean", "sqrt"}  # folds and the final fit
+    assert [trained[at].pooling for _, at in refits] == [p for p, _ in refits]
+    meta, *_ = modelfile.load(str(model))
+    assert meta["settings"]["pooling"] == trained[-1].pooling  # the final fit's
+    report, _ = _tune(cli_run, train, valid, tmp_path / "j.npz", "--autotune-trials", "6", "--seed", "2")
+    assert {t["pooling"] for t in report["trials"]} <= {"mean", "sqrt"} and "pooling" in report["chosen"]
+
+
 def test_metrics_equal_meters():
     rng = np.random.default_rng(0)
     labels = [f"__label__{i}" for i in range(5)]

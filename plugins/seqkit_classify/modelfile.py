@@ -14,7 +14,7 @@ import numpy as np
 
 from seqkit import modelfile
 from seqkit.errors import DataError
-from seqkit_classify.data import Dictionary, Settings
+from seqkit_classify.data import POOLINGS, Dictionary, Settings
 
 FORMAT = "seqkit-classify"
 VERSION = 1
@@ -56,6 +56,8 @@ def load(path: str) -> tuple[dict, Dictionary, Settings, dict[str, np.ndarray]]:
             raise DataError(f"bad metadata: {exc}", path) from None
         if loss not in LOSSES or len(labels) < 2 or len(label_counts) != len(labels) or len(word_counts) != len(words):
             raise DataError("bad metadata: loss, labels or counts do not fit together", path)
+        if settings.pooling not in POOLINGS:
+            raise DataError(f"bad metadata: pooling {settings.pooling!r} is not one of {', '.join(POOLINGS)}", path)
         n_output = len(labels) - 1 if loss == "hs" else len(labels)
         expected = {"input": ([len(words) + shapes.get("bucket_ids", [0])[0], dim], np.float32),
                     "output": ([n_output, dim], np.float32), "bucket_ids": (shapes.get("bucket_ids"), np.int64),

@@ -92,9 +92,9 @@ def classify(**options) -> None:
     """Train a classifier on TRAIN (fastText's format: `__label__a __label__b words ...` per line; `-` is
     stdin; .gz/.bz2/.xz read as such) and write MODEL.npz.
 
-    The default model (`--model bow`) is fastText's: the mean of the embeddings of the words, hashed word
-    n-grams (--word-ngrams) and character n-grams (--minn/--maxn) feeds a linear output layer; features are
-    hashed exactly as fastText hashes them, `</s>` included. `--model birnn` is a bidirectional recurrent
+    The default model (`--model bow`) is fastText's: the mean (or --pooling sqrt) of the embeddings of the
+    words, hashed word n-grams (--word-ngrams) and character n-grams (--minn/--maxn) feeds a linear output
+    layer; features are hashed exactly as fastText hashes them, `</s>` included. `--model birnn` is a bidirectional recurrent
     network. Use either model with `seqkit predict`, `seqkit test` and `seqkit sentence-vectors`.
     """
     ctx = click.get_current_context()

@@ -5,15 +5,16 @@ reproducible) and cut into one contiguous share per thread; every thread runs th
 share, the GIL released, writing the shared weights without locks (Hogwild, as fastText).
 
 The input rows a line uses are few, but softmax and one-vs-all write every output row for every line, so
-threads sharing those rows fight over their cache lines: two threads trained slower than one (cooking's
-735 labels: 2.2x slower). With several threads each of them therefore trains a private copy of the output
-layer and adds what it learnt to the shared one every SYNC_EXAMPLES lines, taking the others' updates back
-(Hogwild's staleness, bounded; one thread trains the shared rows directly).
+threads sharing those rows fight over their cache lines (two threads trained slower than one). With
+several threads each of them therefore trains a private copy of the output layer and, under a lock, adds
+what it learnt to the shared one every SYNC_EXAMPLES lines and takes the others' updates back: a thread's
+view of the output layer is at most that many of its lines old. One thread trains the shared rows directly.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,10 @@ from seqkit_classify.store import example_runs
 NOISE_POWER = 0.5  # fastText draws negative labels from counts^0.5
 INIT_BLOCK = 1 << 20  # numbers drawn at a time when the weights are initialised
 DENSE_OUTPUT_LOSSES = ("softmax", "ova")  # every output row written for every line
-SYNC_EXAMPLES = 64  # lines a thread trains its private output rows on between merges
+# Lines a thread trains its private output rows on between merges: a merge is three passes over the output
+# rows, a few per cent of 64 lines' training whatever the label count, and 64 lines of staleness left test
+# scores where one shared layer had them (cooking, SST-2, TREC with ova).
+SYNC_EXAMPLES = 64
 
 
 @dataclass
@@ -126,6 +130,7 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
         class_weight = np.ones(len(dictionary.labels), dtype=np.float64)
     shares = config.threads if n >= 2 * config.threads else 1
     private_output = shares > 1 and config.loss in DENSE_OUTPUT_LOSSES
+    merging = threading.Lock()
     losses: list[float] = []
     started = time.perf_counter()
     trained = 0.0
@@ -165,7 +170,8 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
                                      grad, sqrt_pool)
                         done += size
                         if private_output:
-                            kernels.merge_private_rows(weights.output, output, base)
+                            with merging:  # two merges at once could lose one's block of updates
+                                kernels.merge_private_rows(weights.output, output, base)
                     examples.release()
                 return loss
 

@@ -196,9 +196,9 @@ def test_command(model_path: str, text: str, k: int, threshold: float, per_label
 def sentence_vectors(model_path: str, text: str, errors: str, quiet: bool) -> None:
     """Print the model's vector of every line of FILE (stdin by default), as fastText prints it (5
     significant digits, each followed by a space). For a classifier, its sentence representation (for the
-    bag-of-n-grams model, the mean of the input rows of the line's features); for a word-vector model
-    (fastText .bin, seqkit subword .npz), fastText's: the mean of the line's word vectors, each scaled to
-    unit length (words whose vector is zero left out)."""
+    bag-of-n-grams model, the mean of the input rows of the line's features, or with --pooling sqrt their
+    sum / sqrt(count)); for a word-vector model (fastText .bin, seqkit subword .npz), fastText's: the mean of
+    the line's word vectors, each scaled to unit length (words whose vector is zero left out)."""
     from seqkit.classifier import line_tokens, load_classifier, split_labels
     from seqkit.errors import SeqkitError
 
