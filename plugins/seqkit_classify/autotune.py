@@ -158,8 +158,8 @@ class Search:
 def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotune_duration: float | None,
         autotune_trials: int | None, autotune_metric: str, as_json: bool, patience: int, label_prefix: str,
         loss: str, dim: int, lr: float | None, epochs: int | None, word_ngrams: int, buckets: int, minn: int,
-        maxn: int, pooling: str, min_count: int, min_count_label: int, negative: int, class_weight: str | None, strict: bool,
-        threads: int, seed: int, errors: str, quiet: bool, autotune_refit: bool = True) -> None:
+        maxn: int, pooling: str, min_count: int, min_count_label: int, negative: int, class_weight: str | None,
+        strict: bool, threads: int, seed: int, errors: str, quiet: bool, autotune_refit: bool = True) -> None:
     reporter = Reporter(quiet)
     check_output_path(output, (*train, autotune_validation, class_weight), model=True)  # now, not after the search
     paths = spooled(list(train), reporter) if strict else list(train)
@@ -292,7 +292,8 @@ def trial_table(trials: list[Trial], chosen: int, metric: str) -> str:
              str(t.rung + 1) if t.rung >= 0 else "default",
              f"{t.epochs_run}/{t.epochs}", f"{t.params.lr:.3g}", str(t.params.dim), str(t.params.word_ngrams),
              f"{t.params.buckets:,}", t.params.loss, f"{t.params.minn}-{t.params.maxn}" if t.params.maxn else "-",
-             t.params.pooling, "-" if math.isinf(t.metric) else f"{t.metric:.4f}", str(t.best_epoch), f"{t.seconds:.1f}", t.status]
+             t.params.pooling, "-" if math.isinf(t.metric) else f"{t.metric:.4f}", str(t.best_epoch),
+             f"{t.seconds:.1f}", t.status]
             for t in trials]
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head] + rows)

@@ -13,7 +13,7 @@ from seqkit.progress import Reporter
 from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path, text_lines
 from seqkit_classify import modelfile
-from seqkit_classify.data import POOLING_LR, Examples, Settings, check_unlabelled, read_examples, spooled
+from seqkit_classify.data import POOLING_LR, Examples, check_unlabelled, model_settings, read_examples, spooled
 from seqkit_classify.scoring import Metric, Validation, measure, top_k
 from seqkit.startup import no_blas_probe
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
@@ -34,9 +34,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     reporter = Reporter(quiet)
     check_output_path(output, (*train, valid, class_weight, pretrained_vectors), model=True)  # now, not after training
     paths = spooled(list(train), reporter) if strict else list(train)
-    settings = Settings(label_prefix=label_prefix, word_ngrams=word_ngrams,
-                        buckets=buckets if (word_ngrams > 1 or maxn > 0) else 0, minn=minn, maxn=maxn,
-                        pooling=pooling)
+    settings = model_settings(label_prefix, word_ngrams, buckets, minn, maxn, pooling)
     stats = CorpusStats()
     with reporter.task("reading training data", total=None), no_blas_probe():  # the first kernel call
         dictionary, examples = read_examples(paths, settings, min_count=min_count, min_count_label=min_count_label,
@@ -79,7 +77,8 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
     modelfile.save(output, dictionary, settings, loss, kept.input, kept.output, kept.bucket_ids, training)
     best = f"; best epoch {tracker.best_epoch + 1} (valid P@1 {tracker.best:.4f})" if tracker else ""
     reporter.summary(
-        f"classify {loss}{', sqrt pooling' if pooling == 'sqrt' else ''}: {len(examples):,} examples ({stats.describe()}), {len(dictionary.words):,} words, "
+        f"classify {loss}{', sqrt pooling' if pooling == 'sqrt' else ''}: {len(examples):,} examples "
+        f"({stats.describe()}), {len(dictionary.words):,} words, "
         f"{len(dictionary.labels):,} labels, {len(bucket_ids):,} buckets; {len(result.losses)} epochs at lr "
         f"{config.lr:g} in {result.seconds:.1f} s ({result.tokens_per_second:,.0f} tokens/s, {threads} threads), "
         f"loss {result.losses[-1]:.4f}{best} -> {output} ({_size(output)})")

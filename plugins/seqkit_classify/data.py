@@ -41,6 +41,13 @@ class Settings:
     pooling: str = "mean"  # the hidden layer: the mean of the feature rows (fastText's), or sum / sqrt(count)
 
 
+def model_settings(label_prefix: str, word_ngrams: int, buckets: int, minn: int, maxn: int,
+                   pooling: str) -> Settings:
+    """The settings of a model trained with these options: no buckets without n-grams to hash."""
+    return Settings(label_prefix=label_prefix, word_ngrams=word_ngrams, minn=minn, maxn=maxn,
+                    buckets=buckets if (word_ngrams > 1 or maxn > 0) else 0, pooling=pooling)
+
+
 def pool_divisors(counts, pooling: str) -> np.ndarray:
     """What the sum of each line's feature rows is divided by (float64; a line without features: 1)."""
     counts = np.maximum(np.asarray(counts, dtype=np.float64), 1.0)

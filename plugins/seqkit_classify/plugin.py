@@ -94,8 +94,9 @@ def classify(**options) -> None:
 
     The default model (`--model bow`) is fastText's: the mean (or --pooling sqrt) of the embeddings of the
     words, hashed word n-grams (--word-ngrams) and character n-grams (--minn/--maxn) feeds a linear output
-    layer; features are hashed exactly as fastText hashes them, `</s>` included. `--model birnn` is a bidirectional recurrent
-    network. Use either model with `seqkit predict`, `seqkit test` and `seqkit sentence-vectors`.
+    layer; features are hashed exactly as fastText hashes them, `</s>` included. `--model birnn` is a
+    bidirectional recurrent network. Use either model with `seqkit predict`, `seqkit test` and
+    `seqkit sentence-vectors`.
     """
     ctx = click.get_current_context()
     trainers = _trainers()
@@ -148,10 +149,10 @@ class BagOfNgramsTrainer:
                      help="Scale each label's updates: 'balanced' (n / (labels x count)) or a file of `label weight` "
                           "lines."),
         click.Option(["--autotune-validation"], metavar="FILE", default=None,
-                     help="Search lr, dim, word n-grams, buckets, loss, character n-grams and pooling (epochs by successive "
-                          "halving: many short runs, the best third run again with 3x the epochs) for the best "
-                          "--autotune-metric on these labelled lines, then (--autotune-refit) cross-validate the best "
-                          "configurations and train the winner on training and validation lines. Options "
+                     help="Search lr, dim, word n-grams, buckets, loss, character n-grams and pooling (epochs by "
+                          "successive halving: many short runs, the best third run again with 3x the epochs) for "
+                          "the best --autotune-metric on these labelled lines, then (--autotune-refit) cross-validate "
+                          "the best configurations and train the winner on training and validation lines. Options "
                           "given (--lr, --dim, ...) are the first configuration; --epochs is the longest run; "
                           "--json prints the search on stdout."),
         click.Option(["--autotune-duration"], type=click.FloatRange(min=0, min_open=True), default=None,

@@ -4,7 +4,8 @@ loads Numba (whose import and first kernel call cost about 0.45 s, more than pre
 The features are the training kernel's (`kernels.line_features`), in its order: each word's id if the
 model knows it, `</s>` (id 0), then the hashed word n-grams of each start word, shorter first; a line's
 hidden vector is the float64 sum of its rows in that order over its feature count (or its square root),
-rounded to float32, as `kernels.pooled_rows` computes it. Models with character n-grams always take the compiled path.
+rounded to float32, as `kernels.pooled_rows` computes it. Models with character n-grams always take the
+compiled path.
 """
 
 from __future__ import annotations

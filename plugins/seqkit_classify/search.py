@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from seqkit_classify.data import POOLING_LR, POOLINGS, Settings
+from seqkit_classify.data import POOLING_LR, POOLINGS, Settings, model_settings
 
 ETA = 3           # a run is promoted when in the best third of its rung; the next rung has 3x the epochs
 FIRST_EPOCHS = 2  # one epoch ranks configurations mostly by how large their step is
@@ -49,9 +49,7 @@ class Params:
     pooling: str = "mean"
 
     def settings(self, label_prefix: str) -> Settings:
-        """The model's settings (no buckets without n-grams to hash)."""
-        return Settings(label_prefix=label_prefix, word_ngrams=self.word_ngrams, minn=self.minn, maxn=self.maxn,
-                        buckets=self.buckets if (self.word_ngrams > 1 or self.maxn > 0) else 0, pooling=self.pooling)
+        return model_settings(label_prefix, self.word_ngrams, self.buckets, self.minn, self.maxn, self.pooling)
 
     def describe(self) -> str:
         chars = f"char n-grams {self.minn}-{self.maxn}" if self.maxn else "no char n-grams"
