@@ -318,6 +318,11 @@ def origin(model: Any) -> str:
     return _origin.get(id(model), ("the model", False))[0]
 
 
+def model_error(model: Any, message: str) -> SeqkitError:
+    """An error in what `model` returned, naming the format (and plugin) that loaded it."""
+    return SeqkitError(f"{origin(model)}: {message}")
+
+
 def third_party(model: Any) -> bool:
     """Whether `model` was loaded by a format outside seqkit's own distribution (or not by `load_model`):
     its answers are then checked before they are used."""

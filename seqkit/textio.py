@@ -38,6 +38,13 @@ def compression_of(path: str) -> str | None:
     return None
 
 
+def base_name(path: str) -> str:
+    """The file name of `path` without its compression suffix ('vecs.txt.gz' -> 'vecs.txt')."""
+    name = os.path.basename(path)
+    suffix = compression_of(name)
+    return name[: -len(suffix)] if suffix else name
+
+
 def sniff_compression(head: bytes) -> str | None:
     """Compression recognised from a file's first bytes, whatever its name says."""
     for magic, suffix in _MAGIC.items():

@@ -14,7 +14,7 @@ import numpy as np
 
 from seqkit import vector_store
 from seqkit.errors import DataError
-from seqkit.textio import atomic_output, compression_of, open_input, sniff_compression
+from seqkit.textio import atomic_output, base_name, compression_of, open_input, sniff_compression
 from seqkit.vector_store import Stored, WordTable
 from seqkit.vector_text import parse
 
@@ -256,16 +256,8 @@ def _unit_vector(v: np.ndarray) -> np.ndarray:
     return v / norm if norm > 0 else v
 
 
-def _base_name(path: str) -> str:
-    name = os.path.basename(path)
-    for suffix in (".gz", ".bz2", ".xz"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return name
-
-
 def _named_fast(path: str) -> bool:
-    return _base_name(path).endswith(vector_store.SUFFIX)
+    return base_name(path).endswith(vector_store.SUFFIX)
 
 
 def _refuse_model(head: bytes, path: str) -> None:
@@ -283,7 +275,7 @@ def _refuse_model(head: bytes, path: str) -> None:
 
 def sniff_format(path: str) -> str:
     """'fast' for a .skv suffix, 'binary' for .bin, else 'text' (used for outputs)."""
-    name = _base_name(path)
+    name = base_name(path)
     if name.endswith(vector_store.SUFFIX):
         return "fast"
     return "binary" if name.endswith(".bin") else "text"

@@ -162,33 +162,30 @@ class BagOfNgramsTrainer:
         click.Option(["--autotune-trials"], type=click.IntRange(min=1), default=None, metavar="N",
                      help="Budget as a number of training runs: reproducible with --threads 1 and --seed, whatever "
                           "the machine."),
-        click.Option(["--autotune-metric"], default=None,  # None: not given (an error without the search)
+        click.Option(["--autotune-metric"], default="f1", show_default=True,
                      metavar="f1|f1:LABEL|precision@K|recall@K",
-                     help="What the search maximises on the validation lines (f1: micro F1 of the top label).  "
-                          "[default: f1]"),
-        click.Option(["--autotune-refit/--no-autotune-refit"], default=None,
+                     help="What the search maximises on the validation lines (f1: micro F1 of the top label)."),
+        click.Option(["--autotune-refit/--no-autotune-refit"], default=True, show_default=True,
                      help="End the search by comparing the default and its 4 best configurations by 3-fold "
                           "cross-validation over the training and validation lines together, and train the winner "
                           "on all of them (a quarter of the time budget). Without it, the best search run is saved "
-                          "as it is.  [default: autotune-refit]"),
+                          "as it is."),
     ]
 
     def train(self, **options) -> None:
         minn, maxn = options["minn"], options["maxn"]
         if (minn == 0) != (maxn == 0) or minn > maxn:
             raise click.UsageError("--minn and --maxn go together, with 1 <= minn <= maxn (or both 0)")
-        tuning = ("autotune_duration", "autotune_trials", "as_json")
         if options["autotune_validation"] is not None:
             if options["valid"] is not None or options["pretrained_vectors"] is not None:
                 raise click.UsageError("--autotune-validation replaces --valid, and varies --dim (no --pretrained-vectors)")
             from seqkit_classify.autotune import run as tune
 
-            options["autotune_metric"] = options["autotune_metric"] or "f1"
-            options["autotune_refit"] = options["autotune_refit"] is not False
             tune(**{k: v for k, v in options.items() if k not in ("valid", "pretrained_vectors")})
             return
-        given = [k for k in tuning if options[k] not in (None, False)] + [
-            k for k in ("autotune_metric", "autotune_refit") if options[k] is not None]
+        ctx = click.get_current_context()
+        given = [name for name in ("autotune_duration", "autotune_trials", "as_json", "autotune_metric",
+                                   "autotune_refit") if ctx.get_parameter_source(name) in GIVEN]
         if given:
             refit = "autotune-refit" if options["autotune_refit"] else "no-autotune-refit"
             flag = {"as_json": "json", "autotune_refit": refit}.get(given[0], given[0].replace("_", "-"))

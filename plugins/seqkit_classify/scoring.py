@@ -36,7 +36,7 @@ class Validation:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def scores(self, input_rows: np.ndarray, output_rows: np.ndarray, tree=None, pooling: str = "mean") -> np.ndarray:
+    def scores(self, input_rows: np.ndarray, output_rows: np.ndarray, tree, pooling: str) -> np.ndarray:
         """[lines, labels] scores ordered as the model's probabilities are (logits; log-probabilities for hs)."""
         table = np.vstack([input_rows, np.zeros((1, input_rows.shape[1]), np.float32)])
         rows = np.where(self.rows >= 0, self.rows, len(table) - 1)

@@ -146,10 +146,15 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
                 hidden = np.zeros(config.dim, dtype=np.float32)
                 grad = np.zeros(config.dim, dtype=np.float32)
                 progress, span = epoch / config.epochs, 1.0 / config.epochs
+
+                def steps(order: np.ndarray, output: np.ndarray, start: float, length: float) -> float:
+                    """The kernel over `order`, the schedule going from `start` to `start + length`."""
+                    return step(order, examples.features, examples.feat_offsets, examples.labels,
+                                examples.label_offsets, examples.tokens, weights.input, output, class_weight,
+                                config.lr, start, length, rng, hidden, grad, sqrt_pool)
+
                 if examples.store is None and not private_output:
-                    return step(part, examples.features, examples.feat_offsets, examples.labels,
-                                examples.label_offsets, examples.tokens, weights.input, weights.output,
-                                class_weight, config.lr, progress, span, rng, hidden, grad, sqrt_pool)
+                    return steps(part, weights.output, progress, span)
                 # the part in runs, each covering its share of the learning-rate schedule: stored features
                 # have each run's pages released after it (see seqkit_classify.store); a private output
                 # layer is merged after each block of SYNC_EXAMPLES lines
@@ -164,10 +169,7 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
                     for c in range(a, b, block):
                         d = min(b, c + block)
                         size = float(share[c:d].sum())
-                        loss += step(part[c:d], examples.features, examples.feat_offsets, examples.labels,
-                                     examples.label_offsets, examples.tokens, weights.input, output, class_weight,
-                                     config.lr, progress + span * done / total, span * size / total, rng, hidden,
-                                     grad, sqrt_pool)
+                        loss += steps(part[c:d], output, progress + span * done / total, span * size / total)
                         done += size
                         if private_output:
                             with merging:  # two merges at once could lose one's block of updates

@@ -156,10 +156,9 @@ def convert_model(source: str, target: str, to: str | None, quiet: bool) -> None
         raise click.UsageError(f"--to {to} is a vector format; an n-gram model converts to arpa or binary")
     from seqkit_ngram.convert import convert
 
-    base = target
-    for suffix in (".gz", ".bz2", ".xz"):
-        base = base.removesuffix(suffix)
-    if to is None and base.endswith((".skv", ".npz", ".vec")):
+    from seqkit.textio import base_name
+
+    if to is None and base_name(target).endswith((".skv", ".npz", ".vec")):
         raise click.UsageError(f"{target}: a vector or model file name for an n-gram model; name it .arpa (ARPA "
                                "text) or .bin (binary), or give --to")
     binary = to == "binary" or (to is None and target.endswith(".bin"))
@@ -200,9 +199,7 @@ class ArpaFormat:
     def sniff(self, path: str) -> bool:
         """ARPA text: `\\data\\` first after comments. A damaged text file named *.arpa or *.lm is claimed too,
         so that the ARPA reader names what is wrong with it; a binary file of that name is not."""
-        import os
-
-        from seqkit.textio import open_input
+        from seqkit.textio import base_name, open_input
 
         try:
             with open_input(path, binary=True) as handle:
@@ -212,10 +209,7 @@ class ArpaFormat:
         lines = [line.strip() for line in head.split(b"\n") if line.strip() and not line.startswith(b"#")]
         if lines and lines[0] == b"\\data\\":
             return True
-        base = os.path.basename(path)
-        for suffix in (".gz", ".bz2", ".xz"):
-            base = base.removesuffix(suffix)
-        return base.endswith((".arpa", ".lm")) and b"\0" not in head and not head.startswith(b"PK\x03\x04")
+        return base_name(path).endswith((".arpa", ".lm")) and b"\0" not in head and not head.startswith(b"PK\x03\x04")
 
     def load(self, path: str):
         from seqkit_ngram.arpa import read_arpa

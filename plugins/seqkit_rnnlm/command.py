@@ -61,15 +61,12 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
     if output == "-":
         raise click.UsageError("-o -: the model is saved after every epoch (and resumed from), so name a file")
     check_output_path(output, (*corpus, valid), model=True)
-    from seqkit.corpus import materialize_stdin
-
-    corpus = materialize_stdin(list(corpus), reporter)  # read twice: counted, then encoded
     if resume:
         if not os.path.exists(output):
             raise SeqkitError(f"--resume: {output} does not exist")
         _, vocab, config, training, _ = modelfile.load(output)
         index = {w: i for i, w in enumerate(vocab)}
-        train_ids, _ = read_ids(corpus, index, errors)
+        train_ids, _ = read_ids(list(corpus), index, errors)  # one pass: stdin and pipes read as they come
         began_on = training.get("train_tokens")
         if began_on is not None and began_on != len(train_ids):  # words the saved vocabulary lacks become <unk>
             reporter.warn(f"--resume: the training text has {len(train_ids):,} tokens, but the run in {output} began "
@@ -80,6 +77,9 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
                      decay_start=decay_start, clip=clip, batch=batch, bptt=bptt, seed=seed, patience=patience)
         schedule = _resumed_schedule(config, schedule, given, epochs, output)
     else:
+        from seqkit.corpus import materialize_stdin
+
+        corpus = materialize_stdin(list(corpus), reporter)  # read twice: counted, then encoded
         train_ids, index = read_ids(corpus, None, errors)
         vocab = sorted(index, key=index.get)
         config = Config(cell=cell, layers=layers, embed=embed, hidden=hidden, tied=tied, dropout=dropout,

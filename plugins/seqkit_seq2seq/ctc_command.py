@@ -14,14 +14,14 @@ from seqkit.textio import check_output_path, text_lines
 FORMAT = "seqkit-ctc"
 
 
-def _read(path: str, errors: str, need_output: bool) -> list[tuple[list[str], list[str] | None]]:
+def _read(path: str, errors: str) -> list[tuple[list[str], list[str]]]:
+    """The training (or validation) pairs of `path`: every non-blank line needs both columns."""
     rows = []
     for number, line in enumerate(text_lines(path, errors), 1):
-        line = line.rstrip("\r\n")
         if not line.strip():
             continue
         inputs, outputs = _fields(line)
-        if need_output and outputs is None:
+        if outputs is None:
             raise DataError("expected 'input tokens<TAB>output tokens'", path, number)
         rows.append((inputs, outputs))
     if not rows:
@@ -83,7 +83,7 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
 
     reporter = Reporter(quiet)
     check_output_path(output, (train_path, valid), model=True)
-    rows = _read(train_path, errors, True)
+    rows = _read(train_path, errors)
     kept = [r for r in rows if alignable(*r)]
     if len(kept) < len(rows):
         reporter.warn(f"{train_path}: {len(rows) - len(kept):,} of {len(rows):,} lines have more output tokens "
@@ -95,7 +95,7 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
     inputs = ["<pad>", "<unk>"] + sorted({w for r in rows for w in r[0]})
     outputs = ["<blank>"] + sorted({w for r in rows for w in r[1]})
     in_index, out_index = {w: i for i, w in enumerate(inputs)}, {w: i for i, w in enumerate(outputs)}
-    valid_rows = _read(valid, errors, True) if valid else None
+    valid_rows = _read(valid, errors) if valid else None
     rng = np.random.default_rng(seed)
     params = init_ctc_params(cell, layers, len(inputs), len(outputs), embed, hidden, rng)
     meta = {"cell": cell, "layers": layers, "inputs": inputs, "outputs": outputs, "history": []}

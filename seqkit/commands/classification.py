@@ -59,14 +59,13 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
 
 def _block(model, batch, block: list[str], k: int, threshold: float, with_gold: bool, check):
     from seqkit.classifier import line_tokens, split_labels
-    from seqkit.errors import SeqkitError
-    from seqkit.plugins import origin
+    from seqkit.plugins import model_error
 
     golds = [split_labels(line_tokens(line), model.label_prefix)[1] for line in block] if with_gold else \
         [None] * len(block)
     answers = batch(block, k, threshold)
     if len(answers) != len(block):
-        raise SeqkitError(f"{origin(model)}: predict_lines returned {len(answers):,} answers for {len(block):,} lines")
+        raise model_error(model, f"predict_lines returned {len(answers):,} answers for {len(block):,} lines")
     return zip(golds, map(check, answers) if check else answers)
 
 
@@ -86,12 +85,11 @@ class _AnswerCheck:
         except (TypeError, ValueError):
             checked = None
         if checked is None or any(label not in self.known for label, _ in checked):
-            from seqkit.errors import SeqkitError
-            from seqkit.plugins import origin
+            from seqkit.plugins import model_error
 
             bad = next((x for x in predictions if checked is None or x[0] not in self.known), predictions)
-            raise SeqkitError(f"{origin(self.model)}: predicted {bad!r}, not a (label, probability) pair of a "
-                              "label among its `labels`")
+            raise model_error(self.model, f"predicted {bad!r}, not a (label, probability) pair of a label among "
+                                          "its `labels`")
         return checked
 
 

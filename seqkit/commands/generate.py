@@ -76,10 +76,9 @@ def _words(model, words, max_tokens: int) -> list[str]:
     """A model's sentence as printed: a list of word strings, at most `max_tokens` of them (a model that
     answers with anything else is named)."""
     if isinstance(words, (str, bytes)) or not all(isinstance(word, str) for word in words):
-        from seqkit.errors import SeqkitError
-        from seqkit.plugins import origin
+        from seqkit.plugins import model_error
 
-        raise SeqkitError(f"{origin(model)}: sampled {words!r:.80}, not a list of words")
+        raise model_error(model, f"sampled {words!r:.80}, not a list of words")
     return list(words)[:max_tokens]
 
 

@@ -16,6 +16,7 @@ from typing import Iterable, Iterator, Sequence
 import click
 
 from seqkit.options import errors_option, json_option, json_text, quiet_option
+from seqkit.plugins import model_error
 
 SENTENCE_COLUMNS = ("sentence", "logprob10", "tokens", "oovs", "ppl", "ppl_excl_oov", "ppl1")
 WORD_COLUMNS = ("sentence", "word", "id", "logprob10", "ngram_length")
@@ -178,13 +179,6 @@ def _score_blocks(model, text: str, errors: str, counter, rows: list[dict], per_
 MAX_LOGPROB = 1e-6
 
 
-def _model_error(model, message: str):
-    from seqkit.errors import SeqkitError
-    from seqkit.plugins import origin
-
-    return SeqkitError(f"{origin(model)}: {message}")
-
-
 def _checked_sentence(model, words: list[str], score, lengths):
     """The score of one sentence as the tables need it: a log-probability per word and one for </s>,
     none above 0, OOV flags alike; a model that answers otherwise is named."""
@@ -194,12 +188,12 @@ def _checked_sentence(model, words: list[str], score, lengths):
 
     logprobs, oov = np.asarray(score.logprobs, dtype=np.float64), np.asarray(score.oov, dtype=bool)
     if logprobs.shape != (len(words) + 1,) or oov.shape != logprobs.shape:
-        raise _model_error(model, f"scored a sentence of {len(words):,} words with {logprobs.shape} log-probabilities "
+        raise model_error(model, f"scored a sentence of {len(words):,} words with {logprobs.shape} log-probabilities "
                                   f"and {oov.shape} OOV flags; expected one per word and one for </s>")
     if lengths is not None and np.shape(lengths) != logprobs.shape:
-        raise _model_error(model, f"gave {np.shape(lengths)} n-gram lengths for {len(words) + 1:,} tokens")
+        raise model_error(model, f"gave {np.shape(lengths)} n-gram lengths for {len(words) + 1:,} tokens")
     if (logprobs > MAX_LOGPROB).any():
-        raise _model_error(model, f"gave a log-probability of {logprobs.max():.4g} (above 0, no probability)")
+        raise model_error(model, f"gave a log-probability of {logprobs.max():.4g} (above 0, no probability)")
     return SentenceScore(logprobs, oov)
 
 
@@ -211,17 +205,17 @@ def _check_block(model, block, sentences: int, detail: bool) -> None:
     score = block.score
     tokens = len(block.ids) + sentences
     if int(score.tokens) != tokens:
-        raise _model_error(model, f"scored {int(score.tokens):,} tokens for {len(block.ids):,} words in "
+        raise model_error(model, f"scored {int(score.tokens):,} tokens for {len(block.ids):,} words in "
                                   f"{sentences:,} sentences; expected {tokens:,} (each sentence's </s> included)")
     if score.logprob > MAX_LOGPROB * tokens or score.logprob_known > MAX_LOGPROB * tokens:
-        raise _model_error(model, f"gave a log-probability sum of {score.logprob:.4g} (above 0, no probability)")
+        raise model_error(model, f"gave a log-probability sum of {score.logprob:.4g} (above 0, no probability)")
     if detail:
         for name in ("logprobs", "oov") + (("lengths",) if score.lengths is not None else ()):
             values = getattr(score, name)
             if values is None or np.shape(values) != (tokens,):
-                raise _model_error(model, f"gave {name} of shape {np.shape(values)} for {tokens:,} tokens")
+                raise model_error(model, f"gave {name} of shape {np.shape(values)} for {tokens:,} tokens")
         if (np.asarray(score.logprobs) > MAX_LOGPROB).any():
-            raise _model_error(model, "gave a log-probability above 0 (no probability)")
+            raise model_error(model, "gave a log-probability above 0 (no probability)")
 
 
 def _json_word_rows(rows: list[dict], column: dict, oov: list[bool]) -> None:

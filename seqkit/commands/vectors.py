@@ -195,9 +195,9 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
 
 def _model_format(target: str) -> str | None:
     """The model format an OUT name asks for when IN is a whole model: fastText's for .bin, seqkit's for .npz."""
-    from seqkit.vectors import _base_name
+    from seqkit.textio import base_name
 
-    name = _base_name(target)
+    name = base_name(target)
     return "fasttext-bin" if name.endswith(".bin") else "subword" if name.endswith(".npz") else None
 
 
