@@ -92,10 +92,8 @@ class Registry:
         self.translation_models: list[Any] = []
         self.classifier_trainers: dict[str, Any] = {}
         self.plugins: list[PluginInfo] = []
-        self.format_owner: dict[int, str] = {}  # id(format) -> the plugin that registered it
-        self.first_party: set[int] = set()  # ids of the formats seqkit's own distribution registered
+        self.format_owner: dict[int, PluginInfo] = {}  # id(format) -> the plugin that registered it
         self._current: PluginInfo | None = None
-        self._current_first_party = False
 
     def add_command(self, command: click.Command) -> None:
         """Add a click command to the root group; a name taken by another plugin is an error."""
@@ -167,9 +165,7 @@ class Registry:
         getattr(self, kind).append(fmt)
         if self._current:
             getattr(self._current, kind).append(fmt.name)
-            self.format_owner[id(fmt)] = self._current.name
-            if self._current_first_party:
-                self.first_party.add(id(fmt))
+            self.format_owner[id(fmt)] = self._current
 
 
 class PluginConflict(Exception):
@@ -234,7 +230,6 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
     before_formats = {kind: list(getattr(registry, kind)) for kind in FORMAT_KINDS}
     before_trainers = dict(registry.classifier_trainers)
     registry._current = info
-    registry._current_first_party = dist is not None and dist.name == CORE
     try:
         plugin = entry.load()
         info.name = str(getattr(plugin, "name", entry.name))
@@ -289,7 +284,9 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
                     raise
                 raise SeqkitError(f"{path}: {describe_format(registry, fmt)} failed to load it: "
                                   f"{type(exc).__name__}: {exc}") from exc
-            trusted = id(fmt) in registry.first_party or any(fmt is b for b in builtin)
+            owner = registry.format_owner.get(id(fmt))
+            trusted = any(fmt is b for b in builtin) or (  # read only for the format that loaded the model
+                owner is not None and owner.dist is not None and owner.dist.name == CORE)
             _origin[id(model)] = (describe_format(registry, fmt), trusted)
             return model
     from seqkit.modelfile import describe_file
@@ -310,7 +307,7 @@ _warned_sniffers: set[int] = set()
 def describe_format(registry: Registry, fmt: Any) -> str:
     """"format 'arpa' of plugin 'ngram'" (or "of seqkit (core)" for a built-in format)."""
     owner = registry.format_owner.get(id(fmt))
-    return f"format '{getattr(fmt, 'name', '?')}' of " + (f"plugin '{owner}'" if owner else f"{CORE} (core)")
+    return f"format '{getattr(fmt, 'name', '?')}' of " + (f"plugin '{owner.name}'" if owner else f"{CORE} (core)")
 
 
 def origin(model: Any) -> str:
