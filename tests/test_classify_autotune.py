@@ -1,6 +1,7 @@
 """`seqkit classify --autotune-validation`: the vectorised metrics equal `Meter`'s, successive halving gives
 the survivors more epochs, the search beats a bad start, the finalists are the default and top-rung runs,
-the one-standard-error rule, the budget plan, stratified folds, reproducibility, outputs and errors."""
+the one-standard-error rule, the budget plan, stratified folds that keep a phrase with its sentence,
+reproducibility, outputs and errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from seqkit.classifier import Meter
 from seqkit_classify import modelfile
 from seqkit_classify.scoring import measure, parse_metric, top_k
 from seqkit_classify.data import POOLING_LR, Examples, Lines, join_lines, take_examples
-from seqkit_classify.refit import FOLDS, Finalist, choose, finalists, folds, plan, standard_error
+from seqkit_classify.refit import FOLDS, Finalist, choose, finalists, folds, line_groups, plan, standard_error
 from seqkit_classify.search import ETA, Halving, Params, Sampler, Trial, rung_epochs
 
 START = Params(lr=0.5, dim=10, word_ngrams=2, buckets=1000, loss="softmax")
@@ -318,6 +319,77 @@ def test_folds_are_stratified():
     fold = folds(examples, 3)
     for label, count in ((0, 9), (1, 3), (2, 6)):
         assert np.bincount(fold[labels == label], minlength=3).tolist() == [count // 3] * 3
+
+
+def _phrase_examples(seed: int, n_words: int = 12):
+    """Sentences of random words, some of their phrases (runs of consecutive words) and duplicates, and
+    unrelated lines, shuffled; each line's features are its words, `</s>` (0) and two n-gram buckets."""
+    rng = np.random.default_rng(seed)
+    sentences = [list(rng.integers(1, n_words, rng.integers(3, 9))) for _ in range(6)]
+    lines = [list(s) for s in sentences]
+    for _ in range(20):
+        s = sentences[rng.integers(len(sentences))]
+        a = int(rng.integers(len(s)))
+        lines.append(list(s[a:a + int(rng.integers(1, len(s) - a + 1))]))
+    lines += [list(rng.integers(1, n_words, rng.integers(1, 5))) for _ in range(8)] + [lines[2], []]
+    lines = [lines[i] for i in rng.permutation(len(lines))]
+    features, offsets = [], [0]
+    for words in lines:
+        features += words + [0, n_words + 3, n_words + 7]
+        offsets.append(len(features))
+    labels = rng.integers(0, 2, len(lines)).astype(np.int32)
+    examples = Examples(np.array(features, np.int32), np.array(offsets, np.int64), labels,
+                        np.arange(len(lines) + 1, dtype=np.int64), np.ones(len(lines)))
+    return lines, examples
+
+
+def _slow_groups(lines: list[list[int]]) -> np.ndarray:
+    """Longest lines first (then file order): a line inside an earlier group's first-visited line joins
+    that group, else it starts one; groups numbered by their first line in the file."""
+    def inside(short, long):
+        return any(long[a:a + len(short)] == short for a in range(len(long) - len(short) + 1))
+
+    order = sorted(range(len(lines)), key=lambda i: (-len(lines[i]), i))
+    roots, root_of = [], {}
+    for i in order:
+        root = next((r for r in roots if lines[i] and inside(lines[i], lines[r])), None)
+        root_of[i] = i if root is None else root
+        if root is None:
+            roots.append(i)
+    first = {}
+    for i in range(len(lines)):
+        first.setdefault(root_of[i], i)
+    return np.array([first[root_of[i]] for i in range(len(lines))])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_line_groups_equal_a_slow_reference_and_keep_phrases_with_their_sentence(seed):
+    lines, examples = _phrase_examples(seed)
+    groups = line_groups(examples, 12)
+    assert groups.tolist() == _slow_groups(lines).tolist()
+    assert len(np.unique(groups)) < len(lines)  # the phrases joined their sentences
+    for i, g in enumerate(groups):  # each group is named by its first line, and its longest line holds it
+        members = np.flatnonzero(groups == g)
+        assert g == members[0]
+        longest = max(members, key=lambda m: len(lines[m]))
+        assert any(lines[longest][a:a + len(lines[i])] == lines[i] for a in range(len(lines[longest]) + 1))
+    fold = folds(examples, 3, groups)
+    for g in np.unique(groups):
+        assert len(set(fold[groups == g].tolist())) == 1
+
+
+def test_line_groups_leave_lines_alone_past_the_step_budget():
+    lines, examples = _phrase_examples(5)
+    assert line_groups(examples, 12, max_steps=0).tolist() == list(range(len(lines)))
+    longest = max(len(x) for x in lines)
+    partial = line_groups(examples, 12, max_steps=longest * (longest + 1) // 2 - 1)
+    assert partial.tolist() != list(range(len(lines)))  # shorter lines were still grouped
+    for i, g in enumerate(partial):  # the longest lines are alone; every group's longest line holds its lines
+        members = np.flatnonzero(partial == g)
+        if len(lines[i]) == longest:
+            assert members.tolist() == [i]
+        holder = lines[max(members, key=lambda m: len(lines[m]))]
+        assert any(holder[a:a + len(lines[i])] == lines[i] for a in range(len(holder) + 1))
 
 
 def test_join_and_take_keep_every_line_and_its_tokens():

@@ -234,7 +234,9 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         which = "the default" if winner.default else f"trial {chosen.number}"
         value_note = f"cv {metric.name} {winner.cv:.4f}" if basis == "cross-validation" else \
             f"{metric.name} {chosen.metric:.4f}"
-        refit_note = (f"; {basis} ({FOLDS} folds) " if basis == "cross-validation" else f"; {basis} ") + \
+        joined = refit.joined()
+        folds_note = f"{FOLDS} folds" + (f", {joined:,} lines held out with the line they are part of" if joined else "")
+        refit_note = (f"; {basis} ({folds_note}) " if basis == "cross-validation" else f"; {basis} ") + \
             (f"of {len(candidates)} finalists chose {which} ({value_note}, default kept unless beaten by more "
              f"than {margin:.4f}); trained on training + validation lines ({examples_saved:,}, "
              f"{winner.epochs} epochs)")
@@ -250,6 +252,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
                              "params": asdict(chosen.params), "epochs": chosen.epochs, "runs": len(trials),
                              "seconds": round(seconds, 3),
                              "refit": {"folds": FOLDS, "basis": basis, "margin": margin,
+                                       "lines_in_other_lines": refit.joined(),
                                        "finalists": [f.as_dict() for f in candidates],
                                        "winner": winner.trial.number, "default": winner.default,
                                        "cv_metric": winner.cv if winner.folds else None}

@@ -362,3 +362,58 @@ def keep_lines(values, offsets, keep, new_offsets):  # pragma: no cover - jitted
             values[at] = values[p]
             at += 1
         new_offsets[i + 1] = at
+
+
+SPAN_HASH_MULTIPLIER = np.uint64(1099511628211)  # FNV's 64-bit prime: any odd constant mixes word ids
+
+
+@njit(nogil=True, cache=True)
+def span_hash_lines(words, offsets, hashes):  # pragma: no cover - jitted
+    """hashes[i] = the polynomial hash of line i's words (what `contained_groups` compares spans with)."""
+    for i in range(len(offsets) - 1):
+        h = np.uint64(0)
+        for p in range(offsets[i], offsets[i + 1]):
+            h = h * SPAN_HASH_MULTIPLIER + np.uint64(words[p] + 1)
+        hashes[i] = h
+
+
+@njit(nogil=True, cache=True)
+def contained_groups(words, offsets, max_steps, group):  # pragma: no cover - jitted
+    """group[i] = the longest line (first of equals) of which line i is a run of consecutive words, itself
+    included, so a duplicate or a phrase of a sentence goes with that sentence. Lines are visited longest
+    first and only a line not yet placed hashes its runs, each looked up among the lines' hashes. After
+    `max_steps` runs hashed, a line whose runs would pass it stays in its own group; returns whether none did."""
+    n = len(offsets) - 1
+    hashes = np.empty(n, dtype=np.uint64)
+    span_hash_lines(words, offsets, hashes)
+    by_hash = np.argsort(hashes, kind="mergesort")
+    sorted_hashes = hashes[by_hash]
+    next_free = np.arange(n)  # per run of equal hashes (at its first index): where its unplaced lines begin
+    by_length = np.argsort(offsets[:n] - offsets[1:], kind="mergesort")
+    group[:] = -1
+    steps = 0
+    finished = True
+    for c in by_length:
+        if group[c] >= 0:
+            continue
+        group[c] = c
+        start, length = offsets[c], offsets[c + 1] - offsets[c]
+        if steps + length * (length + 1) // 2 > max_steps:
+            finished = False
+            continue
+        for a in range(length):
+            h = np.uint64(0)
+            for b in range(a, length):
+                h = h * SPAN_HASH_MULTIPLIER + np.uint64(words[start + b] + 1)
+                first = np.searchsorted(sorted_hashes, h)
+                if first == n or sorted_hashes[first] != h:
+                    continue
+                k = next_free[first]
+                while k < n and sorted_hashes[k] == h:
+                    j = by_hash[k]
+                    if group[j] < 0:
+                        group[j] = c
+                    k += 1
+                next_free[first] = k
+            steps += length - a
+    return finished
