@@ -109,6 +109,25 @@ def sniff(path: str) -> bool:
         return False
 
 
+def sniff_unsupervised(path: str) -> bool:
+    """Whether `path` is a fastText `.bin` whose settings say cbow or skip-gram (read from the header
+    alone: a caller choosing a reader need not parse a dictionary of millions of words)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8 + _ARGS.size)
+    except OSError:
+        return False
+    if len(head) < 8 + _ARGS.size or not is_fasttext_bin(head):
+        return False
+    return MODELS.get(_ARGS.unpack_from(head, 8)[7]) in ("cbow", "sg")
+
+
+def sniff_classifier(path: str) -> bool:
+    """Whether a classifier reader should claim `path`: a fastText `.bin` not marked unsupervised (a
+    damaged header is claimed, so that loading it names the damage)."""
+    return sniff(path) and not sniff_unsupervised(path)
+
+
 class _Cursor:
     """Reads fields from a buffer, naming the byte offset in every error."""
 

@@ -210,7 +210,7 @@ class FastTextClassifierFormat:
 
     @staticmethod
     def sniff(path: str) -> bool:
-        return fasttext_bin.sniff(path)
+        return fasttext_bin.sniff_classifier(path)
 
     @staticmethod
     def load(path: str) -> FastTextClassifier:

@@ -293,3 +293,31 @@ def test_a_word_that_is_not_utf8_in_a_bin_is_printed_as_utf8(skipgram, tmp_path,
     assert result.exit_code == 0, result.stderr
     words = [line.split(" ")[0] for line in out.read_text(encoding="utf-8").splitlines()[1:]]
     assert "chie\ufffd" in words and "chien" not in words
+
+
+def test_the_kind_of_a_bin_comes_from_its_header(skipgram, corpora, cli_run, monkeypatch):
+    """A skip-gram `.bin` given where a classifier or a language model is read is named as a subword model
+    from its 60-byte header; its dictionary is never parsed (a real one has millions of words)."""
+    from seqkit.fasttext_predict import FastTextClassifierFormat
+
+    _, path = skipgram
+    root, _, sup, _ = corpora
+    supervised = root / "kind.bin"
+    fasttext.train_supervised(str(sup), dim=4, bucket=100, epoch=1, minCount=1, thread=1, verbose=0) \
+        .save_model(str(supervised))
+    assert FastTextClassifierFormat.sniff(str(supervised)) and not FastTextClassifierFormat.sniff(str(path))
+    assert fasttext_bin.sniff_unsupervised(str(path)) and not fasttext_bin.sniff_unsupervised(str(supervised))
+    damaged = root / "kind-damaged.bin"
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<i", data, 8 + 7 * 4, 9)  # the `model` setting: no such model
+    damaged.write_bytes(bytes(data))
+    assert FastTextClassifierFormat.sniff(str(damaged))  # claimed, so that loading it names the damage
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("the dictionary was parsed")
+
+    monkeypatch.setattr(fasttext_bin, "parse", no_parsing)
+    for command, expected in ((["predict", "-m", path], "a subword model, not a classifier"),
+                              (["perplexity", "-m", path], "a subword model, not a language model")):
+        result = cli_run(*command, input="chat w7\n")
+        assert result.exit_code == 1 and f"{path}: {expected}" in result.stderr, result.stderr

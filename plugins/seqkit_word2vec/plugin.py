@@ -135,9 +135,9 @@ class _FastTextClassifier:
 
     @staticmethod
     def sniff(path: str) -> bool:
-        from seqkit.fasttext_bin import sniff
+        from seqkit.fasttext_bin import sniff_classifier
 
-        return sniff(path)
+        return sniff_classifier(path)
 
     @staticmethod
     def load(path: str):
