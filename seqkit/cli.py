@@ -49,12 +49,19 @@ class SeqkitGroup(click.Group):
             return super().resolve_command(ctx, args)
         except click.NoSuchOption:
             raise
-        except click.UsageError:
+        except click.UsageError as exc:
             name = click.utils.make_str(args[0]) if args else ""
-            if name.startswith("-") or not (matches := difflib.get_close_matches(name, self.list_commands(ctx))):
+            if name.startswith("-"):
                 raise
+            from seqkit.plugins import broken_plugins
+
+            broken = broken_plugins()  # the command may be one of theirs (their warnings are gone under -q)
+            note = f" Plugins that did not load: {'; '.join(broken)}." if broken else ""
+            matches = difflib.get_close_matches(name, self.list_commands(ctx))
+            if not matches:
+                raise click.UsageError(exc.message + note, ctx) from None
             choices = repr(matches[0]) if len(matches) == 1 else "one of " + ", ".join(map(repr, matches))
-            raise click.UsageError(f"No such command {name!r}. Did you mean {choices}?", ctx) from None
+            raise click.UsageError(f"No such command {name!r}. Did you mean {choices}?{note}", ctx) from None
 
     def make_context(self, *args, **kwargs) -> click.Context:
         with _plain_interrupts():
@@ -126,6 +133,11 @@ def main(args: list[str] | None = None) -> None:
     from seqkit.startup import use_user_kernel_cache
 
     use_user_kernel_cache()
+    given = sys.argv[1:] if args is None else args
+    if any(a in ("-q", "--quiet") for a in given[:given.index("--") if "--" in given else None]):
+        from seqkit.plugins import quiet_warnings
+
+        quiet_warnings(True)
     try:
         code = cli.main(args=args, prog_name="seqkit", standalone_mode=False)
     except click.exceptions.Abort as exc:

@@ -184,6 +184,26 @@ def selected_names() -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
+_quiet = False
+
+
+def quiet_warnings(quiet: bool) -> None:
+    """With --quiet stderr stays empty unless the command fails: the warnings about plugins are then
+    dropped (`seqkit plugins` lists the broken ones, and a missing command names them)."""
+    global _quiet
+    _quiet = quiet
+
+
+def warn(message: str) -> None:
+    if not _quiet:
+        print(message, file=sys.stderr)
+
+
+def broken_plugins() -> list[str]:
+    """"name (error)" for each plugin that did not load."""
+    return [f"{info.name} ({info.error})" for info in load_registry().plugins if info.error]
+
+
 def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
              reserved: Iterable[str] = ()) -> Registry:
     """Load every selected plugin into a fresh Registry, reporting failures on stderr."""
@@ -203,8 +223,8 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
         _load_one(registry, entry)
     unknown = sorted((allowed or set()) - set(seen))
     if unknown:  # a typo would otherwise leave the commands silently missing
-        print(f"seqkit: warning: ${ENV_LOAD} names {', '.join(map(repr, unknown))}, which no installed plugin's "
-              f"entry point is called", file=sys.stderr)
+        warn(f"seqkit: warning: ${ENV_LOAD} names {', '.join(map(repr, unknown))}, which no installed plugin's "
+             f"entry point is called")
     return registry
 
 
@@ -217,8 +237,8 @@ def _report_shadowed(registry: Registry, entry: metadata.EntryPoint, kept: metad
     info = PluginInfo(name=entry.name, dist=getattr(entry, "dist", None))
     info.error = f"entry point name '{entry.name}' is taken by {where(kept)}"
     registry.plugins.append(info)
-    print(f"seqkit: plugin '{entry.name}' was not loaded: {where(entry)} has the name of {where(kept)}; "
-          "rename one of the entry points", file=sys.stderr)
+    warn(f"seqkit: plugin '{entry.name}' was not loaded: {where(entry)} has the name of {where(kept)}; "
+         "rename one of the entry points")
 
 
 def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
@@ -253,7 +273,7 @@ def _load_one(registry: Registry, entry: metadata.EntryPoint) -> None:
         info.forget()
         info.error = str(exc) if isinstance(exc, PluginConflict) else f"{type(exc).__name__}: {exc}"
         verb = "was not loaded" if isinstance(exc, PluginConflict) else "failed to load"
-        print(f"seqkit: plugin '{entry.name}' {verb}: {info.error}", file=sys.stderr)
+        warn(f"seqkit: plugin '{entry.name}' {verb}: {info.error}")
     finally:
         registry._current = None
 
@@ -334,8 +354,8 @@ def sniffs(registry: Registry, fmt: Any, path: str) -> bool:
     except Exception as exc:  # noqa: BLE001 - a plugin's bug
         if id(fmt) not in _warned_sniffers:
             _warned_sniffers.add(id(fmt))
-            print(f"seqkit: warning: {describe_format(registry, fmt)}: sniff raised {type(exc).__name__}: {exc}; "
-                  "the format is skipped", file=sys.stderr)
+            warn(f"seqkit: warning: {describe_format(registry, fmt)}: sniff raised {type(exc).__name__}: {exc}; "
+                 "the format is skipped")
         return False
 
 

@@ -147,6 +147,21 @@ def test_broken_plugin_does_not_break_help_in_a_subprocess(tmp_path, seqkit_proc
     assert seqkit_proc("hello", env=env).stdout == b"hello world\n"
 
 
+def test_quiet_silences_plugin_warnings_but_a_missing_command_names_them(tmp_path, seqkit_proc):
+    site = install_fake_dists(tmp_path / "site", "broken")
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("b a c\na b\nc a b\n" * 5)
+    command = ("ngram", str(corpus), "-o", "-", "--order", "2", "--discount-fallback")  # a plugin's command
+    loud = seqkit_proc(*command, env=env)
+    assert loud.returncode == 0 and b"plugin 'broken' failed to load" in loud.stderr
+    quiet = seqkit_proc(*command, "-q", env=env)
+    assert quiet.returncode == 0 and quiet.stderr == b"" and quiet.stdout == loud.stdout
+    missing = seqkit_proc("brokn", "-q", env=env)
+    assert missing.returncode == 2 and b"No such command 'brokn'" in missing.stderr
+    assert b"Plugins that did not load: broken (RuntimeError: this plugin is broken on purpose)" in missing.stderr
+
+
 def test_unknown_command_is_a_usage_error(cli_run):
     result = cli_run("no-such-command")
     assert result.exit_code == 2 and "No such command" in result.stderr
