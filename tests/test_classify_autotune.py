@@ -378,6 +378,22 @@ def test_line_groups_equal_a_slow_reference_and_keep_phrases_with_their_sentence
         assert len(set(fold[groups == g].tolist())) == 1
 
 
+def test_refit_holds_phrases_out_with_their_sentence_and_counts_groups_in_the_margin(cli_run, task, tmp_path):
+    """Training lines that are phrases of other lines (as SST's) are held out with them: the report says
+    how many, and the one-standard-error margin counts a sentence and its phrases once."""
+    train, valid = task
+    sentences = train.read_text().splitlines()
+    phrases = [" ".join(line.split()[:4]) for line in sentences[:120]]  # the label and three words
+    train.write_text("\n".join(sentences + phrases) + "\n")
+    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "12", "--seed", "3")
+    refit = report["refit"]
+    assert refit["basis"] == "cross-validation" and refit["lines_in_other_lines"] >= 120
+    lines = len(sentences) + len(phrases) + len(valid.read_text().splitlines())
+    default = refit["finalists"][0]["cv_metric"]
+    assert refit["margin"] == pytest.approx(standard_error(default, lines - refit["lines_in_other_lines"]))
+    assert f"{refit['lines_in_other_lines']:,} lines held out with the line they are part of" in stderr
+
+
 def test_line_groups_leave_lines_alone_past_the_step_budget():
     lines, examples = _phrase_examples(5)
     assert line_groups(examples, 12, max_steps=0).tolist() == list(range(len(lines)))

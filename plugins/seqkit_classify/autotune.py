@@ -226,8 +226,9 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
                 refit.cross_validate(finalist, None if deadline is None else
                                      deadline - max(fit_seconds(f) for f in planned))
                 progress.update(1)
-        n_lines = len(refit.examples(candidates[0].trial.params))
-        winner, basis, margin = choose(candidates, n_lines, len(validation))
+        # lines held out together are not independent scores: the standard error counts their groups
+        n_units = len(refit.examples(candidates[0].trial.params)) - refit.joined()
+        winner, basis, margin = choose(candidates, n_units, len(validation))
         chosen, dictionary = winner.trial, union_dictionary
         weights = refit.fit(chosen.params, winner.epochs)
         examples_saved = len(refit.examples(chosen.params))

@@ -377,15 +377,29 @@ def span_hash_lines(words, offsets, hashes):  # pragma: no cover - jitted
         hashes[i] = h
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _filter_slot(h, shift):  # pragma: no cover - jitted
+    return (h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(shift)  # the well-mixed top bits
+
+
 @njit(nogil=True, cache=True)
 def contained_groups(words, offsets, max_steps, group):  # pragma: no cover - jitted
     """group[i] = the longest line (first of equals) of which line i is a run of consecutive words, itself
     included, so a duplicate or a phrase of a sentence goes with that sentence. Lines are visited longest
-    first and only a line not yet placed hashes its runs, each looked up among the lines' hashes. After
-    `max_steps` runs hashed, a line whose runs would pass it stays in its own group; returns whether none did."""
+    first and only a line not yet placed hashes its runs, each looked up among the lines' hashes (a bit
+    table of them first: most runs are no line, and the table answers that from cache). After `max_steps`
+    runs hashed, a line whose runs would pass it stays in its own group; returns whether none did."""
     n = len(offsets) - 1
     hashes = np.empty(n, dtype=np.uint64)
     span_hash_lines(words, offsets, hashes)
+    bits = 10
+    while bits < 30 and (1 << bits) < 16 * n:  # about 1 run in 16 passes the table by chance
+        bits += 1
+    shift = 64 - bits
+    table = np.zeros((1 << bits) // 64, dtype=np.uint64)
+    for i in range(n):
+        slot = _filter_slot(hashes[i], shift)
+        table[slot >> np.uint64(6)] |= np.uint64(1) << (slot & np.uint64(63))
     by_hash = np.argsort(hashes, kind="mergesort")
     sorted_hashes = hashes[by_hash]
     next_free = np.arange(n)  # per run of equal hashes (at its first index): where its unplaced lines begin
@@ -405,6 +419,9 @@ def contained_groups(words, offsets, max_steps, group):  # pragma: no cover - ji
             h = np.uint64(0)
             for b in range(a, length):
                 h = h * SPAN_HASH_MULTIPLIER + np.uint64(words[start + b] + 1)
+                slot = _filter_slot(h, shift)
+                if not (table[slot >> np.uint64(6)] >> (slot & np.uint64(63))) & np.uint64(1):
+                    continue
                 first = np.searchsorted(sorted_hashes, h)
                 if first == n or sorted_hashes[first] != h:
                     continue

@@ -86,8 +86,9 @@ def standard_error(value: float, lines: int) -> float:
 
 
 def choose(candidates: list[Finalist], cv_lines: int, valid_lines: int) -> tuple[Finalist, str, float]:
-    """(winner, basis, margin). The basis is the cross-validated means when the default and another finalist
-    were cross-validated, else the search's validation values. The winner is the finalist with the best
+    """(winner, basis, margin). `cv_lines` counts the lines cross-validation scored independently (a group
+    of lines held out together once). The basis is the cross-validated means when the default and another
+    finalist were cross-validated, else the search's validation values. The winner is the finalist with the best
     value, except that the default is kept unless it is beaten by more than one standard error (the
     one-standard-error rule): the best of several noisy estimates is biased upwards, and the defaults are
     known to generalise, so a small lead is more likely luck than a better model. Ties go to the earlier."""
