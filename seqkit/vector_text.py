@@ -22,18 +22,24 @@ _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 
 def parse(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> tuple[list[str], np.ndarray]:
     """Words and float32 matrix of a text or binary vector file's bytes (`fmt`: auto, text, binary, glove);
-    a value that is not a finite float32 (nan, inf, 1e39) is refused, naming its word: it would poison
-    every cosine it touches."""
+    a value that is not a finite float32 (nan, inf, 1e39) is refused, naming its word and line (or
+    record): it would poison every cosine it touches."""
     with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float32 becomes inf, refused below
         words, matrix = _parse_any(data, path, fmt, errors, limit)
     if errors == "ignore" and "" in words:  # a word of nothing but invalid bytes goes with its vector
         keep = [i for i, word in enumerate(words) if word]
         words, matrix = [words[i] for i in keep], np.ascontiguousarray(matrix[keep])
+    return words, matrix
+
+
+def _refuse_non_finite(words: list[str], matrix: np.ndarray, path: str, line_of) -> None:
+    """The first vector holding nan or inf (a value beyond float32 included), by its word and where it is:
+    `line_of(row)` gives (line, None) for text or (None, "record N: ") for binary."""
     bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.size else ()
     if len(bad):
-        raise DataError(f"the vector of {words[bad[0]]!r} holds a value that is not a finite number "
-                        f"({len(bad):,} such vectors)", path)
-    return words, matrix
+        line, record = line_of(int(bad[0]))
+        raise DataError(f"{record or ''}the vector of {words[bad[0]]!r} holds a value that is not a finite "
+                        f"number ({len(bad):,} such vectors)", path, line)
 
 
 def _parse_any(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> tuple[list[str], np.ndarray]:
@@ -115,8 +121,11 @@ def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, pat
         if rest.strip():
             line = first_line + data.count(b"\n", start, pos)
             raise DataError(f"more vectors than the header's {n:,}", path, line)
-    words = _decode_words([data[s:e] for s, e in zip(starts.tolist(), ends.tolist())], path, errors,
-                          lambda i: first_line + data.count(b"\n", start, int(starts[i])))
+    def line_of(row: int) -> int:
+        return first_line + data.count(b"\n", start, int(starts[row]))
+
+    words = _decode_words([data[s:e] for s, e in zip(starts.tolist(), ends.tolist())], path, errors, line_of)
+    _refuse_non_finite(words, matrix, path, lambda row: (line_of(row), None))
     return words, matrix
 
 
@@ -177,7 +186,9 @@ def _parse_binary(data: bytes, start: int, n: int, dim: int, rows: int, path: st
     if rows == n and data[pos:].strip(b"\r\n"):
         raise DataError(f"{len(data) - pos:,} bytes after the header's {n:,} vectors (wrong header "
                         "or a text file with binary-looking words?)", path)
-    return _decode_words(words, path, errors, lambda i: None, record=True), matrix
+    decoded = _decode_words(words, path, errors, lambda i: None, record=True)
+    _refuse_non_finite(decoded, matrix, path, lambda row: (None, f"record {row + 1:,}: "))
+    return decoded, matrix
 
 
 def _decode_words(raw: list[bytes], path: str, errors: str, line_of, record: bool = False) -> list[str]:

@@ -138,11 +138,9 @@ def test_nan_and_long_digits_take_the_exact_slow_path(tmp_path):
     write_text(path, [("a", ["1e-3", "1.0000000000000000000001"]), ("b", ["2.5E+2", "-2"])])
     e = Embeddings.load(str(path))
     assert e.matrix[0, 0] == np.float32(1e-3) and e.matrix[0, 1] == 1.0 and e.matrix[1, 0] == 250.0
-    from seqkit.vector_text import _parse_any  # the parser reads nan and inf; `parse` then refuses them
-
-    write_text(path, [("a", ["nan", "1"]), ("b", ["inf", "-2"])])
-    _, matrix = _parse_any(path.read_bytes(), str(path), "auto", "strict", None)
-    assert np.isnan(matrix[0, 0]) and np.isinf(matrix[1, 0])
+    write_text(path, [("a", ["nan", "1"]), ("b", ["inf", "-2"])])  # both read, then both refused
+    with pytest.raises(DataError, match=r"v.txt:2: the vector of 'a' .* not a finite number \(2 such vectors\)"):
+        Embeddings.load(str(path))
 
 
 def test_compressed_and_stdin(tmp_path, emb, monkeypatch):
@@ -357,9 +355,18 @@ def test_named_glove_format_keeps_the_plain_message(tmp_path):
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e39"])
 def test_a_value_that_is_not_a_finite_float32_is_refused_naming_its_word(tmp_path, value):
     path = tmp_path / "v.txt"
-    path.write_text(f"2 2\na {value} 2\nb 3 4\n")
-    with pytest.raises(DataError, match="the vector of 'a' holds a value that is not a finite number"):
+    path.write_text(f"3 2\nb 3 4\na {value} 2\nc 5 6\n")
+    with pytest.raises(DataError, match=r"v.txt:3: the vector of 'a' holds a value that is not a finite number"):
         Embeddings.load(str(path))
+    path.write_text(f"b 3 4\na {value} 2\n")  # GloVe: no header line
+    with pytest.raises(DataError, match=r"v.txt:2: the vector of 'a' holds a value that is not a finite number"):
+        Embeddings.load(str(path))
+    binary = tmp_path / "v.bin"
+    with np.errstate(over="ignore"):  # 1e39 becomes inf in float32, as in a file that holds it
+        rows = np.array([[3, 4], [float(value), 2]], dtype=np.float64).astype(np.float32)
+    binary.write_bytes(b"2 2\nb " + rows[0].tobytes() + b"\na " + rows[1].tobytes() + b"\n")
+    with pytest.raises(DataError, match=r"v.bin: record 2: the vector of 'a' holds a value that is not a finite"):
+        Embeddings.load(str(binary))
 
 
 def test_a_vocabulary_file_is_not_taken_for_one_dimensional_glove(tmp_path):
