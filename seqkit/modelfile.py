@@ -150,17 +150,7 @@ class Archive:
         return found
 
     def _read(self, name: str) -> np.ndarray:
-        """An entry read in full; a damaged one (bad checksum, unknown compression, cut short, or an array
-        header claiming more than the entry holds, checked before anything is allocated) is a DataError."""
-        try:
-            shape, dtype, held = npy_header(self._archive.zip, name)
-            needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-            if dtype.hasobject or needed > held:
-                raise DataError(f"entry {name} is damaged (its header claims {list(shape)} {dtype}, "
-                                f"{needed:,} bytes, in {held:,})", self.path)
-            return self._archive[name]
-        except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error) as exc:
-            raise DataError(f"entry {name} is damaged ({exc})", self.path) from None
+        return read_entry(self._archive.zip, name, self.path)
 
     def close(self) -> None:
         self._archive.close()
@@ -185,6 +175,24 @@ def npy_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np
             raise ValueError(f"npy format version {version}")
         shape, _, dtype = read_header(member)
         return tuple(shape), dtype, info.file_size - member.tell()
+
+
+def read_entry(archive: zipfile.ZipFile, name: str, path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """The `.npy` member `name`, read in full after its header is checked (no Python objects, `shape` if
+    given, no more data claimed than the member holds), so nothing is allocated for a damaged or hostile
+    entry; any damage (bad checksum, unknown compression, cut short) is one DataError naming the entry."""
+    try:
+        stored, dtype, held = npy_header(archive, name)
+        if shape is not None and stored != tuple(shape):
+            raise DataError(f"entry {name} has shape {list(stored)}, expected {list(shape)}", path)
+        needed = int(np.prod(stored, dtype=np.float64)) * dtype.itemsize
+        if dtype.hasobject or needed > held:
+            raise DataError(f"entry {name} is damaged or truncated (its header claims {list(stored)} {dtype}, "
+                            f"{needed:,} bytes, in {held:,})", path)
+        with archive.open(name + ".npy") as member:
+            return np.lib.format.read_array(member, allow_pickle=False)
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error) as exc:
+        raise DataError(f"entry {name} is damaged ({exc})", path) from None
 
 
 def check_shape(name: str, shape: Any, path: str) -> list[int]:

@@ -73,7 +73,7 @@ def test_npz_round_trip_and_validation(model, tmp_path):
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     bad = tmp_path / "bad.npz"
     np.savez(bad, **arrays)
-    with pytest.raises(DataError, match="array input has shape"):
+    with pytest.raises(DataError, match="entry input has shape"):
         subword.load_vector_model(str(bad))
 
 
@@ -185,10 +185,10 @@ def _crafted_npz(path, *, words, buckets: int, dim: int, input_bytes: bytes) -> 
 
 def test_damaged_npz_is_refused_before_any_large_allocation(model, tmp_path):
     huge = _crafted_npz(tmp_path / "huge.npz", words=["a"], buckets=10 ** 9, dim=8, input_bytes=b"\0" * 64)
-    with pytest.raises(DataError, match="array input is truncated"):  # 32 GB promised, 64 bytes stored
+    with pytest.raises(DataError, match="entry input is damaged or truncated"):  # 32 GB promised, 64 bytes stored
         subword.load_vector_model(huge)
     short = _crafted_npz(tmp_path / "short.npz", words=["a"], buckets=10, dim=4, input_bytes=b"\0" * 20)
-    with pytest.raises(DataError, match="array input is truncated"):
+    with pytest.raises(DataError, match="entry input is damaged or truncated"):
         subword.load_vector_model(short)
     names = _crafted_npz(tmp_path / "names.npz", words=["a", 5], buckets=10, dim=4, input_bytes=b"\0" * 192)
     with pytest.raises(DataError, match="list of strings"):
@@ -201,7 +201,7 @@ def test_damaged_npz_is_refused_before_any_large_allocation(model, tmp_path):
     data[at:at + 8] = bytes(255 - b for b in data[at:at + 8])
     flipped = tmp_path / "flipped.npz"
     flipped.write_bytes(bytes(data))
-    with pytest.raises(DataError, match="array input is damaged"):
+    with pytest.raises(DataError, match="entry input is damaged"):
         subword.load_vector_model(str(flipped))
     done = _seqkit("print-vectors", "-m", str(flipped), "cat")
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "internal error" not in done.stderr
