@@ -53,10 +53,9 @@ class SeqkitGroup(click.Group):
             name = click.utils.make_str(args[0]) if args else ""
             if name.startswith("-"):
                 raise
-            from seqkit.plugins import broken_plugins
+            from seqkit.plugins import broken_plugins_note
 
-            broken = broken_plugins()  # the command may be one of theirs (their warnings are gone under -q)
-            note = f" Plugins that did not load: {'; '.join(broken)}." if broken else ""
+            note = broken_plugins_note()  # the command may be one of theirs (their warnings are gone under -q)
             matches = difflib.get_close_matches(name, self.list_commands(ctx))
             if not matches:
                 raise click.UsageError(exc.message + note, ctx) from None

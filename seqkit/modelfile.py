@@ -185,8 +185,10 @@ def read_entry(archive: zipfile.ZipFile, name: str, path: str, shape: tuple[int,
         stored, dtype, held = npy_header(archive, name)
         if shape is not None and stored != tuple(shape):
             raise DataError(f"entry {name} has shape {list(stored)}, expected {list(shape)}", path)
+        if dtype.hasobject:
+            raise DataError(f"entry {name} holds Python objects; refused (no pickle)", path)
         needed = int(np.prod(stored, dtype=np.float64)) * dtype.itemsize
-        if dtype.hasobject or needed > held:
+        if needed > held:
             raise DataError(f"entry {name} is damaged or truncated (its header claims {list(stored)} {dtype}, "
                             f"{needed:,} bytes, in {held:,})", path)
         with archive.open(name + ".npy") as member:

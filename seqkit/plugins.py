@@ -93,6 +93,7 @@ class Registry:
         self.classifier_trainers: dict[str, Any] = {}
         self.plugins: list[PluginInfo] = []
         self.format_owner: dict[int, PluginInfo] = {}  # id(format) -> the plugin that registered it
+        self.unknown_selected: list[str] = []  # names in $SEQKIT_LOAD_PLUGINS that no entry point has
         self._current: PluginInfo | None = None
 
     def add_command(self, command: click.Command) -> None:
@@ -200,8 +201,18 @@ def warn(message: str) -> None:
 
 
 def broken_plugins() -> list[str]:
-    """"name (error)" for each plugin that did not load."""
-    return [f"{info.name} ({info.error})" for info in load_registry().plugins if info.error]
+    """"name (error)" for each plugin that did not load, and each name in $SEQKIT_LOAD_PLUGINS that is
+    no plugin's: what an error about a missing command or format names (their warnings are gone with -q)."""
+    registry = load_registry()
+    return [f"{info.name} ({info.error})" for info in registry.plugins if info.error] + [
+        f"{name} (named by ${ENV_LOAD}, which no installed plugin's entry point is called)"
+        for name in registry.unknown_selected]
+
+
+def broken_plugins_note() -> str:
+    """" Plugins that did not load: ..." for an error message, or ""."""
+    broken = broken_plugins()
+    return f" Plugins that did not load: {'; '.join(broken)}." if broken else ""
 
 
 def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
@@ -221,7 +232,7 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
             continue
         seen[entry.name] = entry
         _load_one(registry, entry)
-    unknown = sorted((allowed or set()) - set(seen))
+    unknown = registry.unknown_selected = sorted((allowed or set()) - set(seen))
     if unknown:  # a typo would otherwise leave the commands silently missing
         warn(f"seqkit: warning: ${ENV_LOAD} names {', '.join(map(repr, unknown))}, which no installed plugin's "
              f"entry point is called")
@@ -313,15 +324,17 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
     from seqkit.textio import check_compressed_intact
 
     check_compressed_intact(path)  # a damaged compressed model is named as such, not as "not a model"
-    names = ", ".join(fmt.name for fmt in formats)
+    names = ", ".join(fmt.name + (f" (its sniff raised {_sniff_errors[id(fmt)]})" if id(fmt) in _sniff_errors
+                                  else "") for fmt in formats)
+    note = broken_plugins_note()  # the format may be one of theirs
     raise SeqkitError(f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: "
-                      f"{names})").maybe_other_model(path, kind)
+                      f"{names}){'.' + note if note else ''}").maybe_other_model(path, kind)
 
 
 # id(loaded model) -> ("format 'x' of plugin 'y'", whether seqkit's own code wrote it): for messages about
 # its answers, and to check only the answers of third-party models (checks cost 20 % of a `predict`)
 _origin: dict[int, tuple[str, bool]] = {}
-_warned_sniffers: set[int] = set()
+_sniff_errors: dict[int, str] = {}  # id(format) -> what its sniff raised (warned once, named in errors)
 
 
 def describe_format(registry: Registry, fmt: Any) -> str:
@@ -352,8 +365,8 @@ def sniffs(registry: Registry, fmt: Any, path: str) -> bool:
     try:
         return bool(fmt.sniff(path))
     except Exception as exc:  # noqa: BLE001 - a plugin's bug
-        if id(fmt) not in _warned_sniffers:
-            _warned_sniffers.add(id(fmt))
+        if id(fmt) not in _sniff_errors:
+            _sniff_errors[id(fmt)] = f"{type(exc).__name__}: {exc}"
             warn(f"seqkit: warning: {describe_format(registry, fmt)}: sniff raised {type(exc).__name__}: {exc}; "
                  "the format is skipped")
         return False
@@ -373,6 +386,7 @@ def load_registry() -> Registry:
 
 
 def reset_registry() -> None:
-    """Forget loaded plugins (tests inject their own)."""
+    """Forget loaded plugins (tests inject their own), and what their sniffers raised (keyed by id)."""
     global _registry
     _registry = None
+    _sniff_errors.clear()

@@ -32,10 +32,13 @@ def parse(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> t
     return words, matrix
 
 
-def _refuse_non_finite(words: list[str], matrix: np.ndarray, path: str, line_of) -> None:
+def _refuse_non_finite(words: list[str], matrix: np.ndarray, path: str, errors: str, line_of) -> None:
     """The first vector holding nan or inf (a value beyond float32 included), by its word and where it is:
-    `line_of(row)` gives (line, None) for text or (None, "record N: ") for binary."""
-    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.size else ()
+    `line_of(row)` gives (line, None) for text or (None, "record N: ") for binary. With errors="ignore" a
+    word of nothing but invalid bytes is dropped with its vector (by `parse`), so it is not refused."""
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.size else np.zeros(0, dtype=np.int64)
+    if errors == "ignore":
+        bad = bad[[bool(words[row]) for row in bad.tolist()]] if len(bad) else bad
     if len(bad):
         line, record = line_of(int(bad[0]))
         raise DataError(f"{record or ''}the vector of {words[bad[0]]!r} holds a value that is not a finite "
@@ -125,7 +128,7 @@ def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, pat
         return first_line + data.count(b"\n", start, int(starts[row]))
 
     words = _decode_words([data[s:e] for s, e in zip(starts.tolist(), ends.tolist())], path, errors, line_of)
-    _refuse_non_finite(words, matrix, path, lambda row: (line_of(row), None))
+    _refuse_non_finite(words, matrix, path, errors, lambda row: (line_of(row), None))
     return words, matrix
 
 
@@ -187,7 +190,7 @@ def _parse_binary(data: bytes, start: int, n: int, dim: int, rows: int, path: st
         raise DataError(f"{len(data) - pos:,} bytes after the header's {n:,} vectors (wrong header "
                         "or a text file with binary-looking words?)", path)
     decoded = _decode_words(words, path, errors, lambda i: None, record=True)
-    _refuse_non_finite(decoded, matrix, path, lambda row: (None, f"record {row + 1:,}: "))
+    _refuse_non_finite(decoded, matrix, path, errors, lambda row: (None, f"record {row + 1:,}: "))
     return decoded, matrix
 
 

@@ -321,21 +321,24 @@ def test_folds_are_stratified():
         assert np.bincount(fold[labels == label], minlength=3).tolist() == [count // 3] * 3
 
 
-def _phrase_examples(seed: int, n_words: int = 12):
-    """Sentences of random words, some of their phrases (runs of consecutive words) and duplicates, and
-    unrelated lines, shuffled; each line's features are its words, `</s>` (0) and two n-gram buckets."""
+def _phrase_examples(seed: int, sentences: int = 6, phrases: int = 20, others: int = 8, n_words: int = 12):
+    """Sentences of random words, some of their phrases (runs of consecutive words) and duplicates, unrelated
+    lines and two empty ones, shuffled. A line's features are its words, each followed by a character
+    n-gram bucket (one of them bucket 0: feature n_words), then `</s>` (0) and a word n-gram bucket."""
     rng = np.random.default_rng(seed)
-    sentences = [list(rng.integers(1, n_words, rng.integers(3, 9))) for _ in range(6)]
-    lines = [list(s) for s in sentences]
-    for _ in range(20):
-        s = sentences[rng.integers(len(sentences))]
-        a = int(rng.integers(len(s)))
-        lines.append(list(s[a:a + int(rng.integers(1, len(s) - a + 1))]))
-    lines += [list(rng.integers(1, n_words, rng.integers(1, 5))) for _ in range(8)] + [lines[2], []]
+    whole = [list(rng.integers(1, n_words, rng.integers(3, 9))) for _ in range(sentences)]
+    lines = [list(x) for x in whole]
+    for _ in range(phrases):
+        x = whole[rng.integers(len(whole))]
+        a = int(rng.integers(len(x)))
+        lines.append(list(x[a:a + int(rng.integers(1, len(x) - a + 1))]))
+    lines += [list(rng.integers(1, n_words, rng.integers(1, 5))) for _ in range(others)] + [lines[2], [], []]
     lines = [lines[i] for i in rng.permutation(len(lines))]
     features, offsets = [], [0]
     for words in lines:
-        features += words + [0, n_words + 3, n_words + 7]
+        for w in words:
+            features += [w, n_words + w % 3]
+        features += [0, n_words + 7]
         offsets.append(len(features))
     labels = rng.integers(0, 2, len(lines)).astype(np.int32)
     examples = Examples(np.array(features, np.int32), np.array(offsets, np.int64), labels,
@@ -343,69 +346,74 @@ def _phrase_examples(seed: int, n_words: int = 12):
     return lines, examples
 
 
-def _slow_groups(lines: list[list[int]]) -> np.ndarray:
-    """Longest lines first (then file order): a line inside an earlier group's first-visited line joins
-    that group, else it starts one; groups numbered by their first line in the file."""
-    def inside(short, long):
-        return any(long[a:a + len(short)] == short for a in range(len(long) - len(short) + 1))
+def _inside(short: list[int], long: list[int]) -> bool:
+    return any(long[a:a + len(short)] == short for a in range(len(long) - len(short) + 1))
 
+
+def _slow_groups(lines: list[list[int]], whole_runs: set[int] | None = None) -> np.ndarray:
+    """Longest lines first (then file order): a line inside an earlier group's first line joins that
+    group, else it starts one, numbered by itself; an empty line is alone. `whole_runs`: the lines whose
+    runs are looked up (None: all); the others place their duplicates only."""
     order = sorted(range(len(lines)), key=lambda i: (-len(lines[i]), i))
-    roots, root_of = [], {}
+    roots: list[int] = []
+    group = {}
     for i in order:
-        root = next((r for r in roots if lines[i] and inside(lines[i], lines[r])), None)
-        root_of[i] = i if root is None else root
-        if root is None:
+        found = next((r for r in roots if lines[i] and (_inside(lines[i], lines[r]) if whole_runs is None or
+                                                         r in whole_runs else lines[i] == lines[r])), None)
+        group[i] = i if found is None else found
+        if found is None:
             roots.append(i)
-    first = {}
-    for i in range(len(lines)):
-        first.setdefault(root_of[i], i)
-    return np.array([first[root_of[i]] for i in range(len(lines))])
+    return np.array([group[i] for i in range(len(lines))])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_line_groups_equal_a_slow_reference_and_keep_phrases_with_their_sentence(seed):
     lines, examples = _phrase_examples(seed)
-    groups = line_groups(examples, 12)
-    assert groups.tolist() == _slow_groups(lines).tolist()
+    groups, finished = line_groups(examples, 12)
+    assert finished and groups.tolist() == _slow_groups(lines).tolist()
     assert len(np.unique(groups)) < len(lines)  # the phrases joined their sentences
-    for i, g in enumerate(groups):  # each group is named by its first line, and its longest line holds it
-        members = np.flatnonzero(groups == g)
-        assert g == members[0]
-        longest = max(members, key=lambda m: len(lines[m]))
-        assert any(lines[longest][a:a + len(lines[i])] == lines[i] for a in range(len(lines[longest]) + 1))
+    for i, g in enumerate(groups):  # a group is named by its longest line, which holds every member
+        assert len(lines[g]) == max(len(lines[m]) for m in np.flatnonzero(groups == g)) and _inside(lines[i], lines[g])
+    assert [groups[i] for i, x in enumerate(lines) if not x] == [i for i, x in enumerate(lines) if not x]
     fold = folds(examples, 3, groups)
     for g in np.unique(groups):
         assert len(set(fold[groups == g].tolist())) == 1
 
 
-def test_refit_holds_phrases_out_with_their_sentence_and_counts_groups_in_the_margin(cli_run, task, tmp_path):
-    """Training lines that are phrases of other lines (as SST's) are held out with them: the report says
-    how many, and the one-standard-error margin counts a sentence and its phrases once."""
-    train, valid = task
-    sentences = train.read_text().splitlines()
-    phrases = [" ".join(line.split()[:4]) for line in sentences[:120]]  # the label and three words
-    train.write_text("\n".join(sentences + phrases) + "\n")
-    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "12", "--seed", "3")
-    refit = report["refit"]
-    assert refit["basis"] == "cross-validation" and refit["lines_in_other_lines"] >= 120
-    lines = len(sentences) + len(phrases) + len(valid.read_text().splitlines())
-    default = refit["finalists"][0]["cv_metric"]
-    assert refit["margin"] == pytest.approx(standard_error(default, lines - refit["lines_in_other_lines"]))
-    assert f"{refit['lines_in_other_lines']:,} lines held out with the line they are part of" in stderr
+def test_line_groups_of_thousands_of_lines_equal_the_reference():
+    """Enough lines for a bit table of several words (a wrong size or shift would go unseen in a small one)."""
+    lines, examples = _phrase_examples(7, sentences=300, phrases=1500, others=1500, n_words=40)
+    groups, finished = line_groups(examples, 40)
+    assert finished and groups.tolist() == _slow_groups(lines).tolist()
 
 
-def test_line_groups_leave_lines_alone_past_the_step_budget():
+def test_line_groups_past_the_step_budget_keep_duplicates_together():
     lines, examples = _phrase_examples(5)
-    assert line_groups(examples, 12, max_steps=0).tolist() == list(range(len(lines)))
-    longest = max(len(x) for x in lines)
-    partial = line_groups(examples, 12, max_steps=longest * (longest + 1) // 2 - 1)
-    assert partial.tolist() != list(range(len(lines)))  # shorter lines were still grouped
-    for i, g in enumerate(partial):  # the longest lines are alone; every group's longest line holds its lines
-        members = np.flatnonzero(partial == g)
-        if len(lines[i]) == longest:
-            assert members.tolist() == [i]
-        holder = lines[max(members, key=lambda m: len(lines[m]))]
-        assert any(holder[a:a + len(lines[i])] == lines[i] for a in range(len(holder) + 1))
+    alone, finished = line_groups(examples, 12, max_steps=0)
+    assert not finished and alone.tolist() == _slow_groups(lines, whole_runs=set()).tolist()
+    assert len(np.unique(alone)) < len(lines)  # the duplicate still joined its line
+    # the budget is spent in order, longest line first: the first root's runs fit, the next root's do not
+    order = sorted(range(len(lines)), key=lambda i: (-len(lines[i]), i))
+    first = order[0]
+    shorter = max(len(x) for x in lines if len(x) < len(lines[first]))
+    cost = shorter * (len(lines[first]) + 1) - shorter * (shorter + 1) // 2  # runs as long as a shorter line
+    partial, finished = line_groups(examples, 12, max_steps=cost)
+    assert not finished and partial.tolist() == _slow_groups(lines, whole_runs={first}).tolist()
+    assert partial.tolist() != alone.tolist() and partial.tolist() != _slow_groups(lines).tolist()
+
+
+def test_grouped_folds_are_stratified_by_the_line_a_group_is_named_by():
+    labels = np.array([0, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1], dtype=np.int32)
+    groups = np.array([0, 1, 0, 3, 4, 5, 3, 7, 8, 9, 4, 11])  # heads 0,1,3,4,5,7,8,9,11: labels 0,1,1,0,1,1,0,0,1
+    examples = Examples(np.zeros(12, np.int64), np.arange(13, dtype=np.int64), labels, np.arange(13, dtype=np.int64),
+                        np.ones(12))
+    fold = folds(examples, 3, groups)
+    heads = np.flatnonzero(groups == np.arange(12))
+    for label in (0, 1):
+        at = heads[labels[heads] == label]
+        assert sorted(np.bincount(fold[at], minlength=3).tolist()) == sorted([len(at) // 3 + (k < len(at) % 3)
+                                                                             for k in range(3)])
+    assert all(fold[i] == fold[g] for i, g in enumerate(groups))
 
 
 def test_join_and_take_keep_every_line_and_its_tokens():

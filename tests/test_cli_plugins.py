@@ -160,6 +160,11 @@ def test_quiet_silences_plugin_warnings_but_a_missing_command_names_them(tmp_pat
     missing = seqkit_proc("brokn", "-q", env=env)
     assert missing.returncode == 2 and b"No such command 'brokn'" in missing.stderr
     assert b"Plugins that did not load: broken (RuntimeError: this plugin is broken on purpose)" in missing.stderr
+    model = seqkit_proc("perplexity", "-m", str(corpus), str(corpus), "-q", env=env)  # no format reads it
+    assert model.returncode == 1 and model.stderr.count(b"\n") == 1 and b"broken (RuntimeError" in model.stderr
+    typo = seqkit_proc("ngram", "-q", env={**env, "SEQKIT_LOAD_PLUGINS": "ngramm"})
+    assert typo.returncode == 2 and b"No such command 'ngram'" in typo.stderr
+    assert b"ngramm (named by $SEQKIT_LOAD_PLUGINS, which no installed plugin's entry point is called)" in typo.stderr
 
 
 def test_unknown_command_is_a_usage_error(cli_run):

@@ -297,7 +297,7 @@ def test_a_word_that_is_not_utf8_in_a_bin_is_printed_as_utf8(skipgram, tmp_path,
 
 def test_the_kind_of_a_bin_comes_from_its_header(skipgram, corpora, cli_run, monkeypatch):
     """A skip-gram `.bin` given where a classifier or a language model is read is named as a subword model
-    from its 60-byte header; its dictionary is never parsed (a real one has millions of words)."""
+    from its 64-byte header; its dictionary is never parsed (a real one has millions of words)."""
     from seqkit.fasttext_predict import FastTextClassifierFormat
 
     _, path = skipgram

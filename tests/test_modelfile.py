@@ -212,3 +212,16 @@ def test_an_entry_whose_array_header_claims_more_than_it_holds_is_refused_before
             model.array("param/w", [4, 3])
         with pytest.raises(DataError, match="entry param/w is damaged"):
             model.group("param")
+
+
+def test_an_entry_of_python_objects_is_refused_without_unpickling(tmp_path):
+    import io
+
+    path = write(tmp_path / "m.npz", {"format": "seqkit-x", "version": 1}, {"param/w": np.ones(2, np.float32)})
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("param/o.npy", pickled.getvalue())
+    with modelfile.Archive(path, "seqkit-x", versions=(1,)) as model:
+        with pytest.raises(DataError, match=r"entry param/o holds Python objects; refused \(no pickle\)"):
+            model.group("param")

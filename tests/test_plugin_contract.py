@@ -44,6 +44,13 @@ def test_a_sniffer_that_raises_is_skipped_with_one_warning(faulty, cli_run):
                         f"sniff exploded on {arpa}; the format is skipped"]
 
 
+def test_a_file_no_format_reads_names_the_sniffer_that_raised(faulty, cli_run):
+    result = cli_run("perplexity", "-m", "text.txt", "text.txt")  # the error says it, warning or no warning
+    error = result.stderr.splitlines()[-1]
+    assert result.exit_code == 1 and "not a language model any installed plugin can read" in error
+    assert "exploding (its sniff raised ValueError: sniff exploded on text.txt)" in error
+
+
 def test_a_loader_that_fails_is_named(faulty, cli_run):
     result = cli_run("perplexity", "-m", model("faulty-lm", "load-fails"), "text.txt")
     assert result.exit_code == 1

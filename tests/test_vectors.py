@@ -369,6 +369,17 @@ def test_a_value_that_is_not_a_finite_float32_is_refused_naming_its_word(tmp_pat
         Embeddings.load(str(binary))
 
 
+def test_a_dropped_word_takes_its_non_finite_vector_with_it(tmp_path):
+    """With --errors ignore a word of nothing but invalid bytes is dropped with its vector, nan or not."""
+    path = tmp_path / "v.txt"
+    path.write_bytes(b"2 2\n\xff\xfe 1 nan\ny 1 2\n")
+    loaded = Embeddings.load(str(path), errors="ignore")
+    assert loaded.words == ["y"] and loaded.matrix.tolist() == [[1.0, 2.0]]
+    path.write_bytes(b"2 2\n\xffx 1 nan\ny 1 2\n")  # a word is left: its vector is refused, by its line
+    with pytest.raises(DataError, match=r"v.txt:2: the vector of 'x' holds a value that is not a finite number"):
+        Embeddings.load(str(path), errors="ignore")
+
+
 def test_a_vocabulary_file_is_not_taken_for_one_dimensional_glove(tmp_path):
     path = tmp_path / "v.vocab"
     path.write_text("the 10\ncat 5\n")

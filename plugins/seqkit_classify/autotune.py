@@ -221,13 +221,16 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
 
         planned = plan(candidates, cv_seconds, fit_seconds,
                        math.inf if deadline is None else deadline - time.perf_counter())
+        if planned:  # before the clock of the first finalist starts
+            refit.groups(refit.examples(candidates[0].trial.params))
         with reporter.task("cross-validating the finalists", total=len(planned), unit="items") as progress:
             for finalist in planned:
                 refit.cross_validate(finalist, None if deadline is None else
                                      deadline - max(fit_seconds(f) for f in planned))
                 progress.update(1)
         # lines held out together are not independent scores: the standard error counts their groups
-        n_units = len(refit.examples(candidates[0].trial.params)) - refit.joined()
+        joined = refit.joined() or 0
+        n_units = len(refit.examples(candidates[0].trial.params)) - joined
         winner, basis, margin = choose(candidates, n_units, len(validation))
         chosen, dictionary = winner.trial, union_dictionary
         weights = refit.fit(chosen.params, winner.epochs)
@@ -235,8 +238,9 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         which = "the default" if winner.default else f"trial {chosen.number}"
         value_note = f"cv {metric.name} {winner.cv:.4f}" if basis == "cross-validation" else \
             f"{metric.name} {chosen.metric:.4f}"
-        joined = refit.joined()
-        folds_note = f"{FOLDS} folds" + (f", {joined:,} lines held out with the line they are part of" if joined else "")
+        folds_note = f"{FOLDS} folds" + (f", {joined:,} lines held out with the line they are part of" if joined
+                                         else "") + ("" if refit.grouped_fully else
+                                                     "; the longest lines grouped with their duplicates only")
         refit_note = (f"; {basis} ({folds_note}) " if basis == "cross-validation" else f"; {basis} ") + \
             (f"of {len(candidates)} finalists chose {which} ({value_note}, default kept unless beaten by more "
              f"than {margin:.4f}); trained on training + validation lines ({examples_saved:,}, "
@@ -254,6 +258,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
                              "seconds": round(seconds, 3),
                              "refit": {"folds": FOLDS, "basis": basis, "margin": margin,
                                        "lines_in_other_lines": refit.joined(),
+                                       "grouped_fully": refit.grouped_fully,
                                        "finalists": [f.as_dict() for f in candidates],
                                        "winner": winner.trial.number, "default": winner.default,
                                        "cv_metric": winner.cv if winner.folds else None}

@@ -5,8 +5,9 @@ split), so the best of many runs on them is partly luck: runs within a point of 
 noise, and the maximum favours a lucky one. The finalists are therefore the default configuration (what
 `seqkit classify` trains without autotune) and the best configurations of the search's highest rungs
 (fully trained runs), compared again by stratified k-fold cross-validation over the training and
-validation lines together, which scores each on every line once, when the budget allows; the default
-is kept unless beaten by more than one standard error (see `choose`). The winner is then trained on all
+validation lines together, which scores each on every line once, when the budget allows (a line inside
+another line, such as a duplicate or a phrase of a sentence, is held out with it: `line_groups`); the
+default is kept unless beaten by more than one standard error (see `choose`). The winner is then trained on all
 of those lines. Scikit-learn's `GridSearchCV(refit=True)` ends the same way.
 """
 
@@ -106,12 +107,13 @@ def choose(candidates: list[Finalist], cv_lines: int, valid_lines: int) -> tuple
 
 
 def folds(examples: Examples, count: int = FOLDS, groups: np.ndarray | None = None) -> np.ndarray:
-    """Each line's fold: the groups (`line_groups`; each line its own when None), in order of their first
-    line, dealt round-robin per (first) label of that line, so that every fold has each label's share of the
-    lines (stratified; a fold without a rare label scores it as noise) and a group stays in one fold."""
+    """Each line's fold: the groups (`line_groups`; each line its own when None), in order of the lines
+    they are numbered by, dealt round-robin per (first) label of that line, so that every fold has each
+    label's share of the lines (stratified; a fold without a rare label scores it as noise) and a group
+    stays in one fold."""
     n = len(examples)
     groups = np.arange(n) if groups is None else groups
-    heads = np.flatnonzero(groups == np.arange(n))  # a group is numbered by its first line
+    heads = np.flatnonzero(groups == np.arange(n))  # a group is numbered by one of its lines
     first = examples.labels[examples.label_offsets[:-1]]
     order = heads[np.argsort(first[heads], kind="stable")]
     fold_of_head = np.empty(n, dtype=np.int64)
@@ -119,22 +121,20 @@ def folds(examples: Examples, count: int = FOLDS, groups: np.ndarray | None = No
     return fold_of_head[groups]
 
 
-def line_groups(examples: Examples, n_words: int, max_steps: int = MAX_SPAN_STEPS) -> np.ndarray:
-    """Each line's group for cross-validation: the line whose words contain its words as a run (a
-    duplicate, or a phrase of a parsed sentence: SST's lines are the phrases of its sentences), numbered by
-    the group's first line. Held out apart from the sentence it comes from, a phrase is scored by a model
-    that trained on it inside that sentence, and every configuration scores alike (SST-2: 0.916 for
-    each; grouped, 0.79-0.80, ranked as on the dev sentences). Words are the in-vocabulary word ids."""
+def line_groups(examples: Examples, n_words: int, max_steps: int = MAX_SPAN_STEPS) -> tuple[np.ndarray, bool]:
+    """(each line's group, whether the step budget sufficed) for cross-validation: a line joins the
+    longest line whose words contain its words as a run (a duplicate, or a phrase of a parsed sentence:
+    SST's lines are the phrases of its sentences), and the group is numbered by that line. Held out apart
+    from the sentence it comes from, a phrase is scored by a model that trained on it inside that
+    sentence, and every configuration scores alike (SST-2: 0.916 for each; grouped, 0.79-0.80, and they
+    differ). Words are the in-vocabulary word ids; a line without any stays alone. Past the budget,
+    lines are still grouped with their duplicates."""
     from seqkit_classify import kernels
 
-    features, offsets = examples.features, examples.feat_offsets
-    is_word = (features > 0) & (features < n_words)  # not </s> (id 0), not a hashed n-gram
-    ends = np.concatenate([[0], np.cumsum(is_word, dtype=np.int64)])
     group = np.empty(len(examples), dtype=np.int64)
-    kernels.contained_groups(features[is_word].astype(np.int64), ends[offsets], max_steps, group)
-    first = np.full(len(examples), len(examples), dtype=np.int64)
-    np.minimum.at(first, group, np.arange(len(examples)))
-    return first[group]
+    finished = kernels.contained_groups(examples.features, examples.feat_offsets, n_words, max_steps, group)
+    examples.release()
+    return group, bool(finished)
 
 
 class Refit:
@@ -146,16 +146,18 @@ class Refit:
         self.base, self.prefix = base, label_prefix
         self._features: dict[tuple, Examples] = {}
         self._groups: np.ndarray | None = None
+        self.grouped_fully = True
 
     def groups(self, examples: Examples) -> np.ndarray:
         """The lines' cross-validation groups (the same words, so the same groups, under every setting)."""
         if self._groups is None:
-            self._groups = line_groups(examples, len(self.dictionary.words))
+            self._groups, self.grouped_fully = line_groups(examples, len(self.dictionary.words))
         return self._groups
 
-    def joined(self) -> int:
-        """How many lines cross-validation held out with another line they are part of (0 before it ran)."""
-        return 0 if self._groups is None else int(len(self._groups) - np.count_nonzero(
+    def joined(self) -> int | None:
+        """How many lines cross-validation holds out with another line they are part of (None: not yet
+        grouped)."""
+        return None if self._groups is None else int(len(self._groups) - np.count_nonzero(
             self._groups == np.arange(len(self._groups))))
 
     def settings(self, p: Params) -> Settings:
@@ -189,6 +191,8 @@ class Refit:
         p = finalist.trial.params
         examples = self.examples(p)
         fold = folds(examples, FOLDS, self.groups(examples))
+        if np.bincount(fold, minlength=FOLDS).min() == 0:
+            return  # fewer groups than folds (a handful of lines, or all alike): nothing to compare on
         tree = huffman_tree(self.dictionary.label_counts) if p.loss == "hs" else None
         for k in range(FOLDS):
             if deadline is not None and finalist.folds and time.perf_counter() > deadline:
