@@ -366,6 +366,15 @@ def _slow_groups(lines: list[list[int]], whole_runs: set[int] | None = None) -> 
     return np.array([group[i] for i in range(len(lines))])
 
 
+def test_fewer_line_groups_than_folds_leave_the_choice_to_the_validation_lines(cli_run, tmp_path):
+    train, valid = tmp_path / "train.txt", tmp_path / "valid.txt"
+    train.write_text("__label__a good film\n__label__b good film\n__label__a good\n__label__b film\n" * 10)
+    valid.write_text("__label__a good film\n__label__b film\n")
+    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "6")
+    assert report["refit"]["basis"] == "validation" and report["refit"]["lines_in_other_lines"] == 41
+    assert all(not f["folds"] for f in report["refit"]["finalists"]) and "nan" not in stderr
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_line_groups_equal_a_slow_reference_and_keep_phrases_with_their_sentence(seed):
     lines, examples = _phrase_examples(seed)
