@@ -55,7 +55,7 @@ class SeqkitGroup(click.Group):
                 raise
             from seqkit.plugins import broken_plugins_note
 
-            note = broken_plugins_note()  # the command may be one of theirs (their warnings are gone under -q)
+            note = broken_plugins_note()  # the command may be one of theirs (their warnings are gone with -q)
             matches = difflib.get_close_matches(name, self.list_commands(ctx))
             if not matches:
                 raise click.UsageError(exc.message + note, ctx) from None

@@ -177,7 +177,8 @@ def npy_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np
         return tuple(shape), dtype, info.file_size - member.tell()
 
 
-def read_entry(archive: zipfile.ZipFile, name: str, path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+def read_entry(archive: zipfile.ZipFile, name: str, path: str,
+               shape: tuple[int, ...] | None = None) -> np.ndarray:
     """The `.npy` member `name`, read in full after its header is checked (no Python objects, `shape` if
     given, no more data claimed than the member holds), so nothing is allocated for a damaged or hostile
     entry; any damage (bad checksum, unknown compression, cut short) is one DataError naming the entry."""
@@ -189,8 +190,8 @@ def read_entry(archive: zipfile.ZipFile, name: str, path: str, shape: tuple[int,
             raise DataError(f"entry {name} holds Python objects; refused (no pickle)", path)
         needed = int(np.prod(stored, dtype=np.float64)) * dtype.itemsize
         if needed > held:
-            raise DataError(f"entry {name} is damaged or truncated (its header claims {list(stored)} {dtype}, "
-                            f"{needed:,} bytes, in {held:,})", path)
+            raise DataError(f"entry {name} is damaged or truncated (its header claims {list(stored)} "
+                            f"{dtype}, {needed:,} bytes, in {held:,})", path)
         with archive.open(name + ".npy") as member:
             return np.lib.format.read_array(member, allow_pickle=False)
     except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error) as exc:

@@ -234,8 +234,8 @@ def discover(entry_points: Iterable[metadata.EntryPoint] | None = None,
         _load_one(registry, entry)
     unknown = registry.unknown_selected = sorted((allowed or set()) - set(seen))
     if unknown:  # a typo would otherwise leave the commands silently missing
-        warn(f"seqkit: warning: ${ENV_LOAD} names {', '.join(map(repr, unknown))}, which no installed plugin's "
-             f"entry point is called")
+        warn(f"seqkit: warning: ${ENV_LOAD} names {', '.join(map(repr, unknown))}, which no installed "
+             "plugin's entry point is called")
     return registry
 
 
@@ -367,8 +367,8 @@ def sniffs(registry: Registry, fmt: Any, path: str) -> bool:
     except Exception as exc:  # noqa: BLE001 - a plugin's bug
         if id(fmt) not in _sniff_errors:
             _sniff_errors[id(fmt)] = f"{type(exc).__name__}: {exc}"
-            warn(f"seqkit: warning: {describe_format(registry, fmt)}: sniff raised {type(exc).__name__}: {exc}; "
-                 "the format is skipped")
+            warn(f"seqkit: warning: {describe_format(registry, fmt)}: sniff raised {type(exc).__name__}: "
+                 f"{exc}; the format is skipped")
         return False
 
 

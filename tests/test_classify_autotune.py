@@ -382,7 +382,8 @@ def test_line_groups_equal_a_slow_reference_and_keep_phrases_with_their_sentence
     assert finished and groups.tolist() == _slow_groups(lines).tolist()
     assert len(np.unique(groups)) < len(lines)  # the phrases joined their sentences
     for i, g in enumerate(groups):  # a group is named by its longest line, which holds every member
-        assert len(lines[g]) == max(len(lines[m]) for m in np.flatnonzero(groups == g)) and _inside(lines[i], lines[g])
+        assert len(lines[g]) == max(len(lines[m]) for m in np.flatnonzero(groups == g))
+        assert _inside(lines[i], lines[g])
     assert [groups[i] for i, x in enumerate(lines) if not x] == [i for i, x in enumerate(lines) if not x]
     fold = folds(examples, 3, groups)
     for g in np.unique(groups):
@@ -390,7 +391,7 @@ def test_line_groups_equal_a_slow_reference_and_keep_phrases_with_their_sentence
 
 
 def test_line_groups_of_thousands_of_lines_equal_the_reference():
-    """Enough lines for a bit table of several words (a wrong size or shift would go unseen in a small one)."""
+    """Enough lines for a bit table of many words (a wrong size or shift would go unseen in a small one)."""
     lines, examples = _phrase_examples(7, sentences=300, phrases=1500, others=1500, n_words=40)
     groups, finished = line_groups(examples, 40)
     assert finished and groups.tolist() == _slow_groups(lines).tolist()
@@ -413,7 +414,7 @@ def test_line_groups_past_the_step_budget_keep_duplicates_together():
 
 def test_grouped_folds_are_stratified_by_the_line_a_group_is_named_by():
     labels = np.array([0, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 1], dtype=np.int32)
-    groups = np.array([0, 1, 0, 3, 4, 5, 3, 7, 8, 9, 4, 11])  # heads 0,1,3,4,5,7,8,9,11: labels 0,1,1,0,1,1,0,0,1
+    groups = np.array([0, 1, 0, 3, 4, 5, 3, 7, 8, 9, 4, 11])  # heads' labels: 0, 1, 1, 0, 1, 1, 0, 0, 1
     examples = Examples(np.zeros(12, np.int64), np.arange(13, dtype=np.int64), labels, np.arange(13, dtype=np.int64),
                         np.ones(12))
     fold = folds(examples, 3, groups)

@@ -65,8 +65,8 @@ def main() -> None:
                               ("grouped CV", folds(examples, FOLDS, refit.groups(examples)))):
                 right = np.zeros(len(examples), dtype=bool)
                 for k in range(FOLDS):
-                    right[fold == k] = accuracy(refit.fit(p, epochs, fold != k), take_examples(examples, fold == k),
-                                                pooling)
+                    weights = refit.fit(p, epochs, fold != k)
+                    right[fold == k] = accuracy(weights, take_examples(examples, fold == k), pooling)
                 row[key].append(f"{right.mean():.4f}")
             on_dev = accuracy(refit.fit(p, epochs), featurise(dev, refit.settings(p), dictionary), pooling)
             row["dev"].append(f"{on_dev.mean():.4f}")

@@ -238,9 +238,11 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         which = "the default" if winner.default else f"trial {chosen.number}"
         value_note = f"cv {metric.name} {winner.cv:.4f}" if basis == "cross-validation" else \
             f"{metric.name} {chosen.metric:.4f}"
-        folds_note = f"{FOLDS} folds" + (f", {joined:,} lines held out with the line they are part of" if joined
-                                         else "") + ("" if refit.grouped_fully else
-                                                     "; the longest lines grouped with their duplicates only")
+        folds_note = f"{FOLDS} folds"
+        if joined:
+            folds_note += f", {joined:,} lines held out with the line they are part of"
+        if not refit.grouped_fully:
+            folds_note += "; the longest lines grouped with their duplicates only"
         refit_note = (f"; {basis} ({folds_note}) " if basis == "cross-validation" else f"; {basis} ") + \
             (f"of {len(candidates)} finalists chose {which} ({value_note}, default kept unless beaten by more "
              f"than {margin:.4f}); trained on training + validation lines ({examples_saved:,}, "

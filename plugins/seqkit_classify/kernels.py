@@ -457,7 +457,8 @@ def contained_groups(features, feat_offsets, n_words, max_steps, group):  # prag
             steps += cost
         else:
             finished = False
-        _place(hashes[c], c, shift, table, sorted_hashes, by_hash, next_free, lengths, group)  # its duplicates
+        # its duplicates, then (within the budget) the lines inside it
+        _place(hashes[c], c, shift, table, sorted_hashes, by_hash, next_free, lengths, group)
         if not runs:
             continue
         for a in range(length):

@@ -7,8 +7,8 @@ noise, and the maximum favours a lucky one. The finalists are therefore the defa
 (fully trained runs), compared again by stratified k-fold cross-validation over the training and
 validation lines together, which scores each on every line once, when the budget allows (a line inside
 another line, such as a duplicate or a phrase of a sentence, is held out with it: `line_groups`); the
-default is kept unless beaten by more than one standard error (see `choose`). The winner is then trained on all
-of those lines. Scikit-learn's `GridSearchCV(refit=True)` ends the same way.
+default is kept unless beaten by more than one standard error (see `choose`). The winner is then trained
+on all of those lines. Scikit-learn's `GridSearchCV(refit=True)` ends the same way.
 """
 
 from __future__ import annotations
@@ -89,10 +89,11 @@ def standard_error(value: float, lines: int) -> float:
 def choose(candidates: list[Finalist], cv_lines: int, valid_lines: int) -> tuple[Finalist, str, float]:
     """(winner, basis, margin). `cv_lines` counts the lines cross-validation scored independently (a group
     of lines held out together once). The basis is the cross-validated means when the default and another
-    finalist were cross-validated, else the search's validation values. The winner is the finalist with the best
-    value, except that the default is kept unless it is beaten by more than one standard error (the
-    one-standard-error rule): the best of several noisy estimates is biased upwards, and the defaults are
-    known to generalise, so a small lead is more likely luck than a better model. Ties go to the earlier."""
+    finalist were cross-validated, else the search's validation values. The winner is the finalist with
+    the best value, except that the default is kept unless it is beaten by more than one standard error
+    (the one-standard-error rule): the best of several noisy estimates is biased upwards, and the defaults
+    are known to generalise, so a small lead is more likely luck than a better model. Ties go to the
+    earlier."""
     scored = [f for f in candidates if f.folds]
     by_cv = len(scored) >= 2 and candidates[0].default and bool(candidates[0].folds)
     pool, lines = (scored, cv_lines) if by_cv else (candidates, valid_lines)
