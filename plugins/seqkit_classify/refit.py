@@ -130,10 +130,10 @@ def line_groups(examples: Examples, n_words: int, max_steps: int = MAX_SPAN_STEP
     sentence, and every configuration scores alike (SST-2: 0.916 for each; grouped, 0.79-0.80, and they
     differ). Words are the in-vocabulary word ids; a line without any stays alone. Past the budget,
     lines are still grouped with their duplicates."""
-    from seqkit_classify import kernels
+    from seqkit_classify.containment import contained_groups
 
     group = np.empty(len(examples), dtype=np.int64)
-    finished = kernels.contained_groups(examples.features, examples.feat_offsets, n_words, max_steps, group)
+    finished = contained_groups(examples.features, examples.feat_offsets, n_words, max_steps, group)
     examples.release()
     return group, bool(finished)
 
