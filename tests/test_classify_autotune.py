@@ -426,6 +426,37 @@ def test_grouped_folds_are_stratified_by_the_line_a_group_is_named_by():
     assert all(fold[i] == fold[g] for i, g in enumerate(groups))
 
 
+def test_refit_holds_phrases_out_with_their_sentence_and_counts_groups_in_the_margin(cli_run, task, tmp_path):
+    """Training lines that are phrases of other lines (as SST's) are held out with them: the report says
+    how many, and the one-standard-error margin counts a sentence and its phrases once."""
+    train, valid = task
+    sentences = train.read_text().splitlines()
+    phrases = [" ".join(line.split()[:4]) for line in sentences[:120]]  # the label and three words
+    train.write_text("\n".join(sentences + phrases) + "\n")
+    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "12", "--seed", "3")
+    refit = report["refit"]
+    assert refit["basis"] == "cross-validation" and refit["lines_in_other_lines"] >= 120
+    lines = len(sentences) + len(phrases) + len(valid.read_text().splitlines())
+    default = refit["finalists"][0]["cv_metric"]
+    assert refit["margin"] == pytest.approx(standard_error(default, lines - refit["lines_in_other_lines"]))
+    assert f"{refit['lines_in_other_lines']:,} lines held out with the line they are part of" in stderr
+    assert refit["grouped_fully"] and "duplicates only" not in stderr
+
+
+def test_a_grouping_cut_by_its_step_budget_is_reported(cli_run, task, tmp_path, monkeypatch):
+    from seqkit_classify import refit as refit_module
+
+    monkeypatch.setattr(refit_module, "MAX_SPAN_STEPS", 0)
+    train, valid = task
+    sentences = train.read_text().splitlines()
+    phrases = [" ".join(line.split()[:4]) for line in sentences[:120]]
+    train.write_text("\n".join(sentences * 2 + phrases) + "\n")  # duplicates are grouped all the same
+    report, stderr = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "12", "--seed", "3")
+    assert report["refit"]["grouped_fully"] is False
+    assert 300 <= report["refit"]["lines_in_other_lines"] < 420  # the duplicates, not the phrases
+    assert "past 10^8 word runs, the lines left grouped with their duplicates only" in stderr
+
+
 def test_join_and_take_keep_every_line_and_its_tokens():
     first = Lines(["__label__a", "x", "y"], np.array([True, False, False]), np.array([2, 2, 1]),
                   np.array([0, 1, 0, 1, 2], np.int32), np.array([0, 2, 5], np.int64))

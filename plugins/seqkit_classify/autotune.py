@@ -242,7 +242,7 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         if joined:
             folds_note += f", {joined:,} lines held out with the line they are part of"
         if not refit.grouped_fully:
-            folds_note += "; the longest lines grouped with their duplicates only"
+            folds_note += "; past 10^8 word runs, the lines left grouped with their duplicates only"
         refit_note = (f"; {basis} ({folds_note}) " if basis == "cross-validation" else f"; {basis} ") + \
             (f"of {len(candidates)} finalists chose {which} ({value_note}, default kept unless beaten by more "
              f"than {margin:.4f}); trained on training + validation lines ({examples_saved:,}, "

@@ -152,7 +152,8 @@ class Refit:
     def groups(self, examples: Examples) -> np.ndarray:
         """The lines' cross-validation groups (the same words, so the same groups, under every setting)."""
         if self._groups is None:
-            self._groups, self.grouped_fully = line_groups(examples, len(self.dictionary.words))
+            n_words = len(self.dictionary.words)
+            self._groups, self.grouped_fully = line_groups(examples, n_words, MAX_SPAN_STEPS)
         return self._groups
 
     def joined(self) -> int | None:
