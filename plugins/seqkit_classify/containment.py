@@ -31,11 +31,15 @@ def _filter_slot(h, shift):  # pragma: no cover - jitted
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _place(h, c, shift, table, sorted_hashes, by_hash, next_free, lengths, group):  # pragma: no cover
-    """Every line with hash `h` not yet placed (and not empty) joins `c`'s group."""
+def _may_be_a_line(h, shift, table):  # pragma: no cover - jitted
+    """False when no line has hash `h` (the bit table); True when one may."""
     slot = _filter_slot(h, shift)
-    if not (table[slot >> np.uint64(6)] >> (slot & np.uint64(63))) & np.uint64(1):
-        return
+    return bool((table[slot >> np.uint64(6)] >> (slot & np.uint64(63))) & np.uint64(1))
+
+
+@njit(nogil=True, cache=True)
+def _place(h, c, sorted_hashes, by_hash, next_free, lengths, group):  # pragma: no cover - jitted
+    """Every line with hash `h` not yet placed (and not empty) joins `c`'s group."""
     first = np.searchsorted(sorted_hashes, h)
     if first == len(sorted_hashes) or sorted_hashes[first] != h:
         return
@@ -102,12 +106,13 @@ def contained_groups(features, feat_offsets, n_words, max_steps, group):  # prag
         else:
             finished = False
         # its duplicates, then (within the budget) the lines inside it
-        _place(hashes[c], c, shift, table, sorted_hashes, by_hash, next_free, lengths, group)
+        _place(hashes[c], c, sorted_hashes, by_hash, next_free, lengths, group)
         if not runs:
             continue
         for a in range(length):
             h = np.uint64(0)
             for b in range(a, min(length, a + longest)):
                 h = h * SPAN_HASH_MULTIPLIER + np.uint64(words[b] + 1)
-                _place(h, c, shift, table, sorted_hashes, by_hash, next_free, lengths, group)
+                if _may_be_a_line(h, shift, table):  # the call, with its array arguments, only then
+                    _place(h, c, sorted_hashes, by_hash, next_free, lengths, group)
     return finished
