@@ -101,31 +101,35 @@ def is_fasttext_bin(head: bytes) -> bool:
     return len(head) >= 4 and struct.unpack_from("<i", head)[0] == MAGIC
 
 
-def sniff(path: str) -> bool:
+def _head(path: str) -> bytes:
+    """The magic, version and settings (b"" when the file cannot be read)."""
     try:
         with open(path, "rb") as handle:
-            return is_fasttext_bin(handle.read(4))
+            return handle.read(8 + _ARGS.size)
     except OSError:
-        return False
+        return b""
+
+
+def _unsupervised(head: bytes) -> bool:
+    return len(head) == 8 + _ARGS.size and MODELS.get(_ARGS.unpack_from(head, 8)[7]) in ("cbow", "sg")
+
+
+def sniff(path: str) -> bool:
+    return is_fasttext_bin(_head(path))
 
 
 def sniff_unsupervised(path: str) -> bool:
     """Whether `path` is a fastText `.bin` whose settings say cbow or skip-gram (read from the header
     alone: a caller choosing a reader need not parse a dictionary of millions of words)."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8 + _ARGS.size)
-    except OSError:
-        return False
-    if len(head) < 8 + _ARGS.size or not is_fasttext_bin(head):
-        return False
-    return MODELS.get(_ARGS.unpack_from(head, 8)[7]) in ("cbow", "sg")
+    head = _head(path)
+    return is_fasttext_bin(head) and _unsupervised(head)
 
 
 def sniff_classifier(path: str) -> bool:
     """Whether a classifier reader should claim `path`: a fastText `.bin` not marked unsupervised (a
     damaged header is claimed, so that loading it names the damage)."""
-    return sniff(path) and not sniff_unsupervised(path)
+    head = _head(path)
+    return is_fasttext_bin(head) and not _unsupervised(head)
 
 
 class _Cursor:

@@ -200,18 +200,14 @@ def warn(message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def broken_plugins() -> list[str]:
-    """"name (error)" for each plugin that did not load, and each name in $SEQKIT_LOAD_PLUGINS that is
-    no plugin's: what an error about a missing command or format names (their warnings are gone with -q)."""
+def broken_plugins_note() -> str:
+    """" Plugins that did not load: name (error); ..." for an error about a missing command or format, or
+    "": each plugin that failed, and each name in $SEQKIT_LOAD_PLUGINS that is no plugin's (their warnings
+    are gone with -q)."""
     registry = load_registry()
-    return [f"{info.name} ({info.error})" for info in registry.plugins if info.error] + [
+    broken = [f"{info.name} ({info.error})" for info in registry.plugins if info.error] + [
         f"{name} (named by ${ENV_LOAD}, which no installed plugin's entry point is called)"
         for name in registry.unknown_selected]
-
-
-def broken_plugins_note() -> str:
-    """" Plugins that did not load: ..." for an error message, or ""."""
-    broken = broken_plugins()
     return f" Plugins that did not load: {'; '.join(broken)}." if broken else ""
 
 
@@ -326,9 +322,9 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
     check_compressed_intact(path)  # a damaged compressed model is named as such, not as "not a model"
     names = ", ".join(fmt.name + (f" (its sniff raised {_sniff_errors[id(fmt)]})" if id(fmt) in _sniff_errors
                                   else "") for fmt in formats)
+    message = f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: {names})"
     note = broken_plugins_note()  # the format may be one of theirs
-    raise SeqkitError(f"{path}: {describe_file(path)}, not a {what} any installed plugin can read (formats: "
-                      f"{names}){'.' + note if note else ''}").maybe_other_model(path, kind)
+    raise SeqkitError(message + ("." + note if note else "")).maybe_other_model(path, kind)
 
 
 # id(loaded model) -> ("format 'x' of plugin 'y'", whether seqkit's own code wrote it): for messages about

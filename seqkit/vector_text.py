@@ -25,27 +25,22 @@ def parse(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> t
     a value that is not a finite float32 (nan, inf, 1e39) is refused, naming its word and line (or
     record): it would poison every cosine it touches."""
     with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float32 becomes inf, refused below
-        words, matrix = _parse_any(data, path, fmt, errors, limit)
+        words, matrix, line_of = _parse_any(data, path, fmt, errors, limit)
+    rows = np.arange(len(words))  # each kept vector's row in the file
     if errors == "ignore" and "" in words:  # a word of nothing but invalid bytes goes with its vector
-        keep = [i for i, word in enumerate(words) if word]
-        words, matrix = [words[i] for i in keep], np.ascontiguousarray(matrix[keep])
+        rows = np.array([i for i, word in enumerate(words) if word], dtype=np.int64)
+        words, matrix = [words[i] for i in rows], np.ascontiguousarray(matrix[rows])
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.size else ()
+    if len(bad):
+        row = int(rows[bad[0]])
+        line = line_of(row) if line_of is not None else None
+        raise DataError(f"{'' if line_of else f'record {row + 1:,}: '}the vector of {words[bad[0]]!r} holds a "
+                        f"value that is not a finite number ({len(bad):,} such vectors)", path, line)
     return words, matrix
 
 
-def _refuse_non_finite(words: list[str], matrix: np.ndarray, path: str, errors: str, line_of) -> None:
-    """The first vector holding nan or inf (a value beyond float32 included), by its word and where it is:
-    `line_of(row)` gives (line, None) for text or (None, "record N: ") for binary. With errors="ignore" a
-    word of nothing but invalid bytes is dropped with its vector (by `parse`), so it is not refused."""
-    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1)) if matrix.size else np.zeros(0, dtype=np.int64)
-    if errors == "ignore":
-        bad = bad[[bool(words[row]) for row in bad.tolist()]] if len(bad) else bad
-    if len(bad):
-        line, record = line_of(int(bad[0]))
-        raise DataError(f"{record or ''}the vector of {words[bad[0]]!r} holds a value that is not a finite "
-                        f"number ({len(bad):,} such vectors)", path, line)
-
-
-def _parse_any(data: bytes, path: str, fmt: str, errors: str, limit: int | None) -> tuple[list[str], np.ndarray]:
+def _parse_any(data: bytes, path: str, fmt: str, errors: str, limit: int | None):
+    """(words, matrix, the line of a row in the file; None for binary records, numbered from 1)."""
     if not data.strip():
         raise DataError("empty vector file", path)
     if data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" or data[:6] == b"\xfd7zXZ\x00":
@@ -87,7 +82,7 @@ def _looks_binary(data: bytes, start: int, dim: int) -> bool:
 
 
 def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,
-                first_line: int) -> tuple[list[str], np.ndarray]:
+                first_line: int):
     """Fast path through the Numba kernel; `n` is the header's count (None: headerless GloVe)."""
     from seqkit._vector_text_parser import OK, parse_vector_lines
 
@@ -128,8 +123,7 @@ def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, pat
         return first_line + data.count(b"\n", start, int(starts[row]))
 
     words = _decode_words([data[s:e] for s, e in zip(starts.tolist(), ends.tolist())], path, errors, line_of)
-    _refuse_non_finite(words, matrix, path, errors, lambda row: (line_of(row), None))
-    return words, matrix
+    return words, matrix, line_of
 
 
 def _is_float(text: bytes) -> bool:
@@ -140,7 +134,7 @@ def _is_float(text: bytes) -> bool:
         return False
 
 
-def _parse_glove(data: bytes, path: str, errors: str, limit: int | None, guessed: bool = False) -> tuple[list[str], np.ndarray]:
+def _parse_glove(data: bytes, path: str, errors: str, limit: int | None, guessed: bool = False):
     """Headerless text; `guessed`: the format was not named, so a first line of words means "not vectors"."""
     first = data.split(b"\n", 1)[0].rstrip(b"\r").rstrip(b" ")
     dim = first.count(b" ")
@@ -160,7 +154,7 @@ def _parse_glove(data: bytes, path: str, errors: str, limit: int | None, guessed
     return _parse_text(data, 0, None, dim, rows, path, errors, first_line=1)
 
 
-def _parse_binary(data: bytes, start: int, n: int, dim: int, rows: int, path: str, errors: str) -> tuple[list[str], np.ndarray]:
+def _parse_binary(data: bytes, start: int, n: int, dim: int, rows: int, path: str, errors: str):
     width = 4 * dim
     if len(data) - start < n * (width + 2) - n:  # every record needs at least a 1-byte word and a space
         raise DataError(f"truncated: {len(data) - start:,} bytes cannot hold the header's {n:,} vectors "
@@ -189,9 +183,7 @@ def _parse_binary(data: bytes, start: int, n: int, dim: int, rows: int, path: st
     if rows == n and data[pos:].strip(b"\r\n"):
         raise DataError(f"{len(data) - pos:,} bytes after the header's {n:,} vectors (wrong header "
                         "or a text file with binary-looking words?)", path)
-    decoded = _decode_words(words, path, errors, lambda i: None, record=True)
-    _refuse_non_finite(decoded, matrix, path, errors, lambda row: (None, f"record {row + 1:,}: "))
-    return decoded, matrix
+    return _decode_words(words, path, errors, lambda i: None, record=True), matrix, None
 
 
 def _decode_words(raw: list[bytes], path: str, errors: str, line_of, record: bool = False) -> list[str]:
