@@ -488,8 +488,9 @@ class _OneAfterAnother:
 
 @pytest.mark.parametrize("loss", ["softmax", "ova"])
 def test_private_output_rows_lose_no_update(monkeypatch, tmp_path, loss):
-    """With several threads, softmax and ova train private output rows merged every SYNC_EXAMPLES lines:
-    when the threads run one after another, that is the plain Hogwild run, update for update."""
+    """With several threads, softmax trains private output rows merged every SYNC_EXAMPLES lines (ova can
+    too, though it does not by default): when the threads run one after another, that is the plain Hogwild
+    run, update for update."""
     from seqkit_classify import train
 
     path = tmp_path / "train.txt"
@@ -643,3 +644,14 @@ def test_predict_answers_each_line_of_a_pipe_before_the_input_ends(cli_run, trai
     first, rest, code = ask_while_open(["predict", "-m", model, "-"], b"butter and flour\n",
                                        b"the team won")  # the last line may lack its newline
     assert first == b"__label__food\n" and rest == b"__label__sport\n" and code == 0
+
+
+@pytest.mark.parametrize("loss", ["softmax", "ns", "hs", "ova"])
+def test_a_diverged_run_of_any_loss_is_an_error_and_writes_no_model(cli_run, train_file, tmp_path, loss):
+    """A sigmoid loss (ns, hs, ova) once kept a nan score's probability at 0, so a diverged run ended with a
+    finite loss and a model of nans."""
+    model = tmp_path / "m.npz"
+    result = cli_run("classify", train_file, "-o", model, "-t", "1", "--loss", loss, "--lr", "1e6", "--epochs", "3",
+                     "--dim", "8")
+    assert result.exit_code == 3 and "lower --lr" in result.stderr, result.stderr
+    assert not model.exists()

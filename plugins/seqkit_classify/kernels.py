@@ -141,7 +141,8 @@ def _binary_logistic(wo, node, hidden, grad, positive, lr):  # pragma: no cover 
     score = 0.0
     for d in range(len(hidden)):
         score += row[d] * hidden[d]
-    p = 1.0 / (1.0 + math.exp(-score)) if score > -30.0 else 0.0
+    # a nan score stays nan (the epoch's loss then stops training); only a very negative one is cut to 0
+    p = 0.0 if score <= -30.0 else 1.0 / (1.0 + math.exp(-score))
     label = 1.0 if positive else 0.0
     alpha = lr * (label - p)
     for d in range(len(hidden)):
