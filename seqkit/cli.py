@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import importlib
 import os
 import sys
@@ -127,6 +128,9 @@ def _silence_stdout() -> None:
         pass
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: clean messages and exit codes instead of tracebacks."""
     from seqkit.startup import use_user_kernel_cache
@@ -162,8 +166,12 @@ def main(args: list[str] | None = None) -> None:
         print("seqkit: error: out of memory (try a smaller --max-vocab, --dim or input)", file=sys.stderr)
         code = 1
     except OSError as exc:
-        print(f"seqkit: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
-              file=sys.stderr)
+        # a full disk met with no file named is met writing stdout: every output file names itself
+        if exc.errno in _DISK_FULL and not exc.filename:
+            print(f"seqkit: error: stdout: cannot be written ({exc.strerror})", file=sys.stderr)
+        else:
+            print(f"seqkit: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+                  file=sys.stderr)
         code = 1
     except Exception as exc:  # noqa: BLE001 - last resort; SEQKIT_DEBUG=1 shows the traceback
         if os.environ.get("SEQKIT_DEBUG"):
@@ -185,6 +193,6 @@ def _flush_stdout() -> int:
         _silence_stdout()
     except OSError as exc:
         _silence_stdout()
-        print(f"seqkit: error: writing stdout: {exc.strerror or exc}", file=sys.stderr)
+        print(f"seqkit: error: stdout: cannot be written ({exc.strerror or exc})", file=sys.stderr)
         return 1
     return 0

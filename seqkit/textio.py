@@ -290,23 +290,25 @@ def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
     """Write to `path` (or stdout for `-`) all-or-nothing."""
     if path == "-":
         stream = sys.stdout.buffer if binary else sys.stdout
-        yield stream
-        stream.flush()
+        with _naming_write_errors("stdout"):
+            yield stream
+            stream.flush()
         return
     check_output_path(path)
     if os.path.exists(path) and not os.path.isfile(path):
         # a device or pipe (/dev/null, /dev/stdout, a fifo): written in place; a rename would replace
         # the device node itself with a regular file
-        with _open_for_writing(path, path, binary) as handle:
+        with _naming_write_errors(path), _open_for_writing(path, path, binary) as handle:
             yield handle
         return
     import tempfile  # here, not at the top: queries that write nothing need not import it
 
+    shown, path = path, os.path.realpath(path) if os.path.islink(path) else path  # a link is written through
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     except OSError as exc:  # named by the output the user gave, not the temporary file
-        raise SeqkitError(f"{path}: cannot write a file in {directory} ({exc.strerror or exc})") from None
+        raise SeqkitError(f"{shown}: cannot write a file in {directory} ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         with _open_for_writing(tmp, path, binary) as handle:
@@ -324,5 +326,16 @@ def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
             os.unlink(tmp)
         if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:  # a full disk: name the output, not the temp
             kept = "the file there is kept" if os.path.exists(path) else "nothing was written"
-            raise SeqkitError(f"{path}: cannot be written ({exc.strerror}); {kept}") from None
+            raise SeqkitError(f"{shown}: cannot be written ({exc.strerror}); {kept}") from None
+        raise
+
+
+@contextlib.contextmanager
+def _naming_write_errors(name: str) -> Iterator[None]:
+    """A full disk or device met while writing in place is reported with the output's name."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _WRITE_ERRNOS:
+            raise SeqkitError(f"{name}: cannot be written ({exc.strerror})") from None
         raise

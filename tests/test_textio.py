@@ -207,7 +207,31 @@ def test_a_full_stdout_is_an_error_not_a_silent_truncation(tmp_path, seqkit_proc
     with open("/dev/full", "w") as full:
         done = subprocess.run([sys.executable, "-m", "seqkit", "vocab", str(corpus), "-q"], stdout=full,
                               stderr=subprocess.PIPE, text=True, timeout=120)
-    assert done.returncode == 1 and "No space left on device" in done.stderr
+    assert done.returncode == 1 and "stdout: cannot be written (No space left on device)" in done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_device_given_as_the_output_is_named():
+    with pytest.raises(SeqkitError, match=r"^/dev/full: cannot be written \(No space left on device\)$"):
+        with atomic_output("/dev/full") as out:
+            out.write("x" * 100_000)
+
+
+def test_an_output_that_is_a_symbolic_link_is_written_through_it(tmp_path):
+    (tmp_path / "models").mkdir()
+    real = tmp_path / "models" / "v3.txt"
+    real.write_text("old\n")
+    link = tmp_path / "model.txt"
+    link.symlink_to(real)
+    with atomic_output(str(link)) as out:
+        out.write("new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+    assert sorted(os.listdir(tmp_path / "models")) == ["v3.txt"]
+    dangling = tmp_path / "next.txt"
+    dangling.symlink_to(tmp_path / "models" / "v4.txt")
+    with atomic_output(str(dangling)) as out:
+        out.write("made\n")
+    assert dangling.is_symlink() and (tmp_path / "models" / "v4.txt").read_text() == "made\n"
 
 
 def test_a_full_disk_names_the_output_and_keeps_the_old_file(tmp_path):
