@@ -236,17 +236,17 @@ def _exact_answer(matrix: np.ndarray, norms: np.ndarray, unit: np.ndarray, quest
 
 @dataclass
 class SimilarityResult:
-    pairs: int
-    oov_pairs: int
+    pairs: int       # pairs scored: those the correlations cover
+    oov_pairs: int   # pairs with an unknown word: dropped, or scored from subword vectors
     spearman: float
     spearman_p: float
     pearson: float
     pearson_p: float
+    total: int = 0   # pairs in the file
 
     @property
     def oov_ratio(self) -> float:
-        total = self.pairs + self.oov_pairs
-        return 100.0 * self.oov_pairs / total if total else float("nan")
+        return 100.0 * self.oov_pairs / self.total if self.total else float("nan")
 
     def as_dict(self) -> dict:
         return {**asdict(self), "oov_ratio": self.oov_ratio}
@@ -279,8 +279,8 @@ def evaluate_similarity(vectors: Embeddings, path: str, *, restrict: int = 30000
     """Spearman and Pearson correlation of cosine similarity with human scores (gensim's definition).
 
     With `subwords` (word -> vector, e.g. a subword model's), pairs with an unknown word are scored with
-    the lower-cased word's vector instead of dropped (fastText's protocol for rare words); `pairs` then
-    still counts the pairs of known words, the correlations cover every pair."""
+    the lower-cased word's vector instead of dropped (fastText's protocol for rare words): `pairs`, the
+    pairs the correlations cover, is then every pair."""
     from scipy import stats
 
     ok_vocab = restricted_vocab(vectors, restrict)
@@ -308,5 +308,6 @@ def evaluate_similarity(vectors: Embeddings, path: str, *, restrict: int = 30000
         warnings.simplefilter("ignore")
         spearman = stats.spearmanr(gold, model)
         pearson = stats.pearsonr(gold, model)
-    return SimilarityResult(len(gold) - (oov if subwords is not None else 0), oov, float(spearman.statistic),
-                            float(spearman.pvalue), float(pearson.statistic), float(pearson.pvalue))
+    return SimilarityResult(len(gold), oov, float(spearman.statistic), float(spearman.pvalue),
+                            float(pearson.statistic), float(pearson.pvalue),
+                            len(gold) if subwords is not None else len(gold) + oov)

@@ -137,7 +137,8 @@ def test_eval_similarity_reports_both_conventions(model_bin, tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["pairs"] == 3 and result["oov_pairs"] == 2
-    assert result["subword"]["pairs"] + result["subword"]["oov_pairs"] == 5
+    assert result["subword"]["pairs"] == 5 and result["subword"]["oov_pairs"] == 2  # every pair is scored
+    assert result["subword"]["oov_ratio"] == result["oov_ratio"] == 40.0
     assert result["subword"]["spearman"] != result["spearman"]
 
 

@@ -103,4 +103,4 @@ def similarity_command(pairs: str, vectors: str, model: str | None, restrict: in
     if subword is not None:
         click.echo(f"subword_spearman\t{subword.spearman:.4f}")
         click.echo(f"subword_pearson\t{subword.pearson:.4f}")
-        click.echo(f"subword_pairs\t{subword.pairs + subword.oov_pairs}")
+        click.echo(f"subword_pairs\t{subword.pairs}")
