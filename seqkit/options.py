@@ -79,13 +79,14 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 
 
 def json_text(value, indent: int | None = 2) -> str:
-    """`value` as strict JSON for `--json`: a NaN (a figure with nothing to average) is null, since JSON has
-    no NaN and strict parsers refuse Python's."""
+    """`value` as strict JSON for `--json`: a NaN (a figure with nothing to average) or an infinity (the
+    perplexity of a text with an impossible word) is null, since JSON has neither and strict parsers refuse
+    Python's."""
     import json
     import math
 
     def clean(item):
-        if isinstance(item, float) and math.isnan(item):
+        if isinstance(item, float) and not math.isfinite(item):
             return None
         if isinstance(item, dict):
             return {key: clean(v) for key, v in item.items()}

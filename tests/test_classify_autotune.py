@@ -206,6 +206,8 @@ def test_errors(cli_run, task, tmp_path):
         result = cli_run("classify", train, "-o", out, *given)
         assert result.exit_code == 2 and f"{given[0]} goes with --autotune-validation" in result.stderr
     assert cli_run("classify", train, "-o", out, "--autotune-validation", valid, "--valid", valid).exit_code == 2
+    result = cli_run("classify", train, "-o", "-", "--autotune-validation", valid, "--json")
+    assert result.exit_code == 2 and "both write to stdout" in result.stderr and not result.stdout
     other = tmp_path / "other.txt"
     other.write_text("__label__purple w1 w2\n")
     result = cli_run("classify", train, "-o", out, "--autotune-validation", other)

@@ -272,3 +272,17 @@ def test_a_lone_dash_reads_the_queries_from_stdin(vecs, cli_run, command, line):
     piped = cli_run(command, "-v", vecs, input=line + "\n")
     dashed = cli_run(command, "-v", vecs, "-", input=line + "\n")
     assert piped.exit_code == dashed.exit_code == 0 and dashed.stdout == piped.stdout != ""
+
+
+def test_json_writes_an_infinite_perplexity_as_null(tmp_path, cli_run):
+    """A word the model gives probability 0 (-inf in the ARPA, which KenLM accepts) makes the perplexity
+    infinite; strict JSON has no Infinity, so --json writes null as it does for a NaN."""
+    impossible = tmp_path / "inf.arpa"
+    assert "-0.7\tb\t-0.2" in ARPA
+    impossible.write_text(ARPA.replace("-0.7\tb\t-0.2", "-inf\tb\t-0.2"))
+    text = cli_run("perplexity", "-m", impossible, "-", input="b\n")
+    assert text.exit_code == 0 and "inf" in text.stdout, text.output
+    result = cli_run("perplexity", "-m", impossible, "-", "--json", input="b\n")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ppl"] is None and data["logprob10"] is None

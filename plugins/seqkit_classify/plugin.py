@@ -179,6 +179,8 @@ class BagOfNgramsTrainer:
         if options["autotune_validation"] is not None:
             if options["valid"] is not None or options["pretrained_vectors"] is not None:
                 raise click.UsageError("--autotune-validation replaces --valid, and varies --dim (no --pretrained-vectors)")
+            if options["as_json"] and options["output"] == "-":
+                raise click.UsageError("--json and -o - would both write to stdout: give the model a file name")
             from seqkit_classify.autotune import run as tune
 
             tune(**{k: v for k, v in options.items() if k not in ("valid", "pretrained_vectors")})

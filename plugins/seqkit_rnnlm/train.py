@@ -41,7 +41,7 @@ class Schedule:
 class Progress:
     epoch: int = 0                 # completed epochs
     lr: float = 1.0
-    best_valid: float = float("inf")
+    best_valid: float | None = None  # None until validated (JSON, which the metadata is, has no infinity)
     bad_epochs: int = 0
     history: list = field(default_factory=list)
     rng_state: dict | None = None
@@ -87,9 +87,11 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
         params, _, config, training, optimizer = modelfile.load(output, with_optimizer=True)
         params = {k: np.array(v) for k, v in params.items()}
         progress = Progress(**training["progress"])
+        if progress.best_valid is not None and not math.isfinite(progress.best_valid):
+            progress.best_valid = None  # written as Infinity by earlier versions
         if modelfile.has_latest(output):  # the file's model is an earlier, better epoch: keep it
             best = {k: np.array(v) for k, v in modelfile.load(output)[0].items()}
-        elif math.isfinite(progress.best_valid):  # the best epoch is the one resumed from
+        elif progress.best_valid is not None:  # the best epoch is the one resumed from
             best = {k: v.copy() for k, v in params.items()}
         rng.bit_generator.state = progress.rng_state
         carried = modelfile.load_carry(output) if progress.batch else None
@@ -179,7 +181,7 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                 if valid is not None:
                     record["valid_ppl"] = valid_ppl = evaluate(network, valid, schedule.bptt)
                     message += f", valid ppl {valid_ppl:.2f}"
-                    improved = valid_ppl < progress.best_valid
+                    improved = progress.best_valid is None or valid_ppl < progress.best_valid
                     if improved:
                         progress.best_valid, progress.bad_epochs = valid_ppl, 0
                         best = {k: v.copy() for k, v in params.items()}  # later epochs change params in place
