@@ -105,6 +105,10 @@ def _write(directory, name, lines):
     return path
 
 
+def greedy_of(line: str, cli_run, model) -> str:
+    return cli_run("translate", "-m", model, input=line + "\n").stdout.rstrip("\n")
+
+
 TRAIN_OPTIONS = ["--pretokenized", "--embed", "32", "--hidden", "64", "--attn-size", "32", "--batch", "32",
                  "--lr", "0.005"]
 
@@ -121,6 +125,16 @@ def test_date_task_is_learnt_and_translated(cli_run, tmp_path):
     beam = cli_run("translate", "-m", model, "--beam", "4", input=inputs).stdout.splitlines()
     assert np.mean([g == t for g, t in zip(greedy, test_tgt)]) >= 0.99
     assert np.mean([b == t for b, t in zip(beam, test_tgt)]) >= 0.99
+    gapped = cli_run("translate", "-m", model, input="21 june 1999\n\n3 may 2001\n").stdout.splitlines()
+    assert gapped == [greedy_of("21 june 1999", cli_run, model), "", greedy_of("3 may 2001", cli_run, model)]
+    listed = cli_run("translate", "-m", model, "--nbest", "2", input="\n21 june 1999\n").stdout.splitlines()
+    assert listed[0] == "1\t0.0000\t" and [row.split("\t")[0] for row in listed[1:]] == ["2", "2"]
+
+    from seqkit_seq2seq import command
+
+    with pytest.MonkeyPatch.context() as patch:  # the default length is capped for very long lines
+        patch.setattr(command, "DEFAULT_LENGTH_CAP", 3)
+        assert cli_run("translate", "-m", model, input="21 june 1999\n").stdout == "1 9 9\n"
 
     from seqkit_seq2seq.command import TranslationModel
 

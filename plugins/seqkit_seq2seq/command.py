@@ -214,6 +214,9 @@ def load_translator(path: str):
     return Translator(config, params), vocabs[0], vocabs[1], tok
 
 
+DEFAULT_LENGTH_CAP = 1000  # target tokens without --max-length: decoding is quadratic in the length
+
+
 def run_translate(*, input_path, model, beam, length_penalty, max_length, nbest, attention_json, errors,
                   quiet) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -232,8 +235,13 @@ def run_translate(*, input_path, model, beam, length_penalty, max_length, nbest,
     with attention_out as attn, np.errstate(over="ignore"):
         for number, line in enumerate(lines, 1):
             words = tokenize(line, **tok)
+            if not words:  # an empty line stays empty, so outputs keep lining up with their sources
+                print(f"{number}\t0.0000\t" if nbest > 1 else "", flush=True)
+                if attn is not None:
+                    attn.write(json.dumps({"line": number, "source": [], "target": [], "weights": []}) + "\n")
+                continue
             ids = [index.get(w, UNK) for w in words]
-            limit = max_length or 2 * len(words) + 10
+            limit = max_length or min(2 * len(words) + 10, DEFAULT_LENGTH_CAP)
             if beam == 1 and nbest == 1:
                 out, score, weights = translator.greedy(ids, limit)
                 results = [(out, score)]

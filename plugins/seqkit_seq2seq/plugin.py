@@ -78,9 +78,10 @@ def seq2seq(**options) -> None:
 @click.option("--length-penalty", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Rank finished hypotheses by log-probability / length^A (0: raw log-probability).")
 @click.option("--max-length", type=click.IntRange(min=1), default=None,
-              help="Most target tokens  [default: 2 x source length + 10].")
+              help="Most target tokens  [default: 2 x source length + 10, at most 1000].")
 @click.option("--nbest", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Print this many hypotheses per line (line number, score, text; tab-separated) when > 1.")
+              help="Print this many hypotheses per line (line number, score, text; tab-separated) when > 1; "
+                   "the beam is widened to at least this.")
 @click.option("--attention-json", metavar="FILE", default=None,
               help="Write every sentence's tokens and attention weights as JSON lines.")
 @errors_option
