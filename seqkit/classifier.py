@@ -79,6 +79,13 @@ def split_labels(tokens: Sequence[str], prefix: str) -> tuple[list[str], list[st
     return words, labels
 
 
+def model_split_labels(model, tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(words, labels) of one line as `model` tells them apart: its own `split_labels` when it has one (a
+    fastText `.bin`, which does not store its label prefix), else by its `label_prefix`."""
+    own = getattr(model, "split_labels", None)
+    return own(tokens) if own is not None else split_labels(tokens, model.label_prefix)
+
+
 def load_classifier(path: str) -> Classifier:
     """Load `path` with the first registered classifier format whose `sniff` accepts it."""
     from seqkit.plugins import load_model

@@ -56,18 +56,32 @@ class FastTextClassifier:
         self.model = model
         self.subwords = SubwordModel.from_fasttext(model)
         self.labels = model.labels
+        # what `test` reports labels by; which tokens are labels is fastText's rule (`split_labels`)
         self.label_prefix = LABEL_PREFIX if all(x.startswith(LABEL_PREFIX) for x in self.labels) else \
             _common_prefix(self.labels)
+        self._label_set = frozenset(self.labels)
         if model.args.loss == "hs":
             self._tree = _huffman_tree(model.counts[model.nwords:].tolist())
+
+    def is_label(self, token: str) -> bool:
+        """fastText's `getLine` on a loaded model: a token in its dictionary has the dictionary's type, any
+        other is a label when it starts with fastText's default prefix (a `.bin` does not store the prefix
+        it was trained with)."""
+        return token in self._label_set or (token.startswith(LABEL_PREFIX) and token not in self.subwords.index)
+
+    def split_labels(self, tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+        words, labels = [], []
+        for token in tokens:
+            (labels if self.is_label(token) else words).append(token)
+        return words, labels
 
     def features(self, tokens: Sequence[str]) -> list[int]:
         """fastText's `getLine` on `tokens` + `</s>`: input rows of words and subwords, then word n-grams."""
         a, sub = self.model.args, self.subwords
         rows, hashes = [], []
         for token in [*tokens, EOS]:
-            if token.startswith(self.label_prefix) and self.label_prefix:
-                continue  # a label, not a word (known or not)
+            if self.is_label(token):
+                continue
             own = sub.index.get(token)
             if own is None:
                 rows += sub.ngram_rows(token)

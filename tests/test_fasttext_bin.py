@@ -128,6 +128,31 @@ def test_supervised_predictions_equal_fasttexts(corpora, loss):
         np.testing.assert_allclose(clf.sentence_vector(words), ft.get_sentence_vector(" ".join(words)), atol=1e-6)
 
 
+def test_a_bin_trained_with_another_label_prefix_tells_labels_apart_as_fasttext(corpora, cli_run, tmp_path):
+    """A `.bin` does not store its label prefix: a loaded model's labels are its dictionary's label entries,
+    and an unknown token is a label only with fastText's default prefix, so `#swonderful` is a word here
+    (a prefix guessed from the labels, `#s`, dropped it)."""
+    root, _, _, lines = corpora
+    hashed = tmp_path / "hash.txt"
+    hashed.write_text("".join(line.replace("__label__pos", "#spos").replace("__label__neg", "#sneg")
+                              .replace("__label__mid", "#smid").replace("__label__odd", "#sodd") + "\n"
+                              for line in lines), encoding="utf-8")
+    ft = fasttext.train_supervised(str(hashed), label="#", dim=8, bucket=300, epoch=3, minCount=1, wordNgrams=2,
+                                   minn=2, maxn=3, thread=1, verbose=0)
+    path = tmp_path / "hash.bin"
+    ft.save_model(str(path))
+    ft = fasttext.load_model(str(path))  # as loaded, not as trained: the trained model still knows its prefix
+    probes = ["#swonderful #sgreat chat école", "__label__pos chat école", "#spos chat école", "chat #smid w3"]
+    out = cli_run("predict", "-m", path, "-", "--prob", input="".join(p + "\n" for p in probes)).stdout
+    for probe, line in zip(probes, out.splitlines()):
+        (p, label), = ft.f.predict(probe + "\n", 1, 0.0, "strict")
+        got_label, got_p = line.split(" ")
+        assert got_label == label and abs(float(got_p) - p) < 1e-5, probe
+    figures = dict(row.split("\t") for row in cli_run("test", "-m", path, hashed).stdout.splitlines())
+    n, precision, _ = ft.test(str(hashed))
+    assert int(figures["N"]) == n and abs(float(figures["P@1"]) - precision) < 1e-3
+
+
 # --- damaged files -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
     """Lists of (gold labels, predictions), one list per block of lines of `path` (`line_blocks`: a pause
     in a pipe ends a block, so answers stream); the gold labels are None unless `with_gold` when the model
     predicts whole blocks (`predict_lines`)."""
-    from seqkit.classifier import line_tokens, split_labels
+    from seqkit.classifier import line_tokens, model_split_labels
     from seqkit.plugins import third_party
     from seqkit.textio import line_blocks
 
@@ -49,7 +49,7 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
         if batch is None:
             answers = []
             for line in block:
-                words, gold = split_labels(line_tokens(line), model.label_prefix)
+                words, gold = model_split_labels(model, line_tokens(line))
                 answer = model.predict(words, k, threshold)
                 answers.append((gold, check(answer) if check else answer))
             yield answers
@@ -58,10 +58,10 @@ def _predicted(model, path: str, errors: str, k: int, threshold: float, with_gol
 
 
 def _block(model, batch, block: list[str], k: int, threshold: float, with_gold: bool, check):
-    from seqkit.classifier import line_tokens, split_labels
+    from seqkit.classifier import line_tokens, model_split_labels
     from seqkit.plugins import model_error
 
-    golds = [split_labels(line_tokens(line), model.label_prefix)[1] for line in block] if with_gold else \
+    golds = [model_split_labels(model, line_tokens(line))[1] for line in block] if with_gold else \
         [None] * len(block)
     answers = batch(block, k, threshold)
     if len(answers) != len(block):
@@ -213,7 +213,7 @@ def sentence_vectors(model_path: str, text: str, errors: str, quiet: bool) -> No
             click.echo("".join(f"{float(v):.5g} " for v in unit_mean(vectors, line_tokens(line))))
         return
     for line in _lines(text, errors):
-        words, _ = split_labels(line_tokens(line), model.label_prefix)
+        words, _ = model_split_labels(model, line_tokens(line))
         click.echo("".join(f"{float(v):.5g} " for v in model.sentence_vector(words)))
 
 
