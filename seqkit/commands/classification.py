@@ -197,7 +197,7 @@ def sentence_vectors(model_path: str, text: str, errors: str, quiet: bool) -> No
     bag-of-n-grams model, the mean of the input rows of the line's features, or with --pooling sqrt their
     sum / sqrt(count)); for a word-vector model (fastText .bin, seqkit subword .npz), fastText's: the mean of
     the line's word vectors, each scaled to unit length (words whose vector is zero left out)."""
-    from seqkit.classifier import line_tokens, load_classifier, split_labels
+    from seqkit.classifier import line_tokens, load_classifier, model_split_labels
     from seqkit.errors import SeqkitError
 
     try:
