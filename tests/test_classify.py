@@ -369,6 +369,34 @@ def test_sqrt_pooling_is_what_training_validation_and_prediction_compute(cli_run
     assert cli_run("classify", train_file, "-o", model, "--pooling", "max").exit_code == 2
 
 
+
+@pytest.mark.parametrize("loss", ["softmax", "hs"])
+def test_validation_scores_in_blocks_equal_the_whole(monkeypatch, tmp_path, loss):
+    """--valid and autotune rank the labels a block of lines at a time (a [lines, labels] table of a large
+    validation file took gigabytes); blocks of any size give the whole table's ranking and scores."""
+    from seqkit_classify import scoring
+
+    rng = np.random.default_rng(3)
+    labels = [f"__label__{i}" for i in range(7)]
+    words = [f"w{i}" for i in range(30)]
+    text = "".join(" ".join([labels[rng.integers(7)], *rng.choice(words, size=rng.integers(1, 9))]) + "\n"
+                   for _ in range(200))
+    path = tmp_path / "lines.txt"
+    path.write_text(text, encoding="utf-8")
+    dictionary, examples = read_examples([str(path)], Settings(word_ngrams=2, buckets=97))
+    n_rows = len(dictionary.words) + 97
+    input_rows = rng.normal(size=(n_rows, 6)).astype(np.float32)
+    tree = huffman_tree(dictionary.label_counts) if loss == "hs" else None
+    output_rows = rng.normal(size=(len(labels) - 1 if tree else len(labels), 6)).astype(np.float32)
+    validation = scoring.Validation(examples, np.arange(97), len(dictionary.words))
+    whole = validation.scores(input_rows, output_rows, tree, "mean")
+    assert whole.shape == (200, len(dictionary.labels))
+    expected = scoring.top_k(whole, 3)
+    for cells in (1, 13, 50, 10**9):  # one line a block, blocks cut by labels or by rows, one block
+        monkeypatch.setattr(scoring, "BLOCK_CELLS", cells)
+        assert np.array_equal(validation.top_labels(input_rows, output_rows, tree, "mean", 3), expected), cells
+    np.testing.assert_allclose(validation.scores(input_rows, output_rows, tree, "mean", 50, 80), whole[50:80])
+
 def test_class_weight_and_pretrained_vectors_change_the_model(cli_run, train_file, tmp_path):
     def trained(*options):
         path = tmp_path / "m.npz"

@@ -31,7 +31,7 @@ from seqkit_classify.command import _size, class_weights, default_epochs, defaul
 from seqkit_classify.data import (Settings, build_dictionary, check_unlabelled, featurise, join_lines, read_lines,
                                   spooled)
 from seqkit_classify.refit import FINAL_SHARE, FOLDS, Finalist, Refit, choose, finalists, plan
-from seqkit_classify.scoring import Metric, Validation, measure, parse_metric, top_k
+from seqkit_classify.scoring import Metric, Validation, measure, parse_metric
 from seqkit_classify.search import Halving, Params, Sampler, Trial, rung_epochs
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels, train
 
@@ -101,7 +101,7 @@ class Search:
         n_labels = len(self.dictionary.labels)
 
         def on_epoch(epoch: int, loss: float) -> bool:
-            top = top_k(validation.scores(weights.input, weights.output, tree, p.pooling), self.metric.k)
+            top = validation.top_labels(weights.input, weights.output, tree, p.pooling, self.metric.k)
             value = measure(self.metric, top, validation.labels, validation.label_offsets, n_labels)
             trial.history.append({"epoch": epoch + 1, "train_loss": loss, key: value})
             trial.epochs_run = epoch + 1

@@ -14,7 +14,7 @@ from seqkit.sampling import huffman_tree
 from seqkit.textio import check_output_path, text_lines
 from seqkit_classify import modelfile
 from seqkit_classify.data import POOLING_LR, Examples, check_unlabelled, model_settings, read_examples, spooled
-from seqkit_classify.scoring import Metric, Validation, measure, top_k
+from seqkit_classify.scoring import Metric, Validation, measure
 from seqkit.startup import no_blas_probe
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels
 from seqkit_classify.train import train as train_model
@@ -154,7 +154,7 @@ class BestEpoch:
 
     def precision(self) -> float:
         v = self.validation
-        top = top_k(v.scores(self.weights.input, self.weights.output, self.tree, self.pooling), 1)
+        top = v.top_labels(self.weights.input, self.weights.output, self.tree, self.pooling, 1)
         return measure(Metric("precision"), top, v.labels, v.label_offsets, self.n_labels)
 
     def update(self, epoch: int, loss: float) -> bool:

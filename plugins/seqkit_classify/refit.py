@@ -22,7 +22,7 @@ import numpy as np
 
 from seqkit.sampling import huffman_tree
 from seqkit_classify.data import Dictionary, Examples, Lines, Settings, featurise, take_examples
-from seqkit_classify.scoring import Metric, Validation, measure, top_k
+from seqkit_classify.scoring import Metric, Validation, measure
 from seqkit_classify.search import Params, Trial
 from seqkit_classify.train import Config, Weights, compact, init_weights, load_kernels, train
 
@@ -203,7 +203,7 @@ class Refit:
             weights = self.fit(p, finalist.epochs, fold != k)
             held_out = take_examples(examples, fold == k)
             validation = Validation(held_out, weights.bucket_ids, len(self.dictionary.words))
-            top = top_k(validation.scores(weights.input, weights.output, tree, p.pooling), self.metric.k)
+            top = validation.top_labels(weights.input, weights.output, tree, p.pooling, self.metric.k)
             finalist.folds.append(measure(self.metric, top, validation.labels, validation.label_offsets,
                                           len(self.dictionary.labels)))
         finalist.seconds = time.perf_counter() - started

@@ -36,12 +36,18 @@ class Validation:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def scores(self, input_rows: np.ndarray, output_rows: np.ndarray, tree, pooling: str) -> np.ndarray:
-        """[lines, labels] scores ordered as the model's probabilities are (logits; log-probabilities for hs)."""
-        table = np.vstack([input_rows, np.zeros((1, input_rows.shape[1]), np.float32)])
-        rows = np.where(self.rows >= 0, self.rows, len(table) - 1)
-        sums = np.add.reduceat(table[rows].astype(np.float64), self.offsets[:-1], axis=0)
-        hidden = sums / pool_divisors(np.diff(self.offsets), pooling)[:, None]
+    def scores(self, input_rows: np.ndarray, output_rows: np.ndarray, tree, pooling: str, first: int = 0,
+               end: int | None = None) -> np.ndarray:
+        """[lines, labels] scores of lines `first`..`end` (all by default), ordered as the model's
+        probabilities are (logits; log-probabilities for hs)."""
+        end = len(self) if end is None else end
+        zero = np.zeros((1, input_rows.shape[1]), np.float32)
+        offsets = self.offsets[first:end + 1]
+        block = self.rows[offsets[0]:offsets[-1]]
+        rows = np.where(block >= 0, block, len(input_rows))
+        gathered = np.concatenate([input_rows, zero])[rows] if (block < 0).any() else input_rows[rows]
+        sums = np.add.reduceat(gathered.astype(np.float64), offsets[:-1] - offsets[0], axis=0)
+        hidden = sums / pool_divisors(np.diff(offsets), pooling)[:, None]
         scores = hidden @ output_rows.T.astype(np.float64)
         if tree is not None:  # a label's log-probability is the sum over its path
             right = -np.logaddexp(0.0, -scores)
@@ -49,6 +55,22 @@ class Validation:
             taken = np.where(tree.codes == 0, right[:, tree.points], wrong[:, tree.points])
             scores = np.add.reduceat(taken, tree.offsets[:-1], axis=1)
         return scores
+
+    def top_labels(self, input_rows: np.ndarray, output_rows: np.ndarray, tree, pooling: str, k: int) -> np.ndarray:
+        """`top_k` of `scores`, a block of lines at a time: a block's scores and gathered rows stay within
+        BLOCK_CELLS numbers each, whatever the number of lines and labels."""
+        n, labels, dim = len(self), len(output_rows) if tree is None else len(tree.offsets) - 1, input_rows.shape[1]
+        top = np.empty((n, min(k, labels)), dtype=np.int64)
+        first = 0
+        while first < n:
+            by_rows = int(np.searchsorted(self.offsets, self.offsets[first] + BLOCK_CELLS // dim, side="right")) - 1
+            end = min(n, max(first + 1, min(first + BLOCK_CELLS // max(labels, 1), by_rows)))
+            top[first:end] = top_k(self.scores(input_rows, output_rows, tree, pooling, first, end), k)
+            first = end
+        return top
+
+
+BLOCK_CELLS = 1 << 22  # numbers in one block's scores or gathered rows: 32 MiB of float64
 
 
 @dataclass(frozen=True)
@@ -92,9 +114,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 def measure(metric: Metric, top: np.ndarray, labels: np.ndarray, label_offsets: np.ndarray, n_labels: int) -> float:
     """The metric of predictions `top` against gold labels in CSR form; counts as `Meter` counts."""
     n = len(label_offsets) - 1
-    gold = np.zeros((n, n_labels), dtype=bool)
-    gold[np.repeat(np.arange(n), np.diff(label_offsets)), labels] = True
-    hits = gold[np.arange(n)[:, None], top]
+    # (line, label) pairs as numbers, compared sorted: no [lines, labels] table, whatever the label count
+    gold = np.repeat(np.arange(n, dtype=np.int64), np.diff(label_offsets)) * n_labels + labels
+    hits = np.isin(np.arange(n, dtype=np.int64)[:, None] * n_labels + top, gold)
     if metric.label >= 0:
         mine = top == metric.label
         predicted, correct = int(mine.sum()), int((hits & mine).sum())
