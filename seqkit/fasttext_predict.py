@@ -46,6 +46,9 @@ def _std_log(x: float) -> float:
     return math.log(x + 1e-5)
 
 
+TOKEN_CACHE = 1 << 18  # distinct tokens remembered before the memory is emptied
+
+
 class FastTextClassifier:
     """Predictions of a supervised fastText model (see the module's docstring)."""
 
@@ -60,6 +63,7 @@ class FastTextClassifier:
         self.label_prefix = LABEL_PREFIX if all(x.startswith(LABEL_PREFIX) for x in self.labels) else \
             _common_prefix(self.labels)
         self._label_set = frozenset(self.labels)
+        self._tokens: dict[str, tuple[list[int], int]] = {}
         if model.args.loss == "hs":
             self._tree = _huffman_tree(model.counts[model.nwords:].tolist())
 
@@ -75,6 +79,20 @@ class FastTextClassifier:
             (labels if self.is_label(token) else words).append(token)
         return words, labels
 
+    def _token(self, token: str) -> tuple[list[int], int]:
+        """(input rows, hash) of a word token, remembered: hashing its character n-grams in Python is the
+        cost of a line, and words repeat."""
+        known = self._tokens.get(token)
+        if known is None:
+            a, sub = self.model.args, self.subwords
+            own = sub.index.get(token)
+            rows = sub.ngram_rows(token) if own is None else [own] if a.maxn <= 0 else sub.rows(token)
+            known = (rows, fnv1a(token.encode("utf-8", "surrogateescape")))
+            if len(self._tokens) >= TOKEN_CACHE:
+                self._tokens.clear()
+            self._tokens[token] = known
+        return known
+
     def features(self, tokens: Sequence[str]) -> list[int]:
         """fastText's `getLine` on `tokens` + `</s>`: input rows of words and subwords, then word n-grams."""
         a, sub = self.model.args, self.subwords
@@ -82,14 +100,9 @@ class FastTextClassifier:
         for token in [*tokens, EOS]:
             if self.is_label(token):
                 continue
-            own = sub.index.get(token)
-            if own is None:
-                rows += sub.ngram_rows(token)
-            elif a.maxn <= 0:
-                rows.append(own)
-            else:
-                rows += sub.rows(token)
-            hashes.append(fnv1a(token.encode("utf-8", "surrogateescape")))
+            token_rows, token_hash = self._token(token)
+            rows += token_rows
+            hashes.append(token_hash)
         if a.word_ngrams > 1 and a.bucket > 0:
             rows += [r for r in (sub.bucket_row(b) for b in word_ngram_buckets(hashes, a.word_ngrams, a.bucket))
                      if r is not None]

@@ -64,10 +64,13 @@ def ngram_hashes(word: str, minn: int, maxn: int) -> list[int]:
     chars = len(starts) - 1
     hashes = []
     for i in range(chars):
-        for n in range(max(minn, 1), min(maxn, chars - i) + 1):
-            if n == 1 and (i == 0 or i + 1 == chars):
-                continue  # the bare `<` and `>` carry nothing
-            hashes.append(fnv1a(text[starts[i]:starts[i + n]]))
+        h = 2166136261  # FNV-1a of the n-gram so far: each longer n-gram extends the shorter one's hash
+        for n in range(1, min(maxn, chars - i) + 1):
+            for byte in text[starts[i + n - 1]:starts[i + n]]:
+                h = ((h ^ (byte | 0xFFFFFF00 if byte >= 0x80 else byte)) * 16777619) & _MASK32
+            if n < minn or (n == 1 and (i == 0 or i + 1 == chars)):
+                continue  # too short, or the bare `<` and `>`, which carry nothing
+            hashes.append(h)
     return hashes
 
 
