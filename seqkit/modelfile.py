@@ -8,6 +8,7 @@ a damaged or hostile file is refused with one clear line before anything large i
 from __future__ import annotations
 
 import json
+import tokenize
 import zipfile
 import zlib
 from typing import Any, Iterable
@@ -46,6 +47,9 @@ def without_timings(value: Any) -> Any:
     return value
 
 
+HEADER_ERRORS = (SyntaxError, EOFError, tokenize.TokenError)  # besides ValueError, from a damaged .npy header
+
+
 def read_metadata(path: str) -> dict:
     """The JSON metadata of a seqkit `.npz`, without reading any array (a `DataError` if it has none)."""
     try:
@@ -59,6 +63,8 @@ def read_metadata(path: str) -> dict:
         raise DataError(f"{describe_file(path)}, not a seqkit model file (.npz with JSON metadata)", path) from None
     except (OSError, ValueError) as exc:
         raise DataError(f"not a seqkit model file (.npz with JSON metadata): {exc}", path) from None
+    except HEADER_ERRORS:  # NumPy parses an .npy header as Python source: damage surfaces as these
+        raise DataError(f"entry {META} is damaged (its header cannot be read)", path) from None
     return _parse(raw, path)
 
 
@@ -101,6 +107,9 @@ class Archive:
         except DataError:
             self._archive.close()
             raise
+        except (ValueError, *HEADER_ERRORS):
+            self._archive.close()
+            raise DataError(f"entry {META} is damaged (its header cannot be read)", path) from None
         found = self.meta.get("format")
         if found != fmt:
             self._archive.close()
@@ -263,4 +272,10 @@ def _npz_entries(path: str) -> str:
             names = [name.removesuffix(".npy") for name in archive.namelist()]
     except (zipfile.BadZipFile, OSError):
         return " that is damaged or truncated"
-    return f" holding {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}"
+    damaged = ""
+    if META in names:
+        try:
+            read_metadata(path)
+        except DataError as exc:
+            damaged = " whose metadata entry is damaged" if "is damaged" in str(exc) else ""
+    return f" holding {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}{damaged}"

@@ -22,7 +22,7 @@ import numpy as np
 
 from seqkit import fasttext_bin
 from seqkit.errors import DataError
-from seqkit.modelfile import read_entry
+from seqkit.modelfile import HEADER_ERRORS, read_entry
 
 FORMAT = "seqkit-subword"
 VERSION = 1
@@ -206,7 +206,7 @@ def _npz_meta(path: str) -> dict | None:
     try:
         with zipfile.ZipFile(path) as archive, archive.open("meta.npy") as member:
             meta = json.loads(np.lib.format.read_array(member, allow_pickle=False).tobytes().decode("utf-8"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError):
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError, *HEADER_ERRORS):
         return None
     return meta if isinstance(meta, dict) else None
 

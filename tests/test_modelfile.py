@@ -72,7 +72,32 @@ def damaged_files(tmp_path):
     np.savez(open(bad_json, "wb"), meta=np.frombuffer(b"{not json", dtype=np.uint8))
     a_list = tmp_path / "a-list"
     np.savez(open(a_list, "wb"), meta=np.frombuffer(json.dumps(["f", 1]).encode(), dtype=np.uint8))
-    return [tmp_path / n for n in [*cases, "no-meta", "bad-json", "a-list"]]
+    _damage_meta_header(good, tmp_path / "bad-header")
+    return [tmp_path / n for n in [*cases, "no-meta", "bad-json", "a-list", "bad-header"]]
+
+
+def _damage_meta_header(source, target) -> None:
+    """A copy of `source` whose meta.npy header has `{{` in its padding: NumPy's header parser (Python's
+    tokenizer) then raises TokenError, which is neither OSError nor ValueError."""
+    with zipfile.ZipFile(source) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    header = entries["meta.npy"]
+    end = header.index(b"}") + 1
+    assert header[end + 1:end + 3] == b"  "
+    entries["meta.npy"] = header[:end + 1] + b"{{" + header[end + 3:]
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+def test_a_damaged_metadata_header_is_one_line_naming_it(tmp_path, cli_run):
+    good = write(tmp_path / "good.npz", {"format": "f", "version": 1}, {"w": np.zeros(4, np.float32)})
+    _damage_meta_header(good, tmp_path / "bad.npz")
+    assert modelfile.describe_file(str(tmp_path / "bad.npz")).endswith("whose metadata entry is damaged")
+    for command in (["predict", "-m", tmp_path / "bad.npz", "-"], ["perplexity", "-m", tmp_path / "bad.npz", "-"]):
+        result = cli_run(*command, input="x\n")
+        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert "metadata entry is damaged" in result.stderr and "warning" not in result.stderr
 
 
 def test_damaged_files_are_one_clear_error_and_never_sniffed(tmp_path):
