@@ -517,6 +517,22 @@ def test_min_count_that_keeps_no_word_is_an_error(tmp_path, cli_run):
     assert not (tmp_path / "m.arpa").exists()
 
 
+@pytest.mark.parametrize("marker", ["<s>", "</s>"])
+def test_a_sentence_boundary_written_in_the_text_is_refused_by_line(tmp_path, cli_run, marker):
+    """Counted as a word, `<s>` or `</s>` inside a sentence gave `</s>` a back-off and distributions that do not
+    sum to one; lmplz refuses such text too."""
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY + f"the {marker} cat\n" + TOY)
+    line = TOY.count("\n") + 1
+    result = cli_run("ngram", corpus, "-o", tmp_path / "m.arpa")
+    assert result.exit_code == 1 and f"{corpus}:{line}: {marker!r} marks a sentence boundary" in result.stderr
+    assert not (tmp_path / "m.arpa").exists()
+    piped = cli_run("ngram", "-", "-o", tmp_path / "m.arpa", input=f"the {marker} cat\n")
+    assert piped.exit_code == 1 and "marks a sentence boundary" in piped.stderr
+    corpus.write_text(TOY)
+    assert cli_run("ngram", corpus, "-o", tmp_path / "m.arpa", "--discount-fallback").exit_code == 0
+
+
 @pytest.mark.parametrize("content", ["", "\n  \n\t\n"])
 def test_empty_corpus(tmp_path, cli_run, content):
     empty = tmp_path / "e.txt"

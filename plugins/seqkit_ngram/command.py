@@ -57,6 +57,7 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
                                     order="frequency" if min_count > 1 or max_vocab else "first-seen",
                                     unknown="<unk>", errors=errors, max_sentence_len=max_sentence_len,
                                     stats=stats, reporter=reporter)
+    refuse_boundary_words(vocab, corpus, errors)
     release_compiler_pages()  # the reader's kernels are done: LLVM's code need not be resident while counting
     job.work = _left_for_work(job.memory)
     spool = Spool(temp_dir) if order > 1 else None  # the on-disk model, if the budget calls for it
@@ -95,6 +96,27 @@ def run(*, corpus, output, order, smoothing, add_k, discount_fallback, min_count
     _estimate_and_write(job, counts)
 
 
+def refuse_boundary_words(vocab, corpus: list[str], errors: str) -> None:
+    """A `<s>` or `</s>` in the text would be counted as a sentence boundary inside a sentence, giving `</s>`
+    a back-off and probabilities that no longer sum to one; lmplz refuses such text too. The error names
+    the first line holding one (read again only then; stdin cannot be)."""
+    found = [word for word in SPECIALS[1:] if vocab.counts[vocab.index[word]] > 0]
+    if not found:
+        return
+    from seqkit.errors import DataError
+    from seqkit.textio import text_lines
+
+    message = (f"{found[0]!r} marks a sentence boundary and cannot be a word of the text (lmplz refuses it "
+               "too): remove or replace it")
+    for path in corpus:
+        if path == "-":
+            continue
+        for line_no, line in enumerate(text_lines(path, errors), 1):
+            if any(word in line.split() for word in found):
+                raise DataError(message, path, line_no)
+    raise DataError(message, corpus[0] if len(corpus) == 1 else None)
+
+
 def _count_on_cluster(corpus, order, min_count, max_vocab, errors, max_sentence_len, memory, scheduler, stats,
                       reporter):
     """The vocabulary and full-window tables the local path builds, counted on a Dask cluster."""
@@ -105,6 +127,7 @@ def _count_on_cluster(corpus, order, min_count, max_vocab, errors, max_sentence_
         vocab, _ = count_words(client, corpus, min_count=min_count, max_vocab=max_vocab, specials=SPECIALS,
                                order="frequency" if min_count > 1 or max_vocab else "first-seen", errors=errors,
                                max_sentence_len=max_sentence_len, stats=CorpusStats(), reporter=reporter)
+        refuse_boundary_words(vocab, corpus, errors)
         tables, tokens, sentences = count_ngram_tables(
             client, corpus, vocab, unknown="<unk>", order=order, memory=memory,
             errors=errors, max_sentence_len=max_sentence_len, stats=stats, reporter=reporter)
