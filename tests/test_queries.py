@@ -235,6 +235,27 @@ def test_per_word_equals_kenlm_full_scores(arpa, cli_run):
         ("a", False, 2), ("zz", True, 1), ("</s>", False, 1)]
 
 
+
+@pytest.mark.parametrize("unk_line", ["-1.0\t<UNK>\t0", None])
+def test_a_model_without_a_lowercase_unk_scores_unknown_words_as_kenlm(tmp_path, cli_run, unk_line):
+    """KenLM takes `<UNK>` as the unknown word, and without either spelling gives an unknown word log10
+    probability -100 plus its context's back-offs (seqkit gave a flat -99, and missed `<UNK>`)."""
+    kenlm = pytest.importorskip("kenlm")
+    lines = ARPA.replace("ngram 1=6", "ngram 1=5" if unk_line is None else "ngram 1=6").splitlines()
+    lines = [unk_line if line.startswith("-1.0\t<unk>") else line for line in lines]
+    arpa = tmp_path / "m.arpa"
+    arpa.write_text("\n".join(line for line in lines if line is not None) + "\n")
+    text = ["a zz b", "zz", "b c zz a"]
+    result = cli_run("perplexity", "-m", arpa, "--per-word", "-q", input="\n".join(text) + "\n")
+    assert result.exit_code == 0, result.stderr
+    model = kenlm.Model(str(arpa))
+    expected = [(prob, length) for line in text for prob, length, _ in model.full_scores(line)]
+    got = [(float(row[3]), int(row[4])) for row in rows(result.stdout)[1:]]
+    assert len(got) == len(expected)
+    for (p, n), (q, m) in zip(got, expected):
+        assert p == pytest.approx(q, abs=1e-4) and n == m
+    assert any(p < -99.5 for p, _ in got) == (unk_line is None)
+
 def test_per_word_prints_a_dash_for_models_without_ngram_lengths(arpa, cli_run, monkeypatch):
     from seqkit import lm
 

@@ -123,7 +123,8 @@ def build_tables(vocab: list[str], words: list[np.ndarray], logprob: list[np.nda
         if duplicate >= 0:
             gram = " ".join(vocab[w] for w in grams[duplicate])
             raise DataError(f"the {n}-gram '{gram}' is listed twice", path)
-    return Tables(order, vocab_offsets, vocab_bytes, index["<s>"], index["</s>"], index.get("<unk>", -1),
+    unk = index.get("<unk>", index.get("<UNK>", -1))  # KenLM takes either spelling as the unknown word
+    return Tables(order, vocab_offsets, vocab_bytes, index["<s>"], index["</s>"], unk,
                   np.array(counts, dtype=np.int64), bucket_array, starts, uni_logprob, uni_backoff, table,
                   vocab_table(vocab_bytes, vocab_offsets, path))
 

@@ -55,18 +55,27 @@ def _prefetch_token(w, rows, lane, at, homes, order, vocab_size, table, starts, 
                 _prefetch(table, 3 * (starts[n] + home) + 2)  # a 24-byte entry may straddle two cache lines
 
 
+MISSING_UNK = -100.0  # log10 p of an unknown word when the model has no <unk> (KenLM's)
+
+
 @njit(nogil=True, cache=True, inline="always")
 def _score_token(w, rows, lane, at, homes, order, uni_logprob, uni_backoff, vocab_size, table, ftable, starts,
                  buckets):  # pragma: no cover - jitted
     """(log10 p, n-gram length) of word `w` after the rows rows[lane, at] of the n-grams ending at the
     previous token, probing from the homes `_prefetch_token` found; fills rows[lane, 1 - at] with the rows
-    ending at `w`. A negative `w` (no <unk> in the model) scores -99 with length 0. Rows are indexed in
-    place: a view per token would cost reference counting."""
+    ending at `w`. A negative `w` (no <unk> in the model) is scored as KenLM scores it: a unigram of log10
+    probability MISSING_UNK (KenLM's substitute), plus the context's back-offs; nothing continues from it.
+    Rows are indexed in place: a view per token would cost reference counting."""
     now = 1 - at
     if w < 0:
+        p = MISSING_UNK
+        for k in range(1, order):
+            context = rows[lane, at, k - 1]
+            if context >= 0:
+                p += uni_backoff[context] if k == 1 else ftable[3 * (starts[k] + context) + 2]
         for n in range(order):
             rows[lane, now, n] = -1
-        return -99.0, 0
+        return p, 1
     rows[lane, now, 0] = w
     best = 1
     p = uni_logprob[w]
