@@ -210,3 +210,19 @@ def test_wrong_magic_and_foreign_binaries_are_named(models, tmp_path, cli_run):
         converted = cli_run("ngram-convert", path, tmp_path / "out.bin")
         assert converted.exit_code == 1, converted.stderr
         assert name in converted.stderr and (message in converted.stderr or name == "damaged.bin")
+
+
+def test_an_impossible_word_survives_the_binary_round_trip(tmp_path, cli_run):
+    """KenLM reads -inf in an ARPA; through the binary format and back it stays -inf (the integer
+    formatters once printed garbage for it) and scores -inf."""
+    arpa = tmp_path / "m.arpa"
+    arpa.write_text("\\data\\\nngram 1=5\nngram 2=3\n\n\\1-grams:\n-1.0\t<unk>\t-0.3\n-99\t<s>\t-0.5\n-0.7\t</s>\n"
+                    "-inf\ta\t-0.2\n-0.8\tb\t-0.1\n\n\\2-grams:\n-0.3\t<s> a\n-0.4\ta b\n-0.2\tb </s>\n\n\\end\\\n")
+    binary, back = tmp_path / "m.bin", tmp_path / "back.arpa"
+    for source, target in ((arpa, binary), (binary, back)):
+        result = cli_run("ngram-convert", "-q", source, target)
+        assert result.exit_code == 0 and result.stderr == "", result.stderr
+    unigrams = back.read_text().split("\\1-grams:\n")[1].split("\n\n")[0].splitlines()
+    assert "-inf\ta\t-0.2" in unigrams and "-99\t<s>\t-0.5" in unigrams
+    scored = cli_run("perplexity", "-m", back, "--per-word", "-q", input="b a\n").stdout.splitlines()
+    assert scored[2].split("\t")[3] == "-inf"

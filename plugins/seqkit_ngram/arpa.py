@@ -57,7 +57,11 @@ def write_arpa_blocks(path: str, vocab_words: list[str], sizes: list[int], secti
         for n, blocks in enumerate(sections, 1):
             put(f"\n\\{n}-grams:\n".encode())
             for words, logprob, backoff in blocks:
-                if vocab.fits and fits_numbers(logprob, backoff):
+                if not (np.isfinite(logprob).all() and np.isfinite(backoff).all()):
+                    while pending:
+                        pending.popleft().result()
+                    _write_plain(out, vocab_words, words, logprob, backoff, n < top)
+                elif vocab.fits and fits_numbers(logprob, backoff):
                     for piece in format_lines(words, logprob, backoff if n < top else None, vocab):
                         put(piece)
                 else:
@@ -86,6 +90,23 @@ def _write_with_kernel(out, vocab: list[str], words, logprob, backoff, with_back
         used = format_ngram_lines(rows, _micro(logprob[lo:lo + BLOCK_ROWS]), _micro(backoff[lo:lo + BLOCK_ROWS]),
                                   with_backoff, vocab_bytes, vocab_offsets, buffer)
         out.write(memoryview(buffer)[:used])
+
+
+def _write_plain(out, vocab: list[str], words, logprob, backoff, with_backoff: bool) -> None:
+    """Python's formatting, for a block holding an infinite value (KenLM reads `-inf`, which the integer
+    formatters cannot print)."""
+    def number(x: float) -> str:
+        if not math.isfinite(x):
+            return "-inf" if x < 0 else "inf"
+        text = f"{x:.6f}".rstrip("0").rstrip(".")  # as the other formatters print: -0.3, -99
+        return "0" if text in ("-0", "") else text
+
+    lines = []
+    for row, p, b in zip(words.tolist(), np.asarray(logprob, dtype=np.float64).tolist(),
+                         np.asarray(backoff, dtype=np.float64).tolist()):
+        text = " ".join(vocab[w] for w in row)
+        lines.append(f"{number(p)}\t{text}\t{number(b)}\n" if with_backoff and b != 0 else f"{number(p)}\t{text}\n")
+    out.write("".join(lines).encode("utf-8"))
 
 
 def _micro(values: np.ndarray) -> np.ndarray:

@@ -134,8 +134,9 @@ def ngram(corpus, output, binary, order, smoothing, add_k, discount_fallback, mi
 def ngram_convert(source: str, target: str | None, to: str | None, verify: bool, quiet: bool) -> None:
     """Read IN (ARPA text, compressed or not, or seqkit's binary format: recognised by its first bytes)
     and write OUT (`seqkit convert IN OUT` does the same for an n-gram model). The binary format is
-    memory-mapped by `perplexity` and `generate` and holds the ARPA's numbers bit for bit, so converting
-    back gives the same probabilities and back-offs. Reading a binary model here checks every entry."""
+    memory-mapped by `perplexity` and `generate` and holds the ARPA's numbers bit for bit; converting
+    back writes them with six decimals, as every ARPA file seqkit writes (lmplz's precision), and -inf as
+    -inf. Reading a binary model here checks every entry."""
     if verify:
         if target is not None or to is not None:
             raise click.UsageError("--verify checks IN only: give no OUT and no --to")
