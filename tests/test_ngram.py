@@ -259,16 +259,25 @@ ngram 2=2
     (lambda t: t + "trailing\n", "after \\end\\", 16),
     (lambda t: t.replace("\\end\\\n", ""), "expected \\end\\", 16),
     (lambda t: t.replace("-0.1\t<s> a", "-0.1\t<s> zz"), "missing from the unigrams", 12),
+    (lambda t: t.replace("ngram 1=4", "ngram 1=5").replace("-0.7\ta\t-0.2\n", "-0.7\ta\t-0.2\n-0.6\ta\n"),
+     "the unigram 'a' is listed twice", 10),
+    (lambda t: t.replace("ngram 2=2", "ngram 2=3").replace("-0.2\ta </s>\n", "-0.2\ta </s>\n-0.3\ta </s>\n"),
+     "the 2-gram 'a </s>' is listed twice", 14),
 ])
-def test_arpa_corruption_is_named_by_line(tmp_path, mutate, message, line):
+def test_arpa_corruption_is_named_by_line(tmp_path, cli_run, mutate, message, line):
+    """Each damage is one error naming the file and line, whether the file is read, loaded for queries
+    (which builds its tables: where a repeated n-gram is found) or verified."""
     from seqkit_ngram.arpa import read_arpa
+    from seqkit_ngram.model import NgramModel
 
     path = tmp_path / "bad.arpa"
     path.write_text(mutate(ARPA))
     with pytest.raises(DataError) as info:
-        read_arpa(str(path))
+        NgramModel(read_arpa(str(path)))
     text = info.value.format_message()
     assert message in text and f"bad.arpa:{line}:" in text, text
+    verified = cli_run("ngram-convert", "--verify", path)
+    assert verified.exit_code == 1 and f"bad.arpa:{line}: " in verified.stderr and message in verified.stderr
 
 
 def test_binary_file_is_recognised(tmp_path):

@@ -118,8 +118,9 @@ class ArpaData:
     """The parsed content of an ARPA file."""
 
     def __init__(self, vocab: list[str], words: list[np.ndarray], logprob: list[np.ndarray],
-                 backoff: list[np.ndarray]):
+                 backoff: list[np.ndarray], path: str | None = None):
         self.vocab, self.words, self.logprob, self.backoff = vocab, words, logprob, backoff
+        self.path = path  # the file read, for messages about what building its tables finds
 
     @property
     def order(self) -> int:
@@ -134,8 +135,28 @@ def read_arpa(path: str) -> ArpaData:
         raise DataError("looks like a binary (KenLM build_binary?) file, not ARPA text", path, 1)
     fast = read_fast(data, MAX_NGRAMS)
     if fast is not None:
-        return ArpaData(*fast)
-    return _read_lines(data, path)
+        return ArpaData(*fast, path=path)
+    result = _read_lines(data, path)
+    result.path = path
+    return result
+
+
+def ngram_line(path: str, words: list[str], occurrence: int = 2) -> int | None:
+    """The line number of the `occurrence`-th entry of the n-gram `words` in ARPA file `path` (read again:
+    only for an error message)."""
+    from seqkit.textio import text_lines
+
+    n, seen, section = len(words), 0, 0
+    for number, line in enumerate(text_lines(path, "replace"), 1):
+        if line.startswith("\\") and line.rstrip().endswith("-grams:"):
+            section = int(line[1:line.index("-")]) if line[1:line.index("-")].isdigit() else 0
+        elif section == n:
+            fields = line.split("\t")
+            if len(fields) >= 2 and fields[1].split() == words:
+                seen += 1
+                if seen == occurrence:
+                    return number
+    return None
 
 
 def _read_lines(data: bytes, path: str) -> ArpaData:
@@ -216,6 +237,8 @@ def _read_lines(data: bytes, path: str) -> ArpaData:
                         raise DataError(f"word {token!r} is missing from the unigrams", path, where(i))
                     index = vocab_index[token] = len(vocab)
                     vocab.append(token)
+                elif n == 1:  # KenLM would keep the first entry, a later reader the last: neither is safe
+                    raise DataError(f"the unigram {token!r} is listed twice", path, where(i))
                 words[row, j] = index
             logprob[row] = p
             backoff[row] = b

@@ -121,8 +121,11 @@ def build_tables(vocab: list[str], words: list[np.ndarray], logprob: list[np.nda
                                  np.ascontiguousarray(logprob[n - 1], dtype=np.float64).view(np.int64),
                                  np.ascontiguousarray(backoff[n - 1], dtype=np.float64).view(np.int64), slots)
         if duplicate >= 0:
-            gram = " ".join(vocab[w] for w in grams[duplicate])
-            raise DataError(f"the {n}-gram '{gram}' is listed twice", path)
+            gram = [vocab[w] for w in grams[duplicate]]
+            from seqkit_ngram.arpa import ngram_line
+
+            line = ngram_line(path, gram) if path is not None and path != "-" and not is_binary(path) else None
+            raise DataError(f"the {n}-gram '{' '.join(gram)}' is listed twice", path, line)
     unk = index.get("<unk>", index.get("<UNK>", -1))  # KenLM takes either spelling as the unknown word
     return Tables(order, vocab_offsets, vocab_bytes, index["<s>"], index["</s>"], unk,
                   np.array(counts, dtype=np.int64), bucket_array, starts, uni_logprob, uni_backoff, table,

@@ -22,7 +22,9 @@ def check(source: str, quiet: bool) -> None:
         counts = tables.counts[1:].tolist()
     else:
         _check_text(source)
-        counts = [len(w) for w in read_arpa(source).words]
+        data = read_arpa(source)
+        build_tables(data.vocab, data.words, data.logprob, data.backoff, source)  # what loading it would find
+        counts = [len(w) for w in data.words]
     sizes = " ".join(f"{n}:{c:,}" for n, c in enumerate(counts, 1))
     Reporter(quiet).summary(f"ngram-convert: {source} is intact; n-grams {sizes}; {time.perf_counter() - started:.2f} s")
 

@@ -42,7 +42,7 @@ class NgramModel:
         from seqkit_ngram.binary import Tables, build_tables
 
         tables = data if isinstance(data, Tables) else build_tables(data.vocab, data.words, data.logprob,
-                                                                    data.backoff)
+                                                                    data.backoff, getattr(data, "path", None))
         self.tables = tables
         self.vocab_size = tables.vocab_size
         self.order = tables.order
