@@ -449,6 +449,34 @@ def test_model_file_is_validated_and_never_pickled(corpus, tmp_path, cli_run):
         modelfile.load(str(tmp_path / "other.npz"))
     assert isinstance(config, Config)
 
+    def damaged(name: str, meta_change=None, param_change=None) -> str:
+        changed_meta = json.loads(json.dumps(meta))
+        changed = {k: v.copy() for k, v in params.items()}
+        if meta_change:
+            meta_change(changed_meta)
+        if param_change:
+            param_change(changed)
+        path = tmp_path / name
+        np.savez(path, meta=np.frombuffer(json.dumps(changed_meta).encode(), np.uint8),
+                 **{f"param/{k}": v for k, v in changed.items()})
+        return str(path)
+
+    eos = vocab.index("</s>")
+    for path, message in [  # each was an internal error, a nan perplexity or a silently wrong model
+        (damaged("nan.npz", param_change=lambda p: p["Wout"].fill(np.nan)), "param/Wout holds nan or inf"),
+        (damaged("hidden.npz", meta_change=lambda m: m["config"].update(hidden=2 * m["config"]["hidden"])),
+         "shapes do not fit the configuration"),
+        (damaged("layers.npz", meta_change=lambda m: m["config"].update(layers=10**12)), "shapes do not fit"),
+        (damaged("typed.npz", meta_change=lambda m: m["config"].update(embed="wide")), "bad configuration"),
+        (damaged("eos.npz", meta_change=lambda m: m["vocab"].__setitem__(eos, "EOS")), "no </s>"),
+        (damaged("twice.npz", meta_change=lambda m: m["vocab"].__setitem__(eos + 1, m["vocab"][eos + 2])),
+         "a word is listed twice"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            modelfile.load(path)
+        result = cli_run("perplexity", "-m", path, "-", input="the cat\n")
+        assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+
 
 def test_generation_sampling_topk_and_beam(corpus, tmp_path, cli_run):
     model = tmp_path / "lm.npz"

@@ -70,6 +70,26 @@ def load_carry(path: str) -> list[tuple[np.ndarray, ...]]:
     return [tuple(parts) for parts in layers]
 
 
+def _implied_shapes(config: Config, vocab_size: int) -> dict[str, list[int]]:
+    """Each parameter's shape for `config` and `vocab_size` words, as `init_params` creates them (computed,
+    not allocated: a damaged configuration may ask for any size)."""
+    from seqkit.recurrent.layers import param_names
+
+    E, H, gates = int(config.embed), int(config.hidden), GATES[config.cell]
+    shapes = {"embed": [vocab_size, E]}
+    for layer in range(int(config.layers)):
+        names = param_names(config.cell, str(layer))
+        shapes[names["Wx"]] = [E if layer == 0 else H, gates * H]
+        shapes[names["Wh"]] = [H, gates * H]
+        shapes[names["b"]] = [gates * H]
+        if "bh" in names:
+            shapes[names["bh"]] = [gates * H]
+    if not config.tied:
+        shapes["Wout"] = [H, vocab_size]
+    shapes["bout"] = [vocab_size]
+    return shapes
+
+
 def load(path: str, *, with_optimizer: bool = False):
     """(params, vocab, config, training, optimizer) from a model file, validated. With `with_optimizer`
     (resuming), the params are the latest ones when the file keeps them apart from its model."""
@@ -85,8 +105,19 @@ def load(path: str, *, with_optimizer: bool = False):
         for name, shape in expected.items():
             modelfile.check_shape(name, shape, path)
         prefix = "latest" if with_optimizer and any(k.startswith("latest/") for k in archive.names) else "param"
+        if "</s>" not in vocab or len(set(vocab)) != len(vocab):
+            raise DataError("damaged vocabulary: " + ("a word is listed twice" if "</s>" in vocab else "no </s>"),
+                            path)
+        try:
+            implied = _implied_shapes(config, len(vocab)) if int(config.layers) <= len(expected) else {}
+        except (TypeError, ValueError):
+            raise DataError(f"bad configuration: {meta['config']}", path) from None
+        if implied != {name: [int(x) for x in shape] for name, shape in expected.items()}:
+            raise DataError(f"the parameters' shapes do not fit the configuration {meta['config']} "
+                            f"and {len(vocab):,} words: a damaged model file", path)
         params = {name: archive.array(f"{prefix}/{name}", shape) for name, shape in expected.items()}
-        if params["embed"].shape[0] != len(vocab):
-            raise DataError("embedding rows do not match the vocabulary", path)
+        for name, value in params.items():
+            if not np.isfinite(value).all():
+                raise DataError(f"entry {prefix}/{name} holds nan or inf values: a damaged model file", path)
         optimizer = archive.group("opt") if with_optimizer else {}
     return params, vocab, config, meta.get("training", {}), optimizer
