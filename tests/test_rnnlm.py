@@ -472,10 +472,12 @@ def test_model_file_is_validated_and_never_pickled(corpus, tmp_path, cli_run):
         (damaged("twice.npz", meta_change=lambda m: m["vocab"].__setitem__(eos + 1, m["vocab"][eos + 2])),
          "a word is listed twice"),
     ]:
-        with pytest.raises(DataError, match=message):
-            modelfile.load(path)
+        if "</s>" not in message:  # the scorer needs </s>; training on an arbitrary vocabulary does not
+            with pytest.raises(DataError, match=message):
+                modelfile.load(path)
         result = cli_run("perplexity", "-m", path, "-", input="the cat\n")
         assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert message in result.stderr
 
 
 def test_generation_sampling_topk_and_beam(corpus, tmp_path, cli_run):

@@ -12,6 +12,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from seqkit.errors import DataError
+
 from seqkit.lm import BatchScore, SentenceScore
 from seqkit.options import usable_cores
 from seqkit_rnnlm import modelfile
@@ -35,6 +37,8 @@ class RnnLanguageModel:
         self.params, self.vocab, self.config, self.training, _ = modelfile.load(path)
         self.index = {w: i for i, w in enumerate(self.vocab)}
         self.vocab_size = len(self.vocab)
+        if EOS not in self.index:  # every corpus the command trains on has it: the file was changed
+            raise DataError(f"damaged vocabulary: no {EOS}", path)
         self.eos = self.index[EOS]
         self.unk = self.index.get(UNK, self.eos)
         self._unk_is_oov = self.index.get(UNK, -1)  # a literal <unk> counts as OOV (KenLM's convention)
