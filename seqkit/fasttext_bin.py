@@ -26,7 +26,7 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
-from seqkit.errors import DataError
+from seqkit.errors import DataError, SeqkitError
 
 MAGIC = 793712314
 VERSION = 12
@@ -268,7 +268,7 @@ def write(out: BinaryIO, model: FastTextModel) -> None:
     for i, word in enumerate(model.words):
         data = word.encode("utf-8", "surrogateescape")
         if b"\0" in data:
-            raise ValueError(f"word {word!r} holds a NUL byte, which the format cannot store")
+            raise SeqkitError(f"the word {word!r} holds a NUL byte, which fastText's .bin cannot store")
         out.write(data + b"\0" + _ENTRY_TAIL.pack(int(model.counts[i]), 0 if i < model.nwords else 1))
     for key, row in (model.pruneidx or {}).items():
         out.write(struct.pack("<ii", key, row))

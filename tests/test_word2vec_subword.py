@@ -346,3 +346,17 @@ def test_two_outputs_on_one_path_are_refused(tmp_path, cli_run, small_corpus):
     out = tmp_path / "v.txt"
     result = cli_run("word2vec", small_corpus, "-o", out, "--save-vocab", out)
     assert result.exit_code == 2 and "--save-vocab" in result.stderr and not out.exists()
+
+
+def test_a_word_with_a_nul_byte_is_refused_before_training_a_bin(tmp_path, cli_run):
+    """fastText's .bin ends each word at a NUL byte: such a word was an internal error after training."""
+    corpus = tmp_path / "nul.txt"
+    corpus.write_bytes(b"the cat sat on\x00the mat\n" * 50)
+    common = ["--minn", "3", "--maxn", "4", "--buckets", "1000", "--epochs", "1", "-t", "1", "--min-count", "1"]
+    result = cli_run("word2vec", corpus, "-o", tmp_path / "m.bin", *common)
+    assert result.exit_code == 1 and "holds a NUL byte" in result.stderr and "training" not in result.stderr
+    assert not (tmp_path / "m.bin").exists()
+    assert cli_run("word2vec", corpus, "-o", tmp_path / "m.npz", *common, "-q").exit_code == 0
+    converted = cli_run("convert", tmp_path / "m.npz", tmp_path / "m2.bin")
+    assert converted.exit_code == 1 and "holds a NUL byte" in converted.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "nul.txt"]

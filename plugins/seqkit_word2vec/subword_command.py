@@ -29,6 +29,11 @@ def model_format(path: str) -> str | None:
 def train_and_save(vocab: Vocabulary, encoded, config: Config, reporter, *, vocab_note: str, stats, output: str,
                    save_model: str | None, binary: bool, minn: int, maxn: int, buckets: int, model: str, loss: str,
                    min_count: int) -> None:
+    if any(path is not None and model_format(path) == "bin" for path in (output, save_model)):
+        held = next((w for w in vocab.words if "\0" in w), None)
+        if held is not None:  # checked before training: the .bin's words end at a NUL byte
+            raise SeqkitError(f"the word {held!r} holds a NUL byte, which fastText's .bin cannot store (fastText "
+                              "reads NUL as a space): save the model as .npz, or replace the NUL bytes")
     table = subword_table(vocab.words, minn, maxn, buckets)
     used, dim = len(table.bucket_ids), config.dim
     out_rows = (len(vocab) if config.negative else 0) + (max(len(vocab) - 1, 1) if config.hs else 0)
