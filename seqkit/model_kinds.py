@@ -18,9 +18,13 @@ from seqkit.subword import BUILTIN_FORMATS
 MODEL_USE = {
     "language_models": "score or sample with it with `seqkit perplexity -m` or `seqkit generate -m`",
     "classifiers": "use it with `seqkit predict -m`, `seqkit test -m` or `seqkit sentence-vectors -m`",
-    "vector_models": "give it with -m (its words' vectors and any other word's from n-grams), or convert it",
+    "vector_models": "use it with `seqkit print-vectors -m`, `similar -m`, `analogy -m`, `eval -m` or "
+                     "`sentence-vectors -m`",
     "translation_models": "use it with `seqkit translate -m`",
 }
+# for a command that wanted a vector file: -m where the command takes one, else the vectors written out
+VECTOR_MODEL_FOR_VECTORS = ("give it with -m instead of -v (every word gets a vector, unseen ones from their "
+                            "n-grams), or write its vectors with `seqkit convert {path} vectors.txt`")
 
 
 def other_kind(path: str, expected: str | None = None, wanted: str | None = None) -> str | None:
@@ -41,7 +45,9 @@ def other_kind(path: str, expected: str | None = None, wanted: str | None = None
     what = "a subword model" if kind == "vector_models" else f"a {FORMAT_KINDS[kind].replace('-', ' ')}"
     if wanted is None:
         wanted = "a vector file" if expected is None else f"a {FORMAT_KINDS[expected].replace('-', ' ')}"
-    return f"{what}, not {wanted}; {MODEL_USE[kind]}"
+    use = VECTOR_MODEL_FOR_VECTORS.format(path=path) if kind == "vector_models" and expected is None \
+        else MODEL_USE[kind]
+    return f"{what}, not {wanted}; {use}"
 
 
 def _loads(fmt: Any, path: str) -> bool:

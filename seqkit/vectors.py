@@ -264,12 +264,15 @@ def _refuse_model(head: bytes, path: str) -> None:
     """A model file given where vectors are read gets a pointer to the command that reads it, not a parse
     error about text."""
     from seqkit.fasttext_bin import is_fasttext_bin
+    from seqkit.model_kinds import VECTOR_MODEL_FOR_VECTORS
+    from seqkit.modelfile import describe_file
 
     if is_fasttext_bin(head):
-        raise DataError("a fastText model, not a vector file; give it with -m (its words' vectors and any other "
-                        "word's from n-grams) or convert it", path)
+        raise DataError(f"a fastText model, not a vector file; {VECTOR_MODEL_FOR_VECTORS.format(path=path)}", path)
     if head.startswith(b"PK\x03\x04"):
-        error = DataError("a model file (.npz), not a vector file; give a subword model with -m, or convert it", path)
+        what = describe_file(path) if path != "-" else "a zip archive (.npz)"
+        error = DataError(f"{what}, not a vector file; a subword model is given with -m instead of -v, or "
+                          "its vectors written with `seqkit convert`", path)
         raise error.maybe_other_model(path) if path != "-" else error
 
 

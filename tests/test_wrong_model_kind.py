@@ -22,7 +22,9 @@ def models(tmp_path_factory):
     text, labelled = str(work / "text.txt"), str(work / "labelled.txt")
     for args in (["ngram", text, "-o", str(work / "lm.arpa"), "--order", "2", "--discount-fallback", "-q"],
                  ["ngram", text, "-o", str(work / "lm.bin"), "--order", "2", "--discount-fallback", "-q"],
-                 ["classify", labelled, "-o", str(work / "clf.npz"), "-t", "1", "-q", "--dim", "4", "--epochs", "2"]):
+                 ["classify", labelled, "-o", str(work / "clf.npz"), "-t", "1", "-q", "--dim", "4", "--epochs", "2"],
+                 ["word2vec", text, "-o", str(work / "sub.npz"), "--minn", "3", "--maxn", "4", "--buckets", "100",
+                  "--dim", "4", "--epochs", "1", "-t", "1", "--min-count", "1", "-q"]):
         done = runner.invoke(cli, args, catch_exceptions=False)
         assert done.exit_code == 0, done.output
     return work
@@ -52,6 +54,17 @@ def test_a_language_model_given_as_a_classifier_and_back(cli_run):
     assert done.exit_code == 1 and "lm.arpa: a language model, not a classifier" in done.stderr
     done = cli_run("perplexity", "-m", "clf.npz", "text.txt")
     assert done.exit_code == 1 and "clf.npz: a classifier, not a language model" in done.stderr
+
+
+def test_a_subword_model_given_as_vectors_or_as_a_classifier_says_which_commands_read_it(cli_run):
+    done = cli_run("similar", "-v", "sub.npz", "the")
+    assert done.exit_code == 1 and "sub.npz: a subword model, not a vector file" in done.stderr, done.stderr
+    assert "-m instead of -v" in done.stderr and "seqkit convert sub.npz vectors.txt" in done.stderr
+    done = cli_run("classify", "labelled.txt", "-o", "x.npz", "-v", "sub.npz", "--dim", "4")
+    assert done.exit_code == 1 and "seqkit convert sub.npz vectors.txt" in done.stderr, done.stderr
+    done = cli_run("predict", "-m", "sub.npz", "text.txt")
+    assert done.exit_code == 1 and "sub.npz: a subword model, not a classifier" in done.stderr, done.stderr
+    assert "seqkit print-vectors -m" in done.stderr and "give it with -m" not in done.stderr
 
 
 def test_a_classifier_given_to_translate_names_what_it_is(cli_run):
