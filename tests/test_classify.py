@@ -194,6 +194,11 @@ def test_train_predict_test_and_sentence_vectors(cli_run, train_file, tmp_path):
     rows = [json.loads(x) for x in cli_run("predict", "-m", model, "-", "--json", "--threshold", "0.99",
                                            input=lines).stdout.splitlines()]
     assert len(rows) == 2 and all(p >= 0.99 for r in rows for p in r["probs"])
+    every = cli_run("predict", "-m", model, "-", "--json", "-k", "-1", input=lines).stdout.splitlines()
+    printed = cli_run("predict", "-m", model, "-", "--prob", "-k", "-1", input=lines).stdout.splitlines()
+    for row, text in zip(every, printed):  # the same figures (six significant digits), however small
+        assert json.loads(row)["probs"] == [float(x) for x in text.split(" ")[1::2]]
+        assert min(json.loads(row)["probs"]) > 0
     vectors = cli_run("sentence-vectors", "-m", model, "-", input=lines).stdout.splitlines()
     assert len(vectors) == 2 and len(vectors[0].split()) == 8 and vectors[0].endswith(" ")
     # seqkit test equals fastText's formula over the same predictions, unknown labels reported

@@ -116,7 +116,7 @@ def predict(model_path: str, text: str, k: int, threshold: float, prob: bool, as
         for _, predictions in answers:
             if as_json:
                 out.append(json.dumps({"labels": [label for label, _ in predictions],
-                                       "probs": [round(p, 6) for _, p in predictions]}))
+                                       "probs": [float(f"{p:.6g}") for _, p in predictions]}))  # as --prob
             elif prob:
                 out.append(" ".join(f"{label} {p:.6g}" for label, p in predictions))
             else:
