@@ -78,7 +78,13 @@ def _looks_binary(data: bytes, start: int, dim: int) -> bool:
     first_vector = data[space + 1: space + 1 + 4 * dim]  # what a binary record would hold
     newline = first_vector.find(b"\n")
     head = first_vector if newline < 0 else first_vector[:newline]
-    return newline == 0 or bool(re.search(rb"[^0-9eE+\-. \rnaifNAIF]", head))
+    if newline == 0 or not re.search(rb"[^0-9eE+\-. \rnaifNAIF]", head):
+        return newline == 0
+    # a line of text with a word and `dim` fields is text even with a field that is no number: the text
+    # parser then names that line (binary bytes seldom make exactly that shape without a control byte)
+    end = data.find(b"\n", start, start + 64 * dim + 4096)
+    line = data[start:end].rstrip(b"\r") if end >= 0 else b""
+    return not (line and len(line.split(b" ")) == dim + 1 and not re.search(rb"[\x00-\x08\x0b-\x1f]", line))
 
 
 def _parse_text(data: bytes, start: int, n: int | None, dim: int, rows: int, path: str, errors: str,
