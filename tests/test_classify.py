@@ -426,6 +426,12 @@ def test_class_weight_and_pretrained_vectors_change_the_model(cli_run, train_fil
     weights.write_text("__label__food 2\n# comment\n__label__food 3\n")
     bad = cli_run("classify", train_file, "-o", tmp_path / "x.npz", "--class-weight", weights)
     assert bad.exit_code == 1 and f"{weights}:3: label '__label__food' is given again (first on line 1)" in bad.stderr
+    weights.write_text("__label__food 0\n__label__sport 0\n")
+    bad = cli_run("classify", train_file, "-o", tmp_path / "x.npz", "--class-weight", weights)
+    assert bad.exit_code == 1 and "every label's weight is 0" in bad.stderr
+    weights.write_text("__label__food 1e300\n")
+    bad = cli_run("classify", train_file, "-o", tmp_path / "x.npz", "--class-weight", weights, "-t", "1")
+    assert bad.exit_code == 3 and "lower --lr (or the --class-weight weights" in bad.stderr, bad.stderr
     vecs = tmp_path / "v.vec"
     vecs.write_text("1 4\nbutter 5 5 5 5\n")
     _, rows, words, _ = trained("--pretrained-vectors", vecs, "--lr", "1e-6")

@@ -122,6 +122,8 @@ def class_weights(spec: str | None, labels: list[str], counts: np.ndarray, error
         if not (value >= 0 and np.isfinite(value)):
             raise DataError(f"weight {value} must be finite and >= 0", spec, number)
         weights[index[label]] = value
+    if not weights.any():
+        raise DataError("every label's weight is 0: nothing would be learnt", spec)
     return weights
 
 

@@ -184,7 +184,8 @@ def train(dictionary: Dictionary, examples: Examples, weights: Weights, config: 
             trained += float(examples.tokens.sum())
             mean = total / max(n, 1)
             if not math.isfinite(mean):
-                raise TrainingDiverged(f"the loss became {mean} in epoch {epoch + 1}; lower --lr")
+                scaled = " (or the --class-weight weights, which scale it)" if class_weight.max() > 1 else ""
+                raise TrainingDiverged(f"the loss became {mean} in epoch {epoch + 1}; lower --lr{scaled}")
             losses.append(mean)
             if task is not None:
                 task.update(1, loss=f"{mean:.4f}")
