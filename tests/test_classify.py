@@ -436,6 +436,9 @@ def test_class_weight_and_pretrained_vectors_change_the_model(cli_run, train_fil
     vecs.write_text("1 4\nbutter 5 5 5 5\n")
     _, rows, words, _ = trained("--pretrained-vectors", vecs, "--lr", "1e-6")
     np.testing.assert_allclose(rows[words.index("butter")], 5.0, atol=1e-3)
+    vecs.write_text("2 4\nbutter 5 5 5 5\nbutter 1 1 1 1\n")  # warned about once, as every vector reader does
+    warned = cli_run("classify", train_file, "-o", tmp_path / "m.npz", "--dim", "4", "--epochs", "1", "-v", vecs)
+    assert warned.exit_code == 0 and "1 duplicate words; the first vector of each is used" in warned.stderr
 
 
 @pytest.mark.parametrize("quick", [True, False])

@@ -130,7 +130,7 @@ def class_weights(spec: str | None, labels: list[str], counts: np.ndarray, error
 def _pretrained(path: str, words: list[str], weights: Weights, errors: str, reporter: Reporter) -> None:
     from seqkit.vectors import Embeddings
 
-    vectors = Embeddings.load(path, errors=errors)
+    vectors = Embeddings.load(path, errors=errors, reporter=reporter)
     if vectors.matrix.shape[1] != weights.input.shape[1]:
         raise SeqkitError(f"{path}: vectors have dimension {vectors.matrix.shape[1]}, but --dim is "
                           f"{weights.input.shape[1]}")

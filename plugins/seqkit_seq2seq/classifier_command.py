@@ -96,7 +96,7 @@ def run(*, train: tuple[str, ...], output: str, valid: str | None, patience: int
 def _pretrained(path: str, words: list[str], embed: np.ndarray, errors: str, reporter: Reporter) -> None:
     from seqkit.vectors import Embeddings
 
-    vectors = Embeddings.load(path, errors=errors)
+    vectors = Embeddings.load(path, errors=errors, reporter=reporter)
     if vectors.dim != embed.shape[1]:
         raise SeqkitError(f"{path}: vectors have dimension {vectors.dim}, but --dim is {embed.shape[1]}")
     found = 0

@@ -113,7 +113,7 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         if vectors:
             from seqkit.vectors import Embeddings
 
-            table = Embeddings.load(vectors)
+            table = Embeddings.load(vectors, errors=errors, reporter=reporter)
             ctx = click.get_current_context(silent=True)
             given = ctx is not None and ctx.get_parameter_source("embed") == click.core.ParameterSource.COMMANDLINE
             if given and embed != table.dim:
