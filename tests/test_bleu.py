@@ -56,7 +56,10 @@ def test_line_count_mismatch_is_one_line_naming_the_file(seqkit_proc, tmp_path):
     proc = seqkit_proc("bleu", ref, hyp)
     assert proc.returncode == 1
     err = proc.stderr.decode()
-    assert err.count("\n") == 1 and "ref" in err and "5 reference lines but 3 hypothesis lines" in err
+    assert err.count("\n") == 1 and f"{ref}:4: 5 reference lines but 3 hypothesis lines in {hyp}" in err, err
+    longer = _write(tmp_path, "long", HYPS + ["one more"])
+    err = seqkit_proc("bleu", ref, longer).stderr.decode()  # the extra line is the hypothesis file's
+    assert f"{longer}:6: 6 hypothesis lines but 5 reference lines in {ref}" in err, err
 
 
 def test_missing_sacrebleu_names_the_extra(seqkit_proc, tmp_path):

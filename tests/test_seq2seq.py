@@ -288,3 +288,8 @@ def test_an_embed_size_that_contradicts_the_vectors_is_a_usage_error(cli_run, tm
     assert result.exit_code == 2 and "64, but the -v vectors have dimension 4" in result.stderr
     assert cli_run("seq2seq", s, t, "-o", tmp_path / "m.npz", "-v", vectors, *common).exit_code == 0
     assert cli_run("seq2seq", s, t, "-o", tmp_path / "m.npz", "-v", vectors, "--embed", "4", *common).exit_code == 0
+
+
+def test_both_sides_from_stdin_is_a_usage_error(cli_run, tmp_path):
+    result = cli_run("seq2seq", "-", "-", "-o", tmp_path / "m.npz", input="a b\nc d\n")
+    assert result.exit_code == 2 and "only one of the parallel files can be stdin" in result.stderr

@@ -60,10 +60,14 @@ def run(reference: str, hypothesis: str, more_references: Sequence[str], sentenc
     if not hypotheses:
         raise DataError("no lines to score", hypothesis)
     for path, lines in zip(ref_paths, references):
-        if len(lines) != len(hypotheses):
+        if len(lines) != len(hypotheses):  # named at the first line the shorter file lacks
+            if len(hypotheses) > len(lines):
+                name = "stdin" if path == "-" else path
+                raise DataError(f"{len(hypotheses)} hypothesis lines but {len(lines)} reference lines in {name}",
+                                hypothesis, len(lines) + 1)
             name = "stdin" if hypothesis == "-" else hypothesis
             raise DataError(f"{len(lines)} reference lines but {len(hypotheses)} hypothesis lines in {name}", path,
-                            min(len(lines), len(hypotheses)) + 1)
+                            len(hypotheses) + 1)
     if sentence:
         scores, signature = sentence_bleus(hypotheses, references)
         if as_json:

@@ -79,6 +79,8 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
 
     if (valid_src is None) != (valid_tgt is None):
         raise click.UsageError("--valid-src and --valid-tgt go together")
+    if [source, target, valid_src, valid_tgt].count("-") > 1:
+        raise click.UsageError("only one of the parallel files can be stdin ('-'): each side is read whole")
     reporter = Reporter(quiet)
     check_output_path(output, (source, target, valid_src, valid_tgt, vectors), model=True)
     optimizer_state: dict = {}
