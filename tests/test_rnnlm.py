@@ -754,6 +754,11 @@ def test_resume_trains_longer_with_epochs_and_refuses_other_settings(tmp_path, c
     assert [h["epoch"] for h in training["progress"]["history"] if "epoch" in h] == [1, 2]
     result = cli_run("rnnlm", corpus, "-o", model, "--resume", "--hidden", "16")
     assert result.exit_code == 2 and "--hidden 16 differs from its 8" in result.stderr
+    before = model.read_bytes()
+    for epochs in (["--epochs", "2"], ["--epochs", "1"], []):  # nothing left to train: said, not done quietly
+        result = cli_run("rnnlm", corpus, "-o", model, "--resume", *epochs)
+        assert result.exit_code == 2 and "has finished its 2 epochs; give --epochs above 2" in result.stderr
+    assert model.read_bytes() == before
 
 
 def test_resume_on_another_text_is_warned(tmp_path, cli_run):

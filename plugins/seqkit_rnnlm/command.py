@@ -76,6 +76,10 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
                      init_scale=init_scale, forget_bias=forget_bias, optimizer=optimizer, lr=lr, lr_decay=lr_decay,
                      decay_start=decay_start, clip=clip, batch=batch, bptt=bptt, seed=seed, patience=patience)
         schedule = _resumed_schedule(config, schedule, given, epochs, output)
+        done = training.get("progress", {}).get("epoch", 0)
+        if schedule.epochs <= done and not training.get("progress", {}).get("batch", 0):
+            raise click.UsageError(f"--resume: {output} has finished its {done} epochs; give --epochs above "
+                                   f"{done} to train longer")
     else:
         from seqkit.corpus import materialize_stdin
 
