@@ -50,6 +50,11 @@ class TrainingDiverged(SeqkitError):
         (before that, a file at `path` is an earlier run's)."""
         return f"the last good model is in {path}" if epochs_done else "no epoch had finished, so no model was saved"
 
+    @staticmethod
+    def remedy(clip: float, lr: str = "--lr") -> str:
+        """What to change, for its message: the rate, and the clipping threshold, or turning clipping on."""
+        return f"lower {lr} or --clip" if clip > 0 else f"lower {lr}, or clip the gradient (--clip 5; it is off)"
+
 
 class Interrupted(SeqkitError):
     """Ctrl-C: whatever could be saved was saved. The message starts with "interrupted"."""

@@ -157,7 +157,7 @@ def _train(train_ids: np.ndarray, valid_ids: np.ndarray | None, vocab: list[str]
                             raise TrainingDiverged(
                                 f"the loss became {loss} in epoch {epoch}; "
                                 f"{TrainingDiverged.kept(output, progress.epoch)}; "
-                                f"lower --lr (now {progress.lr:g}) or --clip")
+                                + TrainingDiverged.remedy(schedule.clip, f"--lr (now {progress.lr:g})"))
                         # the objective is Zaremba et al.'s: summed over the segment's steps, averaged
                         # over the batch, i.e. `steps` times the per-token mean the network returns
                         steps = targets.shape[0]

@@ -149,7 +149,8 @@ def train(params: dict[str, np.ndarray], config: Config, schedule: Schedule, exa
                     network.forward(ids, batch_lengths, train=True, rng=dropout_rng)
                     loss, count, grads, rows, row_grads = network.loss_and_backward(targets)
                     if not math.isfinite(loss):
-                        raise TrainingDiverged(f"the loss became {loss} in epoch {epoch}; lower --lr or --clip")
+                        raise TrainingDiverged(f"the loss became {loss} in epoch {epoch}; "
+                                               + TrainingDiverged.remedy(schedule.clip))
                     if schedule.freeze_embeddings:
                         rows = rows[:0]
                     squares = sum(float(np.vdot(g, g)) for g in grads.values()) + float(np.vdot(row_grads[:len(rows)],

@@ -171,7 +171,7 @@ def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pa
                         if not math.isfinite(loss) or loss > DIVERGED_NATS * max(n, 1):
                             kept = TrainingDiverged.kept(save.path, progress.epoch)
                             raise TrainingDiverged(f"the loss became {loss:.4g} in epoch {epoch}; {kept}; "
-                                                   "lower --lr or --clip")
+                                                   + TrainingDiverged.remedy(schedule.clip))
                         for name in schedule.freeze:
                             grads.pop(name, None)
                         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
@@ -184,7 +184,8 @@ def train(*, params, config: Config, schedule: Schedule, pairs: Pairs, valid: Pa
                         task.update(1, loss=f"{loss_sum / count:.3f}")
                 if not all(np.isfinite(value).all() for value in params.values()):
                     raise TrainingDiverged(f"the parameters became non-finite in epoch {epoch}; "
-                                           f"{TrainingDiverged.kept(save.path, progress.epoch)}; lower --lr or --clip")
+                                           f"{TrainingDiverged.kept(save.path, progress.epoch)}; "
+                                           + TrainingDiverged.remedy(schedule.clip))
                 seconds = time.perf_counter() - epoch_start
                 tokens_done += tokens - resumed_tokens
                 record = {"epoch": epoch, "train_ppl": math.exp(min(loss_sum / max(count, 1), 700)),
