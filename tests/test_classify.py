@@ -276,6 +276,9 @@ def test_bad_inputs(cli_run, tmp_path):
     assert result.exit_code == 1 and "no labels" in result.stderr
     assert not (tmp_path / "x.npz").exists()
     assert cli_run("classify", path, "-o", tmp_path / "x.npz", "--minn", "2").exit_code == 2
+    for kind in ("bow", "birnn"):  # an .npz named .bin would be refused by fastText
+        named = cli_run("classify", path, "-o", tmp_path / "m.bin", "--model", kind)
+        assert named.exit_code == 2 and "name it .npz" in named.stderr and not (tmp_path / "m.bin").exists()
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(model.read_bytes()[:500])
     result = cli_run("predict", "-m", damaged, "-", input="x\n")

@@ -114,6 +114,9 @@ def classify(**options) -> None:
     if ctx.get_parameter_source("patience") in GIVEN and options["valid"] is None and \
             options.get("autotune_validation") is None:
         raise click.UsageError("--patience goes with --valid (or --autotune-validation)")
+    if options["output"].lower().endswith((".bin", ".ftz")):  # fastText would refuse the .npz it would hold
+        raise click.UsageError(f"-o {options['output']}: classify writes seqkit's .npz (fastText's .bin "
+                               "classifiers are read by predict and test, not written); name it .npz")
     chosen.train(**options)
 
 
@@ -139,8 +142,8 @@ class BagOfNgramsTrainer:
                      help="Longest character n-gram (0 = none)."),
         click.Option(["--pooling"], type=click.Choice(["mean", "sqrt"]), default="mean", show_default=True,
                      help="The hidden layer: the mean of the feature rows (fastText's), or their sum / sqrt(count), "
-                          "which lets longer lines speak louder (sometimes better on phrases; not in fastText's "
-                          ".bin)."),
+                          "which lets longer lines speak louder (sometimes better on phrases; fastText has only "
+                          "the mean)."),
         click.Option(["--min-count-label"], type=click.IntRange(min=1), default=1, show_default=True,
                      help="Drop rarer labels."),
         click.Option(["--negative"], type=click.IntRange(min=1), default=5, show_default=True,
