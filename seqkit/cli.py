@@ -163,7 +163,8 @@ def main(args: list[str] | None = None) -> None:
         Interrupted("interrupted").show()
         code = 130
     except MemoryError:
-        print("seqkit: error: out of memory (try a smaller --max-vocab, --dim or input)", file=sys.stderr)
+        print("seqkit: error: out of memory (try a smaller model, e.g. a smaller --dim or vocabulary, or a smaller "
+              "input)", file=sys.stderr)
         code = 1
     except OSError as exc:
         # a full disk met with no file named is met writing stdout: every output file names itself

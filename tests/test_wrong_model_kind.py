@@ -75,3 +75,17 @@ def test_a_classifier_given_to_translate_names_what_it_is(cli_run):
 def test_a_text_that_is_no_model_keeps_the_parse_message(cli_run):
     done = cli_run("similar", "-v", "text.txt", "the")
     assert done.exit_code == 1 and "does not look like a vector file" in done.stderr
+
+
+def test_a_model_in_a_pipe_is_refused_before_any_byte_is_read(cli_run, tmp_path):
+    """Sniffing formats reads a model's first bytes, then loading reads it again: from a pipe (`-m <(zcat
+    ...)`) the second read lost them and the error spoke of a damaged file. Nothing is read: no writer
+    is needed on the fifo."""
+    import os
+
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    for command in (["perplexity", "-m", fifo, "text.txt"], ["predict", "-m", fifo, "text.txt"],
+                    ["print-vectors", "-m", fifo, "the"]):
+        done = cli_run(*command)
+        assert done.exit_code == 1 and "a pipe or device, not a model file" in done.stderr, done.stderr
