@@ -83,8 +83,11 @@ def test_ctc_command_learns_the_spelling_task(seqkit_proc, tmp_path):
     out = seqkit_proc("ctc-decode", "-m", model, test, "--beam", "4")
     assert out.returncode == 0, out.stderr.decode()
     cer = float(out.stderr.decode().split("CER ")[1].split("%")[0])
-    assert cer < 5.0
+    assert cer < 5.0 and "over 200 lines with a reference\n" in out.stderr.decode()
     assert len(out.stdout.decode().splitlines()) == 200
+    mixed = "\n".join(line.split("\t")[0] if i % 2 else line for i, line in enumerate(spelling(2, 200)))
+    out = seqkit_proc("ctc-decode", "-m", model, "-", input=mixed.encode() + b"\n")  # half without a reference
+    assert "over 100 lines with a reference (100 lines without one not scored)" in out.stderr.decode()
 
 
 def test_lines_ctc_cannot_align_are_reported_not_dropped_silently(cli_run, tmp_path):

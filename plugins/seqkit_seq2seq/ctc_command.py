@@ -139,8 +139,8 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
 
 def run_decode(*, input_path, model, beam, errors, quiet) -> None:
     """One line out per line in (a blank line for a blank line), a block at a time, so the output stays
-    aligned with the input and a co-process gets its answers as its lines arrive; the CER when every
-    line holds a reference."""
+    aligned with the input and a co-process gets its answers as its lines arrive; the CER over the lines
+    that hold a reference."""
     import click
 
     from seqkit.textio import line_blocks
@@ -149,8 +149,7 @@ def run_decode(*, input_path, model, beam, errors, quiet) -> None:
 
     params, meta, _ = modelfile.load(model, FORMAT)
     ctc = CtcModel(params, meta)
-    lines = wrong = reference_tokens = 0
-    every_line_has_a_reference = True
+    lines = wrong = reference_tokens = scored = unscored = 0
     for block in line_blocks(input_path, errors):
         rows = [_fields(line) for line in block]
         spoken = [i for i, (inputs, _) in enumerate(rows) if inputs]
@@ -161,10 +160,13 @@ def run_decode(*, input_path, model, beam, errors, quiet) -> None:
         for i in spoken:
             reference = rows[i][1]
             if reference is None:
-                every_line_has_a_reference = False
+                unscored += 1
             else:
                 wrong += edit_distance(hyps[i], reference)
                 reference_tokens += len(reference)
+                scored += 1
         lines += len(rows)
-    if every_line_has_a_reference and reference_tokens:  # an empty input decodes to nothing, as translate
-        Reporter(quiet).info(f"CER {100.0 * wrong / reference_tokens:.2f}% over {lines:,} lines")
+    if reference_tokens:  # an empty input decodes to nothing, as translate
+        without = f" ({unscored:,} lines without one not scored)" if unscored else ""
+        Reporter(quiet).info(f"CER {100.0 * wrong / reference_tokens:.2f}% over {scored:,} lines with a "
+                             f"reference{without}")

@@ -143,8 +143,9 @@ def ctc(**options) -> None:
 @quiet_option
 def ctc_decode(**options) -> None:
     """Print the output tokens for each line of input tokens, one line out per line in (a blank line for a
-    blank line); text after a TAB is a reference, and the character error rate is then reported on
-    stderr. Answers are written as the input arrives, so it can serve as a co-process."""
+    blank line); text after a TAB is a reference, and the character error rate over the lines that have
+    one is then reported on stderr. Answers are written as the input arrives, so it can serve as a
+    co-process."""
     from seqkit_seq2seq.ctc_command import run_decode
 
     run_decode(**options)
