@@ -44,7 +44,8 @@ def perplexity(model_path: str, text: str, per_sentence: bool, per_word: bool, n
       ppl_excl_oov      KenLM's "Perplexity excluding OOVs" (= SRILM's ppl)
       ppl1              SRILM's ppl1: OOVs and </s> excluded from the count
       logprob10, tokens, words, sentences, oovs
-    A word outside the model's vocabulary is scored as <unk> and counted as an OOV (KenLM's convention).
+    A word outside the model's vocabulary is scored as <unk> and counted as an OOV (KenLM's convention;
+    an ARPA model without <unk> or <UNK> gives it log10 probability -100, as KenLM does).
     Empty lines are skipped, as seqkit's corpus readers skip them (KenLM's query scores a </s> for each).
 
     \b
