@@ -280,6 +280,14 @@ def test_arpa_corruption_is_named_by_line(tmp_path, cli_run, mutate, message, li
     assert verified.exit_code == 1 and f"bad.arpa:{line}: " in verified.stderr and message in verified.stderr
 
 
+
+def test_an_arpa_file_with_a_byte_order_mark_reads_as_without(tmp_path, cli_run):
+    plain, marked = tmp_path / "plain.arpa", tmp_path / "marked.txt"  # recognised by content, not by name
+    plain.write_text(ARPA)
+    marked.write_bytes(b"\xef\xbb\xbf" + ARPA.encode())
+    scores = [cli_run("perplexity", "-m", path, "-", "--per-word", input="a a\n").stdout for path in (plain, marked)]
+    assert scores[0] == scores[1] and scores[0].count("\n") == 4
+
 def test_binary_file_is_recognised(tmp_path):
     from seqkit_ngram.arpa import read_arpa
 

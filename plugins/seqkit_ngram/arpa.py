@@ -133,6 +133,7 @@ def read_arpa(path: str) -> ArpaData:
         data = handle.read()
     if data.startswith(b"mmap lm ") or b"\x00" in data[:4096]:
         raise DataError("looks like a binary (KenLM build_binary?) file, not ARPA text", path, 1)
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark some editors write
     fast = read_fast(data, MAX_NGRAMS)
     if fast is not None:
         return ArpaData(*fast, path=path)

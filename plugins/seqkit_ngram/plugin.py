@@ -204,7 +204,7 @@ class ArpaFormat:
 
         try:
             with open_input(path, binary=True) as handle:
-                head = handle.read(4096)
+                head = handle.read(4096).removeprefix(b"\xef\xbb\xbf")
         except Exception:  # noqa: BLE001 - sniffing must never fail loudly
             return False
         lines = [line.strip() for line in head.split(b"\n") if line.strip() and not line.startswith(b"#")]
