@@ -13,6 +13,7 @@ from typing import Any
 
 from seqkit.plugins import FORMAT_KINDS, load_registry, sniffs
 from seqkit.subword import BUILTIN_FORMATS
+from seqkit.vectors import VECTOR_MODEL_FOR_VECTORS
 
 # What to do with a model file of each kind, for a command that was given one of another kind.
 MODEL_USE = {
@@ -22,9 +23,6 @@ MODEL_USE = {
                      "`sentence-vectors -m`",
     "translation_models": "use it with `seqkit translate -m`",
 }
-# for a command that wanted a vector file: -m where the command takes one, else the vectors written out
-VECTOR_MODEL_FOR_VECTORS = ("give it with -m instead of -v (every word gets a vector, unseen ones from their "
-                            "n-grams), or write its vectors with `seqkit convert {path} vectors.txt`")
 
 
 def other_kind(path: str, expected: str | None = None, wanted: str | None = None) -> str | None:

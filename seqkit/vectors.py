@@ -260,11 +260,16 @@ def _named_fast(path: str) -> bool:
     return base_name(path).endswith(vector_store.SUFFIX)
 
 
+# what to do with a subword model given where a vector file is read: -m where the command takes one, else
+# its vectors written out
+VECTOR_MODEL_FOR_VECTORS = ("give it with -m instead of -v (every word gets a vector, unseen ones from their "
+                            "n-grams), or write its vectors with `seqkit convert {path} vectors.txt`")
+
+
 def _refuse_model(head: bytes, path: str) -> None:
     """A model file given where vectors are read gets a pointer to the command that reads it, not a parse
     error about text."""
     from seqkit.fasttext_bin import is_fasttext_bin
-    from seqkit.model_kinds import VECTOR_MODEL_FOR_VECTORS
     from seqkit.modelfile import describe_file
 
     if is_fasttext_bin(head):
