@@ -64,7 +64,7 @@ def awkward_files(tmp_path_factory) -> list[Path]:
         "1-bom.txt": b"\xef\xbb\xbfthe cat sat\r\non the mat\r\n\r\n",
         "2-long.txt": b"a b c\n" + long_line + b"\n\n\nthe end\n" + long_line[:7000] + b"\nw1 w2",
         "3-blank.txt": b"\n\n\n",
-        "4-tail.txt": b"\xef\xbb\xbfw3 the the cat\nw96 <unk> <s> mat",
+        "4-tail.txt": b"\xef\xbb\xbfw3 the the cat\nw96 <unk> mat",
         # a last line longer than a read, ending just after a space with no newline (as a corpus cut at spaces)
         "5-space-end.txt": b"a b\n" + " ".join(f"w{i % 89}" for i in range(300_000)).encode() + b" ",
     }
@@ -173,6 +173,14 @@ def test_awkward_inputs_match_local(cli_run, cluster, awkward_files, tmp_path, c
     options = ["--max-sentence-len", "300"]
     local, remote = _both(cli_run, cluster, tmp_path, [*command, *options], awkward_files, "awkward")
     assert local == remote
+
+
+def test_a_sentence_boundary_in_the_text_is_refused_by_both_engines(cli_run, cluster, tmp_path):
+    corpus = tmp_path / "marked.txt"
+    corpus.write_bytes(b"w3 the cat\nw96 <unk> <s> mat\n")
+    for engine in (["--engine", "local"], ["--engine", "dask", "--scheduler", cluster.scheduler.address]):
+        result = cli_run("ngram", corpus, "-o", tmp_path / "m.arpa", "--discount-fallback", *engine)
+        assert result.exit_code == 1 and f"{corpus}:2: '<s>' marks a sentence boundary" in result.stderr, engine
 
 
 def test_summary_counts_match_local(cli_run, cluster, awkward_files, tmp_path):
