@@ -76,7 +76,8 @@ class SeqkitGroup(click.Group):
                 raise
             from seqkit.model_kinds import other_kind
 
-            hint = other_kind(*exc.other_model)
+            given = ctx.command.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+            hint = other_kind(*exc.other_model, command=given)
             if hint is None:
                 raise
             raise DataError(hint, exc.other_model[0]) from None
@@ -167,9 +168,13 @@ def main(args: list[str] | None = None) -> None:
               "input)", file=sys.stderr)
         code = 1
     except OSError as exc:
-        # a full disk met with no file named is met writing stdout: every output file names itself
+        # every output file names itself when its disk is full; an error without a name comes from stdout
+        # or from a temporary file (spooled stdin, spilled counts), which only the write knew
         if exc.errno in _DISK_FULL and not exc.filename:
-            print(f"seqkit: error: stdout: cannot be written ({exc.strerror})", file=sys.stderr)
+            import tempfile
+
+            print(f"seqkit: error: {exc.strerror} (writing stdout, or a temporary file in {tempfile.gettempdir()})",
+                  file=sys.stderr)
         else:
             print(f"seqkit: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
                   file=sys.stderr)

@@ -203,8 +203,8 @@ def read_entry(archive: zipfile.ZipFile, name: str, path: str,
                             f"{dtype}, {needed:,} bytes, in {held:,})", path)
         with archive.open(name + ".npy") as member:
             return np.lib.format.read_array(member, allow_pickle=False)
-    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"entry {name} is damaged ({exc})", path) from None
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error, *HEADER_ERRORS) as exc:
+        raise DataError(f"entry {name} is damaged ({type(exc).__name__}: {exc})", path) from None
 
 
 def check_shape(name: str, shape: Any, path: str) -> list[int]:

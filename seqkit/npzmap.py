@@ -14,6 +14,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from typing import IO, Any
@@ -132,7 +133,7 @@ class MappedFile:
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
             else:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
-        except (ValueError, EOFError, SyntaxError) as exc:
+        except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as exc:  # NumPy parses the header as Python
             raise DataError(f"entry {name}: not a NumPy array ({exc})", self.path) from None
         if dtype.hasobject:
             raise DataError(f"entry {name} holds Python objects, which seqkit never reads", self.path)

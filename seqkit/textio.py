@@ -288,11 +288,10 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # what can only come 
 @contextlib.contextmanager
 def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
     """Write to `path` (or stdout for `-`) all-or-nothing."""
-    if path == "-":
+    if path == "-":  # a full disk met here may be a temporary file's: main names both possibilities
         stream = sys.stdout.buffer if binary else sys.stdout
-        with _naming_write_errors("stdout"):
-            yield stream
-            stream.flush()
+        yield stream
+        stream.flush()
         return
     check_output_path(path)
     if os.path.exists(path) and not os.path.isfile(path):

@@ -83,7 +83,7 @@ def _looks_binary(data: bytes, start: int, dim: int) -> bool:
     # a line of text with a word and `dim` fields is text even with a field that is no number: the text
     # parser then names that line (binary bytes seldom make exactly that shape without a control byte)
     end = data.find(b"\n", start, start + 64 * dim + 4096)
-    line = data[start:end].rstrip(b"\r") if end >= 0 else b""
+    line = data[start:end].rstrip(b"\r").rstrip(b" ") if end >= 0 else b""  # word2vec.c ends lines with a space
     return not (line and len(line.split(b" ")) == dim + 1 and not re.search(rb"[\x00-\x08\x0b-\x1f]", line))
 
 

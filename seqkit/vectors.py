@@ -260,10 +260,18 @@ def _named_fast(path: str) -> bool:
     return base_name(path).endswith(vector_store.SUFFIX)
 
 
-# what to do with a subword model given where a vector file is read: -m where the command takes one, else
-# its vectors written out
-VECTOR_MODEL_FOR_VECTORS = ("give it with -m instead of -v (every word gets a vector, unseen ones from their "
-                            "n-grams), or write its vectors with `seqkit convert {path} vectors.txt`")
+def vector_model_advice(path: str, command=None) -> str:
+    """What to do with a subword model given where a vector file is read: -m when the command (the click
+    command running, by default) takes it, else its vectors written out (classify -v, seq2seq -v)."""
+    import click
+
+    if command is None:
+        ctx = click.get_current_context(silent=True)
+        command = ctx.command if ctx is not None else None
+    convert = f"write its vectors with `seqkit convert {path} vectors.txt`"
+    if command is not None and any("-m" in getattr(p, "opts", ()) for p in command.params):
+        return f"give it with -m instead of -v (every word gets a vector, unseen ones from their n-grams), or {convert}"
+    return f"{convert} and give that file"
 
 
 def _refuse_model(head: bytes, path: str) -> None:
@@ -273,7 +281,7 @@ def _refuse_model(head: bytes, path: str) -> None:
     from seqkit.modelfile import describe_file
 
     if is_fasttext_bin(head):
-        raise DataError(f"a fastText model, not a vector file; {VECTOR_MODEL_FOR_VECTORS.format(path=path)}", path)
+        raise DataError(f"a fastText model, not a vector file; {vector_model_advice(path)}", path)
     if head.startswith(b"PK\x03\x04"):
         what = describe_file(path) if path != "-" else "a zip archive (.npz)"
         error = DataError(f"{what}, not a vector file; a subword model is given with -m instead of -v, or "

@@ -279,6 +279,8 @@ def test_bad_inputs(cli_run, tmp_path):
     for kind in ("bow", "birnn"):  # an .npz named .bin would be refused by fastText
         named = cli_run("classify", path, "-o", tmp_path / "m.bin", "--model", kind)
         assert named.exit_code == 2 and "name it .npz" in named.stderr and not (tmp_path / "m.bin").exists()
+        both = cli_run("classify", path, "-o", "-", "--model", kind, "--json")  # birnn's --json: its epochs
+        assert both.exit_code == 2 and "both write to stdout" in both.stderr and not both.stdout
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(model.read_bytes()[:500])
     result = cli_run("predict", "-m", damaged, "-", input="x\n")

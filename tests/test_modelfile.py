@@ -76,18 +76,27 @@ def damaged_files(tmp_path):
     return [tmp_path / n for n in [*cases, "no-meta", "bad-json", "a-list", "bad-header"]]
 
 
-def _damage_meta_header(source, target) -> None:
-    """A copy of `source` whose meta.npy header has `{{` in its padding: NumPy's header parser (Python's
+def _damage_meta_header(source, target, entry: str = "meta.npy") -> None:
+    """A copy of `source` whose `entry` header has `{{` in its padding: NumPy's header parser (Python's
     tokenizer) then raises TokenError, which is neither OSError nor ValueError."""
     with zipfile.ZipFile(source) as archive:
         entries = {name: archive.read(name) for name in archive.namelist()}
-    header = entries["meta.npy"]
+    header = entries[entry]
     end = header.index(b"}") + 1
     assert header[end + 1:end + 3] == b"  "
-    entries["meta.npy"] = header[:end + 1] + b"{{" + header[end + 3:]
+    entries[entry] = header[:end + 1] + b"{{" + header[end + 3:]
     with zipfile.ZipFile(target, "w") as archive:
         for name, data in entries.items():
             archive.writestr(name, data)
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_a_damaged_data_entry_header_is_a_data_error_naming_it(tmp_path, mapped):
+    good = write(tmp_path / "good.npz", {"format": "f", "version": 1}, {"w": np.zeros(4, np.float32)})
+    _damage_meta_header(good, tmp_path / "bad.npz", "w.npy")
+    with modelfile.Archive(str(tmp_path / "bad.npz"), "f", (1,)) as model:
+        with pytest.raises(DataError, match="entry w"):
+            model.array("w", [4], mapped=mapped)
 
 
 def test_a_damaged_metadata_header_is_one_line_naming_it(tmp_path, cli_run):

@@ -361,6 +361,8 @@ def test_a_word_on_the_first_vector_line_is_named_there_not_taken_for_binary(tmp
     assert "v.txt:2: not a number: 'x'" in load_error(path) and "truncated" not in load_error(path)
     path.write_text("2 2\nthe 1 2\nof 3 x\n")
     assert "v.txt:3: not a number: 'x'" in load_error(path)
+    path.write_text("2 2\nthe 1 x \nof 3 4 \n")  # word2vec.c and fastText end each line with a space
+    assert "v.txt:2: not a number: 'x'" in load_error(path)
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e39"])
 def test_a_value_that_is_not_a_finite_float32_is_refused_naming_its_word(tmp_path, value):

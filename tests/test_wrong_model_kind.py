@@ -60,8 +60,9 @@ def test_a_subword_model_given_as_vectors_or_as_a_classifier_says_which_commands
     done = cli_run("similar", "-v", "sub.npz", "the")
     assert done.exit_code == 1 and "sub.npz: a subword model, not a vector file" in done.stderr, done.stderr
     assert "-m instead of -v" in done.stderr and "seqkit convert sub.npz vectors.txt" in done.stderr
-    done = cli_run("classify", "labelled.txt", "-o", "x.npz", "-v", "sub.npz", "--dim", "4")
-    assert done.exit_code == 1 and "seqkit convert sub.npz vectors.txt" in done.stderr, done.stderr
+    done = cli_run("classify", "labelled.txt", "-o", "x.npz", "-v", "sub.npz", "--dim", "4")  # no -m there
+    assert done.exit_code == 1 and "seqkit convert sub.npz vectors.txt` and give that file" in done.stderr
+    assert "-m instead" not in done.stderr, done.stderr
     done = cli_run("predict", "-m", "sub.npz", "text.txt")
     assert done.exit_code == 1 and "sub.npz: a subword model, not a classifier" in done.stderr, done.stderr
     assert "seqkit print-vectors -m" in done.stderr and "give it with -m" not in done.stderr

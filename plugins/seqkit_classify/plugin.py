@@ -114,6 +114,8 @@ def classify(**options) -> None:
     if ctx.get_parameter_source("patience") in GIVEN and options["valid"] is None and \
             options.get("autotune_validation") is None:
         raise click.UsageError("--patience goes with --valid (or --autotune-validation)")
+    if options.get("as_json") and options["output"] == "-":
+        raise click.UsageError("--json and -o - would both write to stdout: give the model a file name")
     if options["output"].lower().endswith((".bin", ".ftz")):  # fastText would refuse the .npz it would hold
         raise click.UsageError(f"-o {options['output']}: classify writes seqkit's .npz (fastText's .bin "
                                "classifiers are read by predict and test, not written); name it .npz")
@@ -182,8 +184,6 @@ class BagOfNgramsTrainer:
         if options["autotune_validation"] is not None:
             if options["valid"] is not None or options["pretrained_vectors"] is not None:
                 raise click.UsageError("--autotune-validation replaces --valid, and varies --dim (no --pretrained-vectors)")
-            if options["as_json"] and options["output"] == "-":
-                raise click.UsageError("--json and -o - would both write to stdout: give the model a file name")
             from seqkit_classify.autotune import run as tune
 
             tune(**{k: v for k, v in options.items() if k not in ("valid", "pretrained_vectors")})
