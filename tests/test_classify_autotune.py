@@ -474,3 +474,36 @@ def test_join_and_take_keep_every_line_and_its_tokens():
     taken = take_examples(examples, np.array([True, False, True]))
     assert taken.features.tolist() == [1, 4, 5, 6] and taken.feat_offsets.tolist() == [0, 1, 4]
     assert taken.labels.tolist() == [0, 0] and taken.tokens.tolist() == [2.0, 4.0]
+
+
+def test_a_finalist_that_diverges_is_left_out_not_fatal(cli_run, task, tmp_path, monkeypatch):
+    """A sigmoid loss now stops on a nan loss: a finalist that diverges in a fold leaves the comparison, and
+    a winner that diverges on all the lines gives way to the default, instead of ending the autotune."""
+    from seqkit.errors import TrainingDiverged
+    from seqkit_classify import refit
+
+    train, valid = task
+    real_fit = refit.Refit.fit
+    default_lr = []
+
+    def fit(self, p, epochs, keep=None):
+        if default_lr and p.lr != default_lr[0]:
+            raise TrainingDiverged("the loss became nan")
+        return real_fit(self, p, epochs, keep)
+
+    real_cv = refit.Refit.cross_validate
+
+    def cross_validate(self, finalist, deadline):
+        if finalist.default:
+            default_lr.append(finalist.trial.params.lr)
+        return real_cv(self, finalist, deadline)
+
+    monkeypatch.setattr(refit.Refit, "fit", fit)
+    monkeypatch.setattr(refit.Refit, "cross_validate", cross_validate)
+    report, _ = _tune(cli_run, train, valid, tmp_path / "m.npz", "--autotune-trials", "12", "--seed", "3")
+    found = report["refit"]["finalists"]
+    lr = {t["trial"]: t["lr"] for t in report["trials"]}
+    assert len(found) > 1 and found[0]["default"] and found[0]["cv_metric"] is not None
+    others = [f for f in found[1:] if lr[f["trial"]] != default_lr[0]]
+    assert others and all(f["cv_metric"] is None and f["folds"] == [] for f in others)
+    assert report["refit"]["default"] and (tmp_path / "m.npz").exists()

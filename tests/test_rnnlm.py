@@ -468,6 +468,8 @@ def test_model_file_is_validated_and_never_pickled(corpus, tmp_path, cli_run):
          "shapes do not fit the configuration"),
         (damaged("layers.npz", meta_change=lambda m: m["config"].update(layers=10**12)), "shapes do not fit"),
         (damaged("typed.npz", meta_change=lambda m: m["config"].update(embed="wide")), "bad configuration"),
+        (damaged("tied.npz", meta_change=lambda m: (m["config"].update(tied=True, embed=m["config"]["hidden"] // 2),
+                                                    m["params"].pop("Wout"))), "shapes do not fit"),
         (damaged("eos.npz", meta_change=lambda m: m["vocab"].__setitem__(eos, "EOS")), "no </s>"),
         (damaged("twice.npz", meta_change=lambda m: m["vocab"].__setitem__(eos + 1, m["vocab"][eos + 2])),
          "a word is listed twice"),

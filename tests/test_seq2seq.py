@@ -142,6 +142,7 @@ def test_date_task_is_learnt_and_translated(cli_run, tmp_path):
     source, target, weights = loaded.attention("21 june 1999")
     assert source == ["21", "june", "1999"] and target[-1] == "</s>" and " ".join(target[:-1]) == "1 9 9 9 - 0 6 - 2 1"
     assert weights.shape == (len(target), 3) and np.allclose(weights.sum(axis=1), 1, atol=1e-5)
+    assert b"Infinity" not in np.load(model)["meta"].tobytes()  # strict JSON: no validation, no best yet
     history = __import__("json").loads(np.load(model)["meta"].tobytes())["history"]
     assert [h["epoch"] for h in history if "epoch" in h] == [1, 2, 3, 4, 5]
     # the model's format is registered, so `seqkit plot attention` finds its attention weights

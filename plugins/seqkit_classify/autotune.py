@@ -232,8 +232,14 @@ def run(*, train: tuple[str, ...], output: str, autotune_validation: str, autotu
         joined = refit.joined() or 0
         n_units = len(refit.examples(candidates[0].trial.params)) - joined
         winner, basis, margin = choose(candidates, n_units, len(validation))
+        try:
+            weights = refit.fit(winner.trial.params, winner.epochs)
+        except TrainingDiverged:  # on all the lines the winner diverged: the default, then, if it was not it
+            if winner is candidates[0] or not candidates[0].default:
+                raise
+            winner, basis = candidates[0], "the default (the chosen finalist diverged on all the lines)"
+            weights = refit.fit(winner.trial.params, winner.epochs)
         chosen, dictionary = winner.trial, union_dictionary
-        weights = refit.fit(chosen.params, winner.epochs)
         examples_saved = len(refit.examples(chosen.params))
         which = "the default" if winner.default else f"trial {chosen.number}"
         value_note = f"cv {metric.name} {winner.cv:.4f}" if basis == "cross-validation" else \

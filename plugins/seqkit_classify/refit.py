@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from seqkit.errors import TrainingDiverged
 from seqkit.sampling import huffman_tree
 from seqkit_classify.data import Dictionary, Examples, Lines, Settings, featurise, take_examples
 from seqkit_classify.scoring import Metric, Validation, measure
@@ -200,7 +201,11 @@ class Refit:
             if deadline is not None and finalist.folds and time.perf_counter() > deadline:
                 finalist.folds = []  # a partial mean would not compare with the others'
                 break
-            weights = self.fit(p, finalist.epochs, fold != k)
+            try:
+                weights = self.fit(p, finalist.epochs, fold != k)
+            except TrainingDiverged:  # this finalist is out of the comparison; the others still compare
+                finalist.folds = []
+                break
             held_out = take_examples(examples, fold == k)
             validation = Validation(held_out, weights.bucket_ids, len(self.dictionary.words))
             top = validation.top_labels(weights.input, weights.output, tree, p.pooling, self.metric.k)

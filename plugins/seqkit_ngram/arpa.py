@@ -152,8 +152,8 @@ def ngram_line(path: str, words: list[str], occurrence: int = 2) -> int | None:
         if line.startswith("\\") and line.rstrip().endswith("-grams:"):
             section = int(line[1:line.index("-")]) if line[1:line.index("-")].isdigit() else 0
         elif section == n:
-            fields = line.split("\t")
-            if len(fields) >= 2 and fields[1].split() == words:
+            fields = line.split()  # tabs or spaces, as the reader takes them: log10 p, the words, a back-off
+            if fields[1:1 + n] == words:
                 seen += 1
                 if seen == occurrence:
                     return number

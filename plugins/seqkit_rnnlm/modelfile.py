@@ -76,6 +76,8 @@ def _implied_shapes(config: Config, vocab_size: int) -> dict[str, list[int]]:
     from seqkit.recurrent.layers import param_names
 
     E, H, gates = int(config.embed), int(config.hidden), GATES[config.cell]
+    if config.tied and E != H:  # tied weights need both sizes equal: no shapes fit
+        return {}
     shapes = {"embed": [vocab_size, E]}
     for layer in range(int(config.layers)):
         names = param_names(config.cell, str(layer))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 
@@ -95,7 +96,8 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         schedule = Schedule(**meta["training"]["schedule"])
         schedule.epochs = max(schedule.epochs, epochs)
         saved = meta["training"]["progress"]
-        progress = Progress(**saved)
+        progress = Progress(**{k: float("inf") if v is None and k in ("best_ppl", "best_bleu_ppl") else v
+                               for k, v in saved.items()})
         if "best_bleu_ppl" not in saved:  # a checkpoint from before the tie-break kept it: take it from the history
             record = next((h for h in progress.history if h.get("epoch") == progress.best_epoch), {})
             progress.best_bleu_ppl = record.get("valid_ppl", float("inf"))
@@ -153,7 +155,9 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         --resume; else `params` alone."""
         meta = {"config": config.as_dict(), "tokenizer": tok, "src_vocab": src_vocab, "tgt_vocab": tgt_vocab,
                 "history": progress.history,
-                "training": {"schedule": schedule.as_dict(), "progress": {**progress.__dict__}}}
+                "training": {"schedule": schedule.as_dict(), "progress": {  # JSON has no Infinity: null
+                    k: None if isinstance(v, float) and not math.isfinite(v) else v
+                    for k, v in progress.__dict__.items()}}}
         if best is None:
             modelfile.save(output, FORMAT, params, meta, optimizer)
         else:

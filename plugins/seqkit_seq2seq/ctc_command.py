@@ -119,13 +119,15 @@ def run_train(*, train_path, output, valid, cell, layers, embed, hidden, batch, 
                 labels += [None] * (batch - len(chosen))
                 loss, grads = network.loss_and_backward(x, lengths, labels)
                 if not math.isfinite(loss) or loss > DIVERGED_NATS * int(lengths[:len(chosen)].sum()):
-                    raise TrainingDiverged(f"the loss became {loss:.4g} in epoch {epoch}; lower --lr")
+                    raise TrainingDiverged(f"the loss became {loss:.4g} in epoch {epoch}; "
+                                           + TrainingDiverged.remedy(clip))
                 norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
                 step += 1
                 adam.step(params, grads, lr, step, clip / norm if clip and norm > clip else 1.0)
                 total += loss
             if not all(np.isfinite(value).all() for value in params.values()):
-                raise TrainingDiverged(f"the parameters became non-finite in epoch {epoch}; lower --lr")
+                raise TrainingDiverged(f"the parameters became non-finite in epoch {epoch}; "
+                                       + TrainingDiverged.remedy(clip))
             record = {"epoch": epoch, "loss": total / len(rows)}
             message = f"epoch {epoch}: CTC loss {record['loss']:.3f}"
             if valid_rows:
