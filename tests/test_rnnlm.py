@@ -622,7 +622,9 @@ def test_without_validation_nothing_is_said_about_it_and_the_last_epoch_is_kept(
 
     model = tmp_path / "lm.npz"
     quietless = [a for a in SMALL if a != "-q"]
-    result = cli_run("rnnlm", corpus, "-o", model, "--epochs", "3", "--patience", "1", "--seed", "2", *quietless)
+    refused = cli_run("rnnlm", corpus, "-o", model, "--epochs", "3", "--patience", "1", *quietless)
+    assert refused.exit_code == 2 and "--patience goes with --valid" in refused.stderr  # it would do nothing
+    result = cli_run("rnnlm", corpus, "-o", model, "--epochs", "3", "--seed", "2", *quietless)
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()
     assert [line.split(":")[0] for line in lines[1:4]] == ["epoch 1", "epoch 2", "epoch 3"]
@@ -775,3 +777,9 @@ def test_resume_on_another_text_is_warned(tmp_path, cli_run):
     result = cli_run("rnnlm", other, "-o", model, "--resume", "--epochs", "3")
     assert result.exit_code == 0
     assert f"--resume: the training text has 450 tokens, but the run in {model} began on 800" in result.stderr
+
+
+
+def test_a_forget_bias_without_a_forget_gate_is_a_usage_error(corpus, tmp_path, cli_run):
+    result = cli_run("rnnlm", corpus, "-o", tmp_path / "lm.npz", "--cell", "gru", "--forget-bias", "1", *SMALL)
+    assert result.exit_code == 2 and "--forget-bias is for --cell lstm" in result.stderr

@@ -294,3 +294,15 @@ def test_an_embed_size_that_contradicts_the_vectors_is_a_usage_error(cli_run, tm
 def test_both_sides_from_stdin_is_a_usage_error(cli_run, tmp_path):
     result = cli_run("seq2seq", "-", "-", "-o", tmp_path / "m.npz", input="a b\nc d\n")
     assert result.exit_code == 2 and "only one of the parallel files can be stdin" in result.stderr
+
+
+
+def test_options_that_would_do_nothing_are_usage_errors(cli_run, tmp_path):
+    src, tgt = dates(3, 32)
+    s, t = _write(tmp_path, "s", src), _write(tmp_path, "t", tgt)
+    for extra, message in ((["--freeze-vectors"], "--freeze-vectors goes with -v"),
+                           (["--patience", "2"], "--patience goes with --valid-src")):
+        result = cli_run("seq2seq", s, t, "-o", tmp_path / "m.npz", *extra)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+    result = cli_run("translate", "-m", tmp_path / "m.npz", "--attention-json", "-", input="1 may 1999\n")
+    assert result.exit_code == 2 and "stdout holds the translations" in result.stderr

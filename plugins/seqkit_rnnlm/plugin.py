@@ -65,6 +65,11 @@ def rnnlm(corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bpt
     """
     if tied and embed != hidden:
         raise click.UsageError("--tied needs --embed equal to --hidden")
+    given = click.get_current_context().get_parameter_source
+    if given("patience") == click.core.ParameterSource.COMMANDLINE and valid is None and not resume:
+        raise click.UsageError("--patience goes with --valid")
+    if forget_bias and cell != "lstm":
+        raise click.UsageError(f"--forget-bias is for --cell lstm (a {cell} has no forget gate)")
     from seqkit_rnnlm.command import run
 
     run(corpus=list(corpus), output=output, valid=valid, cell=cell, layers=layers, embed=embed, hidden=hidden,

@@ -230,6 +230,10 @@ def run_translate(*, input_path, model, beam, length_penalty, max_length, nbest,
     from seqkit_seq2seq.text import detokenize, tokenize
 
     reporter = Reporter(quiet)
+    if attention_json == "-":
+        import click
+
+        raise click.UsageError("--attention-json -: stdout holds the translations; give the weights a file")
     if attention_json:
         check_output_path(attention_json, (input_path, model), param_hint="'--attention-json'")
     translator, src_vocab, tgt_vocab, tok = load_translator(model)

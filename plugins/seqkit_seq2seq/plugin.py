@@ -68,6 +68,11 @@ def seq2seq(**options) -> None:
     file holds the epoch with the best validation BLEU (perplexity without the extra)."""
     from seqkit_seq2seq.command import run_train
 
+    given = click.get_current_context().get_parameter_source
+    if options["freeze_vectors"] and options["vectors"] is None:
+        raise click.UsageError("--freeze-vectors goes with -v (the vectors it keeps fixed)")
+    if given("patience") == click.core.ParameterSource.COMMANDLINE and options["valid_src"] is None:
+        raise click.UsageError("--patience goes with --valid-src and --valid-tgt")
     run_train(**options)
 
 
