@@ -314,6 +314,14 @@ def test_model_file_is_validated(cli_run, train_file, tmp_path):
         result = cli_run("test", "-m", bad, train_file)
         assert result.exit_code == code, result.stderr
         assert ("pooling 'max' is not one of mean, sqrt" in result.stderr) == (code == 1)
+    for key, value, says in (("word_ngrams", "x", "are not a model's"), ("label_prefix", "", "are not a model's"),
+                             ("minn", -1, "are not a model's"), ("labels", ["__label__food"] * 2, "distinct strings")):
+        with np.load(model) as archive:  # each was an internal error or accepted
+            changed = json.loads(archive["meta"].tobytes())
+        (changed if key == "labels" else changed["settings"])[key] = value
+        np.savez(bad, **{**arrays, "meta": np.frombuffer(json.dumps(changed).encode(), dtype=np.uint8)})
+        result = cli_run("predict", "-m", bad, "-", input="butter\n")
+        assert result.exit_code == 1 and says in result.stderr and "internal" not in result.stderr, result.stderr
 
 
 def test_quality_on_rt_polarity(cli_run, tmp_path):

@@ -58,6 +58,14 @@ def load(path: str) -> tuple[dict, Dictionary, Settings, dict[str, np.ndarray]]:
             raise DataError("bad metadata: loss, labels or counts do not fit together", path)
         if settings.pooling not in POOLINGS:
             raise DataError(f"bad metadata: pooling {settings.pooling!r} is not one of {', '.join(POOLINGS)}", path)
+        numbers = (settings.word_ngrams, settings.buckets, settings.minn, settings.maxn)
+        if not (isinstance(settings.label_prefix, str) and settings.label_prefix.strip()
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in numbers)
+                and settings.word_ngrams >= 1 and settings.buckets >= 0 and 0 <= settings.minn <= settings.maxn
+                and (settings.minn > 0) == (settings.maxn > 0)):
+            raise DataError(f"bad metadata: settings {meta['settings']} are not a model's (a changed file?)", path)
+        if not all(isinstance(x, str) for x in words + labels) or len(set(labels)) != len(labels):
+            raise DataError("bad metadata: words or labels are not distinct strings", path)
         n_output = len(labels) - 1 if loss == "hs" else len(labels)
         expected = {"input": ([len(words) + shapes.get("bucket_ids", [0])[0], dim], np.float32),
                     "output": ([n_output, dim], np.float32), "bucket_ids": (shapes.get("bucket_ids"), np.int64),
