@@ -200,6 +200,8 @@ def test_one_thread_reproducible_and_resume_is_exact(seqkit_proc, tmp_path):
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
         np.testing.assert_array_equal(a[key], c[key])
+    other = seqkit_proc("seq2seq", s, t, "-o", tmp_path / "c.npz", "--epochs", "3", "--resume", *common, "--hidden", "32")
+    assert other.returncode == 2 and b"--hidden 32 differs from its 64" in other.stderr  # it would be ignored
 
 
 def test_damaged_model_is_one_line(seqkit_proc, tmp_path):

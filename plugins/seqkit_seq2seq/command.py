@@ -92,6 +92,14 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         params, meta, optimizer_state = modelfile.load(output, FORMAT, with_optimizer=True, latest=True)
         params = {k: np.array(v) for k, v in params.items()}
         config, tok = Config(**meta["config"]), meta["tokenizer"]
+        source_of = click.get_current_context().get_parameter_source
+        given = dict(cell=cell, layers=layers, decoder_layers=decoder_layers, embed=embed, hidden=hidden,
+                     attention=attention, attn_size=attn_size, dropout=dropout, init_scale=init_scale)
+        for name, value in given.items():  # the saved network goes on: a different size would be ignored
+            saved_value = getattr(config, name)
+            if source_of(name) == click.core.ParameterSource.COMMANDLINE and value != saved_value:
+                raise click.UsageError(f"--resume goes on with {output}'s network: --{name.replace('_', '-')} "
+                                       f"{value} differs from its {saved_value}")
         src_vocab, tgt_vocab = meta["src_vocab"], meta["tgt_vocab"]
         schedule = Schedule(**meta["training"]["schedule"])
         schedule.epochs = max(schedule.epochs, epochs)
