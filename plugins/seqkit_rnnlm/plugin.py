@@ -58,7 +58,9 @@ def rnnlm(corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bpt
 
     Defaults are the "small" configuration of Zaremba et al. (2014). The vocabulary is every word of the
     training text (use a corpus with <unk> for rare words, as PTB does); unknown words at scoring time
-    map to <unk>. Score with `seqkit perplexity -m LM.npz`, sample with `seqkit generate -m LM.npz`.
+    map to <unk>. Score with `seqkit perplexity -m LM.npz` (which reads a text as training does: one
+    stream, each line starting from the state the line before left, so a sentence's --per-sentence
+    figures depend on the lines before it), sample with `seqkit generate -m LM.npz`.
     Ctrl-C finishes the current batch and saves a checkpoint (exit 130; a second Ctrl-C stops at once
     without saving); a non-finite loss stops with exit 3 and keeps the last good
     epoch's file.
