@@ -605,3 +605,12 @@ def test_outputs_that_could_not_be_read_back_are_refused(tmp_path, cli_run):
     for name in ("x.skv", "x.vec", "x.npz", "x.vec.xz"):  # an n-gram model under a vector or model file's name
         result = cli_run("convert", arpa, tmp_path / name)
         assert result.exit_code == 2 and "name it .arpa" in result.stderr and not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("options,message", [(["-k", "0.5"], "-k is the k of --smoothing addk"),
+                                             (["--smoothing", "wb", "--discount-fallback"], "has none")])
+def test_options_the_smoothing_does_not_use_are_usage_errors(tmp_path, cli_run, options, message):
+    corpus = tmp_path / "toy.txt"
+    corpus.write_text(TOY)
+    result = cli_run("ngram", corpus, "-o", tmp_path / "m.arpa", *options)
+    assert result.exit_code == 2 and message in result.stderr and not (tmp_path / "m.arpa").exists()

@@ -112,6 +112,11 @@ def ngram(corpus, output, binary, order, smoothing, add_k, discount_fallback, mi
     Without <unk> in the text the model still lists <unk> (as lmplz does), with the probability mass
     interpolation gives it. --min-count and --max-vocab turn rare words into <unk>.
     """
+    given = click.get_current_context().get_parameter_source
+    if given("add_k") == click.core.ParameterSource.COMMANDLINE and smoothing != "addk":
+        raise click.UsageError(f"-k is the k of --smoothing addk; --smoothing {smoothing} does not use it")
+    if discount_fallback and smoothing not in ("mkn", "kn"):
+        raise click.UsageError(f"--discount-fallback is for Kneser-Ney discounts; --smoothing {smoothing} has none")
     thresholds = parse_prune(prune, order)
     check_engine(engine, scheduler)
     from seqkit_ngram.command import run
