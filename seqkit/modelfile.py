@@ -275,7 +275,10 @@ def _npz_entries(path: str) -> str:
     damaged = ""
     if META in names:
         try:
-            read_metadata(path)
+            fmt = read_metadata(path).get("format")
         except DataError as exc:
             damaged = " whose metadata entry is damaged" if "is damaged" in str(exc) else ""
+        else:
+            if isinstance(fmt, str) and fmt:  # a seqkit model of a format none of the asking kind reads
+                return f" holding a {fmt[:60]} model"
     return f" holding {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}{damaged}"

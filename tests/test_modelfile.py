@@ -143,6 +143,8 @@ def test_describe_file_names_what_it_sees(tmp_path):
         archive.writestr("param.npy", b"x")
         archive.writestr("meta.npy", b"y")
     assert modelfile.describe_file(str(tmp_path / "z.npz")) == "a zip archive (.npz) holding param, meta"
+    other = write(tmp_path / "ctc.npz", {"format": "seqkit-ctc", "version": 1}, {"w": np.zeros(2, np.float32)})
+    assert modelfile.describe_file(other) == "a zip archive (.npz) holding a seqkit-ctc model"  # named by its format
 
 
 def test_mapped_entries_are_views_of_the_file_that_never_write_it(tmp_path):
