@@ -202,6 +202,10 @@ def test_one_thread_reproducible_and_resume_is_exact(seqkit_proc, tmp_path):
         np.testing.assert_array_equal(a[key], c[key])
     other = seqkit_proc("seq2seq", s, t, "-o", tmp_path / "c.npz", "--epochs", "3", "--resume", *common, "--hidden", "32")
     assert other.returncode == 2 and b"--hidden 32 differs from its 64" in other.stderr  # it would be ignored
+    s2, t2 = _write(tmp_path, "s2", src[:100]), _write(tmp_path, "t2", tgt[:100])
+    loud = [a for a in common if a != "-q"]
+    another = seqkit_proc("seq2seq", s2, t2, "-o", tmp_path / "c.npz", "--epochs", "3", "--resume", *loud)
+    assert another.returncode == 0 and b"has 100 pairs, but the run in" in another.stderr, another.stderr
 
 
 def test_damaged_model_is_one_line(seqkit_proc, tmp_path):

@@ -148,6 +148,10 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
     pairs, skipped = _pairs(src_lines, tgt_lines, src_index, tgt_index, max_length)
     if len(pairs) == 0:
         raise SeqkitError(f"no training pairs left of {len(src_lines):,} (empty sides or longer than --max-length)")
+    began_on = meta["training"].get("train_pairs") if resume else None
+    if began_on is not None and began_on != len(pairs):  # words the saved vocabularies lack become <unk>
+        reporter.warn(f"--resume: the training text has {len(pairs):,} pairs, but the run in {output} began on "
+                      f"{began_on:,}: it goes on with another text, read with the saved vocabularies")
     valid = bleu_of = None
     if valid_src:
         v_src, v_tgt, v_raw = _parallel(valid_src, valid_tgt, tok, errors)
@@ -163,8 +167,8 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         --resume; else `params` alone."""
         meta = {"config": config.as_dict(), "tokenizer": tok, "src_vocab": src_vocab, "tgt_vocab": tgt_vocab,
                 "history": progress.history,
-                "training": {"schedule": schedule.as_dict(), "progress": {  # JSON has no Infinity: null
-                    k: None if isinstance(v, float) and not math.isfinite(v) else v
+                "training": {"schedule": schedule.as_dict(), "train_pairs": len(pairs), "progress": {
+                    k: None if isinstance(v, float) and not math.isfinite(v) else v  # JSON has no Infinity: null
                     for k, v in progress.__dict__.items()}}}
         if best is None:
             modelfile.save(output, FORMAT, params, meta, optimizer)
