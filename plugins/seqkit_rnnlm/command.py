@@ -91,11 +91,15 @@ def run(*, corpus, output, valid, cell, layers, embed, hidden, tied, dropout, bp
         schedule = Schedule(optimizer=optimizer, lr=lr or (1.0 if optimizer == "sgd" else 0.001), decay=lr_decay,
                             decay_start=decay_start, clip=clip, epochs=epochs, batch=batch, bptt=bptt, seed=seed,
                             patience=patience)
+    # the text is cut into --batch columns of at least two tokens (an input and its target), for training
+    # and, as in Zaremba et al., for validation too
     if len(train_ids) < 2 * schedule.batch + 1:
-        raise SeqkitError(f"the corpus has {len(train_ids)} tokens, too few for --batch {schedule.batch}")
+        raise SeqkitError(f"the corpus has {len(train_ids):,} tokens (`</s>` included); --batch {schedule.batch} "
+                          f"needs at least {2 * schedule.batch + 1:,}")
     valid_ids = read_ids([valid], index, errors)[0] if valid else None
     if valid_ids is not None and len(valid_ids) <= 2 * schedule.batch:
-        raise SeqkitError(f"{valid}: {len(valid_ids)} tokens, too few to validate with --batch {schedule.batch}")
+        raise SeqkitError(f"{valid}: {len(valid_ids):,} tokens (`</s>` included); validation reads it in --batch "
+                          f"{schedule.batch} columns, which need at least {2 * schedule.batch + 1:,}")
     from seqkit_rnnlm.network import GATES
 
     gates, H = GATES[config.cell], config.hidden
