@@ -295,9 +295,9 @@ def load_model(kind: str, path: str, builtin: Iterable[Any] = ()) -> Any:
         raise SeqkitError(f"{path}: no such file")
     if os.path.isdir(path):
         raise SeqkitError(f"{path}: is a directory, not a model file")
-    if not os.path.isfile(path):  # a pipe (`-m <(zcat ...)`): the formats' sniffers would eat its first bytes
-        raise SeqkitError(f"{path}: a pipe or device, not a model file; a model is read from a regular file "
-                          "(its kind is recognised by its first bytes, then it is read again)")
+    from seqkit.textio import require_regular_file
+
+    require_regular_file(path)  # a pipe (`-m <(zcat ...)`): the formats' sniffers would eat its first bytes
     builtin = tuple(builtin)
     formats = [*builtin, *getattr(load_registry(), kind)]
     if not formats:

@@ -285,6 +285,14 @@ def _open_for_writing(tmp: str, path: str, binary: bool) -> Iterator[IO]:
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # what can only come from writing the output
 
 
+
+def require_regular_file(path: str, what: str = "a model") -> None:
+    """Refuse a pipe or device (`<(zcat ...)`) where `what` is recognised by its first bytes and then read
+    again: the second read would miss them. `-` (stdin) and missing paths are left to the caller."""
+    if path != "-" and os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        raise SeqkitError(f"{path}: a pipe or device, not a file; {what} is read from a regular file (its kind "
+                          "is recognised by its first bytes, then it is read again)")
+
 @contextlib.contextmanager
 def atomic_output(path: str, *, binary: bool = False) -> Iterator[IO]:
     """Write to `path` (or stdout for `-`) all-or-nothing."""

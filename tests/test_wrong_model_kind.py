@@ -87,6 +87,7 @@ def test_a_model_in_a_pipe_is_refused_before_any_byte_is_read(cli_run, tmp_path)
     fifo = tmp_path / "model.fifo"
     os.mkfifo(fifo)
     for command in (["perplexity", "-m", fifo, "text.txt"], ["predict", "-m", fifo, "text.txt"],
-                    ["print-vectors", "-m", fifo, "the"]):
+                    ["print-vectors", "-m", fifo, "the"], ["convert", fifo, "out.txt"],
+                    ["ngram-convert", fifo, "out.bin"], ["ngram-convert", "--verify", fifo]):
         done = cli_run(*command)
-        assert done.exit_code == 1 and "a pipe or device, not a model file" in done.stderr, done.stderr
+        assert done.exit_code == 1 and "a pipe or device, not a file" in done.stderr, done.stderr

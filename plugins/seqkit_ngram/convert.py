@@ -8,7 +8,7 @@ import time
 
 from seqkit.errors import DataError
 from seqkit.progress import Reporter
-from seqkit.textio import check_output_path
+from seqkit.textio import check_output_path, require_regular_file
 from seqkit_ngram.arpa import ArpaData, read_arpa, write_arpa
 from seqkit_ngram.binary import build_tables, is_binary, read_binary, tables_to_arrays, verify, write_binary
 
@@ -16,6 +16,7 @@ from seqkit_ngram.binary import build_tables, is_binary, read_binary, tables_to_
 def check(source: str, quiet: bool) -> None:
     """`ngram-convert --verify IN`: the whole binary model against its checksums, or an ARPA file read in full."""
     started = time.perf_counter()
+    require_regular_file(source, "a model")  # stdin ('-') is read once, as ARPA text
     if source != "-" and is_binary(source):
         tables = read_binary(source)
         verify(tables, source)
@@ -41,8 +42,10 @@ def _check_text(source: str) -> None:
 def convert(source: str, target: str, to: str, quiet: bool) -> None:
     """Read `source` in either format (by its first bytes) and write `target` as `to`."""
     reporter = Reporter(quiet)
+    require_regular_file(source, "a model")  # stdin ('-') is read once, as ARPA text
     check_output_path(target, (source,), param_hint="'OUT'", model=to == "binary")
     started = time.perf_counter()
+    require_regular_file(source, "a model")  # stdin ('-') is read once, as ARPA text
     if source != "-" and is_binary(source):
         tables = read_binary(source)
         verify(tables, source)

@@ -158,10 +158,11 @@ def convert(source: str, target: str, to: str | None, source_format: str, limit:
     apart by their first bytes) is converted by its plugin instead, as `seqkit ngram-convert IN OUT`.
     """
     from seqkit.progress import Reporter
-    from seqkit.textio import check_output_path
+    from seqkit.textio import check_output_path, require_regular_file
     from seqkit.vectors import Embeddings, sniff_format
 
     check_output_path(target, (source,), param_hint="'OUT'")
+    require_regular_file(source, "IN")  # stdin ('-') is read once, as vectors
     if _convert_language_model(source, target, to, quiet, vector_options=limit is not None or source_format != "auto"):
         return
     if to == "arpa":
