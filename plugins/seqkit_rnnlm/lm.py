@@ -13,7 +13,6 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from seqkit.errors import DataError
-
 from seqkit.lm import BatchScore, SentenceScore
 from seqkit.options import usable_cores
 from seqkit_rnnlm import modelfile
