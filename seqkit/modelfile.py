@@ -8,7 +8,6 @@ a damaged or hostile file is refused with one clear line before anything large i
 from __future__ import annotations
 
 import json
-import tokenize
 import zipfile
 import zlib
 from typing import Any, Iterable
@@ -16,6 +15,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from seqkit import npzmap
+from seqkit.npzmap import HEADER_ERRORS
 from seqkit.errors import DataError
 from seqkit.textio import atomic_output
 
@@ -45,9 +45,6 @@ def without_timings(value: Any) -> Any:
     if isinstance(value, list):
         return [without_timings(item) for item in value]
     return value
-
-
-HEADER_ERRORS = (SyntaxError, EOFError, tokenize.TokenError)  # besides ValueError, from a damaged .npy header
 
 
 def read_metadata(path: str) -> dict:
@@ -203,7 +200,7 @@ def read_entry(archive: zipfile.ZipFile, name: str, path: str,
                             f"{dtype}, {needed:,} bytes, in {held:,})", path)
         with archive.open(name + ".npy") as member:
             return np.lib.format.read_array(member, allow_pickle=False)
-    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError, zlib.error, *HEADER_ERRORS) as exc:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, zlib.error, *HEADER_ERRORS) as exc:
         raise DataError(f"entry {name} is damaged ({type(exc).__name__}: {exc})", path) from None
 
 

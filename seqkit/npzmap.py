@@ -61,6 +61,9 @@ def _write_npy(member: IO[bytes], array: np.ndarray) -> None:
         member.write(data[start:start + WRITE_CHUNK])
 
 
+HEADER_ERRORS = (SyntaxError, EOFError, tokenize.TokenError)  # besides ValueError, from a damaged .npy header
+# (NumPy parses the header as Python source)
+
 class MappedFile:
     """One private (copy-on-write) map of a whole file, shared by the arrays taken from it: they can be
     written like loaded arrays without the file changing, and a file replaced later (atomic writes rename
@@ -133,7 +136,7 @@ class MappedFile:
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
             else:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
-        except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as exc:  # NumPy parses the header as Python
+        except (ValueError, *HEADER_ERRORS) as exc:
             raise DataError(f"entry {name}: not a NumPy array ({exc})", self.path) from None
         if dtype.hasobject:
             raise DataError(f"entry {name} holds Python objects, which seqkit never reads", self.path)
