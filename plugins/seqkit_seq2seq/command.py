@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import tempfile
 
@@ -104,8 +103,7 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         schedule = Schedule(**meta["training"]["schedule"])
         schedule.epochs = max(schedule.epochs, epochs)
         saved = meta["training"]["progress"]
-        progress = Progress(**{k: float("inf") if v is None and k in ("best_ppl", "best_bleu_ppl") else v
-                               for k, v in saved.items()})
+        progress = Progress.from_json(saved)
         if "best_bleu_ppl" not in saved:  # a checkpoint from before the tie-break kept it: take it from the history
             record = next((h for h in progress.history if h.get("epoch") == progress.best_epoch), {})
             progress.best_bleu_ppl = record.get("valid_ppl", float("inf"))
@@ -167,9 +165,8 @@ def run_train(*, source, target, output, valid_src, valid_tgt, cell, layers, dec
         --resume; else `params` alone."""
         meta = {"config": config.as_dict(), "tokenizer": tok, "src_vocab": src_vocab, "tgt_vocab": tgt_vocab,
                 "history": progress.history,
-                "training": {"schedule": schedule.as_dict(), "train_pairs": len(pairs), "progress": {
-                    k: None if isinstance(v, float) and not math.isfinite(v) else v  # JSON has no Infinity: null
-                    for k, v in progress.__dict__.items()}}}
+                "training": {"schedule": schedule.as_dict(), "train_pairs": len(pairs),
+                             "progress": progress.as_json()}}
         if best is None:
             modelfile.save(output, FORMAT, params, meta, optimizer)
         else:

@@ -52,6 +52,15 @@ class Progress:
     epoch_count: int = 0
     epoch_tokens: int = 0
 
+    UNSET = ("best_ppl", "best_bleu_ppl")  # infinite until validated; JSON has no Infinity, so null
+
+    def as_json(self) -> dict:
+        return {k: None if k in self.UNSET and not math.isfinite(v) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> "Progress":
+        return cls(**{k: float("inf") if k in cls.UNSET and v is None else v for k, v in saved.items()})
+
 
 class Adam:
     """Adam with bias correction; each step is one fused pass per parameter (`kernels.adam_flat`), cut into
